@@ -1,0 +1,151 @@
+//! The generated CustomResourceDefinitions, as the binary prints them and `crds/` stores them.
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::CustomResourceExt;
+
+use super::{Account, Membership, Organization, ProvisioningSync, TenantLink};
+
+/// Every CRD, in dependency order (an Account before the Organizations that point at it).
+pub fn all() -> Vec<CustomResourceDefinition> {
+    vec![Account::crd(), Organization::crd(), Membership::crd(), TenantLink::crd(), ProvisioningSync::crd()]
+}
+
+/// The file `crds/` keeps a CRD in: `<plural>.<group>.yaml`.
+pub fn file_name(crd: &CustomResourceDefinition) -> String {
+    format!("{}.yaml", crd.metadata.name.as_deref().unwrap_or("unnamed"))
+}
+
+/// One CRD as a YAML document (with the leading `---`).
+pub fn to_yaml(crd: &CustomResourceDefinition) -> Result<String, serde_yaml::Error> {
+    Ok(format!("---\n{}", serde_yaml::to_string(crd)?))
+}
+
+/// All CRDs as one multi-document YAML stream.
+pub fn all_yaml() -> Result<String, serde_yaml::Error> {
+    all().iter().map(to_yaml).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
+    use serde_json::Value;
+
+    use super::*;
+
+    fn crds_dir() -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("crds")
+    }
+
+    /// `crds/` must be exactly what the binary generates: regenerate with
+    /// `cargo run -- crds --out-dir crds` after changing a type.
+    #[test]
+    fn crds_directory_matches_the_types() {
+        let mut expected = BTreeSet::new();
+        for crd in all() {
+            let name = file_name(&crd);
+            let path = crds_dir().join(&name);
+            let on_disk = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let generated = to_yaml(&crd).expect("renders");
+            assert!(on_disk == generated, "{name} drifted from the Rust types: run `cargo run -- crds --out-dir crds`");
+            expected.insert(name);
+        }
+        let present: BTreeSet<String> = std::fs::read_dir(crds_dir())
+            .expect("crds/ exists")
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .collect();
+        assert_eq!(present, expected, "crds/ holds exactly one file per kind");
+    }
+
+    fn version(crd: &CustomResourceDefinition) -> Value {
+        serde_json::to_value(&crd.spec.versions[0]).expect("serializes")
+    }
+
+    #[test]
+    fn every_crd_has_status_printer_columns_names_and_category() {
+        let expected = [
+            ("Account", "acct"),
+            ("Organization", "org"),
+            ("Membership", "mbr"),
+            ("TenantLink", "tl"),
+            ("ProvisioningSync", "psync"),
+        ];
+        let crds = all();
+        assert_eq!(crds.len(), expected.len());
+        for (crd, (kind, short)) in crds.iter().zip(expected) {
+            assert_eq!(crd.spec.names.kind, kind);
+            assert_eq!(crd.spec.group, "accountops.dev");
+            assert_eq!(crd.spec.scope, "Namespaced");
+            assert_eq!(crd.spec.names.short_names.as_deref(), Some(&[short.to_owned()][..]));
+            assert_eq!(crd.spec.names.categories.as_deref(), Some(&["accountops".to_owned()][..]));
+            let v = version(crd);
+            assert_eq!(v["name"], "v1alpha1");
+            assert!(v["subresources"]["status"].is_object(), "{kind} has a status subresource");
+            let columns: Vec<&str> = v["additionalPrinterColumns"]
+                .as_array()
+                .expect("columns")
+                .iter()
+                .filter_map(|c| c["name"].as_str())
+                .collect();
+            for column in ["Ready", "Age"] {
+                assert!(columns.contains(&column), "{kind} prints {column}: {columns:?}");
+            }
+        }
+    }
+
+    fn walk<'a>(schema: &'a Value, path: String, f: &mut impl FnMut(&str, &'a Value)) {
+        f(&path, schema);
+        if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+            for (k, v) in props {
+                walk(v, format!("{path}.{k}"), f);
+            }
+        }
+        if let Some(items) = schema.get("items") {
+            walk(items, format!("{path}[]"), f);
+        }
+    }
+
+    #[test]
+    fn every_field_has_a_description_and_strings_are_bounded() {
+        for crd in all() {
+            let v = version(&crd);
+            let root = &v["schema"]["openAPIV3Schema"];
+            let mut undocumented = Vec::new();
+            let mut unbounded = Vec::new();
+            for part in ["spec", "status"] {
+                walk(&root["properties"][part], part.to_owned(), &mut |path, s| {
+                    if s.get("description").is_none() && !path.ends_with("[]") {
+                        undocumented.push(path.to_owned());
+                    }
+                    // The apiserver prices CEL rules by string length; every string is bounded.
+                    let cel = s.get("x-kubernetes-validations").is_some();
+                    if part == "spec"
+                        && s["type"] == "string"
+                        && s.get("enum").is_none()
+                        && s.get("maxLength").is_none()
+                    {
+                        unbounded.push(format!("{path} (cel: {cel})"));
+                    }
+                });
+            }
+            assert!(undocumented.is_empty(), "{}: fields without description: {undocumented:?}", crd.spec.names.kind);
+            assert!(unbounded.is_empty(), "{}: strings without maxLength: {unbounded:?}", crd.spec.names.kind);
+        }
+    }
+
+    #[test]
+    fn cel_rules_cover_email_codes_immutability_and_modes() {
+        let all_yaml = all_yaml().expect("renders");
+        for rule in [
+            "self.matches('^[^@\\\\s]+@",
+            "self in ['AD'",
+            "self in ['AED'",
+            "self == oldSelf",
+            "has(self.spec.providerCode) != has(self.spec.partnerInvitation)",
+            "has(self.spec.organizationRef) != has(self.spec.accountRef)",
+        ] {
+            assert!(all_yaml.contains(rule), "a CEL rule containing {rule:?}");
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! Organization: a named organization under an account, with its roles and user groups.
+
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::common::{Conditions, DeletionPolicy, LocalRef};
+use super::fields::Lifetime;
+
+/// An organization of the platform under an Account; members, roles and provider links hang off it.
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "accountops.dev",
+    version = "v1alpha1",
+    kind = "Organization",
+    namespaced,
+    status = "OrganizationStatus",
+    shortname = "org",
+    category = "accountops",
+    doc = "An organization of the platform under an Account, with its roles and user groups.",
+    printcolumn(
+        name = "ID",
+        type_ = "string",
+        json_path = ".status.organizationId",
+        description = "Platform organization ID (shareable with partners)"
+    ),
+    printcolumn(
+        name = "Display Name",
+        type_ = "string",
+        json_path = ".spec.displayName",
+        description = "Name shown in the platform"
+    ),
+    printcolumn(
+        name = "Account",
+        type_ = "string",
+        json_path = ".spec.accountRef.name",
+        description = "Account object this organization belongs to"
+    ),
+    printcolumn(
+        name = "Members",
+        type_ = "integer",
+        json_path = ".status.memberCount",
+        description = "Live memberships"
+    ),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status",
+        description = "Platform record present and current"
+    ),
+    printcolumn(
+        name = "Reason",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason",
+        priority = 1,
+        description = "Why Ready is what it is"
+    ),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[serde(rename_all = "camelCase")]
+pub struct OrganizationSpec {
+    /// The Account (in this namespace) this organization is billed to. Immutable.
+    #[x_kube(validation = Rule::new("self == oldSelf").message("accountRef is immutable: create a new Organization to move it to another account"))]
+    pub account_ref: LocalRef,
+    /// Name of the organization as shown in the platform.
+    #[schemars(length(min = 1, max = 100))]
+    pub display_name: String,
+    /// Roles members of this organization can hold, each a name and a list of permissions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 50), extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    pub roles: Vec<RoleSpec>,
+    /// User groups of the organization (used for assignment and notification routing).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100), extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["name"]))]
+    pub groups: Vec<GroupSpec>,
+    /// Makes this organization a service provider (MSP/MSSP) that issues single-use provider
+    /// codes which tenants redeem to appoint it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_provider: Option<ServiceProviderSpec>,
+    /// What happens to the platform organization when this object is deleted: `Delete` archives
+    /// it (kept, marked archived with a timestamp), `Orphan` leaves it untouched and detached.
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+}
+
+/// A role of an organization.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+pub struct RoleSpec {
+    /// Role name, referenced by Memberships and TenantLinks (e.g. Admin, Engineer, Billing).
+    #[x_kube(validation = Rule::new("self.matches('^[A-Za-z][A-Za-z0-9 _-]*$')").message("must start with a letter and contain only letters, digits, space, _ and -"))]
+    #[schemars(length(min = 1, max = 63))]
+    pub name: String,
+    /// What the role may do, as platform permission strings (e.g. tickets.write, billing.read).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100), inner(length(min = 1, max = 100)), extend("x-kubernetes-list-type" = "set"))]
+    pub permissions: Vec<String>,
+}
+
+/// A user group of an organization.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+pub struct GroupSpec {
+    /// Group name, referenced by Memberships.
+    #[schemars(length(min = 1, max = 63))]
+    pub name: String,
+    /// What the group is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 500))]
+    pub description: Option<String>,
+}
+
+/// Service-provider settings.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceProviderSpec {
+    /// Whether the organization currently issues provider codes.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// How long an issued provider code stays redeemable (default 24h).
+    #[serde(default = "default_code_lifetime")]
+    pub code_lifetime: Lifetime,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn default_code_lifetime() -> Lifetime {
+    Lifetime("24h".to_owned())
+}
+
+/// Observed state of an Organization.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrganizationStatus {
+    /// The metadata.generation this status was computed from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Platform-generated organization ID; partners and providers refer to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization_id: Option<String>,
+    /// Platform ID of the account the organization belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
+    /// Number of live memberships in the organization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_count: Option<i32>,
+    /// Name of the Secret holding the current provider code (service providers only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_code_secret: Option<String>,
+    /// Active links where this organization is the provider or partner, and the counterpart IDs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub links: Option<LinkSummary>,
+    /// Ready (the platform record is there and current), Synced (the last reconcile succeeded).
+    #[serde(default, skip_serializing_if = "Conditions::is_empty")]
+    pub conditions: Conditions,
+}
+
+/// Counts of the organization's active links and the counterpart IDs (bounded).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkSummary {
+    /// Number of active links where this organization serves a tenant.
+    pub tenant_count: i32,
+    /// Number of active links where this organization is served by a provider.
+    pub provider_count: i32,
+    /// Platform IDs of tenant organizations (at most 20 are listed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 20))]
+    pub tenant_ids: Vec<String>,
+    /// Platform IDs of provider organizations (at most 20 are listed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 20))]
+    pub provider_ids: Vec<String>,
+}

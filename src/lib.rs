@@ -1,0 +1,5 @@
+//! accountops: a multi-tenant platform's accounts as Kubernetes resources.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod local;
