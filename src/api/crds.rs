@@ -8,6 +8,38 @@ use super::{Account, Membership, Organization, ProvisioningSync, TenantLink};
 /// Every CRD, in dependency order (an Account before the Organizations that point at it).
 pub fn all() -> Vec<CustomResourceDefinition> {
     vec![Account::crd(), Organization::crd(), Membership::crd(), TenantLink::crd(), ProvisioningSync::crd()]
+        .into_iter()
+        .map(reflow_descriptions)
+        .collect()
+}
+
+/// Doc comments are wrapped for the source file; `kubectl explain` wraps on its own, so a
+/// description keeps only its paragraph breaks.
+fn reflow_descriptions(crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    fn walk(value: &mut serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, child) in map.iter_mut() {
+                    match child {
+                        serde_json::Value::String(text) if key == "description" => *text = reflow(text),
+                        _ => walk(child),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    let Ok(mut value) = serde_json::to_value(&crd) else { return crd };
+    walk(&mut value);
+    serde_json::from_value(value).unwrap_or(crd)
+}
+
+fn reflow(text: &str) -> String {
+    text.split("\n\n")
+        .map(|para| para.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect::<Vec<_>>()
+        .join("\n\n")
 }
 
 /// The file `crds/` keeps a CRD in: `<plural>.<group>.yaml`.
@@ -132,6 +164,13 @@ mod tests {
             assert!(undocumented.is_empty(), "{}: fields without description: {undocumented:?}", crd.spec.names.kind);
             assert!(unbounded.is_empty(), "{}: strings without maxLength: {unbounded:?}", crd.spec.names.kind);
         }
+    }
+
+    #[test]
+    fn descriptions_keep_paragraphs_but_not_source_line_breaks() {
+        assert_eq!(reflow("one\ntwo  three\n\nnext\npara"), "one two three\n\nnext para");
+        let yaml = all_yaml().expect("renders");
+        assert!(yaml.contains("`Delete` revokes it (kept with a revocation timestamp"), "reflowed");
     }
 
     #[test]

@@ -37,7 +37,7 @@ pub fn check(schema: &Value, value: &Value, path: &str, out: &mut Vec<FieldError
             _ => true,
         };
         if !ok {
-            err(out, format!("Invalid value: {}: must be {expected}", describe(value)));
+            err(out, format!("Invalid value: {}: must be of type {expected}", describe(value)));
             return;
         }
     }
@@ -213,7 +213,7 @@ mod tests {
             vec![
                 "spec.name: Required value",
                 "spec.extra: unknown field",
-                "spec.n: Invalid value: \"three\": must be integer",
+                "spec.n: Invalid value: \"three\": must be of type integer",
             ]
         );
     }

@@ -1,0 +1,5 @@
+//! Integration tests: one binary, so the crate links once and the control plane is shared.
+
+mod apiserver;
+mod cli;
+mod harness;
