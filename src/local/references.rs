@@ -47,22 +47,22 @@ pub fn check(set: &ManifestSet, docs: &[Document]) -> Vec<Problem> {
     }
     for m in &set.memberships {
         let spec = &m.object.spec;
-        if let Some(account) = &spec.account_ref {
-            if !accounts.contains(&key(&m.namespace, account.name.as_str())) {
-                problem(
-                    &m.file,
-                    m.line,
-                    "Membership",
-                    &m.namespace,
-                    &m.name,
-                    "spec.accountRef.name",
-                    format!(
-                        "Account {:?} is not defined in namespace {:?} in these manifests",
-                        account.name.as_str(),
-                        m.namespace
-                    ),
-                );
-            }
+        if let Some(account) = &spec.account_ref
+            && !accounts.contains(&key(&m.namespace, account.name.as_str()))
+        {
+            problem(
+                &m.file,
+                m.line,
+                "Membership",
+                &m.namespace,
+                &m.name,
+                "spec.accountRef.name",
+                format!(
+                    "Account {:?} is not defined in namespace {:?} in these manifests",
+                    account.name.as_str(),
+                    m.namespace
+                ),
+            );
         }
         let Some(org_ref) = &spec.organization_ref else { continue };
         let Some(org) = orgs.get(&key(&m.namespace, org_ref.name.as_str())) else {

@@ -41,11 +41,11 @@ pub fn check(schema: &Value, value: &Value, path: &str, out: &mut Vec<FieldError
             return;
         }
     }
-    if let Some(allowed) = schema.get("enum").and_then(Value::as_array) {
-        if !allowed.contains(value) {
-            let list: Vec<String> = allowed.iter().filter(|v| !v.is_null()).map(|v| v.to_string()).collect();
-            err(out, format!("Unsupported value: {}: supported values: {}", value, list.join(", ")));
-        }
+    if let Some(allowed) = schema.get("enum").and_then(Value::as_array)
+        && !allowed.contains(value)
+    {
+        let list: Vec<String> = allowed.iter().filter(|v| !v.is_null()).map(|v| v.to_string()).collect();
+        err(out, format!("Unsupported value: {}: supported values: {}", value, list.join(", ")));
     }
     match value {
         Value::String(s) => check_string(schema, s, path, out),
@@ -82,69 +82,69 @@ pub fn check(schema: &Value, value: &Value, path: &str, out: &mut Vec<FieldError
 
 fn check_string(schema: &Value, s: &str, path: &str, out: &mut Vec<FieldError>) {
     let len = s.chars().count() as u64;
-    if let Some(max) = schema.get("maxLength").and_then(Value::as_u64) {
-        if len > max {
-            out.push(FieldError {
-                path: path.to_owned(),
-                message: format!("Too long: may not be more than {max} characters"),
-            });
-        }
+    if let Some(max) = schema.get("maxLength").and_then(Value::as_u64)
+        && len > max
+    {
+        out.push(FieldError {
+            path: path.to_owned(),
+            message: format!("Too long: may not be more than {max} characters"),
+        });
     }
-    if let Some(min) = schema.get("minLength").and_then(Value::as_u64) {
-        if len < min {
-            out.push(FieldError {
-                path: path.to_owned(),
-                message: format!("Invalid value: {:?}: should be at least {min} chars long", s),
-            });
-        }
+    if let Some(min) = schema.get("minLength").and_then(Value::as_u64)
+        && len < min
+    {
+        out.push(FieldError {
+            path: path.to_owned(),
+            message: format!("Invalid value: {:?}: should be at least {min} chars long", s),
+        });
     }
-    if let Some(pattern) = schema.get("pattern").and_then(Value::as_str) {
-        if regex::Regex::new(pattern).map(|re| !re.is_match(s)).unwrap_or(false) {
-            out.push(FieldError {
-                path: path.to_owned(),
-                message: format!("Invalid value: {s:?}: should match '{pattern}'"),
-            });
-        }
+    if let Some(pattern) = schema.get("pattern").and_then(Value::as_str)
+        && regex::Regex::new(pattern).map(|re| !re.is_match(s)).unwrap_or(false)
+    {
+        out.push(FieldError {
+            path: path.to_owned(),
+            message: format!("Invalid value: {s:?}: should match '{pattern}'"),
+        });
     }
 }
 
 fn check_number(schema: &Value, value: &Value, path: &str, out: &mut Vec<FieldError>) {
     let n = value.as_f64().unwrap_or_default();
-    if let Some(min) = schema.get("minimum").and_then(Value::as_f64) {
-        if n < min {
-            out.push(FieldError {
-                path: path.to_owned(),
-                message: format!("Invalid value: {value}: should be greater than or equal to {min}"),
-            });
-        }
+    if let Some(min) = schema.get("minimum").and_then(Value::as_f64)
+        && n < min
+    {
+        out.push(FieldError {
+            path: path.to_owned(),
+            message: format!("Invalid value: {value}: should be greater than or equal to {min}"),
+        });
     }
-    if let Some(max) = schema.get("maximum").and_then(Value::as_f64) {
-        if n > max {
-            out.push(FieldError {
-                path: path.to_owned(),
-                message: format!("Invalid value: {value}: should be less than or equal to {max}"),
-            });
-        }
+    if let Some(max) = schema.get("maximum").and_then(Value::as_f64)
+        && n > max
+    {
+        out.push(FieldError {
+            path: path.to_owned(),
+            message: format!("Invalid value: {value}: should be less than or equal to {max}"),
+        });
     }
 }
 
 fn check_array(schema: &Value, items: &[Value], path: &str, out: &mut Vec<FieldError>) {
     let n = items.len() as u64;
-    if let Some(max) = schema.get("maxItems").and_then(Value::as_u64) {
-        if n > max {
-            out.push(FieldError {
-                path: path.to_owned(),
-                message: format!("Too many: {n}: must have at most {max} items"),
-            });
-        }
+    if let Some(max) = schema.get("maxItems").and_then(Value::as_u64)
+        && n > max
+    {
+        out.push(FieldError {
+            path: path.to_owned(),
+            message: format!("Too many: {n}: must have at most {max} items"),
+        });
     }
-    if let Some(min) = schema.get("minItems").and_then(Value::as_u64) {
-        if n < min {
-            out.push(FieldError {
-                path: path.to_owned(),
-                message: format!("Invalid value: {n}: must have at least {min} items"),
-            });
-        }
+    if let Some(min) = schema.get("minItems").and_then(Value::as_u64)
+        && n < min
+    {
+        out.push(FieldError {
+            path: path.to_owned(),
+            message: format!("Invalid value: {n}: must have at least {min} items"),
+        });
     }
     let list_type = schema.get("x-kubernetes-list-type").and_then(Value::as_str);
     let keys: Vec<&str> = schema
@@ -168,10 +168,10 @@ fn check_array(schema: &Value, items: &[Value], path: &str, out: &mut Vec<FieldE
             ),
             _ => None,
         };
-        if let Some(identity) = identity {
-            if !seen.insert(identity.clone()) {
-                out.push(FieldError { path: item_path, message: format!("Duplicate value: {identity}") });
-            }
+        if let Some(identity) = identity
+            && !seen.insert(identity.clone())
+        {
+            out.push(FieldError { path: item_path, message: format!("Duplicate value: {identity}") });
         }
     }
 }

@@ -3,3 +3,4 @@
 mod apiserver;
 mod cli;
 mod harness;
+mod store_pg;

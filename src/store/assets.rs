@@ -1,0 +1,199 @@
+//! `assets`: what executing an order of a provisioning sync created, exactly once.
+//!
+//! `(sync_id, order_name)` is unique, so an order executed twice (a retried reconcile, two
+//! replicas) cannot create a second asset or a second welcome mail: the insert fails with
+//! [`StoreError::UniqueViolation`] and the transaction that would have queued the mail rolls
+//! back with it.
+
+use jiff::Timestamp;
+use sqlx::any::AnyRow;
+
+use super::Conn;
+use super::error::{Op, StoreError};
+use super::row::{Cols, db_enum};
+use super::time;
+
+pub const TABLE: &str = "assets";
+
+db_enum! {
+    /// How the order is invoiced.
+    pub enum InvoiceChoice {
+        Immediately = "immediately",
+        NextInvoice = "next_invoice",
+        DoNotInvoice = "do_not_invoice",
+    }
+}
+
+/// An asset to insert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAsset {
+    pub sync_id: String,
+    pub order_name: String,
+    pub product: String,
+    /// At least 1.
+    pub quantity: i64,
+    /// Where the welcome mail goes.
+    pub notification_email: String,
+    pub invoice: InvoiceChoice,
+    /// Language of the welcome mail.
+    pub locale: String,
+    /// Lower-case hex SHA-256 of the activation code sent in the welcome mail.
+    pub activation_code_hash: Option<String>,
+}
+
+/// A row of `assets`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Asset {
+    pub id: String,
+    pub sync_id: String,
+    pub order_name: String,
+    pub product: String,
+    pub quantity: i64,
+    pub notification_email: String,
+    pub invoice: InvoiceChoice,
+    pub locale: String,
+    pub activation_code_hash: Option<String>,
+    /// The asset's ID in the external system, once known.
+    pub external_id: Option<String>,
+    /// The outbox `message_id` of the welcome mail.
+    pub welcome_message_id: Option<String>,
+    pub archived_at: Option<Timestamp>,
+    /// When the order was executed.
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+macro_rules! columns {
+    () => {
+        "id, sync_id, order_name, product, quantity, notification_email, invoice, locale, \
+         activation_code_hash, external_id, welcome_message_id, archived_at, created_at, \
+         updated_at"
+    };
+}
+
+fn decode(row: &AnyRow) -> Result<Asset, StoreError> {
+    let c = Cols::new(row, TABLE);
+    Ok(Asset {
+        id: c.text("id")?,
+        sync_id: c.text("sync_id")?,
+        order_name: c.text("order_name")?,
+        product: c.text("product")?,
+        quantity: c.int("quantity")?,
+        notification_email: c.text("notification_email")?,
+        invoice: c.parse("invoice")?,
+        locale: c.text("locale")?,
+        activation_code_hash: c.opt_text("activation_code_hash")?,
+        external_id: c.opt_text("external_id")?,
+        welcome_message_id: c.opt_text("welcome_message_id")?,
+        archived_at: c.opt_ts("archived_at")?,
+        created_at: c.ts("created_at")?,
+        updated_at: c.ts("updated_at")?,
+    })
+}
+
+/// Record an executed order as an asset with a generated `asset-` ID.
+pub async fn insert(conn: &mut Conn, new: &NewAsset, now: Timestamp) -> Result<Asset, StoreError> {
+    let id = super::new_id("asset");
+    let order_key = format!("{}, {}", new.sync_id, new.order_name);
+    let keys = [("id", id.as_str()), ("sync_id, order_name", order_key.as_str())];
+    let refs = [("sync_id", new.sync_id.as_str())];
+    let op = Op::new(TABLE, &id).keys(&keys).refs(&refs);
+    let row = sqlx::query(concat!(
+        "INSERT INTO assets (id, sync_id, order_name, product, quantity, notification_email, \
+         invoice, locale, activation_code_hash, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING ",
+        columns!()
+    ))
+    .bind(&id)
+    .bind(&new.sync_id)
+    .bind(&new.order_name)
+    .bind(&new.product)
+    .bind(new.quantity)
+    .bind(&new.notification_email)
+    .bind(new.invoice.as_str())
+    .bind(&new.locale)
+    .bind(new.activation_code_hash.as_deref())
+    .bind(time::encode(now))
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(|e| op.error("insert", e))?;
+    decode(&row)
+}
+
+/// The asset with this ID, if any.
+pub async fn find(conn: &mut Conn, id: &str) -> Result<Option<Asset>, StoreError> {
+    let row = sqlx::query(concat!("SELECT ", columns!(), " FROM assets WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(|e| Op::new(TABLE, id).error("read", e))?;
+    row.as_ref().map(decode).transpose()
+}
+
+/// The asset with this ID, or [`StoreError::NotFound`].
+pub async fn get(conn: &mut Conn, id: &str) -> Result<Asset, StoreError> {
+    find(conn, id).await?.ok_or_else(|| Op::new(TABLE, id).not_found())
+}
+
+/// The asset an order of a sync created, if it was executed.
+pub async fn find_by_order(conn: &mut Conn, sync_id: &str, order_name: &str) -> Result<Option<Asset>, StoreError> {
+    let row = sqlx::query(concat!("SELECT ", columns!(), " FROM assets WHERE sync_id = $1 AND order_name = $2"))
+        .bind(sync_id)
+        .bind(order_name)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(|e| Op::new(TABLE, order_name).error("read by order", e))?;
+    row.as_ref().map(decode).transpose()
+}
+
+/// Every asset of a sync (archived too), in execution order.
+pub async fn list_by_sync(conn: &mut Conn, sync_id: &str) -> Result<Vec<Asset>, StoreError> {
+    let rows = sqlx::query(concat!("SELECT ", columns!(), " FROM assets WHERE sync_id = $1 ORDER BY created_at, id"))
+        .bind(sync_id)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| Op::new(TABLE, sync_id).error("list by sync", e))?;
+    rows.iter().map(decode).collect()
+}
+
+/// Record the external ID and/or welcome mail of asset `id` (`None` keeps the stored value).
+pub async fn record_delivery(
+    conn: &mut Conn,
+    id: &str,
+    external_id: Option<&str>,
+    welcome_message_id: Option<&str>,
+    now: Timestamp,
+) -> Result<Asset, StoreError> {
+    let op = Op::new(TABLE, id);
+    let row = sqlx::query(concat!(
+        "UPDATE assets SET external_id = COALESCE($2, external_id), \
+         welcome_message_id = COALESCE($3, welcome_message_id), updated_at = $4 \
+         WHERE id = $1 RETURNING ",
+        columns!()
+    ))
+    .bind(id)
+    .bind(external_id)
+    .bind(welcome_message_id)
+    .bind(time::encode(now))
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(|e| op.error("record delivery of", e))?;
+    row.as_ref().map(decode).transpose()?.ok_or_else(|| op.not_found())
+}
+
+/// Archive asset `id`. Idempotent: the first `archived_at` stays.
+pub async fn archive(conn: &mut Conn, id: &str, now: Timestamp) -> Result<Asset, StoreError> {
+    let op = Op::new(TABLE, id);
+    let row = sqlx::query(concat!(
+        "UPDATE assets SET archived_at = COALESCE(archived_at, $2), \
+         updated_at = CASE WHEN archived_at IS NULL THEN $2 ELSE updated_at END \
+         WHERE id = $1 RETURNING ",
+        columns!()
+    ))
+    .bind(id)
+    .bind(time::encode(now))
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(|e| op.error("archive", e))?;
+    row.as_ref().map(decode).transpose()?.ok_or_else(|| op.not_found())
+}

@@ -1,0 +1,314 @@
+//! `invitations`: single-use, expiring invitations for a membership or a tenant link.
+//!
+//! Only the token's hash is stored (`token_hash`: lower-case hex SHA-256 of the token,
+//! CHECK `invitations_token_hash_sha256`). A subject has at most one open invitation (not
+//! accepted, not revoked); re-sending with a new token revokes the old one first.
+//!
+//! Accepting is the web app's contract, one statement that either succeeds or changes
+//! nothing ([`accept`] runs the same):
+//!
+//! ```sql
+//! UPDATE invitations SET accepted_at = :now, updated_at = :now
+//!  WHERE token_hash = :hash AND accepted_at IS NULL AND revoked_at IS NULL
+//!    AND expires_at > :now
+//! ```
+//!
+//! The operator sees `accepted_at` on its next reconcile and activates the membership or link.
+
+use jiff::Timestamp;
+use sqlx::any::AnyRow;
+
+use super::Conn;
+use super::error::{Op, StoreError};
+use super::row::{Cols, db_enum};
+use super::time;
+
+pub const TABLE: &str = "invitations";
+
+db_enum! {
+    /// What an invitation invites to.
+    pub enum InvitationKind {
+        Membership = "membership",
+        TenantLink = "tenant_link",
+    }
+}
+
+/// The row an invitation belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Subject {
+    Membership(String),
+    TenantLink(String),
+}
+
+impl Subject {
+    pub fn kind(&self) -> InvitationKind {
+        match self {
+            Subject::Membership(_) => InvitationKind::Membership,
+            Subject::TenantLink(_) => InvitationKind::TenantLink,
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        let (Subject::Membership(id) | Subject::TenantLink(id)) = self;
+        id
+    }
+
+    fn column(&self) -> &'static str {
+        match self {
+            Subject::Membership(_) => "membership_id",
+            Subject::TenantLink(_) => "tenant_link_id",
+        }
+    }
+}
+
+/// An invitation to insert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewInvitation {
+    pub subject: Subject,
+    /// Recipient address.
+    pub email: String,
+    /// Lower-case hex SHA-256 of the token (64 characters).
+    pub token_hash: String,
+    /// Language of the mail and accept page (`en`, `pl`).
+    pub locale: String,
+    pub expires_at: Timestamp,
+}
+
+/// A row of `invitations`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invitation {
+    pub id: String,
+    pub subject: Subject,
+    pub email: String,
+    pub token_hash: String,
+    pub locale: String,
+    pub expires_at: Timestamp,
+    /// How many times the invitation mail was handed to the outbox.
+    pub send_attempts: i64,
+    pub sent_at: Option<Timestamp>,
+    /// The outbox `message_id` of the last mail.
+    pub message_id: Option<String>,
+    pub accepted_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// Where an invitation stands at a given time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvitationState {
+    Open,
+    Accepted,
+    Revoked,
+    Expired,
+}
+
+impl Invitation {
+    pub fn state(&self, now: Timestamp) -> InvitationState {
+        if self.accepted_at.is_some() {
+            InvitationState::Accepted
+        } else if self.revoked_at.is_some() {
+            InvitationState::Revoked
+        } else if self.expires_at <= now {
+            InvitationState::Expired
+        } else {
+            InvitationState::Open
+        }
+    }
+}
+
+/// What [`accept`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AcceptOutcome {
+    /// Accepted now.
+    Accepted(Invitation),
+    AlreadyAccepted(Invitation),
+    Revoked(Invitation),
+    Expired(Invitation),
+    /// No invitation has this token.
+    UnknownToken,
+}
+
+macro_rules! columns {
+    () => {
+        "id, kind, membership_id, tenant_link_id, email, token_hash, locale, expires_at, \
+         send_attempts, sent_at, message_id, accepted_at, revoked_at, created_at, updated_at"
+    };
+}
+
+fn decode(row: &AnyRow) -> Result<Invitation, StoreError> {
+    let c = Cols::new(row, TABLE);
+    let kind: InvitationKind = c.parse("kind")?;
+    let subject = match kind {
+        InvitationKind::Membership => Subject::Membership(c.text("membership_id")?),
+        InvitationKind::TenantLink => Subject::TenantLink(c.text("tenant_link_id")?),
+    };
+    Ok(Invitation {
+        id: c.text("id")?,
+        subject,
+        email: c.text("email")?,
+        token_hash: c.text("token_hash")?,
+        locale: c.text("locale")?,
+        expires_at: c.ts("expires_at")?,
+        send_attempts: c.int("send_attempts")?,
+        sent_at: c.opt_ts("sent_at")?,
+        message_id: c.opt_text("message_id")?,
+        accepted_at: c.opt_ts("accepted_at")?,
+        revoked_at: c.opt_ts("revoked_at")?,
+        created_at: c.ts("created_at")?,
+        updated_at: c.ts("updated_at")?,
+    })
+}
+
+/// Insert an invitation with a generated `inv-` ID. A second open invitation for the same
+/// subject, or a reused token hash, is a [`StoreError::UniqueViolation`].
+pub async fn insert(conn: &mut Conn, new: &NewInvitation, now: Timestamp) -> Result<Invitation, StoreError> {
+    let id = super::new_id("inv");
+    let keys = [("id", id.as_str()), ("token_hash", "(hidden)"), (new.subject.column(), new.subject.id())];
+    let refs = [(new.subject.column(), new.subject.id())];
+    let op = Op::new(TABLE, &id).keys(&keys).refs(&refs);
+    let (membership, link) = match &new.subject {
+        Subject::Membership(id) => (Some(id.as_str()), None),
+        Subject::TenantLink(id) => (None, Some(id.as_str())),
+    };
+    let row = sqlx::query(concat!(
+        "INSERT INTO invitations (id, kind, membership_id, tenant_link_id, email, token_hash, \
+         locale, expires_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING ",
+        columns!()
+    ))
+    .bind(&id)
+    .bind(new.subject.kind().as_str())
+    .bind(membership)
+    .bind(link)
+    .bind(&new.email)
+    .bind(&new.token_hash)
+    .bind(&new.locale)
+    .bind(time::encode(new.expires_at))
+    .bind(time::encode(now))
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(|e| hide_token(op.error("insert", e)))?;
+    decode(&row)
+}
+
+/// PostgreSQL's detail would quote the hash; keep it out of messages and logs.
+fn hide_token(err: StoreError) -> StoreError {
+    match err {
+        StoreError::UniqueViolation { table, id, key, .. } if key == "token_hash" => {
+            StoreError::UniqueViolation { table, id, key, value: "(hidden)".to_owned() }
+        }
+        other => other,
+    }
+}
+
+/// The invitation with this ID, if any.
+pub async fn find(conn: &mut Conn, id: &str) -> Result<Option<Invitation>, StoreError> {
+    let row = sqlx::query(concat!("SELECT ", columns!(), " FROM invitations WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(|e| Op::new(TABLE, id).error("read", e))?;
+    row.as_ref().map(decode).transpose()
+}
+
+/// The invitation with this ID, or [`StoreError::NotFound`].
+pub async fn get(conn: &mut Conn, id: &str) -> Result<Invitation, StoreError> {
+    find(conn, id).await?.ok_or_else(|| Op::new(TABLE, id).not_found())
+}
+
+/// The invitation whose token hashes to `token_hash`, if any.
+pub async fn find_by_token_hash(conn: &mut Conn, token_hash: &str) -> Result<Option<Invitation>, StoreError> {
+    let row = sqlx::query(concat!("SELECT ", columns!(), " FROM invitations WHERE token_hash = $1"))
+        .bind(token_hash)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(|e| Op::new(TABLE, "(by token)").error("read", e))?;
+    row.as_ref().map(decode).transpose()
+}
+
+/// Every invitation of a subject, oldest first.
+pub async fn list_for(conn: &mut Conn, subject: &Subject) -> Result<Vec<Invitation>, StoreError> {
+    let sql = match subject {
+        Subject::Membership(_) => {
+            concat!("SELECT ", columns!(), " FROM invitations WHERE membership_id = $1 ORDER BY created_at, id")
+        }
+        Subject::TenantLink(_) => {
+            concat!("SELECT ", columns!(), " FROM invitations WHERE tenant_link_id = $1 ORDER BY created_at, id")
+        }
+    };
+    let rows = sqlx::query(sql)
+        .bind(subject.id())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| Op::new(TABLE, subject.id()).error("list", e))?;
+    rows.iter().map(decode).collect()
+}
+
+/// The subject's invitation that is neither accepted nor revoked (it may have expired).
+pub async fn find_open(conn: &mut Conn, subject: &Subject) -> Result<Option<Invitation>, StoreError> {
+    Ok(list_for(conn, subject).await?.into_iter().find(|i| i.accepted_at.is_none() && i.revoked_at.is_none()))
+}
+
+/// Record that the invitation mail `message_id` was queued: `sent_at`, one more attempt.
+pub async fn mark_sent(conn: &mut Conn, id: &str, message_id: &str, now: Timestamp) -> Result<Invitation, StoreError> {
+    let op = Op::new(TABLE, id);
+    let row = sqlx::query(concat!(
+        "UPDATE invitations SET send_attempts = send_attempts + 1, sent_at = $2, \
+         message_id = $3, updated_at = $2 WHERE id = $1 RETURNING ",
+        columns!()
+    ))
+    .bind(id)
+    .bind(time::encode(now))
+    .bind(message_id)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(|e| op.error("mark sent", e))?;
+    row.as_ref().map(decode).transpose()?.ok_or_else(|| op.not_found())
+}
+
+/// Accept the invitation whose token hashes to `token_hash`, if it is open at `now`.
+pub async fn accept(conn: &mut Conn, token_hash: &str, now: Timestamp) -> Result<AcceptOutcome, StoreError> {
+    let row = sqlx::query(concat!(
+        "UPDATE invitations SET accepted_at = $2, updated_at = $2 \
+         WHERE token_hash = $1 AND accepted_at IS NULL AND revoked_at IS NULL \
+         AND expires_at > $2 RETURNING ",
+        columns!()
+    ))
+    .bind(token_hash)
+    .bind(time::encode(now))
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(|e| Op::new(TABLE, "(by token)").error("accept", e))?;
+    if let Some(row) = row {
+        return Ok(AcceptOutcome::Accepted(decode(&row)?));
+    }
+    let Some(inv) = find_by_token_hash(conn, token_hash).await? else {
+        return Ok(AcceptOutcome::UnknownToken);
+    };
+    Ok(match inv.state(now) {
+        InvitationState::Accepted => AcceptOutcome::AlreadyAccepted(inv),
+        InvitationState::Revoked => AcceptOutcome::Revoked(inv),
+        // Open cannot happen (the update would have matched) unless the clock moved back.
+        InvitationState::Expired | InvitationState::Open => AcceptOutcome::Expired(inv),
+    })
+}
+
+/// Revoke invitation `id` unless it was accepted. Idempotent.
+pub async fn revoke(conn: &mut Conn, id: &str, now: Timestamp) -> Result<Invitation, StoreError> {
+    let op = Op::new(TABLE, id);
+    let row = sqlx::query(concat!(
+        "UPDATE invitations SET revoked_at = $2, updated_at = $2 \
+         WHERE id = $1 AND revoked_at IS NULL AND accepted_at IS NULL RETURNING ",
+        columns!()
+    ))
+    .bind(id)
+    .bind(time::encode(now))
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(|e| op.error("revoke", e))?;
+    match row {
+        Some(row) => decode(&row),
+        None => get(conn, id).await,
+    }
+}

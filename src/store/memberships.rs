@@ -1,0 +1,334 @@
+//! `memberships`: a user in an organization or an account, with roles, groups and notices.
+//!
+//! Exactly one of `organization_id` and `account_id` is set (CHECK `memberships_scope`). A
+//! user has at most one live (not revoked) membership per organization and per account
+//! (partial unique indexes); revoking frees the slot for a later membership.
+
+use jiff::Timestamp;
+use sqlx::any::AnyRow;
+
+use super::Conn;
+use super::error::{Op, StoreError};
+use super::ownership::{OWNER_NAMES, Owner, StoredOwner, owner_binds, owner_keys};
+use super::row::{Cols, db_enum, enum_list_text, list_text};
+use super::time;
+
+pub const TABLE: &str = "memberships";
+
+db_enum! {
+    /// Where a membership is in its life.
+    pub enum MembershipPhase {
+        Pending = "pending",
+        Invited = "invited",
+        Active = "active",
+        Expired = "expired",
+        Failed = "failed",
+        Revoked = "revoked",
+    }
+}
+
+db_enum! {
+    /// Kinds of e-mail a member chose to receive.
+    pub enum NotificationLevel {
+        Billing = "billing",
+        Technical = "technical",
+        Security = "security",
+        Announcements = "announcements",
+    }
+}
+
+/// What a membership is a membership of.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Scope {
+    Organization(String),
+    Account(String),
+}
+
+impl Scope {
+    fn columns(&self) -> (Option<&str>, Option<&str>) {
+        match self {
+            Scope::Organization(id) => (Some(id.as_str()), None),
+            Scope::Account(id) => (None, Some(id.as_str())),
+        }
+    }
+}
+
+/// The fields a Membership spec declares and an update replaces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MembershipSettings {
+    pub roles: Vec<String>,
+    pub groups: Vec<String>,
+    pub notifications: Vec<NotificationLevel>,
+    /// An invited user who signs in (`true`) or an authorized contact only (`false`).
+    pub login: bool,
+}
+
+/// A membership to insert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMembership {
+    pub user_id: String,
+    pub scope: Scope,
+    pub settings: MembershipSettings,
+    /// Usually `Pending`; never `Revoked`.
+    pub phase: MembershipPhase,
+    pub owner: Option<Owner>,
+}
+
+/// A row of `memberships`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    pub id: String,
+    pub user_id: String,
+    pub scope: Scope,
+    pub settings: MembershipSettings,
+    pub phase: MembershipPhase,
+    pub revoked_at: Option<Timestamp>,
+    pub owner: Option<StoredOwner>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+macro_rules! columns {
+    () => {
+        "id, user_id, organization_id, account_id, role_names, group_names, notifications, \
+         login, phase, revoked_at, owner_cluster, owner_namespace, owner_name, owner_uid, \
+         created_at, updated_at"
+    };
+}
+
+fn decode(row: &AnyRow) -> Result<Membership, StoreError> {
+    let c = Cols::new(row, TABLE);
+    let scope = match (c.opt_text("organization_id")?, c.opt_text("account_id")?) {
+        (Some(org), None) => Scope::Organization(org),
+        (None, Some(acct)) => Scope::Account(acct),
+        _ => {
+            return Err(StoreError::Decode {
+                table: TABLE,
+                id: c.text("id")?,
+                column: "organization_id",
+                reason: "and account_id must have exactly one value".to_owned(),
+            });
+        }
+    };
+    Ok(Membership {
+        id: c.text("id")?,
+        user_id: c.text("user_id")?,
+        scope,
+        settings: MembershipSettings {
+            roles: c.list("role_names")?,
+            groups: c.list("group_names")?,
+            notifications: c.enum_list("notifications")?,
+            login: c.flag("login")?,
+        },
+        phase: c.parse("phase")?,
+        revoked_at: c.opt_ts("revoked_at")?,
+        owner: c.owner()?,
+        created_at: c.ts("created_at")?,
+        updated_at: c.ts("updated_at")?,
+    })
+}
+
+/// Insert a membership with a generated `mbr-` ID. A second live membership of the same
+/// user in the same organization (or account) is a [`StoreError::UniqueViolation`].
+pub async fn insert(conn: &mut Conn, new: &NewMembership, now: Timestamp) -> Result<Membership, StoreError> {
+    let id = super::new_id("mbr");
+    let (org, acct) = new.scope.columns();
+    let (uid, names) = owner_keys(new.owner.as_ref());
+    let org_key = format!("{}, {}", new.user_id, org.unwrap_or(""));
+    let acct_key = format!("{}, {}", new.user_id, acct.unwrap_or(""));
+    let keys = [
+        ("id", id.as_str()),
+        ("user_id, organization_id", org_key.as_str()),
+        ("user_id, account_id", acct_key.as_str()),
+        ("owner_uid", uid),
+        (OWNER_NAMES, &names),
+    ];
+    let refs =
+        [("user_id", new.user_id.as_str()), ("organization_id", org.unwrap_or("")), ("account_id", acct.unwrap_or(""))];
+    let refs: Vec<_> = refs.into_iter().filter(|(_, v)| !v.is_empty()).collect();
+    let op = Op::new(TABLE, &id).keys(&keys).refs(&refs);
+    if new.phase == MembershipPhase::Revoked {
+        return Err(op.invalid("a new membership cannot start revoked"));
+    }
+    let s = &new.settings;
+    let [oc, on, onm, ou] = owner_binds(new.owner.as_ref());
+    let row = sqlx::query(concat!(
+        "INSERT INTO memberships (id, user_id, organization_id, account_id, role_names, \
+         group_names, notifications, login, phase, owner_cluster, owner_namespace, owner_name, \
+         owner_uid, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) RETURNING ",
+        columns!()
+    ))
+    .bind(&id)
+    .bind(&new.user_id)
+    .bind(org)
+    .bind(acct)
+    .bind(list_text(&s.roles))
+    .bind(list_text(&s.groups))
+    .bind(enum_list_text(&s.notifications))
+    .bind(s.login)
+    .bind(new.phase.as_str())
+    .bind(oc)
+    .bind(on)
+    .bind(onm)
+    .bind(ou)
+    .bind(time::encode(now))
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(|e| op.error("insert", e))?;
+    decode(&row)
+}
+
+/// The membership with this ID, if any.
+pub async fn find(conn: &mut Conn, id: &str) -> Result<Option<Membership>, StoreError> {
+    let row = sqlx::query(concat!("SELECT ", columns!(), " FROM memberships WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(|e| Op::new(TABLE, id).error("read", e))?;
+    row.as_ref().map(decode).transpose()
+}
+
+/// The membership with this ID, or [`StoreError::NotFound`].
+pub async fn get(conn: &mut Conn, id: &str) -> Result<Membership, StoreError> {
+    find(conn, id).await?.ok_or_else(|| Op::new(TABLE, id).not_found())
+}
+
+/// The live (not revoked) membership of a user in an organization or account, if any.
+pub async fn find_live(conn: &mut Conn, user_id: &str, scope: &Scope) -> Result<Option<Membership>, StoreError> {
+    let sql = match scope {
+        Scope::Organization(_) => concat!(
+            "SELECT ",
+            columns!(),
+            " FROM memberships WHERE user_id = $1 AND organization_id = $2 AND revoked_at IS NULL"
+        ),
+        Scope::Account(_) => concat!(
+            "SELECT ",
+            columns!(),
+            " FROM memberships WHERE user_id = $1 AND account_id = $2 AND revoked_at IS NULL"
+        ),
+    };
+    let (Scope::Organization(scope_id) | Scope::Account(scope_id)) = scope;
+    let row = sqlx::query(sql)
+        .bind(user_id)
+        .bind(scope_id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(|e| Op::new(TABLE, user_id).error("read live membership", e))?;
+    row.as_ref().map(decode).transpose()
+}
+
+/// Every membership (revoked ones too) of an organization or account, oldest first.
+pub async fn list_by_scope(conn: &mut Conn, scope: &Scope) -> Result<Vec<Membership>, StoreError> {
+    let sql = match scope {
+        Scope::Organization(_) => {
+            concat!("SELECT ", columns!(), " FROM memberships WHERE organization_id = $1 ORDER BY created_at, id")
+        }
+        Scope::Account(_) => {
+            concat!("SELECT ", columns!(), " FROM memberships WHERE account_id = $1 ORDER BY created_at, id")
+        }
+    };
+    let (Scope::Organization(scope_id) | Scope::Account(scope_id)) = scope;
+    let rows = sqlx::query(sql)
+        .bind(scope_id)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| Op::new(TABLE, scope_id).error("list by scope", e))?;
+    rows.iter().map(decode).collect()
+}
+
+/// Every membership of a user, oldest first.
+pub async fn list_by_user(conn: &mut Conn, user_id: &str) -> Result<Vec<Membership>, StoreError> {
+    let rows =
+        sqlx::query(concat!("SELECT ", columns!(), " FROM memberships WHERE user_id = $1 ORDER BY created_at, id"))
+            .bind(user_id)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(|e| Op::new(TABLE, user_id).error("list by user", e))?;
+    rows.iter().map(decode).collect()
+}
+
+/// How many memberships of an organization are not revoked (an organization with live
+/// memberships must not be archived).
+pub async fn count_live_by_organization(conn: &mut Conn, organization_id: &str) -> Result<i64, StoreError> {
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM memberships WHERE organization_id = $1 AND revoked_at IS NULL")
+        .bind(organization_id)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| Op::new(TABLE, organization_id).error("count by organization", e))?;
+    Cols::new(&row, TABLE).int("n")
+}
+
+/// Replace roles, groups, notification levels and the login flag of membership `id`.
+pub async fn update(
+    conn: &mut Conn,
+    id: &str,
+    settings: &MembershipSettings,
+    now: Timestamp,
+) -> Result<Membership, StoreError> {
+    let op = Op::new(TABLE, id);
+    let row = sqlx::query(concat!(
+        "UPDATE memberships SET role_names = $2, group_names = $3, notifications = $4, \
+         login = $5, updated_at = $6 WHERE id = $1 RETURNING ",
+        columns!()
+    ))
+    .bind(id)
+    .bind(list_text(&settings.roles))
+    .bind(list_text(&settings.groups))
+    .bind(enum_list_text(&settings.notifications))
+    .bind(settings.login)
+    .bind(time::encode(now))
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(|e| op.error("update", e))?;
+    row.as_ref().map(decode).transpose()?.ok_or_else(|| op.not_found())
+}
+
+/// Move membership `id` to `phase`; `Revoked` revokes. A revoked membership stays revoked.
+pub async fn set_phase(
+    conn: &mut Conn,
+    id: &str,
+    phase: MembershipPhase,
+    now: Timestamp,
+) -> Result<Membership, StoreError> {
+    if phase == MembershipPhase::Revoked {
+        return revoke(conn, id, now).await;
+    }
+    let op = Op::new(TABLE, id);
+    let row = sqlx::query(concat!(
+        "UPDATE memberships SET phase = $2, \
+         updated_at = CASE WHEN phase = $2 THEN updated_at ELSE $3 END \
+         WHERE id = $1 AND revoked_at IS NULL RETURNING ",
+        columns!()
+    ))
+    .bind(id)
+    .bind(phase.as_str())
+    .bind(time::encode(now))
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(|e| op.error("set phase of", e))?;
+    match row {
+        Some(row) => decode(&row),
+        None => {
+            get(conn, id).await?;
+            Err(op.invalid(format!("is revoked; it cannot become {phase}")))
+        }
+    }
+}
+
+/// Revoke membership `id` (phase `revoked`, `revoked_at`). Idempotent.
+pub async fn revoke(conn: &mut Conn, id: &str, now: Timestamp) -> Result<Membership, StoreError> {
+    let op = Op::new(TABLE, id);
+    let row = sqlx::query(concat!(
+        "UPDATE memberships SET phase = 'revoked', revoked_at = COALESCE(revoked_at, $2), \
+         updated_at = CASE WHEN revoked_at IS NULL THEN $2 ELSE updated_at END \
+         WHERE id = $1 RETURNING ",
+        columns!()
+    ))
+    .bind(id)
+    .bind(time::encode(now))
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(|e| op.error("revoke", e))?;
+    row.as_ref().map(decode).transpose()?.ok_or_else(|| op.not_found())
+}

@@ -1,0 +1,178 @@
+//! `organizations`: named organizations under an account; their ID is the one partners use.
+
+use jiff::Timestamp;
+use sqlx::any::AnyRow;
+
+use super::Conn;
+use super::accounts::{LifecycleState, set_lifecycle};
+use super::error::{Op, StoreError};
+use super::ownership::{ManagedTable, OWNER_NAMES, Owner, StoredOwner, owner_binds, owner_keys, release};
+use super::row::Cols;
+use super::time;
+
+pub const TABLE: &str = "organizations";
+
+/// An organization to insert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOrganization {
+    pub account_id: String,
+    pub name: String,
+    /// May issue provider codes and manage tenant organizations.
+    pub service_provider: bool,
+    pub owner: Option<Owner>,
+}
+
+/// The fields an update replaces (the account never changes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrganizationUpdate {
+    pub name: String,
+    pub service_provider: bool,
+}
+
+/// A row of `organizations`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Organization {
+    /// `org-<uuid>`: the shareable organization ID.
+    pub id: String,
+    pub account_id: String,
+    pub name: String,
+    pub service_provider: bool,
+    pub state: LifecycleState,
+    pub archived_at: Option<Timestamp>,
+    pub owner: Option<StoredOwner>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+macro_rules! columns {
+    () => {
+        "id, account_id, name, service_provider, state, archived_at, owner_cluster, \
+         owner_namespace, owner_name, owner_uid, created_at, updated_at"
+    };
+}
+
+fn decode(row: &AnyRow) -> Result<Organization, StoreError> {
+    let c = Cols::new(row, TABLE);
+    Ok(Organization {
+        id: c.text("id")?,
+        account_id: c.text("account_id")?,
+        name: c.text("name")?,
+        service_provider: c.flag("service_provider")?,
+        state: c.parse("state")?,
+        archived_at: c.opt_ts("archived_at")?,
+        owner: c.owner()?,
+        created_at: c.ts("created_at")?,
+        updated_at: c.ts("updated_at")?,
+    })
+}
+
+/// Insert a new organization with a generated `org-` ID.
+pub async fn insert(conn: &mut Conn, new: &NewOrganization, now: Timestamp) -> Result<Organization, StoreError> {
+    let id = super::new_id("org");
+    let (uid, names) = owner_keys(new.owner.as_ref());
+    let keys = [("id", id.as_str()), ("owner_uid", uid), (OWNER_NAMES, &names)];
+    let refs = [("account_id", new.account_id.as_str())];
+    let op = Op::new(TABLE, &id).keys(&keys).refs(&refs);
+    let [oc, on, onm, ou] = owner_binds(new.owner.as_ref());
+    let row = sqlx::query(concat!(
+        "INSERT INTO organizations (id, account_id, name, service_provider, state, \
+         owner_cluster, owner_namespace, owner_name, owner_uid, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8, $9, $9) RETURNING ",
+        columns!()
+    ))
+    .bind(&id)
+    .bind(&new.account_id)
+    .bind(&new.name)
+    .bind(new.service_provider)
+    .bind(oc)
+    .bind(on)
+    .bind(onm)
+    .bind(ou)
+    .bind(time::encode(now))
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(|e| op.error("insert", e))?;
+    decode(&row)
+}
+
+/// The organization with this ID, if any.
+pub async fn find(conn: &mut Conn, id: &str) -> Result<Option<Organization>, StoreError> {
+    let row = sqlx::query(concat!("SELECT ", columns!(), " FROM organizations WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(|e| Op::new(TABLE, id).error("read", e))?;
+    row.as_ref().map(decode).transpose()
+}
+
+/// The organization with this ID, or [`StoreError::NotFound`].
+pub async fn get(conn: &mut Conn, id: &str) -> Result<Organization, StoreError> {
+    find(conn, id).await?.ok_or_else(|| Op::new(TABLE, id).not_found())
+}
+
+/// The organizations of an account (all states), oldest first.
+pub async fn list_by_account(conn: &mut Conn, account_id: &str) -> Result<Vec<Organization>, StoreError> {
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM organizations WHERE account_id = $1 ORDER BY created_at, id"
+    ))
+    .bind(account_id)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(|e| Op::new(TABLE, account_id).error("list by account", e))?;
+    rows.iter().map(decode).collect()
+}
+
+/// How many organizations of an account are not archived (an account with live
+/// organizations must not be archived).
+pub async fn count_live_by_account(conn: &mut Conn, account_id: &str) -> Result<i64, StoreError> {
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM organizations WHERE account_id = $1 AND state <> 'archived'")
+        .bind(account_id)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(|e| Op::new(TABLE, account_id).error("count by account", e))?;
+    Cols::new(&row, TABLE).int("n")
+}
+
+/// Replace the name and provider flag of organization `id`.
+pub async fn update(
+    conn: &mut Conn,
+    id: &str,
+    update: &OrganizationUpdate,
+    now: Timestamp,
+) -> Result<Organization, StoreError> {
+    let op = Op::new(TABLE, id);
+    let row = sqlx::query(concat!(
+        "UPDATE organizations SET name = $2, service_provider = $3, updated_at = $4 \
+         WHERE id = $1 RETURNING ",
+        columns!()
+    ))
+    .bind(id)
+    .bind(&update.name)
+    .bind(update.service_provider)
+    .bind(time::encode(now))
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(|e| op.error("update", e))?;
+    row.as_ref().map(decode).transpose()?.ok_or_else(|| op.not_found())
+}
+
+/// Close organization `id` (state `archived`). Idempotent.
+pub async fn archive(conn: &mut Conn, id: &str, now: Timestamp) -> Result<Organization, StoreError> {
+    set_lifecycle(conn, ManagedTable::Organizations, id, LifecycleState::Archived, now).await?;
+    get(conn, id).await
+}
+
+/// Bring an archived or orphaned organization back to `active`.
+pub async fn reactivate(conn: &mut Conn, id: &str, now: Timestamp) -> Result<Organization, StoreError> {
+    set_lifecycle(conn, ManagedTable::Organizations, id, LifecycleState::Active, now).await?;
+    get(conn, id).await
+}
+
+/// Leave organization `id` unmanaged: state `orphaned` (unless archived), owner released.
+pub async fn orphan(conn: &mut Conn, id: &str, now: Timestamp) -> Result<Organization, StoreError> {
+    set_lifecycle(conn, ManagedTable::Organizations, id, LifecycleState::Orphaned, now).await?;
+    release(conn, ManagedTable::Organizations, id, now).await?;
+    get(conn, id).await
+}

@@ -1,0 +1,216 @@
+//! `provisioning_syncs`: an account synchronized with an external provisioning system.
+
+use jiff::Timestamp;
+use sqlx::any::AnyRow;
+
+use super::Conn;
+use super::error::{Op, StoreError};
+use super::ownership::{OWNER_NAMES, Owner, StoredOwner, owner_binds, owner_keys};
+use super::row::{Cols, db_enum};
+use super::time;
+
+pub const TABLE: &str = "provisioning_syncs";
+
+db_enum! {
+    /// Whether the external system matches the account.
+    pub enum SyncStatus {
+        Unsynchronized = "unsynchronized",
+        Synchronized = "synchronized",
+        Error = "error",
+    }
+}
+
+/// A sync to insert (status `unsynchronized`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewProvisioningSync {
+    pub account_id: String,
+    /// The SCIM base URL.
+    pub endpoint: String,
+    pub owner: Option<Owner>,
+}
+
+/// The result of one sync run, as [`record_sync`] stores it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncResult {
+    /// In sync; the account's ID in the external system.
+    Synchronized { external_id: String },
+    /// The run failed; the previous external ID and sync time stay.
+    Failed { error: String },
+}
+
+/// A row of `provisioning_syncs`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProvisioningSync {
+    pub id: String,
+    pub account_id: String,
+    pub endpoint: String,
+    pub sync_status: SyncStatus,
+    pub external_id: Option<String>,
+    /// When the last successful sync finished.
+    pub last_sync_time: Option<Timestamp>,
+    /// Why the last run failed (cleared by a successful one).
+    pub last_error: Option<String>,
+    pub archived_at: Option<Timestamp>,
+    pub owner: Option<StoredOwner>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+macro_rules! columns {
+    () => {
+        "id, account_id, endpoint, sync_status, external_id, last_sync_time, last_error, \
+         archived_at, owner_cluster, owner_namespace, owner_name, owner_uid, created_at, \
+         updated_at"
+    };
+}
+
+fn decode(row: &AnyRow) -> Result<ProvisioningSync, StoreError> {
+    let c = Cols::new(row, TABLE);
+    Ok(ProvisioningSync {
+        id: c.text("id")?,
+        account_id: c.text("account_id")?,
+        endpoint: c.text("endpoint")?,
+        sync_status: c.parse("sync_status")?,
+        external_id: c.opt_text("external_id")?,
+        last_sync_time: c.opt_ts("last_sync_time")?,
+        last_error: c.opt_text("last_error")?,
+        archived_at: c.opt_ts("archived_at")?,
+        owner: c.owner()?,
+        created_at: c.ts("created_at")?,
+        updated_at: c.ts("updated_at")?,
+    })
+}
+
+/// Insert a sync with a generated `psync-` ID.
+pub async fn insert(
+    conn: &mut Conn,
+    new: &NewProvisioningSync,
+    now: Timestamp,
+) -> Result<ProvisioningSync, StoreError> {
+    let id = super::new_id("psync");
+    let (uid, names) = owner_keys(new.owner.as_ref());
+    let keys = [("id", id.as_str()), ("owner_uid", uid), (OWNER_NAMES, &names)];
+    let refs = [("account_id", new.account_id.as_str())];
+    let op = Op::new(TABLE, &id).keys(&keys).refs(&refs);
+    let [oc, on, onm, ou] = owner_binds(new.owner.as_ref());
+    let row = sqlx::query(concat!(
+        "INSERT INTO provisioning_syncs (id, account_id, endpoint, sync_status, owner_cluster, \
+         owner_namespace, owner_name, owner_uid, created_at, updated_at) \
+         VALUES ($1, $2, $3, 'unsynchronized', $4, $5, $6, $7, $8, $8) RETURNING ",
+        columns!()
+    ))
+    .bind(&id)
+    .bind(&new.account_id)
+    .bind(&new.endpoint)
+    .bind(oc)
+    .bind(on)
+    .bind(onm)
+    .bind(ou)
+    .bind(time::encode(now))
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(|e| op.error("insert", e))?;
+    decode(&row)
+}
+
+/// The sync with this ID, if any.
+pub async fn find(conn: &mut Conn, id: &str) -> Result<Option<ProvisioningSync>, StoreError> {
+    let row = sqlx::query(concat!("SELECT ", columns!(), " FROM provisioning_syncs WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(|e| Op::new(TABLE, id).error("read", e))?;
+    row.as_ref().map(decode).transpose()
+}
+
+/// The sync with this ID, or [`StoreError::NotFound`].
+pub async fn get(conn: &mut Conn, id: &str) -> Result<ProvisioningSync, StoreError> {
+    find(conn, id).await?.ok_or_else(|| Op::new(TABLE, id).not_found())
+}
+
+/// Every sync of an account (archived too), oldest first.
+pub async fn list_by_account(conn: &mut Conn, account_id: &str) -> Result<Vec<ProvisioningSync>, StoreError> {
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM provisioning_syncs WHERE account_id = $1 ORDER BY created_at, id"
+    ))
+    .bind(account_id)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(|e| Op::new(TABLE, account_id).error("list by account", e))?;
+    rows.iter().map(decode).collect()
+}
+
+/// Point sync `id` at another endpoint; its status goes back to `unsynchronized` when the
+/// endpoint changes.
+pub async fn update_endpoint(
+    conn: &mut Conn,
+    id: &str,
+    endpoint: &str,
+    now: Timestamp,
+) -> Result<ProvisioningSync, StoreError> {
+    let op = Op::new(TABLE, id);
+    let row = sqlx::query(concat!(
+        "UPDATE provisioning_syncs SET \
+         sync_status = CASE WHEN endpoint = $2 THEN sync_status ELSE 'unsynchronized' END, \
+         updated_at = CASE WHEN endpoint = $2 THEN updated_at ELSE $3 END, \
+         endpoint = $2 WHERE id = $1 RETURNING ",
+        columns!()
+    ))
+    .bind(id)
+    .bind(endpoint)
+    .bind(time::encode(now))
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(|e| op.error("update", e))?;
+    row.as_ref().map(decode).transpose()?.ok_or_else(|| op.not_found())
+}
+
+/// Store the result of a sync run finished at `now`.
+pub async fn record_sync(
+    conn: &mut Conn,
+    id: &str,
+    result: &SyncResult,
+    now: Timestamp,
+) -> Result<ProvisioningSync, StoreError> {
+    let op = Op::new(TABLE, id);
+    let ts = time::encode(now);
+    let query = match result {
+        SyncResult::Synchronized { external_id } => sqlx::query(concat!(
+            "UPDATE provisioning_syncs SET sync_status = 'synchronized', external_id = $2, \
+             last_sync_time = $3, last_error = NULL, updated_at = $3 WHERE id = $1 RETURNING ",
+            columns!()
+        ))
+        .bind(id)
+        .bind(external_id.as_str())
+        .bind(ts),
+        SyncResult::Failed { error } => sqlx::query(concat!(
+            "UPDATE provisioning_syncs SET sync_status = 'error', last_error = $2, \
+             updated_at = $3 WHERE id = $1 RETURNING ",
+            columns!()
+        ))
+        .bind(id)
+        .bind(error.as_str())
+        .bind(ts),
+    };
+    let row = query.fetch_optional(&mut *conn).await.map_err(|e| op.error("record sync of", e))?;
+    row.as_ref().map(decode).transpose()?.ok_or_else(|| op.not_found())
+}
+
+/// Archive sync `id`. Idempotent: the first `archived_at` stays.
+pub async fn archive(conn: &mut Conn, id: &str, now: Timestamp) -> Result<ProvisioningSync, StoreError> {
+    let op = Op::new(TABLE, id);
+    let row = sqlx::query(concat!(
+        "UPDATE provisioning_syncs SET archived_at = COALESCE(archived_at, $2), \
+         updated_at = CASE WHEN archived_at IS NULL THEN $2 ELSE updated_at END \
+         WHERE id = $1 RETURNING ",
+        columns!()
+    ))
+    .bind(id)
+    .bind(time::encode(now))
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(|e| op.error("archive", e))?;
+    row.as_ref().map(decode).transpose()?.ok_or_else(|| op.not_found())
+}

@@ -1,0 +1,253 @@
+//! Checks of tenant links, provider codes, provisioning syncs, assets and the outbox.
+
+use super::fixtures::*;
+use crate::store::assets::{self, InvoiceChoice, NewAsset};
+use crate::store::outbox::{self, Enqueued, MailState, NewMail, Related};
+use crate::store::provider_codes::{self, NewProviderCode, RedeemOutcome};
+use crate::store::provisioning::{self, NewProvisioningSync, SyncResult, SyncStatus};
+use crate::store::tenant_links::{
+    self, LinkMode, LinkTerms, NewTenantLink, PartnerRole, SharingScope, TenantLinkPhase,
+};
+use crate::store::{Conn, Store};
+
+fn terms() -> LinkTerms {
+    LinkTerms {
+        partner_role: Some(PartnerRole::ServiceProvider),
+        admin_email: Some("admin@msp.example".into()),
+        granted_roles: vec!["Admin".into()],
+        sharing_scope: vec![SharingScope::Tickets, SharingScope::Assets],
+    }
+}
+
+/// Two organizations (provider, tenant) under one account.
+async fn two_orgs(c: &mut Conn) -> (String, String) {
+    let acct = account(c, None).await;
+    let p = organization(c, &acct.id, "MSP").await;
+    let t = organization(c, &acct.id, "Customer").await;
+    (p.id, t.id)
+}
+
+fn link(provider: &str, tenant: &str, mode: LinkMode) -> NewTenantLink {
+    NewTenantLink {
+        provider_organization_id: provider.into(),
+        tenant_organization_id: tenant.into(),
+        mode,
+        terms: terms(),
+        owner: None,
+    }
+}
+
+pub async fn tenant_links_crud(store: &Store) {
+    let mut c = conn(store).await;
+    let (p, t) = two_orgs(&mut c).await;
+    let l = tenant_links::insert(&mut c, &link(&p, &t, LinkMode::PartnerInvitation), at(1)).await.expect("insert");
+    assert!(l.id.starts_with("tl-"), "{}", l.id);
+    assert_eq!((l.phase, l.mode, l.terms.clone()), (TenantLinkPhase::Pending, LinkMode::PartnerInvitation, terms()));
+    assert_eq!(tenant_links::get(&mut c, &l.id).await.expect("get"), l);
+    let mut new_terms = terms();
+    new_terms.sharing_scope = vec![SharingScope::Reports];
+    new_terms.partner_role = Some(PartnerRole::Partner);
+    let updated = tenant_links::update(&mut c, &l.id, &new_terms, at(2)).await.expect("update");
+    assert_eq!((updated.terms.clone(), updated.updated_at), (new_terms, at(2)));
+    let active = tenant_links::set_phase(&mut c, &l.id, TenantLinkPhase::Active, at(3)).await.expect("accept");
+    assert_eq!((active.phase, active.accepted_at), (TenantLinkPhase::Active, Some(at(3))));
+    let again = tenant_links::set_phase(&mut c, &l.id, TenantLinkPhase::Active, at(4)).await.expect("again");
+    assert_eq!(again.accepted_at, Some(at(3)), "accepted_at keeps the first acceptance");
+    for org in [&p, &t] {
+        let listed = tenant_links::list_by_organization(&mut c, org).await.expect("list");
+        assert_eq!(listed, vec![again.clone()]);
+    }
+    let revoked = tenant_links::revoke(&mut c, &l.id, at(5)).await.expect("revoke");
+    assert_eq!((revoked.phase, revoked.revoked_at), (TenantLinkPhase::Revoked, Some(at(5))));
+    assert!(
+        tenant_links::set_phase(&mut c, &l.id, TenantLinkPhase::Active, at(6)).await.is_err(),
+        "a revoked link stays revoked"
+    );
+}
+
+pub async fn tenant_links_constraints(store: &Store) {
+    let mut c = conn(store).await;
+    let (p, t) = two_orgs(&mut c).await;
+    let first = tenant_links::insert(&mut c, &link(&p, &t, LinkMode::ProviderCode), at(1)).await.expect("insert");
+    let err = fails(tenant_links::insert(&mut c, &link(&p, &t, LinkMode::ProviderCode), at(2)).await);
+    assert_unique(&err, "tenant_links", "provider_organization_id, tenant_organization_id", &format!("{p}, {t}"));
+    tenant_links::insert(&mut c, &link(&t, &p, LinkMode::ProviderCode), at(2))
+        .await
+        .expect("the other direction is another link");
+    tenant_links::set_phase(&mut c, &first.id, TenantLinkPhase::Rejected, at(3)).await.expect("reject");
+    tenant_links::insert(&mut c, &link(&p, &t, LinkMode::ProviderCode), at(4))
+        .await
+        .expect("a rejected link frees the pair");
+
+    let err = fails(tenant_links::insert(&mut c, &link(&p, &p, LinkMode::ProviderCode), at(5)).await);
+    assert_check(&err, "tenant_links", "tenant_links_distinct");
+    let (p2, t2) = two_orgs(&mut c).await;
+    let mut no_admin = link(&p2, &t2, LinkMode::PartnerInvitation);
+    no_admin.terms.admin_email = None;
+    let err = fails(tenant_links::insert(&mut c, &no_admin, at(5)).await);
+    assert_check(&err, "tenant_links", "tenant_links_partner");
+}
+
+pub async fn provider_codes_redeem_once(store: &Store) {
+    let mut c = conn(store).await;
+    let (p, t) = two_orgs(&mut c).await;
+    let code = hash();
+    let new = NewProviderCode { organization_id: p.clone(), code_hash: code.clone(), expires_at: at(100) };
+    let pc = provider_codes::insert(&mut c, &new, at(1)).await.expect("insert");
+    assert!(pc.id.starts_with("pc-") && pc.is_open(at(2)), "{pc:?}");
+    assert_eq!(provider_codes::get(&mut c, &pc.id).await.expect("get"), pc);
+    let err = fails(provider_codes::insert(&mut c, &new, at(1)).await);
+    assert_unique(&err, "provider_codes", "code_hash", "(hidden)");
+
+    let l1 = tenant_links::insert(&mut c, &link(&p, &t, LinkMode::ProviderCode), at(2)).await.expect("link");
+    assert_eq!(
+        provider_codes::redeem(&mut c, &hash(), &l1.id, at(3)).await.expect("unknown"),
+        RedeemOutcome::UnknownCode
+    );
+    let RedeemOutcome::Redeemed(used) = provider_codes::redeem(&mut c, &code, &l1.id, at(3)).await.expect("redeem")
+    else {
+        panic!("an open code is redeemed");
+    };
+    assert_eq!((used.used_at, used.used_by_tenant_link_id.as_deref()), (Some(at(3)), Some(l1.id.as_str())));
+    let (p2, t2) = two_orgs(&mut c).await;
+    let l2 = tenant_links::insert(&mut c, &link(&p2, &t2, LinkMode::ProviderCode), at(4)).await.expect("link");
+    assert!(matches!(
+        provider_codes::redeem(&mut c, &code, &l2.id, at(4)).await.expect("twice"),
+        RedeemOutcome::AlreadyUsed(_)
+    ));
+    assert_eq!(provider_codes::revoke(&mut c, &pc.id, at(5)).await.expect("revoke used").revoked_at, None);
+
+    let expiring = NewProviderCode { organization_id: p.clone(), code_hash: hash(), expires_at: at(10) };
+    provider_codes::insert(&mut c, &expiring, at(5)).await.expect("insert");
+    assert!(matches!(
+        provider_codes::redeem(&mut c, &expiring.code_hash, &l2.id, at(10)).await.expect("late"),
+        RedeemOutcome::Expired(_)
+    ));
+    let revoked = NewProviderCode { organization_id: p.clone(), code_hash: hash(), expires_at: at(100) };
+    let r = provider_codes::insert(&mut c, &revoked, at(6)).await.expect("insert");
+    assert_eq!(provider_codes::revoke(&mut c, &r.id, at(7)).await.expect("revoke").revoked_at, Some(at(7)));
+    assert!(matches!(
+        provider_codes::redeem(&mut c, &revoked.code_hash, &l2.id, at(8)).await.expect("revoked"),
+        RedeemOutcome::Revoked(_)
+    ));
+    let open = NewProviderCode { organization_id: p.clone(), code_hash: hash(), expires_at: at(100) };
+    provider_codes::insert(&mut c, &open, at(8)).await.expect("insert");
+    let err = fails(provider_codes::redeem(&mut c, &open.code_hash, "tl-nope", at(9)).await);
+    assert_foreign_key(&err, "provider_codes", "used_by_tenant_link_id", "tl-nope");
+    assert_eq!(provider_codes::list_by_organization(&mut c, &p).await.expect("list").len(), 4);
+}
+
+pub async fn provisioning_syncs_crud(store: &Store) {
+    let mut c = conn(store).await;
+    let acct = account(&mut c, None).await;
+    let new =
+        NewProvisioningSync { account_id: acct.id.clone(), endpoint: "https://scim.example/v2".into(), owner: None };
+    let s = provisioning::insert(&mut c, &new, at(1)).await.expect("insert");
+    assert!(s.id.starts_with("psync-"), "{}", s.id);
+    assert_eq!((s.sync_status, s.external_id.clone(), s.last_sync_time), (SyncStatus::Unsynchronized, None, None));
+    assert_eq!(provisioning::get(&mut c, &s.id).await.expect("get"), s);
+    let ok = SyncResult::Synchronized { external_id: "grp-42".into() };
+    let synced = provisioning::record_sync(&mut c, &s.id, &ok, at(2)).await.expect("record");
+    assert_eq!(
+        (synced.sync_status, synced.external_id.as_deref(), synced.last_sync_time),
+        (SyncStatus::Synchronized, Some("grp-42"), Some(at(2)))
+    );
+    let failed = SyncResult::Failed { error: "HTTP 503 from SCIM server".into() };
+    let err = provisioning::record_sync(&mut c, &s.id, &failed, at(3)).await.expect("record");
+    assert_eq!(
+        (err.sync_status, err.external_id.as_deref(), err.last_sync_time),
+        (SyncStatus::Error, Some("grp-42"), Some(at(2)))
+    );
+    assert_eq!(err.last_error.as_deref(), Some("HTTP 503 from SCIM server"));
+    let same = provisioning::update_endpoint(&mut c, &s.id, "https://scim.example/v2", at(4)).await.expect("same");
+    assert_eq!((same.sync_status, same.updated_at), (SyncStatus::Error, at(3)));
+    let moved = provisioning::update_endpoint(&mut c, &s.id, "https://other.example/scim", at(5)).await.expect("move");
+    assert_eq!(
+        (moved.sync_status, moved.endpoint.as_str()),
+        (SyncStatus::Unsynchronized, "https://other.example/scim")
+    );
+    let archived = provisioning::archive(&mut c, &s.id, at(6)).await.expect("archive");
+    assert_eq!(archived.archived_at, Some(at(6)));
+    assert_eq!(provisioning::list_by_account(&mut c, &acct.id).await.expect("list"), vec![archived]);
+}
+
+pub async fn assets_once_per_order(store: &Store) {
+    let mut c = conn(store).await;
+    let acct = account(&mut c, None).await;
+    let new =
+        NewProvisioningSync { account_id: acct.id.clone(), endpoint: "https://scim.example/v2".into(), owner: None };
+    let s = provisioning::insert(&mut c, &new, at(1)).await.expect("sync");
+    let order = NewAsset {
+        sync_id: s.id.clone(),
+        order_name: "migration-2025".into(),
+        product: "Mailbox Migration".into(),
+        quantity: 25,
+        notification_email: "it@acme.example".into(),
+        invoice: InvoiceChoice::DoNotInvoice,
+        locale: "pl".into(),
+        activation_code_hash: Some(hash()),
+    };
+    let a = assets::insert(&mut c, &order, at(2)).await.expect("insert");
+    assert!(a.id.starts_with("asset-"), "{}", a.id);
+    assert_eq!((a.quantity, a.invoice, a.created_at), (25, InvoiceChoice::DoNotInvoice, at(2)));
+    let err = fails(assets::insert(&mut c, &order, at(3)).await);
+    assert_unique(&err, "assets", "sync_id, order_name", &format!("{}, migration-2025", s.id));
+    assert_eq!(assets::find_by_order(&mut c, &s.id, "migration-2025").await.expect("find"), Some(a.clone()));
+    let delivered = assets::record_delivery(&mut c, &a.id, Some("ext-1"), None, at(4)).await.expect("deliver");
+    let delivered =
+        assets::record_delivery(&mut c, &delivered.id, None, Some("<w@test>"), at(5)).await.expect("deliver");
+    assert_eq!(
+        (delivered.external_id.as_deref(), delivered.welcome_message_id.as_deref()),
+        (Some("ext-1"), Some("<w@test>"))
+    );
+    let archived = assets::archive(&mut c, &a.id, at(6)).await.expect("archive");
+    assert_eq!(archived.archived_at, Some(at(6)));
+    assert_eq!(assets::list_by_sync(&mut c, &s.id).await.expect("list"), vec![archived]);
+    let zero = NewAsset { order_name: "empty".into(), quantity: 0, ..order };
+    let err = fails(assets::insert(&mut c, &zero, at(7)).await);
+    assert_check(&err, "assets", "assets_quantity");
+}
+
+pub async fn outbox_delivery_flow(store: &Store) {
+    let mut c = conn(store).await;
+    let mail = |n: u32| NewMail {
+        message_id: format!("<invite-{n}@accountops.test>"),
+        kind: "membership_invitation".into(),
+        recipient: "ann@example.com".into(),
+        subject: "Zaproszenie".into(),
+        body_text: "Kliknij: https://app.example/accept?token=SECRET".into(),
+        body_html: Some("<a href=\"https://app.example/accept?token=SECRET\">Akceptuj</a>".into()),
+        locale: "pl".into(),
+        related: Some(Related { table: "invitations".into(), id: format!("inv-{n}") }),
+    };
+    let Enqueued::New(first) = outbox::enqueue(&mut c, &mail(1), at(1)).await.expect("enqueue") else {
+        panic!("a new message_id is queued");
+    };
+    assert_eq!((first.state, first.attempts, first.next_attempt_at), (MailState::Pending, 0, at(1)));
+    let again = outbox::enqueue(&mut c, &mail(1), at(2)).await.expect("enqueue again");
+    assert_eq!(again, Enqueued::Existing(first.clone()), "the same message_id is queued once");
+    let Enqueued::New(second) = outbox::enqueue(&mut c, &mail(2), at(2)).await.expect("enqueue") else {
+        panic!("second mail");
+    };
+    assert_eq!(outbox::pending_count(&mut c).await.expect("depth"), 2);
+    assert_eq!(outbox::due(&mut c, at(0), 10).await.expect("due"), vec![]);
+    assert_eq!(outbox::due(&mut c, at(5), 10).await.expect("due"), vec![first.clone(), second.clone()]);
+    assert_eq!(outbox::due(&mut c, at(5), 1).await.expect("due"), vec![first.clone()]);
+
+    let failed = outbox::mark_failed(&mut c, &first.id, "421 try later", at(60), at(5)).await.expect("fail");
+    assert_eq!(
+        (failed.attempts, failed.next_attempt_at, failed.last_error.as_deref()),
+        (1, at(60), Some("421 try later"))
+    );
+    assert_eq!(outbox::due(&mut c, at(6), 10).await.expect("due"), vec![second.clone()]);
+    let sent = outbox::mark_sent(&mut c, &second.id, at(7)).await.expect("sent");
+    assert_eq!((sent.state, sent.sent_at), (MailState::Sent, Some(at(7))));
+    assert!(sent.body_text.is_empty() && sent.body_html.is_none(), "bodies with tokens are blanked");
+    assert_eq!(outbox::mark_sent(&mut c, &second.id, at(8)).await.expect("again"), sent);
+    let dead = outbox::mark_dead(&mut c, &first.id, "550 no such user", at(61)).await.expect("dead");
+    assert_eq!((dead.state, dead.attempts, dead.sent_at), (MailState::Dead, 2, None));
+    assert!(!dead.body_text.contains("SECRET"));
+    assert_eq!(outbox::pending_count(&mut c).await.expect("depth"), 0);
+    let related = outbox::list_for_related(&mut c, "invitations", "inv-1").await.expect("related");
+    assert_eq!(related, vec![dead]);
+}

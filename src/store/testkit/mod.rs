@@ -1,0 +1,77 @@
+//! Store conformance checks, run on SQLite (unit tests) and PostgreSQL (`tests/it/store_pg.rs`).
+//!
+//! Each check is `async fn(&Store)` on a freshly migrated, empty database and panics on a
+//! failed assertion. [`store_conformance_tests!`](crate::store_conformance_tests) turns the
+//! list into one `#[tokio::test]` per check for a given database opener, so both backends
+//! run exactly the same behaviour and no test is written twice.
+//!
+//! Public only so the integration-test crate can reach it; not part of the API.
+
+mod catalog;
+pub mod fixtures;
+mod links;
+mod owners;
+mod people;
+mod plumbing;
+
+pub use catalog::*;
+pub use links::*;
+pub use owners::*;
+pub use people::*;
+pub use plumbing::*;
+
+use super::Store;
+
+/// A database a conformance test runs on; dropping it cleans up.
+pub trait TestDatabase {
+    fn store(&self) -> &Store;
+}
+
+/// Expand to one `#[tokio::test]` per conformance check. `$open` is an async function
+/// returning `Option<impl TestDatabase>` (a fresh, migrated database, or `None` to skip).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! store_conformance_tests {
+    ($open:path) => {
+        $crate::store_conformance_tests!(@each $open;
+            migrate_twice,
+            placeholders_bind_by_number,
+            timestamps_round_trip,
+            transaction_commits_or_rolls_back_together,
+            accounts_crud,
+            accounts_constraints,
+            organizations_crud,
+            roles_crud_and_unique_names,
+            groups_crud_and_unique_names,
+            users_crud,
+            users_unique_email_ignoring_case,
+            memberships_crud,
+            memberships_unique_per_user_and_scope,
+            invitations_lifecycle,
+            invitations_constraints,
+            tenant_links_crud,
+            tenant_links_constraints,
+            provider_codes_redeem_once,
+            provisioning_syncs_crud,
+            assets_once_per_order,
+            outbox_delivery_flow,
+            ownership_readoption,
+            ownership_never_taken_silently,
+            ownership_one_live_owner,
+            missing_rows_are_not_found,
+            foreign_keys_are_typed,
+        );
+    };
+    (@each $open:path; $($check:ident),+ $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $check() {
+                let Some(db) = $open().await else { return };
+                $crate::store::testkit::$check(
+                    $crate::store::testkit::TestDatabase::store(&db),
+                )
+                .await;
+            }
+        )+
+    };
+}
