@@ -2,5 +2,6 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod core;
 pub mod local;
 pub mod store;

@@ -1,0 +1,146 @@
+//! Account: observe the `accounts` row, plan, apply.
+//!
+//! ```text
+//! DesiredAccount ──► observe(conn) ──► ObservedAccount ──► plan() ──► AccountPlan ──► apply(store) ──► Outcome
+//!                    reads only                            pure                       one transaction
+//! ```
+//!
+//! [`reconcile`] runs the three; it observes and plans on a plain connection first and opens a
+//! transaction only when the plan writes, so a steady state takes no lock and writes nothing.
+
+mod apply;
+mod plan;
+
+#[cfg(test)]
+mod apply_tests;
+#[cfg(test)]
+mod plan_tests;
+
+use jiff::Timestamp;
+
+use super::db::{self, released_by};
+use super::error::CoreError;
+use super::flags::Flags;
+use super::outcome::{Children, Outcome};
+use super::plan::{Intent, Plan};
+use crate::api::{AccountSpec, DeletionPolicy};
+use crate::store::accounts::{self, Account, AccountDetails, LifecycleState};
+use crate::store::{Conn, ManagedTable, Owner, Store, organizations, ownership};
+
+pub use apply::apply;
+pub use plan::{details, plan};
+
+/// What to do for an Account, as far as the engine must know.
+pub type AccountPlan = Plan<AccountDetails>;
+
+/// An Account object, as the shells hand it over.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesiredAccount {
+    /// The object (cluster identity, namespace, name, UID).
+    pub owner: Owner,
+    pub intent: Intent<AccountSpec>,
+    pub flags: Flags,
+}
+
+impl DesiredAccount {
+    /// An object with its spec; `deleting` when `metadata.deletionTimestamp` is set.
+    pub fn new(owner: Owner, spec: AccountSpec, deleting: bool, flags: Flags) -> DesiredAccount {
+        let policy = spec.deletion_policy;
+        DesiredAccount { owner, intent: Intent::new(spec, deleting, policy), flags }
+    }
+
+    /// An object that is gone and whose spec is not at hand (local `--prune`).
+    pub fn deleted(owner: Owner, policy: DeletionPolicy, flags: Flags) -> DesiredAccount {
+        DesiredAccount { owner, intent: Intent::Deleting(policy), flags }
+    }
+}
+
+/// What the database holds for an Account object.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObservedAccount {
+    /// The row owned by this object's UID, else by its namespace/name (another UID), else the
+    /// latest row last owned by its namespace/name and since released.
+    pub row: Option<Account>,
+    /// The row the external-id annotation names, when set.
+    pub external: Option<Account>,
+    /// IDs of the organizations of the row worked on that are not archived.
+    pub organizations: Vec<String>,
+}
+
+impl ObservedAccount {
+    fn children(&self) -> Children {
+        Children { count: self.organizations.len() as u64, ids: self.organizations.clone() }
+    }
+}
+
+/// Read what [`plan`] needs. Reads only.
+pub async fn observe(conn: &mut Conn, desired: &DesiredAccount) -> Result<ObservedAccount, CoreError> {
+    let me = &desired.owner;
+    let owned = match ownership::find_by_uid(conn, ManagedTable::Accounts, &me.uid).await? {
+        Some(found) => Some(found),
+        None => ownership::find_by_owner(conn, ManagedTable::Accounts, &me.cluster, &me.namespace, &me.name).await?,
+    };
+    let row = match owned {
+        Some(found) => accounts::find(conn, &found.id).await?,
+        None if desired.intent.is_deleting() => None,
+        None => latest_released(conn, me).await?,
+    };
+    let external = match desired.flags.external_id.as_deref() {
+        None => None,
+        Some(id) if row.as_ref().is_some_and(|r| r.id == id) => row.clone(),
+        Some(id) => accounts::find(conn, id).await?,
+    };
+    let mut observed = ObservedAccount { row, external, organizations: Vec::new() };
+    let importing = desired.flags.external_id.is_some();
+    if let Some(focus) =
+        db::focus(desired.intent.is_deleting(), importing, observed.row.as_ref(), observed.external.as_ref())
+    {
+        observed.organizations = organizations::list_by_account(conn, &focus.id)
+            .await?
+            .into_iter()
+            .filter(|o| o.state != LifecycleState::Archived)
+            .map(|o| o.id)
+            .collect();
+    }
+    Ok(observed)
+}
+
+/// The latest account released by an earlier object of this namespace/name.
+// The store has no lookup of released owners by name yet; this scans the accounts.
+async fn latest_released(conn: &mut Conn, me: &Owner) -> Result<Option<Account>, CoreError> {
+    Ok(accounts::list(conn)
+        .await?
+        .into_iter()
+        .filter(|a| released_by(a.owner.as_ref(), me))
+        .max_by_key(|a| a.updated_at))
+}
+
+/// Observe, plan and apply one Account object; the plan's writes happen in one transaction.
+pub async fn reconcile(store: &Store, desired: &DesiredAccount, now: Timestamp) -> Result<Outcome, CoreError> {
+    let observed = {
+        let mut conn = store.acquire().await?;
+        observe(&mut conn, desired).await?
+    };
+    let planned = plan(desired, &observed);
+    if !planned.writes() {
+        return Ok(with_children(apply::outcome(&planned, None), &observed));
+    }
+    let mut tx = store.begin().await?;
+    // Plan again on what the transaction sees, so the writes act on current rows.
+    let observed = observe(&mut tx, desired).await?;
+    let planned = plan(desired, &observed);
+    let id = apply::write(&mut tx, &planned, now).await?;
+    db::commit(tx).await?;
+    Ok(with_children(apply::outcome(&planned, id), &observed))
+}
+
+/// Fill in the live organizations: as observed, none for a new row, none once deleted.
+fn with_children(mut outcome: Outcome, observed: &ObservedAccount) -> Outcome {
+    use super::outcome::Action;
+    outcome.children = match outcome.action {
+        Action::Created => Some(Children::default()),
+        _ if outcome.action.is_ready() || outcome.action == Action::DeletionBlocked => Some(observed.children()),
+        _ => None,
+    };
+    outcome
+}

@@ -1,0 +1,27 @@
+//! Small database steps both kinds share.
+
+use crate::store::{StoreError, StoredOwner, Tx};
+
+/// Commit, naming the step when it fails.
+pub(crate) async fn commit(tx: Tx) -> Result<(), StoreError> {
+    tx.commit().await.map_err(|source| StoreError::Query { what: "commit transaction".to_owned(), source })
+}
+
+/// Whether `owner` is a released owner record of this object's cluster/namespace/name.
+pub(crate) fn released_by(owner: Option<&StoredOwner>, me: &crate::store::Owner) -> bool {
+    owner.is_some_and(|o| !o.is_live() && o.same_object_name(me))
+}
+
+/// The focus of an observation: the row deletion touches (found through the UID), or the row
+/// a sync works on (the external one when the annotation is set).
+pub(crate) fn focus<'a, R>(
+    deleting: bool,
+    importing: bool,
+    row: Option<&'a R>,
+    external: Option<&'a R>,
+) -> Option<&'a R> {
+    match (deleting, importing) {
+        (false, true) => external,
+        _ => row,
+    }
+}

@@ -1,0 +1,102 @@
+//! Why a reconcile failed, and whether trying again later can help.
+
+use crate::store::StoreError;
+
+/// Every way [`reconcile`](super::account::reconcile), [`apply`](super::account::apply) and
+/// [`observe`](super::account::observe) fail. Outcomes that need the user (a row owned
+/// elsewhere, adoption not asked for) are not errors: they are plans and outcomes of their own.
+#[derive(Debug, thiserror::Error)]
+pub enum CoreError {
+    /// The database failed or could not be reached.
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+
+    /// An engine annotation has a value the engine does not understand.
+    #[error("annotation {name}: {reason}")]
+    InvalidAnnotation { name: String, reason: String },
+}
+
+impl CoreError {
+    /// A short, stable label for metrics and Events.
+    pub fn category(&self) -> &'static str {
+        match self {
+            CoreError::Store(e) if e.is_transient() => "database_unavailable",
+            CoreError::Store(StoreError::OwnedElsewhere { .. } | StoreError::UniqueViolation { .. }) => "conflict",
+            CoreError::Store(StoreError::NotFound { .. }) => "not_found",
+            CoreError::Store(_) => "database",
+            CoreError::InvalidAnnotation { .. } => "invalid_annotation",
+        }
+    }
+
+    /// The CamelCase condition reason for this error.
+    pub fn reason(&self) -> &'static str {
+        match self.category() {
+            "database_unavailable" => "DatabaseUnavailable",
+            "conflict" => "Conflict",
+            "not_found" => "NotFound",
+            "invalid_annotation" => "InvalidAnnotation",
+            _ => "DatabaseError",
+        }
+    }
+
+    /// True when retrying later may succeed without anyone changing anything (the database
+    /// is down or busy, or a concurrent writer won a race); false when the object or the
+    /// data must change first.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            // A race lost to another writer: the next reconcile sees the new state.
+            CoreError::Store(StoreError::OwnedElsewhere { .. } | StoreError::UniqueViolation { .. }) => true,
+            CoreError::Store(e) => e.is_transient(),
+            CoreError::InvalidAnnotation { .. } => false,
+        }
+    }
+
+    /// The message with its causes, `a: b: c`, for conditions and Events.
+    pub fn chain(&self) -> String {
+        let mut text = self.to_string();
+        let mut source = std::error::Error::source(self);
+        // `Store` formats its source already; start below it.
+        if let CoreError::Store(_) = self {
+            source = source.and_then(std::error::Error::source);
+        }
+        while let Some(cause) = source {
+            text.push_str(": ");
+            text.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn categories_separate_unreachable_from_broken() {
+        let down =
+            CoreError::from(StoreError::Connect { url: "postgres://db".to_owned(), source: sqlx::Error::PoolTimedOut });
+        assert_eq!(down.category(), "database_unavailable");
+        assert_eq!(down.reason(), "DatabaseUnavailable");
+        assert!(down.is_transient());
+        assert!(down.chain().contains("cannot connect to database postgres://db: pool timed out"), "{}", down.chain());
+
+        let taken = CoreError::from(StoreError::OwnedElsewhere {
+            table: "accounts",
+            id: "acct-1".to_owned(),
+            owner: "c/ns/a".to_owned(),
+            claimant: "c/ns/b".to_owned(),
+        });
+        assert_eq!(taken.category(), "conflict");
+        assert!(taken.is_transient());
+
+        let bad = CoreError::from(StoreError::Check {
+            table: "accounts",
+            id: "acct-1".to_owned(),
+            constraint: "accounts_country_alpha2".to_owned(),
+        });
+        assert_eq!(bad.category(), "database");
+        assert_eq!(bad.reason(), "DatabaseError");
+        assert!(!bad.is_transient());
+    }
+}

@@ -1,0 +1,54 @@
+//! The engine: per kind, observe the database, plan (pure), apply in one transaction, and
+//! return an [`Outcome`] that the shells turn into status, Events and tables.
+//!
+//! ```text
+//!  shell (operator / local)                core                                   store
+//!  ────────────────────────   ─────────────────────────────────────────────   ──────────
+//!  object / manifest ──► Desired{owner, spec, deleting, Flags}
+//!                                    │
+//!                                    ▼
+//!                          observe(conn) ───────────── reads ───────────────►  rows
+//!                                    │  Observed{row, external, children…}
+//!                                    ▼
+//!                          plan(desired, observed)   pure: Plan::{Create, NoOp, Update,
+//!                                    │               Adopt, Import, Archive, Orphan,
+//!                                    │               Release, Gone, Hold(..)}
+//!                                    ▼
+//!                          apply(store, plan, now) ── begin → writes → commit ──► rows
+//!                                    │
+//!                                    ▼
+//!  status / Events / table ◄── Outcome{action, IDs, changes, reason, message}
+//!                              Outcome::conditions(previous, generation, now)
+//! ```
+//!
+//! The shells call `account::reconcile` / `organization::reconcile` (observe, plan and
+//! apply; the transaction is opened only when the plan writes), or `observe` + `plan` for a
+//! dry run (`accountops plan`). No Kubernetes client type appears below the shells: the
+//! desired side is the spec structs and the decoded [`Flags`], the observed side is store rows.
+//!
+//! Ownership follows the owner columns of each row (see [`plan`] for the table): a row this
+//! object owns is corrected; an active row of the same namespace/name is taken back (a lost
+//! status or a restored cluster makes no duplicate); an archived or released one only with
+//! the adopt annotation; a row named by the external-id annotation is imported unless
+//! another object owns it, which is never taken over.
+
+pub mod account;
+pub mod conditions;
+mod db;
+pub mod error;
+pub mod flags;
+pub mod organization;
+pub mod outcome;
+pub mod plan;
+
+#[cfg(test)]
+mod fixtures;
+
+pub use conditions::{READY, SYNCED, error_conditions, paused_conditions};
+pub use error::CoreError;
+pub use flags::{
+    ADOPT_ANNOTATION, EXTERNAL_ID_ANNOTATION, FORCE_ORPHAN_ANNOTATION, Flags, OBSERVE_ONLY_ANNOTATION,
+    PAUSED_ANNOTATION,
+};
+pub use outcome::{Action, Change, Children, Event, Kind, Outcome};
+pub use plan::{Hold, Plan};

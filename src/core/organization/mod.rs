@@ -1,0 +1,183 @@
+//! Organization: observe the `organizations` row with its roles and groups and its parent
+//! account, plan, apply.
+//!
+//! ```text
+//! DesiredOrganization ──► observe(conn) ──► ObservedOrganization ──► plan() ──► OrganizationPlan ──► apply(store) ──► Outcome
+//!                         account row,       (parent, row, roles,      pure       row + role/group
+//!                         row, roles,         groups, memberships)                writes, one transaction
+//!                         groups, members
+//! ```
+//!
+//! An organization waits (`AccountNotReady`) until its Account object has an active row;
+//! deletion never waits for the account, so a missing account cannot wedge it.
+
+mod apply;
+mod plan;
+mod structure;
+
+#[cfg(test)]
+mod apply_tests;
+#[cfg(test)]
+mod plan_tests;
+
+use jiff::Timestamp;
+
+use super::db::{self, released_by};
+use super::error::CoreError;
+use super::flags::Flags;
+use super::outcome::{Action, Children, Outcome};
+use super::plan::{Intent, Plan};
+use crate::api::{DeletionPolicy, OrganizationSpec};
+use crate::store::accounts::{self, Account};
+use crate::store::groups::{self, Group};
+use crate::store::organizations::{self, Organization};
+use crate::store::roles::{self, Role};
+use crate::store::{Conn, ManagedTable, Owner, Store, memberships, ownership};
+
+pub use apply::apply;
+pub use plan::plan;
+pub use structure::{GroupWrite, RoleWrite};
+
+/// What to do for an Organization, as far as the engine must know.
+pub type OrganizationPlan = Plan<OrganizationWrite>;
+
+/// The stored form of an Organization spec and the role/group writes that bring a row to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrganizationWrite {
+    pub account_id: String,
+    pub name: String,
+    pub service_provider: bool,
+    /// `name` or `service_provider` differ from the row (always true for a new row).
+    pub fields: bool,
+    pub roles: Vec<RoleWrite>,
+    pub groups: Vec<GroupWrite>,
+}
+
+/// An Organization object, as the shells hand it over.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesiredOrganization {
+    /// The object (cluster identity, namespace, name, UID).
+    pub owner: Owner,
+    pub intent: Intent<OrganizationSpec>,
+    pub flags: Flags,
+}
+
+impl DesiredOrganization {
+    /// An object with its spec; `deleting` when `metadata.deletionTimestamp` is set.
+    pub fn new(owner: Owner, spec: OrganizationSpec, deleting: bool, flags: Flags) -> DesiredOrganization {
+        let policy = spec.deletion_policy;
+        DesiredOrganization { owner, intent: Intent::new(spec, deleting, policy), flags }
+    }
+
+    /// An object that is gone and whose spec is not at hand (local `--prune`).
+    pub fn deleted(owner: Owner, policy: DeletionPolicy, flags: Flags) -> DesiredOrganization {
+        DesiredOrganization { owner, intent: Intent::Deleting(policy), flags }
+    }
+}
+
+/// What the database holds for an Organization object.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObservedOrganization {
+    /// The row of the Account object `accountRef` names (same cluster and namespace).
+    pub account: Option<Account>,
+    /// The row owned by this object's UID, else by its namespace/name (another UID), else the
+    /// latest row of the same account last owned by its namespace/name and since released.
+    pub row: Option<Organization>,
+    /// The row the external-id annotation names, when set.
+    pub external: Option<Organization>,
+    /// Roles and groups (archived ones too) of the row worked on: `external` when the
+    /// annotation is set, else `row`.
+    pub roles: Vec<Role>,
+    pub groups: Vec<Group>,
+    /// Live memberships of the row worked on.
+    pub memberships: u64,
+}
+
+/// Read what [`plan`] needs. Reads only.
+pub async fn observe(conn: &mut Conn, desired: &DesiredOrganization) -> Result<ObservedOrganization, CoreError> {
+    let me = &desired.owner;
+    let deleting = desired.intent.is_deleting();
+    // Deletion does not depend on the account; without a spec there is no reference anyway.
+    let account = match desired.intent.spec() {
+        Some(spec) => {
+            let account_ref = spec.account_ref.name.as_str();
+            match ownership::find_by_owner(conn, ManagedTable::Accounts, &me.cluster, &me.namespace, account_ref)
+                .await?
+            {
+                Some(found) => accounts::find(conn, &found.id).await?,
+                None => None,
+            }
+        }
+        None => None,
+    };
+    let owned = match ownership::find_by_uid(conn, ManagedTable::Organizations, &me.uid).await? {
+        Some(found) => Some(found),
+        None => {
+            ownership::find_by_owner(conn, ManagedTable::Organizations, &me.cluster, &me.namespace, &me.name).await?
+        }
+    };
+    let row = match (owned, &account) {
+        (Some(found), _) => organizations::find(conn, &found.id).await?,
+        (None, _) if deleting => None,
+        // The store has no lookup of released owners by name yet; the account's list serves.
+        (None, Some(account)) => organizations::list_by_account(conn, &account.id)
+            .await?
+            .into_iter()
+            .filter(|o| released_by(o.owner.as_ref(), me))
+            .max_by_key(|o| o.updated_at),
+        (None, None) => None,
+    };
+    let external = match desired.flags.external_id.as_deref() {
+        None => None,
+        Some(id) if row.as_ref().is_some_and(|r| r.id == id) => row.clone(),
+        Some(id) => organizations::find(conn, id).await?,
+    };
+    let mut observed = ObservedOrganization { account, row, external, ..Default::default() };
+    let importing = desired.flags.external_id.is_some();
+    if let Some(focus) = db::focus(deleting, importing, observed.row.as_ref(), observed.external.as_ref()) {
+        let id = focus.id.clone();
+        observed.memberships = u64::try_from(memberships::count_live_by_organization(conn, &id).await?).unwrap_or(0);
+        if !deleting {
+            observed.roles = roles::list(conn, &id).await?;
+            observed.groups = groups::list(conn, &id).await?;
+        }
+    }
+    Ok(observed)
+}
+
+/// Observe, plan and apply one Organization object; the plan's writes happen in one transaction.
+pub async fn reconcile(store: &Store, desired: &DesiredOrganization, now: Timestamp) -> Result<Outcome, CoreError> {
+    let observed = {
+        let mut conn = store.acquire().await?;
+        observe(&mut conn, desired).await?
+    };
+    let planned = plan(desired, &observed);
+    if !planned.writes() {
+        return Ok(with_children(apply::outcome(&planned, None), &observed));
+    }
+    let mut tx = store.begin().await?;
+    // Plan again on what the transaction sees, so the writes act on current rows.
+    let observed = observe(&mut tx, desired).await?;
+    let planned = plan(desired, &observed);
+    let id = apply::write(&mut tx, &planned, now).await?;
+    db::commit(tx).await?;
+    Ok(with_children(apply::outcome(&planned, id), &observed))
+}
+
+/// Fill in the account ID and the live memberships: as observed, none for a new row, none
+/// once deleted.
+fn with_children(mut outcome: Outcome, observed: &ObservedOrganization) -> Outcome {
+    if outcome.account_id.is_none() {
+        let worked_on =
+            [&observed.row, &observed.external].into_iter().flatten().find(|o| outcome.id.as_ref() == Some(&o.id));
+        outcome.account_id =
+            worked_on.map(|o| o.account_id.clone()).or_else(|| observed.account.as_ref().map(|a| a.id.clone()));
+    }
+    let observed_children = Children { count: observed.memberships, ids: Vec::new() };
+    outcome.children = match outcome.action {
+        Action::Created => Some(Children::default()),
+        _ if outcome.action.is_ready() || outcome.action == Action::DeletionBlocked => Some(observed_children),
+        _ => None,
+    };
+    outcome
+}
