@@ -4,4 +4,5 @@
 pub mod api;
 pub mod core;
 pub mod local;
+pub mod operator;
 pub mod store;

@@ -3,17 +3,20 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use accountops::api;
 use accountops::local::{manifest, validate};
+use accountops::operator;
+use accountops::store::Store;
 
 /// Manage a multi-tenant platform's billing accounts, organizations, members, tenant links and
 /// provisioning syncs as Kubernetes resources.
 #[derive(Parser)]
-#[command(name = "accountops", version, about, long_about = None, propagate_version = true)]
+#[command(name = "accountops", version, propagate_version = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -34,6 +37,81 @@ enum Command {
         #[arg(short = 'f', long = "filename", value_name = "PATH", required = true)]
         paths: Vec<PathBuf>,
     },
+    /// Create or upgrade the platform database schema (migrations are embedded in the binary;
+    /// running them again is harmless).
+    Migrate {
+        /// Database URL: postgres://USER:PASSWORD@HOST/DB, sqlite://PATH or sqlite::memory:.
+        #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE)]
+        database: String,
+    },
+    /// Run the operator: reconcile accountops objects from the cluster into the platform database.
+    Run {
+        /// Database URL: postgres://USER:PASSWORD@HOST/DB or sqlite://PATH.
+        #[arg(long, env = "DATABASE_URL")]
+        database: String,
+        /// Watch only this namespace (default: all namespaces).
+        #[arg(long, env = "WATCH_NAMESPACE")]
+        namespace: Option<String>,
+        /// Identity recorded as the owner of every row (default: the kube-system namespace's UID).
+        #[arg(long, env = "ACCOUNTOPS_CLUSTER_ID")]
+        cluster_id: Option<String>,
+        /// How often converged objects are compared with the database again to correct drift.
+        #[arg(long, default_value = "5m", value_parser = parse_duration)]
+        resync: Duration,
+        /// Do not run the embedded migrations at start-up.
+        #[arg(long)]
+        no_migrate: bool,
+        /// Kubeconfig file (default: $KUBECONFIG, ~/.kube/config, then in-cluster).
+        #[arg(long, env = "KUBECONFIG")]
+        kubeconfig: Option<PathBuf>,
+        /// Log format.
+        #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+        log_format: LogFormat,
+    },
+}
+
+const DEFAULT_DATABASE: &str = "sqlite://accountops.db";
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// A duration such as `30s`, `5m`, `1h` (the same shape the CRDs accept).
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    api::Lifetime::from(text)
+        .to_duration()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("{text:?} is not a duration such as 30s, 5m or 1h"))
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,kube_runtime=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).init(),
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
+}
+
+async fn kube_client(kubeconfig: Option<PathBuf>) -> anyhow::Result<kube::Client> {
+    let config = match kubeconfig {
+        Some(path) => {
+            let kc = kube::config::Kubeconfig::read_from(&path)
+                .with_context(|| format!("reading kubeconfig {}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+                .await
+                .with_context(|| format!("using kubeconfig {}", path.display()))?
+        }
+        None => kube::Config::infer().await.context("finding a kubeconfig or in-cluster configuration")?,
+    };
+    kube::Client::try_from(config).context("creating the Kubernetes client")
 }
 
 fn main() -> ExitCode {
@@ -41,10 +119,26 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", one_line(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes on one line, skipping a cause whose text is already there (sqlx
+/// and the store repeat their sources in their own messages).
+fn one_line(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let part = cause.to_string();
+        if !text.contains(&part) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&part);
+        }
+    }
+    text
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -76,6 +170,27 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 eprintln!("{} problem(s) found", problems.len());
                 Ok(ExitCode::FAILURE)
             }
+        }
+        Command::Migrate { database } => runtime()?.block_on(async {
+            let store = Store::connect(&database).await?;
+            let report = store.migrate().await?;
+            println!(
+                "{}: schema at version {} ({} migration(s) applied)",
+                store.redacted_url(),
+                report.version,
+                report.applied.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }),
+        Command::Run { database, namespace, cluster_id, resync, no_migrate, kubeconfig, log_format } => {
+            init_logging(log_format);
+            runtime()?.block_on(async {
+                let client = kube_client(kubeconfig).await?;
+                let config =
+                    operator::Config { database_url: database, namespace, cluster_id, resync, migrate: !no_migrate };
+                operator::run(client, config).await?;
+                Ok(ExitCode::SUCCESS)
+            })
         }
     }
 }

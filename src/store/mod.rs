@@ -94,7 +94,8 @@ pub type Conn = sqlx::AnyConnection;
 pub type Tx = sqlx::Transaction<'static, Any>;
 
 /// How long an operation waits for a pooled connection (and a SQLite lock).
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
+// Short, so an unreachable database shows in conditions within seconds (reconciles retry).
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Per-connection SQLite settings (sqlx sets both by default; stated here as the contract).
 const SQLITE_PRAGMAS: &str = "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;";
 const MIGRATIONS_TABLE: &str = "_sqlx_migrations";

@@ -86,6 +86,7 @@ pub fn invalid_fixtures() -> Vec<(PathBuf, String, String)> {
 fn validate_rejects_each_invalid_fixture_naming_file_line_object_and_field() {
     let fixtures = invalid_fixtures();
     assert!(fixtures.len() >= 10);
+    let kind_ns_name = regex::Regex::new(r": [A-Za-z]+/default/[a-z0-9-]+: ").expect("regex");
     for (file, field, message) in fixtures {
         let rel = file.strip_prefix(env!("CARGO_MANIFEST_DIR")).expect("in repo");
         let out = accountops(&["validate", "-f", rel.to_str().expect("utf-8")]);
@@ -100,7 +101,6 @@ fn validate_rejects_each_invalid_fixture_naming_file_line_object_and_field() {
         let line_no: usize =
             line[prefix.len()..].split(':').next().and_then(|n| n.parse().ok()).expect("a line number");
         assert!(line_no > 2, "points past the header comments: {line}");
-        let kind_ns_name = regex::Regex::new(r": [A-Za-z]+/default/[a-z0-9-]+: ").expect("regex");
         assert!(kind_ns_name.is_match(line), "names Kind/namespace/name: {line}");
         if !field.is_empty() {
             assert!(line.contains(&format!(": {field}: ")), "names the field {field}: {line}");
@@ -171,4 +171,40 @@ fn validate_reports_broken_yaml_with_its_line() {
     let out = accountops(&["validate", "-f", dir.path().to_str().expect("utf-8")]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stdout(&out).contains("broken.yaml:4: invalid YAML"), "{}", stdout(&out));
+}
+
+#[test]
+fn migrate_builds_the_schema_on_sqlite_and_is_harmless_twice() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}", dir.path().join("nested/platform.db").display());
+    let first = accountops(&["migrate", "--database", &url]);
+    assert!(first.status.success(), "{first:?}");
+    assert!(stdout(&first).contains("schema at version 1 (1 migration(s) applied)"), "{}", stdout(&first));
+    let second = accountops(&["migrate", "--database", &url]);
+    assert!(stdout(&second).contains("(0 migration(s) applied)"), "{}", stdout(&second));
+}
+
+#[tokio::test]
+async fn migrate_builds_the_schema_on_postgres() {
+    let Some(db) = crate::store_pg::fresh().await else { return };
+    let out = accountops(&["migrate", "--database", &db.url]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(stdout(&out).contains("schema at version 1"), "{}", stdout(&out));
+    assert!(!stdout(&out).contains(":accountops@"), "the password is redacted: {}", stdout(&out));
+}
+
+#[test]
+fn a_bad_database_url_is_a_one_line_error_not_a_panic() {
+    for (url, expected) in [
+        ("mysql://root:secret@db/x", "unsupported scheme 'mysql'"),
+        ("postgres://accountops:secret@127.0.0.1:1/x", "cannot connect to database"),
+        ("not a url", "invalid database URL"),
+    ] {
+        let out = accountops(&["migrate", "--database", url]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{url}: {err}");
+        assert_eq!(err.lines().count(), 1, "{url}: one line: {err}");
+        assert!(err.starts_with("error: ") && err.contains(expected), "{url}: {err}");
+        assert!(!err.contains("secret") && !err.contains("panicked"), "{url}: {err}");
+    }
 }

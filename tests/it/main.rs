@@ -3,4 +3,6 @@
 mod apiserver;
 mod cli;
 mod harness;
+mod operator;
 mod store_pg;
+mod support;

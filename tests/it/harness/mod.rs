@@ -46,6 +46,8 @@ mod namespace;
 mod pki;
 mod plane;
 mod supervise;
+#[allow(unused_imports)]
+pub use supervise::Supervised;
 #[cfg(test)]
 mod tests;
 

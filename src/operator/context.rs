@@ -1,0 +1,75 @@
+//! What every reconcile shares: clients, the store, the cluster identity and retry state.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use kube::Client;
+use kube::runtime::events::{Recorder, Reporter};
+
+use crate::store::Store;
+
+/// The field manager of every write the operator makes (status, finalizers).
+pub const MANAGER: &str = "accountops";
+/// The finalizer that keeps an object until its platform row is archived or orphaned.
+pub const FINALIZER: &str = "accountops.dev/finalizer";
+
+pub struct Context {
+    pub client: Client,
+    pub store: Store,
+    /// Identity of this cluster, recorded as the owner of every row the operator writes.
+    pub cluster_id: String,
+    /// How often a converged object is compared with the database again (drift).
+    pub resync: Duration,
+    /// How often an object whose deletion is blocked is looked at again (its children's
+    /// watches usually trigger it sooner).
+    pub blocked_retry: Duration,
+    pub recorder: Recorder,
+    /// Consecutive failures per object, for exponential backoff.
+    failures: Mutex<HashMap<String, u32>>,
+}
+
+impl Context {
+    pub fn new(client: Client, store: Store, cluster_id: String, resync: Duration) -> Context {
+        let reporter = Reporter { controller: MANAGER.to_owned(), instance: std::env::var("POD_NAME").ok() };
+        Context {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            store,
+            cluster_id,
+            resync,
+            blocked_retry: Duration::from_secs(15).min(resync),
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The delay before retrying `key` after another failure: 1s, 2s, 4s … capped at 5 minutes.
+    pub fn backoff(&self, key: &str) -> Duration {
+        let mut failures = self.failures.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let n = failures.entry(key.to_owned()).or_insert(0);
+        *n = n.saturating_add(1);
+        backoff_delay(*n)
+    }
+
+    pub fn succeeded(&self, key: &str) {
+        self.failures.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(key);
+    }
+}
+
+/// Exponential backoff for the n-th consecutive failure (n ≥ 1).
+pub fn backoff_delay(n: u32) -> Duration {
+    let secs = 1u64.checked_shl(n.saturating_sub(1)).unwrap_or(u64::MAX).min(300);
+    Duration::from_secs(secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff_delay;
+
+    #[test]
+    fn backoff_doubles_up_to_five_minutes() {
+        let secs: Vec<u64> = (1..=11).map(|n| backoff_delay(n).as_secs()).collect();
+        assert_eq!(secs, vec![1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300]);
+        assert_eq!(backoff_delay(200).as_secs(), 300);
+    }
+}

@@ -1,0 +1,146 @@
+//! What the operator shell needs to know per kind: how to hand an object to the core and how
+//! to turn the outcome back into that kind's status.
+
+use std::fmt::Debug;
+use std::future::Future;
+
+use jiff::Timestamp;
+use k8s_openapi::NamespaceResourceScope;
+use kube::Resource;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::api::{Account, AccountStatus, Condition, Conditions, DeletionPolicy, Organization, OrganizationStatus};
+use crate::core::account::DesiredAccount;
+use crate::core::organization::DesiredOrganization;
+use crate::core::{CoreError, Flags, Kind, Outcome, account, organization};
+use crate::store::{Owner, Store};
+
+/// At most this many platform IDs are listed in a status; counts carry the rest.
+const LISTED_IDS: usize = 50;
+
+/// A kind the operator reconciles through the core.
+pub trait Managed:
+    Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+    + Clone
+    + Debug
+    + DeserializeOwned
+    + Serialize
+    + Send
+    + Sync
+    + 'static
+{
+    type Status: Clone + Debug + Default + PartialEq + Serialize + Send + Sync;
+
+    const KIND: Kind;
+
+    fn status(&self) -> Option<&Self::Status>;
+    fn conditions(status: &Self::Status) -> &[Condition];
+    fn set_conditions(status: &mut Self::Status, conditions: Vec<Condition>, generation: Option<i64>);
+    fn deletion_policy(&self) -> DeletionPolicy;
+
+    /// Observe, plan and apply through the core.
+    fn reconcile(
+        &self,
+        store: &Store,
+        owner: Owner,
+        deleting: bool,
+        flags: Flags,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Outcome, CoreError>> + Send;
+
+    /// The kind-specific status fields an outcome reports (conditions are set separately).
+    fn absorb(status: &mut Self::Status, outcome: &Outcome);
+}
+
+fn listed(ids: &[String]) -> Vec<String> {
+    ids.iter().take(LISTED_IDS).cloned().collect()
+}
+
+fn count(n: u64) -> Option<i32> {
+    Some(i32::try_from(n).unwrap_or(i32::MAX))
+}
+
+impl Managed for Account {
+    type Status = AccountStatus;
+    const KIND: Kind = Kind::Account;
+
+    fn status(&self) -> Option<&AccountStatus> {
+        self.status.as_ref()
+    }
+    fn conditions(status: &AccountStatus) -> &[Condition] {
+        &status.conditions.0
+    }
+    fn set_conditions(status: &mut AccountStatus, conditions: Vec<Condition>, generation: Option<i64>) {
+        status.conditions = Conditions(conditions);
+        status.observed_generation = generation;
+    }
+    fn deletion_policy(&self) -> DeletionPolicy {
+        self.spec.deletion_policy
+    }
+
+    async fn reconcile(
+        &self,
+        store: &Store,
+        owner: Owner,
+        deleting: bool,
+        flags: Flags,
+        now: Timestamp,
+    ) -> Result<Outcome, CoreError> {
+        let desired = DesiredAccount::new(owner, self.spec.clone(), deleting, flags);
+        account::reconcile(store, &desired, now).await
+    }
+
+    fn absorb(status: &mut AccountStatus, outcome: &Outcome) {
+        if outcome.id.is_some() {
+            status.account_id.clone_from(&outcome.id);
+        }
+        if let Some(children) = &outcome.children {
+            status.organization_count = count(children.count);
+            status.organizations = listed(&children.ids);
+        }
+    }
+}
+
+impl Managed for Organization {
+    type Status = OrganizationStatus;
+    const KIND: Kind = Kind::Organization;
+
+    fn status(&self) -> Option<&OrganizationStatus> {
+        self.status.as_ref()
+    }
+    fn conditions(status: &OrganizationStatus) -> &[Condition] {
+        &status.conditions.0
+    }
+    fn set_conditions(status: &mut OrganizationStatus, conditions: Vec<Condition>, generation: Option<i64>) {
+        status.conditions = Conditions(conditions);
+        status.observed_generation = generation;
+    }
+    fn deletion_policy(&self) -> DeletionPolicy {
+        self.spec.deletion_policy
+    }
+
+    async fn reconcile(
+        &self,
+        store: &Store,
+        owner: Owner,
+        deleting: bool,
+        flags: Flags,
+        now: Timestamp,
+    ) -> Result<Outcome, CoreError> {
+        let desired = DesiredOrganization::new(owner, self.spec.clone(), deleting, flags);
+        organization::reconcile(store, &desired, now).await
+    }
+
+    fn absorb(status: &mut OrganizationStatus, outcome: &Outcome) {
+        if outcome.id.is_some() {
+            status.organization_id.clone_from(&outcome.id);
+        }
+        if outcome.account_id.is_some() {
+            status.account_id.clone_from(&outcome.account_id);
+        }
+        if let Some(children) = &outcome.children {
+            status.member_count = count(children.count);
+        }
+    }
+}

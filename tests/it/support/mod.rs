@@ -1,0 +1,24 @@
+//! Helpers the end-to-end tests share: the operator as a real process, a cuttable database
+//! connection, and polling with a deadline.
+
+pub mod operator;
+pub mod proxy;
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+/// Polls `check` every 200 ms until it returns `Some`, or panics after `timeout` naming `what`.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
