@@ -1,6 +1,14 @@
 //! Local mode: the engine over manifest files instead of a cluster.
+//!
+//! `validate` checks manifests; `plan` and `apply` ([`command`]) run the core over them
+//! against a database ([`engine`], [`dry_run`]) and print the result ([`render`]).
 
+pub mod command;
+pub mod desired;
+pub mod dry_run;
+pub mod engine;
 pub mod manifest;
 pub mod references;
+pub mod render;
 pub mod schema_check;
 pub mod validate;

@@ -1,0 +1,144 @@
+//! `accountops plan` and `accountops apply`: the command-line side of local mode.
+//!
+//! ```text
+//! -f PATH… ─► read ─► validate + annotations ──problems──► print as `validate` does, exit 1
+//!                            │ (the database is not opened, let alone created)
+//!                            ▼
+//!              connect ─► migrate ─► engine::run(Plan | Apply) ─► text or JSON ─► exit code
+//! ```
+//!
+//! Manifests are checked before anything else so a broken set never touches the database.
+//! `plan` writes no rows; it still runs the embedded migrations on an existing database (schema
+//! only, as `apply` would), and plans a SQLite file that does not exist yet against an empty
+//! in-memory database instead of creating the file.
+//!
+//! Exit codes: `plan` 0 when every object could be planned; `apply` 0 when every reconciled
+//! object is ready (or, pruned, archived), 1 when any waits, is blocked, conflicts or failed,
+//! after printing everything. Kinds not reconciled yet and paused objects do not fail a run.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use jiff::Timestamp;
+
+use super::desired::{DEFAULT_CLUSTER_ID, annotation_problems};
+use super::engine::{self, Mode, Options};
+use super::validate::Problem;
+use super::{manifest, render, validate};
+use crate::store::Store;
+
+/// The database local mode uses when none is given: a SQLite file in the working directory.
+pub const DEFAULT_DATABASE: &str = "sqlite://accountops.db";
+
+/// How to print the result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Output {
+    /// For people: a plan or a table, and a summary.
+    Text,
+    /// For scripts: `{"mode", "objects": [{kind, namespace, name, action, ready, id, changes…}], "summary"}`.
+    Json,
+}
+
+/// The options `plan` and `apply` share.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LocalArgs {
+    /// Manifest file or directory (searched recursively for *.yaml and *.yml); repeatable.
+    #[arg(short = 'f', long = "filename", value_name = "PATH", required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Database URL: sqlite://PATH (created and migrated on first use) or
+    /// postgres://USER:PASSWORD@HOST/DB.
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE)]
+    pub database: String,
+    /// Owner cluster recorded on the rows local mode manages; keep it the same between runs.
+    #[arg(long, value_name = "ID", default_value = DEFAULT_CLUSTER_ID)]
+    pub cluster_id: String,
+    /// Archive the Accounts and Organizations local mode manages under this cluster ID that are
+    /// no longer in the manifests (Organizations first; an Account with live Organizations stays).
+    #[arg(long)]
+    pub prune: bool,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+/// Run `plan` or `apply`; see the module documentation.
+pub async fn run(args: LocalArgs, mode: Mode) -> anyhow::Result<ExitCode> {
+    let docs = manifest::read_documents(&args.paths).context("reading manifests")?;
+    let (set, mut problems) = validate::validate(&docs);
+    problems.extend(annotation_problems(&set, &docs));
+    if !problems.is_empty() {
+        report_problems(&mut problems);
+        return Ok(ExitCode::FAILURE);
+    }
+
+    let url = database_url(&args.database, mode);
+    let store = Store::connect(&url).await.context("opening the database")?;
+    store.migrate().await.context("migrating the database")?;
+    let options = Options { cluster_id: args.cluster_id.clone(), prune: args.prune };
+    let report = engine::run(&store, &set, &options, mode, Timestamp::now()).await?;
+    store.close().await;
+
+    let shown = match args.output {
+        Output::Text if mode == Mode::Plan => render::plan_text(&report),
+        Output::Text => render::apply_text(&report),
+        Output::Json => format!("{:#}\n", render::json(&report)),
+    };
+    emit(&shown)?;
+    let ok = match mode {
+        Mode::Plan => report.entries.iter().all(|e| !matches!(e.status, engine::Status::Failed { .. })),
+        Mode::Apply => report.entries.iter().all(engine::Entry::settled),
+    };
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// Print to stdout; a reader that went away (`| head`) is not an error worth a panic.
+fn emit(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e).context("writing the output"),
+        _ => Ok(()),
+    }
+}
+
+/// Print problems exactly as `accountops validate` does.
+fn report_problems(problems: &mut [Problem]) {
+    problems.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
+    for p in problems.iter() {
+        println!("{p}");
+    }
+    eprintln!("{} problem(s) found", problems.len());
+}
+
+/// The URL to open: a plan of a SQLite file that does not exist yet reads an empty in-memory
+/// database, so planning creates no file.
+fn database_url(url: &str, mode: Mode) -> String {
+    if mode == Mode::Plan
+        && let Ok(target) = crate::store::url::parse(url)
+        && let Some(file) = target.file
+        && !file.exists()
+    {
+        eprintln!("note: {} does not exist yet; planning against an empty database", file.display());
+        return "sqlite::memory:".to_owned();
+    }
+    url.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plan_never_creates_a_sqlite_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("state.db");
+        let url = format!("sqlite://{}", file.display());
+        assert_eq!(database_url(&url, Mode::Plan), "sqlite::memory:");
+        assert_eq!(database_url(&url, Mode::Apply), url, "apply creates it");
+        std::fs::write(&file, b"").expect("touch");
+        assert_eq!(database_url(&url, Mode::Plan), url, "an existing file is read");
+        let pg = "postgres://u:p@db.example/platform";
+        assert_eq!(database_url(pg, Mode::Plan), pg);
+    }
+}

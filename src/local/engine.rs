@@ -1,0 +1,242 @@
+//! The local-mode engine: the core's Account and Organization reconcile over a manifest set.
+//!
+//! ```text
+//! ManifestSet ─► Accounts ─► Organizations ─► (--prune) Organizations ─► Accounts ─► Report
+//!                 present      present         no manifest, archived      no manifest
+//!                                                                        + other kinds listed
+//! ```
+//!
+//! Parents go first so an Organization finds the row its Account just got; pruning goes the
+//! other way so an Account is archived only after the Organizations that blocked it.
+//!
+//! Both commands walk the same list, so `plan` cannot drift from `apply`:
+//! - [`Mode::Apply`] calls `account::reconcile` / `organization::reconcile` per object (each
+//!   one transaction). An error is recorded for its object and the walk goes on.
+//! - [`Mode::Plan`] calls the core's `observe` and pure `plan` on one connection and writes
+//!   nothing. The effects earlier objects would have had are carried forward by
+//!   [`DryRun`], so the plan is what `apply` then does.
+//!
+//! "Pruned" rows are rows live-owned by local mode under this `--cluster-id` (their owner UID
+//! was written by [`desired::owner`]) whose namespace/name has no manifest of that kind. They
+//! are deleted with `deletionPolicy: Delete` (archived, never dropped). Without `--prune` they
+//! are only listed, so nobody is surprised by them later.
+
+use std::collections::HashSet;
+
+use jiff::Timestamp;
+use kube::ResourceExt;
+
+use super::desired;
+use super::dry_run::DryRun;
+use super::validate::{Item, ManifestSet};
+use crate::api::DeletionPolicy;
+use crate::core::account::{self, DesiredAccount};
+use crate::core::organization::{self, DesiredOrganization};
+use crate::core::{CoreError, Flags, Outcome};
+use crate::store::{Conn, ManagedTable, Owner, Store, ownership};
+
+/// Run the engine for real, or only plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Plan,
+    Apply,
+}
+
+/// What local mode is asked to do beyond the manifests.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The owner cluster recorded on the rows local mode manages.
+    pub cluster_id: String,
+    /// Archive rows local mode owns that no manifest names any more.
+    pub prune: bool,
+}
+
+/// What became of one object.
+#[derive(Debug)]
+pub enum Status {
+    /// Planned or applied by the core.
+    Done(Outcome),
+    /// The core failed for this object (the database, usually); the others went on.
+    Failed { reason: &'static str, message: String },
+    /// `accountops.dev/paused: "true"`: not planned, not applied.
+    Paused,
+    /// A kind this version of local mode does not reconcile.
+    NotReconciledYet,
+}
+
+/// One object of the run: a manifest, or a pruned row.
+#[derive(Debug)]
+pub struct Entry {
+    pub kind: &'static str,
+    pub namespace: String,
+    pub name: String,
+    /// The row has no manifest: it is being archived by `--prune`.
+    pub pruned: bool,
+    pub status: Status,
+}
+
+impl Entry {
+    /// Whether the object ended where it should: ready, or (pruned) archived, or not ours to
+    /// judge (paused, not reconciled yet). Waiting, blocked, conflicts and errors are not.
+    pub fn settled(&self) -> bool {
+        match &self.status {
+            Status::Done(o) => o.action.is_ready() || o.action.deletion_finished(),
+            Status::Failed { .. } => false,
+            Status::Paused | Status::NotReconciledYet => true,
+        }
+    }
+}
+
+/// Everything a run did or would do, in the order it was done.
+#[derive(Debug)]
+pub struct Report {
+    pub mode: Mode,
+    pub entries: Vec<Entry>,
+    /// Without `--prune`: the rows `--prune` would archive, as `Kind namespace/name`.
+    pub unpruned: Vec<String>,
+}
+
+/// Plan or apply the Accounts and Organizations of `set`; see the module documentation.
+///
+/// Fails as a whole only when the rows to prune cannot be listed; a failure for one object is
+/// recorded in its entry.
+pub async fn run(
+    store: &Store,
+    set: &ManifestSet,
+    options: &Options,
+    mode: Mode,
+    now: Timestamp,
+) -> Result<Report, CoreError> {
+    let cluster = options.cluster_id.as_str();
+    // One connection for the dry run (an in-memory database has only one); apply lets the
+    // core take its own, so this one goes back to the pool first.
+    let mut conn = store.acquire().await?;
+    let stray_orgs = strays(&mut conn, ManagedTable::Organizations, cluster, &set.organizations).await?;
+    let stray_accounts = strays(&mut conn, ManagedTable::Accounts, cluster, &set.accounts).await?;
+    let mut walker = match mode {
+        Mode::Apply => {
+            drop(conn);
+            Walker::Apply { store }
+        }
+        Mode::Plan => Walker::Plan { conn, dry: DryRun::default() },
+    };
+
+    let mut entries = Vec::new();
+    for item in &set.accounts {
+        let status = match desired::flags(item) {
+            Err(e) => failed(&e),
+            Ok(flags) if flags.paused => Status::Paused,
+            Ok(flags) => {
+                let owner = desired::owner(cluster, &item.namespace, &item.name);
+                let wanted = DesiredAccount::new(owner, item.object.spec.clone(), false, flags);
+                walker.account(&wanted, now).await
+            }
+        };
+        entries.push(entry("Account", item, status));
+    }
+    for item in &set.organizations {
+        let status = match desired::flags(item) {
+            Err(e) => failed(&e),
+            Ok(flags) if flags.paused => Status::Paused,
+            Ok(flags) => {
+                let owner = desired::owner(cluster, &item.namespace, &item.name);
+                let wanted = DesiredOrganization::new(owner, item.object.spec.clone(), false, flags);
+                walker.organization(&wanted, now).await
+            }
+        };
+        entries.push(entry("Organization", item, status));
+    }
+
+    let mut unpruned = Vec::new();
+    if options.prune {
+        for owner in stray_orgs {
+            let gone = DesiredOrganization::deleted(owner.clone(), DeletionPolicy::Delete, Flags::default());
+            let status = walker.organization(&gone, now).await;
+            entries.push(pruned("Organization", owner, status));
+        }
+        for owner in stray_accounts {
+            let gone = DesiredAccount::deleted(owner.clone(), DeletionPolicy::Delete, Flags::default());
+            let status = walker.account(&gone, now).await;
+            entries.push(pruned("Account", owner, status));
+        }
+    } else {
+        let named = |kind: &str, o: &Owner| format!("{kind} {}/{}", o.namespace, o.name);
+        unpruned.extend(stray_orgs.iter().map(|o| named("Organization", o)));
+        unpruned.extend(stray_accounts.iter().map(|o| named("Account", o)));
+    }
+
+    let later = |kind, items: Vec<(String, String)>| {
+        items.into_iter().map(move |(namespace, name)| Entry {
+            kind,
+            namespace,
+            name,
+            pruned: false,
+            status: Status::NotReconciledYet,
+        })
+    };
+    entries.extend(later("Membership", names(&set.memberships)));
+    entries.extend(later("TenantLink", names(&set.tenant_links)));
+    entries.extend(later("ProvisioningSync", names(&set.provisioning_syncs)));
+    entries.extend(later("Secret", names(&set.secrets)));
+    Ok(Report { mode, entries, unpruned })
+}
+
+/// Where each object goes: the real core, or the dry run on one connection.
+enum Walker<'a> {
+    Apply { store: &'a Store },
+    Plan { conn: sqlx::pool::PoolConnection<sqlx::Any>, dry: DryRun },
+}
+
+impl Walker<'_> {
+    async fn account(&mut self, wanted: &DesiredAccount, now: Timestamp) -> Status {
+        let result = match self {
+            Walker::Apply { store } => account::reconcile(store, wanted, now).await,
+            Walker::Plan { conn, dry } => dry.account(conn, wanted, now).await,
+        };
+        result.map_or_else(|e| failed(&e), Status::Done)
+    }
+
+    async fn organization(&mut self, wanted: &DesiredOrganization, now: Timestamp) -> Status {
+        let result = match self {
+            Walker::Apply { store } => organization::reconcile(store, wanted, now).await,
+            Walker::Plan { conn, dry } => dry.organization(conn, wanted).await,
+        };
+        result.map_or_else(|e| failed(&e), Status::Done)
+    }
+}
+
+fn failed(e: &CoreError) -> Status {
+    Status::Failed { reason: e.reason(), message: e.chain() }
+}
+
+fn entry<K>(kind: &'static str, item: &Item<K>, status: Status) -> Entry {
+    Entry { kind, namespace: item.namespace.clone(), name: item.name.clone(), pruned: false, status }
+}
+
+fn pruned(kind: &'static str, owner: Owner, status: Status) -> Entry {
+    Entry { kind, namespace: owner.namespace, name: owner.name, pruned: true, status }
+}
+
+fn names<K: ResourceExt>(items: &[Item<K>]) -> Vec<(String, String)> {
+    items.iter().map(|i| (i.namespace.clone(), i.name.clone())).collect()
+}
+
+/// The owners of rows of `table` local mode owns under `cluster` that no item names.
+async fn strays<K>(
+    conn: &mut Conn,
+    table: ManagedTable,
+    cluster: &str,
+    items: &[Item<K>],
+) -> Result<Vec<Owner>, CoreError> {
+    let present: HashSet<(&str, &str)> = items.iter().map(|i| (i.namespace.as_str(), i.name.as_str())).collect();
+    let rows = ownership::list_owned(conn, table, cluster).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|row| {
+            let uid = row.owner.uid?;
+            let named = present.contains(&(row.owner.namespace.as_str(), row.owner.name.as_str()));
+            let owner = Owner { cluster: row.owner.cluster, namespace: row.owner.namespace, name: row.owner.name, uid };
+            (desired::is_local_uid(&owner.uid) && !named).then_some(owner)
+        })
+        .collect())
+}

@@ -1,0 +1,362 @@
+//! What `plan` and `apply` print: a Terraform-like plan, a `kubectl get`-like table, one summary
+//! line, and the same facts as JSON for scripts (`-o json`).
+//!
+//! The text is for people: every object appears once, what will change is listed field by
+//! field (`core::Change` shows `field: "old" → "new"`), and anything that needs the user
+//! (waiting, blocked, conflicts, errors) says why. The summary counts only what local mode
+//! reconciles; the kinds it does not reconcile yet are listed and counted on their own line.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde_json::{Value, json};
+
+use super::engine::{Entry, Mode, Report, Status};
+use crate::core::{Action, Outcome};
+
+/// `accountops plan`: one block per object, then the summary.
+pub fn plan_text(report: &Report) -> String {
+    let mut out = String::new();
+    let mut last_had_body = false;
+    for entry in &report.entries {
+        let (header, body) = plan_block(entry);
+        if !out.is_empty() && (last_had_body || !body.is_empty()) {
+            out.push('\n');
+        }
+        out.push_str(&header);
+        out.push('\n');
+        for line in &body {
+            let _ = writeln!(out, "    {line}");
+        }
+        last_had_body = !body.is_empty();
+    }
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    out.push_str(&summary(report));
+    out
+}
+
+fn plan_block(entry: &Entry) -> (String, Vec<String>) {
+    let object = format!("{} {}/{}", entry.kind, entry.namespace, entry.name);
+    match &entry.status {
+        Status::Done(o) => {
+            let (sign, verb) = plan_verb(o.action);
+            let mut header = format!("{sign} {object} ({verb}");
+            if entry.pruned {
+                header.push_str(", no manifest");
+            }
+            if !o.action.is_ready() && !o.action.deletion_finished() && o.reason != o.action.as_str() {
+                let _ = write!(header, ": {}", o.reason);
+            }
+            header.push(')');
+            if let Some(id) = &o.id {
+                let _ = write!(header, " {id}");
+            }
+            if o.action == Action::Created
+                && let Some(account) = &o.account_id
+            {
+                let _ = write!(header, " in account {account}");
+            }
+            let mut body: Vec<String> = o.changes.iter().map(ToString::to_string).collect();
+            if !o.action.is_ready() && !o.action.deletion_finished() {
+                body.push(o.message.clone());
+            }
+            (header, body)
+        }
+        Status::Failed { reason, message } => (format!("x {object} (error: {reason})"), vec![message.clone()]),
+        Status::Paused => (format!("= {object} (paused: not planned)"), Vec::new()),
+        Status::NotReconciledYet => (format!("? {object} (not reconciled yet)"), Vec::new()),
+    }
+}
+
+fn plan_verb(action: Action) -> (char, &'static str) {
+    match action {
+        Action::Created => ('+', "create"),
+        Action::Updated => ('~', "update"),
+        Action::Adopted => ('~', "adopt"),
+        Action::Imported => ('~', "import"),
+        Action::Unchanged => ('=', "unchanged"),
+        Action::Archived => ('-', "archive"),
+        Action::Orphaned => ('-', "release"),
+        Action::Gone => ('=', "nothing to clean up"),
+        Action::Waiting => ('!', "waiting"),
+        Action::DeletionBlocked => ('!', "blocked"),
+        Action::Conflict => ('!', "conflict"),
+        Action::AdoptionRequired => ('!', "adoption required"),
+        Action::DriftDetected => ('!', "drift, observe-only"),
+        Action::NotFound => ('!', "not found"),
+    }
+}
+
+/// `accountops apply`: the table, the changes made and the reasons for anything not ready,
+/// then the summary.
+pub fn apply_text(report: &Report) -> String {
+    let mut rows = vec![["KIND", "NAMESPACE/NAME", "ID", "ACTION", "READY", "REASON"].map(str::to_owned)];
+    let mut notes = Vec::new();
+    for entry in &report.entries {
+        let object = format!("{}/{}", entry.namespace, entry.name);
+        let title = format!("{} {object}", entry.kind);
+        let (id, action, ready, reason) = match &entry.status {
+            Status::Done(o) => {
+                if !o.changes.is_empty() && o.action != Action::Created {
+                    notes.push(format!("~ {title} {} ({}):", o.id.as_deref().unwrap_or("-"), o.action));
+                    notes.extend(o.changes.iter().map(|c| format!("    {c}")));
+                }
+                if !entry.settled() {
+                    notes.push(format!("! {title}: {}", o.message));
+                }
+                let ready = if o.action.deletion_finished() { "-" } else { ready_text(o) };
+                let reason = if entry.pruned && o.action.deletion_finished() { "Pruned" } else { o.reason };
+                (o.id.clone().unwrap_or_else(|| "-".to_owned()), o.action.as_str(), ready, reason)
+            }
+            Status::Failed { reason, message } => {
+                notes.push(format!("x {title}: {message}"));
+                ("-".to_owned(), "Error", "False", *reason)
+            }
+            Status::Paused => ("-".to_owned(), "Skipped", "-", "Paused"),
+            Status::NotReconciledYet => ("-".to_owned(), "Skipped", "-", "NotReconciledYet"),
+        };
+        rows.push([entry.kind.to_owned(), object, id, action.to_owned(), ready.to_owned(), reason.to_owned()]);
+    }
+    let mut out = table(&rows);
+    if !notes.is_empty() {
+        out.push('\n');
+        for note in notes {
+            out.push_str(&note);
+            out.push('\n');
+        }
+    }
+    out.push('\n');
+    out.push_str(&summary(report));
+    out
+}
+
+fn ready_text(o: &Outcome) -> &'static str {
+    if o.action.is_ready() { "True" } else { "False" }
+}
+
+/// Left-aligned columns, three spaces apart, like `kubectl get`.
+fn table(rows: &[[String; 6]]) -> String {
+    let mut widths = [0; 6];
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::new();
+        for (i, (cell, w)) in row.iter().zip(widths).enumerate() {
+            line.push_str(cell);
+            if i + 1 < row.len() {
+                line.push_str(&" ".repeat(w - cell.chars().count() + 3));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// The summary: what changes (or that nothing does), then what needs attention, what was
+/// skipped, and what `--prune` would archive.
+pub fn summary(report: &Report) -> String {
+    let planning = report.mode == Mode::Plan;
+    let mut by_action: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut not_ready: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut later: Vec<(&str, usize)> = Vec::new();
+    let (mut failed, mut paused) = (0, 0);
+    for entry in &report.entries {
+        match &entry.status {
+            Status::Done(o) => {
+                *by_action.entry(o.action.as_str()).or_default() += 1;
+                if !entry.settled() {
+                    *not_ready.entry(o.action.as_str()).or_default() += 1;
+                }
+            }
+            Status::Failed { .. } => failed += 1,
+            Status::Paused => paused += 1,
+            Status::NotReconciledYet => match later.iter_mut().find(|(k, _)| *k == entry.kind) {
+                Some((_, n)) => *n += 1,
+                None => later.push((entry.kind, 1)),
+            },
+        }
+    }
+    let count = |action: Action| by_action.get(action.as_str()).copied().unwrap_or(0);
+    let words: [(Action, &str, &str); 7] = [
+        (Action::Created, "to create", "created"),
+        (Action::Updated, "to update", "updated"),
+        (Action::Adopted, "to adopt", "adopted"),
+        (Action::Imported, "to import", "imported"),
+        (Action::Archived, "to archive", "archived"),
+        (Action::Orphaned, "to release", "released"),
+        (Action::Unchanged, "unchanged", "unchanged"),
+    ];
+    let changing: Vec<String> = words
+        .iter()
+        .filter(|(action, ..)| count(*action) > 0)
+        .map(|(action, future, past)| format!("{} {}", count(*action), if planning { future } else { past }))
+        .collect();
+    let writes = words.iter().any(|(action, ..)| *action != Action::Unchanged && count(*action) > 0);
+    let mut out = if writes {
+        let list = changing.join(", ");
+        if planning { format!("Plan: {list}.\n") } else { format!("{list}.\n") }
+    } else {
+        let n = count(Action::Unchanged);
+        format!("No changes: {n} {} unchanged.\n", plural(n, "object", "objects"))
+    };
+    if !not_ready.is_empty() {
+        let total: usize = not_ready.values().sum();
+        let list: Vec<String> = not_ready.iter().map(|(a, n)| format!("{n} {a}")).collect();
+        let verb = if planning { "will not be ready" } else { "not ready" };
+        let _ = writeln!(out, "{total} {verb} ({}): see the reasons above.", list.join(", "));
+    }
+    if failed > 0 {
+        let verb = if planning { "could not be planned" } else { "failed" };
+        let _ = writeln!(out, "{failed} {} {verb}: see the errors above.", plural(failed, "object", "objects"));
+    }
+    if paused > 0 {
+        let _ = writeln!(out, "{paused} paused (accountops.dev/paused), left as they are.");
+    }
+    if !later.is_empty() {
+        let list: Vec<String> = later.iter().map(|(kind, n)| format!("{n} {kind}{}", plural(*n, "", "s"))).collect();
+        let _ = writeln!(
+            out,
+            "Not reconciled yet: {} (this version of local mode reconciles Accounts and Organizations).",
+            list.join(", ")
+        );
+    }
+    if !report.unpruned.is_empty() {
+        let _ = writeln!(
+            out,
+            "Owned by local mode but no longer in the manifests: {}; --prune archives them.",
+            report.unpruned.join(", ")
+        );
+    }
+    out
+}
+
+fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 { one } else { many }
+}
+
+/// The report as JSON: `{"mode", "objects": [...], "summary"}`, one object per entry.
+pub fn json(report: &Report) -> Value {
+    let objects: Vec<Value> = report
+        .entries
+        .iter()
+        .map(|entry| {
+            let mut object = json!({
+                "kind": entry.kind,
+                "namespace": entry.namespace,
+                "name": entry.name,
+                "pruned": entry.pruned,
+            });
+            let detail = match &entry.status {
+                Status::Done(o) => json!({
+                    "action": o.action.as_str(),
+                    "ready": o.action.is_ready(),
+                    "id": o.id,
+                    "accountId": o.account_id,
+                    "reason": o.reason,
+                    "message": o.message,
+                    "changes": o.changes.iter().map(|c| json!({"field": c.field, "from": c.from, "to": c.to})).collect::<Vec<_>>(),
+                }),
+                Status::Failed { reason, message } => {
+                    json!({"action": "Error", "ready": false, "reason": reason, "message": message})
+                }
+                Status::Paused => json!({"action": "Skipped", "ready": null, "reason": "Paused"}),
+                Status::NotReconciledYet => json!({"action": "Skipped", "ready": null, "reason": "NotReconciledYet"}),
+            };
+            if let (Some(map), Value::Object(more)) = (object.as_object_mut(), detail) {
+                map.extend(more);
+            }
+            object
+        })
+        .collect();
+    let mode = match report.mode {
+        Mode::Plan => "plan",
+        Mode::Apply => "apply",
+    };
+    json!({ "mode": mode, "objects": objects, "summary": summary(report).trim_end() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::{Change, Kind};
+
+    fn done(kind: &'static str, name: &str, action: Action, changes: Vec<Change>) -> Entry {
+        let outcome = Outcome {
+            kind: if kind == "Account" { Kind::Account } else { Kind::Organization },
+            action,
+            id: (action != Action::Created).then(|| format!("id-{name}")),
+            account_id: None,
+            changes,
+            children: None,
+            reason: if action == Action::Waiting { "AccountNotReady" } else { "Available" },
+            message: format!("message of {name}"),
+        };
+        Entry { kind, namespace: "default".into(), name: name.into(), pruned: false, status: Status::Done(outcome) }
+    }
+
+    fn later(kind: &'static str, name: &str) -> Entry {
+        Entry { kind, namespace: "default".into(), name: name.into(), pruned: false, status: Status::NotReconciledYet }
+    }
+
+    #[test]
+    fn summaries_count_what_changes_and_say_when_nothing_does() {
+        let city = || vec![Change::new("billingAddress.city", Some("Kraków".into()), Some("Gdańsk".into()))];
+        let entries = vec![
+            done("Account", "a", Action::Updated, city()),
+            done("Organization", "b", Action::Created, Vec::new()),
+            done("Organization", "c", Action::Unchanged, Vec::new()),
+            done("Organization", "d", Action::Waiting, Vec::new()),
+            later("Membership", "m1"),
+            later("Membership", "m2"),
+            later("Secret", "s"),
+        ];
+        let plan = Report { mode: Mode::Plan, entries, unpruned: vec!["Account default/old".into()] };
+        let text = plan_text(&plan);
+        assert!(text.contains("~ Account default/a (update) id-a\n    billingAddress.city: \"Kraków\" → \"Gdańsk\"\n"));
+        assert!(
+            text.contains("! Organization default/d (waiting: AccountNotReady) id-d\n    message of d\n"),
+            "{text}"
+        );
+        assert!(text.contains("\nPlan: 1 to create, 1 to update, 1 unchanged.\n1 will not be ready (1 Waiting)"));
+        assert!(text.contains("Not reconciled yet: 2 Memberships, 1 Secret "), "{text}");
+        assert!(text.contains("no longer in the manifests: Account default/old; --prune archives them."));
+
+        let applied = Report { mode: Mode::Apply, ..plan };
+        let text = apply_text(&applied);
+        assert!(text.starts_with("KIND           NAMESPACE/NAME   ID     ACTION      READY   REASON\n"), "{text}");
+        assert!(text.contains("\n~ Account default/a id-a (Updated):\n    billingAddress.city:"), "{text}");
+        assert!(text.contains("\n! Organization default/d: message of d\n"), "{text}");
+        assert!(text.contains("\n1 created, 1 updated, 1 unchanged.\n1 not ready (1 Waiting)"), "{text}");
+
+        let failed = Entry {
+            kind: "Account",
+            namespace: "default".into(),
+            name: "e".into(),
+            pruned: false,
+            status: Status::Failed { reason: "DatabaseUnavailable", message: "database: cannot connect".into() },
+        };
+        let broken = Report { mode: Mode::Apply, entries: vec![failed], unpruned: vec![] };
+        let text = apply_text(&broken);
+        assert!(text.contains("Account   default/e        -    Error    False   DatabaseUnavailable\n"), "{text}");
+        assert!(text.contains("\nx Account default/e: database: cannot connect\n"), "{text}");
+        assert!(text.ends_with("No changes: 0 objects unchanged.\n1 object failed: see the errors above.\n"), "{text}");
+        assert!(!broken.entries[0].settled());
+
+        let quiet = Report {
+            mode: Mode::Apply,
+            entries: vec![done("Account", "a", Action::Unchanged, vec![])],
+            unpruned: vec![],
+        };
+        assert_eq!(summary(&quiet), "No changes: 1 object unchanged.\n");
+        let json = json(&quiet);
+        assert_eq!(json["objects"][0]["action"], "Unchanged");
+        assert_eq!(json["summary"], "No changes: 1 object unchanged.");
+    }
+}
