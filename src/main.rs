@@ -9,7 +9,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use accountops::api;
-use accountops::local::{manifest, validate};
+use accountops::local::command::LocalArgs;
+use accountops::local::engine::Mode;
+use accountops::local::{command, manifest, validate};
 use accountops::operator;
 use accountops::store::Store;
 
@@ -44,6 +46,12 @@ enum Command {
         #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE)]
         database: String,
     },
+    /// Show what `apply` would do: per Account and Organization, create, update or archive, field
+    /// by field, against the database. Writes nothing.
+    Plan(LocalArgs),
+    /// Reconcile the manifests' Accounts and Organizations into the database and print a table
+    /// of the outcomes; running it again on unchanged manifests changes nothing.
+    Apply(LocalArgs),
     /// Run the operator: reconcile accountops objects from the cluster into the platform database.
     Run {
         /// Database URL: postgres://USER:PASSWORD@HOST/DB or sqlite://PATH.
@@ -67,10 +75,25 @@ enum Command {
         /// Log format.
         #[arg(long, value_enum, default_value_t = LogFormat::Text)]
         log_format: LogFormat,
+        /// Address of /healthz, /readyz and /metrics; `off` to serve none.
+        #[arg(long, env = "HEALTH_ADDR", default_value = "0.0.0.0:8080")]
+        health_addr: String,
+        /// Reconcile only while holding a Lease, so several replicas can run.
+        #[arg(long, env = "LEADER_ELECTION")]
+        leader_election: bool,
+        /// Name of the leader Lease.
+        #[arg(long, default_value = "accountops-leader")]
+        lease_name: String,
+        /// Namespace of the leader Lease (in a pod: its own namespace).
+        #[arg(long, env = "POD_NAMESPACE")]
+        lease_namespace: Option<String>,
+        /// How long the lease stays valid without renewal; a standby takes over after it.
+        #[arg(long, default_value = "15s", value_parser = parse_duration)]
+        lease_duration: Duration,
     },
 }
 
-const DEFAULT_DATABASE: &str = "sqlite://accountops.db";
+use accountops::local::command::DEFAULT_DATABASE;
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum LogFormat {
@@ -125,6 +148,15 @@ fn main() -> ExitCode {
     }
 }
 
+/// Writes to stdout; a reader that went away (`| head`) is not an error worth a panic.
+fn emit(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("writing to stdout"),
+    }
+}
+
 /// The error and its causes on one line, skipping a cause whose text is already there (sqlx
 /// and the store repeat their sources in their own messages).
 fn one_line(e: &anyhow::Error) -> String {
@@ -144,7 +176,7 @@ fn one_line(e: &anyhow::Error) -> String {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Crds { out_dir: None } => {
-            print!("{}", api::crds::all_yaml().context("rendering CRDs")?);
+            emit(&api::crds::all_yaml().context("rendering CRDs")?)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Crds { out_dir: Some(dir) } => {
@@ -160,11 +192,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate { paths } => {
             let docs = manifest::read_documents(&paths).context("reading manifests")?;
             let (set, problems) = validate::validate(&docs);
-            for p in &problems {
-                println!("{p}");
-            }
+            let report: String = problems.iter().map(|p| format!("{p}\n")).collect();
+            emit(&report)?;
             if problems.is_empty() {
-                println!("{} objects in {} documents: valid", set.len(), docs.len());
+                emit(&format!("{} objects in {} documents: valid\n", set.len(), docs.len()))?;
                 Ok(ExitCode::SUCCESS)
             } else {
                 eprintln!("{} problem(s) found", problems.len());
@@ -182,12 +213,48 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }),
-        Command::Run { database, namespace, cluster_id, resync, no_migrate, kubeconfig, log_format } => {
+        Command::Plan(args) => runtime()?.block_on(command::run(args, Mode::Plan)),
+        Command::Apply(args) => runtime()?.block_on(command::run(args, Mode::Apply)),
+        Command::Run {
+            database,
+            namespace,
+            cluster_id,
+            resync,
+            no_migrate,
+            kubeconfig,
+            log_format,
+            health_addr,
+            leader_election,
+            lease_name,
+            lease_namespace,
+            lease_duration,
+        } => {
             init_logging(log_format);
+            let health_addr = match health_addr.as_str() {
+                "off" => None,
+                addr => Some(addr.parse().with_context(|| format!("--health-addr {addr:?} is not HOST:PORT"))?),
+            };
+            let leader_election = if leader_election {
+                let namespace = lease_namespace
+                    .or_else(|| namespace.clone())
+                    .context("--leader-election needs --lease-namespace (or POD_NAMESPACE, or --namespace)")?;
+                let identity = std::env::var("POD_NAME")
+                    .unwrap_or_else(|_| format!("accountops-{}", uuid::Uuid::new_v4().simple()));
+                Some(operator::LeaderElection { lease_name, namespace, identity, duration: lease_duration })
+            } else {
+                None
+            };
             runtime()?.block_on(async {
                 let client = kube_client(kubeconfig).await?;
-                let config =
-                    operator::Config { database_url: database, namespace, cluster_id, resync, migrate: !no_migrate };
+                let config = operator::Config {
+                    database_url: database,
+                    namespace,
+                    cluster_id,
+                    resync,
+                    migrate: !no_migrate,
+                    health_addr,
+                    leader_election,
+                };
                 operator::run(client, config).await?;
                 Ok(ExitCode::SUCCESS)
             })

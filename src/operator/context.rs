@@ -7,6 +7,7 @@ use std::time::Duration;
 use kube::Client;
 use kube::runtime::events::{Recorder, Reporter};
 
+use super::metrics::Metrics;
 use crate::store::Store;
 
 /// The field manager of every write the operator makes (status, finalizers).
@@ -25,12 +26,19 @@ pub struct Context {
     /// watches usually trigger it sooner).
     pub blocked_retry: Duration,
     pub recorder: Recorder,
+    pub metrics: std::sync::Arc<Metrics>,
     /// Consecutive failures per object, for exponential backoff.
     failures: Mutex<HashMap<String, u32>>,
 }
 
 impl Context {
-    pub fn new(client: Client, store: Store, cluster_id: String, resync: Duration) -> Context {
+    pub fn new(
+        client: Client,
+        store: Store,
+        cluster_id: String,
+        resync: Duration,
+        metrics: std::sync::Arc<Metrics>,
+    ) -> Context {
         let reporter = Reporter { controller: MANAGER.to_owned(), instance: std::env::var("POD_NAME").ok() };
         Context {
             recorder: Recorder::new(client.clone(), reporter),
@@ -40,6 +48,7 @@ impl Context {
             resync,
             blocked_retry: Duration::from_secs(15).min(resync),
             failures: Mutex::new(HashMap::new()),
+            metrics,
         }
     }
 

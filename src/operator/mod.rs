@@ -13,11 +13,16 @@
 //! ```
 
 mod context;
+mod health;
 mod identity;
 mod kinds;
+mod leader;
+pub mod metrics;
 mod reconcile;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -34,6 +39,10 @@ use crate::store::Store;
 
 pub use context::{Context, FINALIZER, MANAGER};
 pub use kinds::Managed;
+pub use leader::LeaderElection;
+
+use health::Readiness;
+use metrics::Metrics;
 
 /// How `accountops run` was configured.
 #[derive(Debug, Clone)]
@@ -45,11 +54,29 @@ pub struct Config {
     pub cluster_id: Option<String>,
     pub resync: Duration,
     pub migrate: bool,
+    /// Where `/healthz`, `/readyz` and `/metrics` are served; none when `None`.
+    pub health_addr: Option<SocketAddr>,
+    /// Reconcile only while holding a Lease (replicas > 1).
+    pub leader_election: Option<LeaderElection>,
 }
 
-/// Runs the controllers until SIGTERM/SIGINT.
+/// Runs the controllers until SIGTERM/SIGINT (or until leadership is lost, which is an error:
+/// the process exits and its replacement queues up for the lease again).
 pub async fn run(client: Client, config: Config) -> anyhow::Result<()> {
+    let readiness = Arc::new(Readiness::default());
+    let metrics = Arc::new(Metrics::default());
+    if let Some(addr) = config.health_addr {
+        let (readiness, metrics) = (readiness.clone(), metrics.clone());
+        let listener = health::bind(addr).await.with_context(|| format!("serving health and metrics on {addr}"))?;
+        tokio::spawn(async move {
+            if let Err(e) = health::serve(listener, readiness, metrics).await {
+                warn!(error = %e, "health and metrics server stopped");
+            }
+        });
+        info!(%addr, "serving /healthz, /readyz and /metrics");
+    }
     let store = connect(&config.database_url).await;
+    let _ = readiness.store.set(store.clone());
     if config.migrate {
         let report = store.migrate().await.context("running database migrations")?;
         info!(applied = ?report.applied, version = ?report.version, "database schema current");
@@ -59,14 +86,53 @@ pub async fn run(client: Client, config: Config) -> anyhow::Result<()> {
         None => identity::cluster_id(&client).await?,
     };
     info!(%cluster_id, namespace = config.namespace.as_deref().unwrap_or("(all)"), resync = ?config.resync, "starting controllers");
-    let ctx = Arc::new(Context::new(client.clone(), store, cluster_id, config.resync));
+    let ctx = Arc::new(Context::new(client.clone(), store, cluster_id, config.resync, metrics.clone()));
 
-    let accounts: Api<Account> = scoped(&client, config.namespace.as_deref());
-    let organizations: Api<Organization> = scoped(&client, config.namespace.as_deref());
+    let lease = match &config.leader_election {
+        // A standby waits for the lease; SIGTERM while waiting ends it cleanly.
+        Some(election) => tokio::select! {
+            lease = election.acquire(&client) => Some(lease?),
+            () = shutdown_signal() => {
+                info!("stopped while standby");
+                return Ok(());
+            }
+        },
+        None => None,
+    };
+    readiness.leading.store(true, Ordering::SeqCst);
+    metrics.leader.set(1);
+
+    let controllers = controllers(&client, &config, ctx, readiness.clone());
+    let outcome = match &lease {
+        // Keep renewing while the controllers run; losing the lease stops this replica.
+        Some(lease) => tokio::select! {
+            () = controllers => Ok(()),
+            lost = lease.hold() => Err(lost),
+        },
+        None => {
+            controllers.await;
+            Ok(())
+        }
+    };
+    readiness.leading.store(false, Ordering::SeqCst);
+    metrics.leader.set(0);
+    if let Some(lease) = lease {
+        lease.release().await;
+    }
+    info!("controllers stopped");
+    outcome
+}
+
+/// The two controllers; completes after SIGTERM/SIGINT once in-flight reconciles finish.
+async fn controllers(client: &Client, config: &Config, ctx: Arc<Context>, readiness: Arc<Readiness>) {
+    let accounts: Api<Account> = scoped(client, config.namespace.as_deref());
+    let organizations: Api<Organization> = scoped(client, config.namespace.as_deref());
     wait_for_crds(&accounts, &organizations).await;
 
     let wc = watcher::Config::default().any_semantic();
-    let account_controller = Controller::new(accounts.clone(), wc.clone())
+    let account_controller = Controller::new(accounts.clone(), wc.clone());
+    let account_cache = account_controller.store();
+    let account_controller = account_controller
         // An organization appearing, moving or going changes its account's count and may
         // unblock its deletion.
         .watches(organizations.clone(), wc.clone(), |org| {
@@ -78,6 +144,7 @@ pub async fn run(client: Client, config: Config) -> anyhow::Result<()> {
 
     let organization_controller = Controller::new(organizations.clone(), wc.clone());
     let orgs = organization_controller.store();
+    let synced = (account_cache, orgs.clone());
     let organization_controller = organization_controller
         // An account becoming ready (or changing) re-queues the organizations waiting on it.
         .watches(accounts, wc, move |account| {
@@ -93,9 +160,36 @@ pub async fn run(client: Client, config: Config) -> anyhow::Result<()> {
         .run(reconcile::reconcile::<Organization>, reconcile::error_policy::<Organization>, ctx)
         .for_each(|result| async move { log_result("Organization", result) });
 
-    futures::join!(account_controller, organization_controller);
-    info!("controllers stopped");
-    Ok(())
+    let mark_synced = async move {
+        let (accounts, orgs) = synced;
+        if accounts.wait_until_ready().await.is_ok() && orgs.wait_until_ready().await.is_ok() {
+            readiness.caches_synced.store(true, Ordering::SeqCst);
+            info!("caches synced");
+        }
+    };
+    futures::join!(account_controller, organization_controller, mark_synced);
+}
+
+/// SIGTERM (Kubernetes stopping the pod) or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
 }
 
 fn scoped<K: Managed>(client: &Client, namespace: Option<&str>) -> Api<K> {

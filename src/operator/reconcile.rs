@@ -51,9 +51,15 @@ fn key<K: Managed>(obj: &K) -> String {
     format!("{}/{}/{}", K::KIND.as_str(), obj.namespace().unwrap_or_default(), obj.name_any())
 }
 
-#[tracing::instrument(skip(obj, ctx), fields(kind = K::KIND.as_str(), namespace = obj.namespace().unwrap_or_default(), name = obj.name_any()))]
+#[tracing::instrument(skip(obj, ctx), fields(kind = K::KIND.as_str(), namespace = obj.namespace().unwrap_or_default(), object = obj.name_any()))]
 pub async fn reconcile<K: Managed>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let kind = K::KIND.as_str();
+    let in_flight = ctx.metrics.in_flight.get_or_create(&super::metrics::KindLabels { kind }).clone();
+    in_flight.inc();
+    let started = std::time::Instant::now();
     let result = reconcile_inner(obj.as_ref(), &ctx).await;
+    in_flight.dec();
+    ctx.metrics.observe(kind, started.elapsed(), result.as_ref().err().map(Error::category));
     if result.is_ok() {
         ctx.succeeded(&key(obj.as_ref()));
     }

@@ -24,7 +24,7 @@ fn help_lists_every_subcommand_and_each_has_its_own_help() {
     let out = accountops(&["--help"]);
     assert!(out.status.success());
     let text = stdout(&out);
-    for sub in ["crds", "validate", "migrate"] {
+    for sub in ["run", "crds", "validate", "migrate", "plan", "apply"] {
         assert!(text.contains(sub), "--help lists {sub}: {text}");
         let sub_help = accountops(&[sub, "--help"]);
         assert!(sub_help.status.success(), "{sub} --help");

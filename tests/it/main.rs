@@ -3,6 +3,8 @@
 mod apiserver;
 mod cli;
 mod harness;
+mod local;
+mod operations;
 mod operator;
 mod store_pg;
 mod support;

@@ -41,7 +41,7 @@ fn condition<'a>(conditions: &'a [accountops::api::Condition], type_: &str) -> O
 
 /// Waits until the object's Ready condition has `status` (and `reason`, when given) for its
 /// current generation; returns the object.
-async fn wait_ready<K>(api: &Api<K>, name: &str, status: &str, reason: Option<&str>) -> K
+pub async fn wait_ready<K>(api: &Api<K>, name: &str, status: &str, reason: Option<&str>) -> K
 where
     K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + HasConditions,
 {
@@ -124,7 +124,7 @@ async fn examples_become_ready_with_the_ids_of_their_rows() {
     assert!(events(&s.env, "acme-polska").await.contains("Created"));
 }
 
-const ACCOUNT: &str = r#"apiVersion: accountops.dev/v1alpha1
+pub const ACCOUNT: &str = r#"apiVersion: accountops.dev/v1alpha1
 kind: Account
 metadata:
   name: billing

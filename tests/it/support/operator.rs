@@ -1,12 +1,14 @@
 //! `accountops run` as a real process against the test control plane, supervised so it never
 //! outlives the test binary; its log is printed when a test using it fails.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::harness::{Supervised, TestEnv};
+use crate::harness::{Credential, Supervised, TestEnv};
 
 pub struct Operator {
+    /// Where this operator serves /healthz, /readyz and /metrics.
+    pub health: std::net::SocketAddr,
     process: Option<Supervised>,
     args: Vec<String>,
     log: PathBuf,
@@ -16,17 +18,49 @@ pub struct Operator {
 impl Operator {
     /// Starts the operator for `env`'s namespace against `database`, with a short resync.
     pub fn start(env: &TestEnv, database: &str, cluster_id: &str, resync: Duration) -> Operator {
+        Operator::start_with(env, database, cluster_id, resync, &[])
+    }
+
+    /// Like [`Operator::start`], with extra flags.
+    pub fn start_with(env: &TestEnv, database: &str, cluster_id: &str, resync: Duration, extra: &[&str]) -> Operator {
+        Operator::launch(env, env.plane.kubeconfig(), database, cluster_id, resync, extra)
+    }
+
+    /// Like [`Operator::start_with`], authenticated as `credential` (e.g. a chart's
+    /// ServiceAccount) instead of admin, so only its RBAC applies.
+    pub fn start_as(
+        env: &TestEnv,
+        credential: &Credential,
+        database: &str,
+        cluster_id: &str,
+        resync: Duration,
+        extra: &[&str],
+    ) -> Operator {
+        Operator::launch(env, &credential.kubeconfig, database, cluster_id, resync, extra)
+    }
+
+    fn launch(
+        env: &TestEnv,
+        kubeconfig: &Path,
+        database: &str,
+        cluster_id: &str,
+        resync: Duration,
+        extra: &[&str],
+    ) -> Operator {
         let dir = tempfile::tempdir().expect("tempdir");
         let log = dir.path().join("operator.log");
-        let args = vec![
+        let health = free_port();
+        let mut args = vec![
             "run".to_owned(),
             format!("--database={database}"),
             format!("--namespace={}", env.ns),
             format!("--cluster-id={cluster_id}"),
             format!("--resync={}s", resync.as_secs().max(1)),
-            format!("--kubeconfig={}", env.plane.kubeconfig().display()),
+            format!("--kubeconfig={}", kubeconfig.display()),
+            format!("--health-addr={health}"),
         ];
-        let mut operator = Operator { process: None, args, log, _dir: dir };
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
+        let mut operator = Operator { health, process: None, args, log, _dir: dir };
         operator.restart();
         operator
     }
@@ -46,6 +80,12 @@ impl Operator {
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+}
+
+/// A loopback address with a port nobody listens on right now.
+fn free_port() -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    listener.local_addr().expect("its address")
 }
 
 impl Drop for Operator {

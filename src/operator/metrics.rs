@@ -1,0 +1,110 @@
+//! Prometheus metrics of the operator: reconciles by kind and result, their durations, errors
+//! by category, database errors and the mail outbox depth.
+
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReconcileLabels {
+    pub kind: &'static str,
+    /// `success` or `error`.
+    pub result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabels {
+    pub kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ErrorLabels {
+    pub kind: &'static str,
+    pub category: &'static str,
+}
+
+pub struct Metrics {
+    pub registry: Registry,
+    pub reconciles: Family<ReconcileLabels, Counter>,
+    pub errors: Family<ErrorLabels, Counter>,
+    pub duration: Family<KindLabels, Histogram>,
+    pub in_flight: Family<KindLabels, Gauge>,
+    pub database_errors: Counter,
+    pub outbox_pending: Gauge,
+    pub leader: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("accountops");
+        let reconciles = Family::<ReconcileLabels, Counter>::default();
+        registry.register("reconciles", "Reconciles by kind and result", reconciles.clone());
+        let errors = Family::<ErrorLabels, Counter>::default();
+        registry.register("reconcile_errors", "Failed reconciles by kind and error category", errors.clone());
+        let duration = Family::<KindLabels, Histogram>::new_with_constructor(|| {
+            Histogram::new(exponential_buckets(0.005, 2.0, 14))
+        });
+        registry.register("reconcile_duration_seconds", "Time one reconcile takes, by kind", duration.clone());
+        let in_flight = Family::<KindLabels, Gauge>::default();
+        registry.register("reconciles_in_flight", "Reconciles running now, by kind", in_flight.clone());
+        let database_errors = Counter::default();
+        registry.register("database_errors", "Reconciles that failed on the database", database_errors.clone());
+        let outbox_pending = Gauge::default();
+        registry.register("outbox_pending", "Mails waiting in the outbox for delivery", outbox_pending.clone());
+        let leader = Gauge::default();
+        registry.register("leader", "1 while this replica holds the leader lease and reconciles", leader.clone());
+        Metrics { registry, reconciles, errors, duration, in_flight, database_errors, outbox_pending, leader }
+    }
+}
+
+impl Metrics {
+    /// Records one finished reconcile.
+    pub fn observe(&self, kind: &'static str, took: Duration, error_category: Option<&'static str>) {
+        let result = if error_category.is_some() { "error" } else { "success" };
+        self.reconciles.get_or_create(&ReconcileLabels { kind, result }).inc();
+        self.duration.get_or_create(&KindLabels { kind }).observe(took.as_secs_f64());
+        if let Some(category) = error_category {
+            self.errors.get_or_create(&ErrorLabels { kind, category }).inc();
+            if category.starts_with("database") {
+                self.database_errors.inc();
+            }
+        }
+    }
+
+    /// The text exposition format.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reconciles_errors_and_durations_are_exposed() {
+        let m = Metrics::default();
+        m.observe("Account", Duration::from_millis(20), None);
+        m.observe("Account", Duration::from_millis(20), Some("database_unavailable"));
+        m.outbox_pending.set(3);
+        let text = m.encode();
+        assert!(text.contains(r#"accountops_reconciles_total{kind="Account",result="success"} 1"#), "{text}");
+        assert!(text.contains(r#"accountops_reconciles_total{kind="Account",result="error"} 1"#), "{text}");
+        assert!(
+            text.contains(r#"accountops_reconcile_errors_total{kind="Account",category="database_unavailable"} 1"#),
+            "{text}"
+        );
+        assert!(text.contains("accountops_database_errors_total 1"), "{text}");
+        assert!(text.contains(r#"accountops_reconcile_duration_seconds_count{kind="Account"} 2"#), "{text}");
+        assert!(text.contains("accountops_outbox_pending 3"), "{text}");
+    }
+}

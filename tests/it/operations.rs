@@ -1,0 +1,162 @@
+//! Running the operator as a platform team does: health and readiness probes, Prometheus
+//! metrics, and leader election between two replicas.
+
+use std::time::Duration;
+
+use accountops::api::Account;
+use kube::api::Api;
+
+use crate::harness;
+use crate::operator::{ACCOUNT, wait_ready};
+use crate::store_pg;
+use crate::support::eventually;
+use crate::support::http;
+use crate::support::operator::Operator;
+use crate::support::proxy::Proxy;
+
+const RESYNC: Duration = Duration::from_secs(2);
+const WAIT: Duration = Duration::from_secs(60);
+
+#[tokio::test]
+async fn health_readiness_and_metrics_are_served() {
+    let Some(env) = harness::test_env().await else { return };
+    let Some(db) = store_pg::fresh().await else { return };
+    let operator = Operator::start(&env, &db.url, &format!("test-{}", env.ns), RESYNC);
+    let addr = operator.health;
+    eventually("/healthz", WAIT, || async { (http::get(addr, "/healthz").await?.0 == 200).then_some(()) }).await;
+    eventually("/readyz", WAIT, || async { (http::get(addr, "/readyz").await?.0 == 200).then_some(()) }).await;
+
+    let accounts: Api<Account> = env.api();
+    env.apply(ACCOUNT).await;
+    wait_ready(&accounts, "billing", "True", None).await;
+    let (status, metrics) = http::get(addr, "/metrics").await.expect("metrics answer");
+    assert_eq!(status, 200);
+    for series in [
+        r#"accountops_reconciles_total{kind="Account",result="success"}"#,
+        r#"accountops_reconcile_duration_seconds_bucket{le="0.005",kind="Account"}"#,
+        r#"accountops_reconciles_in_flight{kind="Account"} 0"#,
+        "accountops_database_errors_total 0",
+        "accountops_outbox_pending 0",
+        "accountops_leader 1",
+    ] {
+        assert!(metrics.contains(series), "{series} in\n{metrics}");
+    }
+    assert_eq!(http::get(addr, "/nothing").await.map(|r| r.0), Some(404));
+}
+
+#[tokio::test]
+async fn readyz_fails_while_the_database_is_unreachable() {
+    let Some(env) = harness::test_env().await else { return };
+    let Some(db) = store_pg::fresh().await else { return };
+    let host_port = db.url.split('@').nth(1).and_then(|r| r.split('/').next()).expect("host:port");
+    let target = tokio::net::lookup_host(host_port).await.expect("resolve").next().expect("address");
+    let mut proxy = Proxy::start(target).await;
+    let url = db.url.replace(&format!(":{}/", target.port()), &format!(":{}/", proxy.addr.port()));
+    let operator = Operator::start(&env, &url, &format!("test-{}", env.ns), RESYNC);
+    let addr = operator.health;
+    eventually("ready", WAIT, || async { (http::get(addr, "/readyz").await?.0 == 200).then_some(()) }).await;
+    let accounts: Api<Account> = env.api();
+    env.apply(ACCOUNT).await;
+    wait_ready(&accounts, "billing", "True", None).await;
+    proxy.cut();
+    let body = eventually("not ready", WAIT, || async {
+        let (status, body) = http::get(addr, "/readyz").await?;
+        (status == 503).then_some(body)
+    })
+    .await;
+    assert!(body.contains("database not reachable"), "{body}");
+    assert_eq!(http::get(addr, "/healthz").await.map(|r| r.0), Some(200), "alive while the database is down");
+    let errors = r#"accountops_reconcile_errors_total{kind="Account",category="database_unavailable"}"#;
+    eventually("database errors counted", WAIT, || async {
+        let (_, metrics) = http::get(addr, "/metrics").await?;
+        (metrics.contains(errors) && !metrics.contains("accountops_database_errors_total 0")).then_some(())
+    })
+    .await;
+    proxy.restore().await;
+    eventually("ready again", WAIT, || async { (http::get(addr, "/readyz").await?.0 == 200).then_some(()) }).await;
+}
+
+fn reconciles(log: &str) -> usize {
+    log.lines().filter(|l| l.contains("reconciled")).count()
+}
+
+#[tokio::test]
+async fn two_replicas_one_leads_and_a_standby_takes_over() {
+    let Some(env) = harness::test_env().await else { return };
+    let Some(db) = store_pg::fresh().await else { return };
+    let cluster = format!("test-{}", env.ns);
+    let lease_ns = format!("--lease-namespace={}", env.ns);
+    let flags = ["--leader-election", lease_ns.as_str(), "--lease-duration=4s"];
+    let mut first = Operator::start_with(&env, &db.url, &cluster, RESYNC, &flags);
+    eventually("the first replica leads", WAIT, || async {
+        (http::get(first.health, "/readyz").await?.0 == 200).then_some(())
+    })
+    .await;
+    let second = Operator::start_with(&env, &db.url, &cluster, RESYNC, &flags);
+    let standby = eventually("the second replica stands by", WAIT, || async {
+        let (status, body) = http::get(second.health, "/readyz").await?;
+        (status == 503).then_some(body)
+    })
+    .await;
+    assert!(standby.contains("standby"), "{standby}");
+
+    let accounts: Api<Account> = env.api();
+    env.apply(ACCOUNT).await;
+    wait_ready(&accounts, "billing", "True", None).await;
+    assert!(reconciles(&first.log()) > 0);
+    assert_eq!(reconciles(&second.log()), 0, "the standby reconciles nothing: {}", second.log());
+
+    // The leader dies without releasing the lease; the standby takes over once it expires.
+    let pattern = format!("health-addr={}", first.health);
+    let killed = std::process::Command::new("pkill").args(["-KILL", "-f", &pattern]).status().expect("pkill");
+    assert!(killed.success(), "the leader was killed");
+    eventually("the standby to lead", Duration::from_secs(30), || async {
+        (http::get(second.health, "/readyz").await?.0 == 200).then_some(())
+    })
+    .await;
+    env.apply(&ACCOUNT.replace("city: Gdańsk", "city: Sopot")).await;
+    eventually("the new leader to reconcile", WAIT, || async { (reconciles(&second.log()) > 0).then_some(()) }).await;
+    first.stop();
+
+    // A leader stopped with SIGTERM releases the lease at once.
+    let mut second = second;
+    let third = Operator::start_with(&env, &db.url, &cluster, RESYNC, &flags);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    second.stop();
+    assert!(second.log().contains("released the leader lease"), "{}", second.log());
+    eventually("the third replica to lead", Duration::from_secs(20), || async {
+        (http::get(third.health, "/readyz").await?.0 == 200).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn json_logs_name_the_object_on_every_reconcile_line_and_never_the_password() {
+    let Some(env) = harness::test_env().await else { return };
+    let Some(db) = store_pg::fresh().await else { return };
+    let operator = Operator::start_with(&env, &db.url, &format!("test-{}", env.ns), RESYNC, &["--log-format=json"]);
+    let accounts: Api<Account> = env.api();
+    env.apply(ACCOUNT).await;
+    wait_ready(&accounts, "billing", "True", None).await;
+    let log = eventually("a reconcile log line", WAIT, || async {
+        let log = operator.log();
+        log.contains("reconciled").then_some(log)
+    })
+    .await;
+    let mut reconcile_lines = 0;
+    for line in log.lines() {
+        let value: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("JSON log line ({e}): {line}"));
+        if value["target"] != "accountops::operator::reconcile" {
+            continue;
+        }
+        let span = &value["span"];
+        assert_eq!(span["kind"], "Account", "{line}");
+        assert_eq!(span["namespace"], env.ns.as_str(), "{line}");
+        assert_eq!(span["object"], "billing", "{line}");
+        reconcile_lines += 1;
+    }
+    assert!(reconcile_lines > 0);
+    let password_in_url = db.url.split('@').next().unwrap_or_default().to_owned();
+    assert!(!log.contains(&password_in_url), "the database password never appears in logs");
+}
