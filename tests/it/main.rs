@@ -1,6 +1,7 @@
 //! Integration tests: one binary, so the crate links once and the control plane is shared.
 
 mod apiserver;
+mod chart;
 mod cli;
 mod harness;
 mod local;
