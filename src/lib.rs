@@ -4,5 +4,6 @@
 pub mod api;
 pub mod core;
 pub mod local;
+pub mod mail;
 pub mod operator;
 pub mod store;

@@ -5,6 +5,7 @@ mod chart;
 mod cli;
 mod harness;
 mod local;
+mod mail;
 mod operations;
 mod operator;
 mod store_pg;

@@ -4,6 +4,7 @@
 pub mod http;
 pub mod operator;
 pub mod proxy;
+pub mod smtp;
 
 use std::future::Future;
 use std::time::{Duration, Instant};

@@ -1,0 +1,44 @@
+//! The mail system: templates, the outbox rows the engine writes, and their delivery.
+//!
+//! ```text
+//! engine tx ── compose() ──► NewMail ── outbox::enqueue ──► mail_outbox (pending)
+//!                                                             │ commit
+//! dispatcher ── outbox::due ◄─────────────────────────────────┘
+//!     │ token bucket (rate budget per relay)
+//!     ├─ Transport::send (smtp:// STARTTLS, smtps:// TLS, file://DIR .eml)
+//!     ├─ ok   ──► outbox::mark_sent (+ invitations::mark_sent with the Message-ID)
+//!     ├─ err  ──► outbox::mark_failed (exponential backoff, capped)
+//!     └─ err after max_attempts ──► outbox::mark_dead (last error kept)
+//! ```
+//!
+//! Delivery is at-least-once: the row is committed before any send, and a crash between a
+//! send and `mark_sent` sends the mail again with the same Message-ID, which receivers can
+//! deduplicate. Tokens live only in the mail bodies, which the store blanks once a mail is
+//! sent or dead; nothing here logs a body, a token or a password.
+
+pub(crate) mod catalog;
+pub mod compose;
+pub mod dispatcher;
+pub mod endpoint;
+pub mod rate;
+pub mod template;
+pub mod transport;
+
+pub use compose::{MailSettings, compose};
+pub use dispatcher::{DeliveryReport, DeliveryStats, DispatchHandle, Dispatcher, DispatcherConfig};
+pub use endpoint::Endpoint;
+pub use template::{MailContext, Rendered, Template, render};
+pub use transport::Transport;
+
+use crate::store::StoreError;
+
+/// What can go wrong in the mail system. Never holds a password or a mail body.
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    #[error("mail settings: invalid {what} {value:?}: {reason}")]
+    Settings { what: &'static str, value: String, reason: String },
+    #[error("mail transport URL {url}: {reason}")]
+    BadUrl { url: String, reason: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
