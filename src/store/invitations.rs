@@ -72,6 +72,9 @@ pub struct NewInvitation {
     /// Language of the mail and accept page (`en`, `pl`).
     pub locale: String,
     pub expires_at: Timestamp,
+    /// The subject's re-send nonce this invitation was issued for (Membership
+    /// `spec.invitation.resendNonce`), if any.
+    pub resend_nonce: Option<String>,
 }
 
 /// A row of `invitations`.
@@ -83,6 +86,8 @@ pub struct Invitation {
     pub token_hash: String,
     pub locale: String,
     pub expires_at: Timestamp,
+    /// The re-send nonce it was issued for.
+    pub resend_nonce: Option<String>,
     /// How many times the invitation mail was handed to the outbox.
     pub send_attempts: i64,
     pub sent_at: Option<Timestamp>,
@@ -132,7 +137,8 @@ pub enum AcceptOutcome {
 macro_rules! columns {
     () => {
         "id, kind, membership_id, tenant_link_id, email, token_hash, locale, expires_at, \
-         send_attempts, sent_at, message_id, accepted_at, revoked_at, created_at, updated_at"
+         resend_nonce, send_attempts, sent_at, message_id, accepted_at, revoked_at, created_at, \
+         updated_at"
     };
 }
 
@@ -150,6 +156,7 @@ fn decode(row: &AnyRow) -> Result<Invitation, StoreError> {
         token_hash: c.text("token_hash")?,
         locale: c.text("locale")?,
         expires_at: c.ts("expires_at")?,
+        resend_nonce: c.opt_text("resend_nonce")?,
         send_attempts: c.int("send_attempts")?,
         sent_at: c.opt_ts("sent_at")?,
         message_id: c.opt_text("message_id")?,
@@ -173,8 +180,8 @@ pub async fn insert(conn: &mut Conn, new: &NewInvitation, now: Timestamp) -> Res
     };
     let row = sqlx::query(concat!(
         "INSERT INTO invitations (id, kind, membership_id, tenant_link_id, email, token_hash, \
-         locale, expires_at, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) RETURNING ",
+         locale, expires_at, resend_nonce, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING ",
         columns!()
     ))
     .bind(&id)
@@ -185,6 +192,7 @@ pub async fn insert(conn: &mut Conn, new: &NewInvitation, now: Timestamp) -> Res
     .bind(&new.token_hash)
     .bind(&new.locale)
     .bind(time::encode(new.expires_at))
+    .bind(new.resend_nonce.as_deref())
     .bind(time::encode(now))
     .fetch_one(&mut *conn)
     .await

@@ -332,3 +332,29 @@ pub async fn revoke(conn: &mut Conn, id: &str, now: Timestamp) -> Result<Members
     .map_err(|e| op.error("revoke", e))?;
     row.as_ref().map(decode).transpose()?.ok_or_else(|| op.not_found())
 }
+
+/// Undo the revocation of membership `id` (an out-of-band revocation the spec overrides):
+/// phase `phase`, `revoked_at` cleared. Another live membership of the same user in the same
+/// organization or account makes this a [`StoreError::UniqueViolation`].
+pub async fn reinstate(
+    conn: &mut Conn,
+    id: &str,
+    phase: MembershipPhase,
+    now: Timestamp,
+) -> Result<Membership, StoreError> {
+    let op = Op::new(TABLE, id);
+    if phase == MembershipPhase::Revoked {
+        return Err(op.invalid("a membership cannot be reinstated as revoked"));
+    }
+    let row = sqlx::query(concat!(
+        "UPDATE memberships SET phase = $2, revoked_at = NULL, updated_at = $3 WHERE id = $1 RETURNING ",
+        columns!()
+    ))
+    .bind(id)
+    .bind(phase.as_str())
+    .bind(time::encode(now))
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(|e| op.error("reinstate", e))?;
+    row.as_ref().map(decode).transpose()?.ok_or_else(|| op.not_found())
+}

@@ -146,6 +146,7 @@ fn invitation(subject: &Subject, token_hash: &str, expires_at: i64) -> NewInvita
         token_hash: token_hash.into(),
         locale: "pl".into(),
         expires_at: at(expires_at),
+        resend_nonce: None,
     }
 }
 

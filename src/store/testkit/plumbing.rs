@@ -174,6 +174,7 @@ pub async fn foreign_keys_are_typed(store: &Store) {
                 token_hash: hash(),
                 locale: "en".into(),
                 expires_at: at(100),
+                resend_nonce: None,
             },
             now,
         )
