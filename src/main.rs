@@ -46,12 +46,16 @@ enum Command {
         #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE)]
         database: String,
     },
-    /// Show what `apply` would do: per Account and Organization, create, update or archive, field
-    /// by field, against the database. Writes nothing.
+    /// Show what `apply` would do: per Account, Organization and Membership, create, update or
+    /// archive, field by field, against the database. Writes nothing.
     Plan(LocalArgs),
-    /// Reconcile the manifests' Accounts and Organizations into the database and print a table
-    /// of the outcomes; running it again on unchanged manifests changes nothing.
+    /// Reconcile the manifests' Accounts, Organizations and Memberships into the database, deliver
+    /// invitation mails to the mailbox, and print a table of the outcomes; running it again on
+    /// unchanged manifests changes nothing.
     Apply(LocalArgs),
+    /// Invitations by mail: accept one with its token, as the platform's web app does.
+    #[command(subcommand)]
+    Invitation(InvitationCommand),
     /// Run the operator: reconcile accountops objects from the cluster into the platform database.
     Run {
         /// Database URL: postgres://USER:PASSWORD@HOST/DB or sqlite://PATH.
@@ -90,10 +94,67 @@ enum Command {
         /// How long the lease stays valid without renewal; a standby takes over after it.
         #[arg(long, default_value = "15s", value_parser = parse_duration)]
         lease_duration: Duration,
+        #[command(flatten)]
+        mail: MailArgs,
     },
 }
 
 use accountops::local::command::DEFAULT_DATABASE;
+
+#[derive(Subcommand)]
+enum InvitationCommand {
+    /// Accept an invitation: the membership becomes Active and the person gets a login. A token
+    /// works once; an unknown, used, revoked or expired one fails and changes nothing.
+    Accept {
+        /// The token from the invitation mail's link (or the whole link). A token may start
+        /// with `-`; it is still read as the token.
+        #[arg(value_name = "TOKEN", allow_hyphen_values = true)]
+        token: String,
+        /// Database URL: sqlite://PATH or postgres://USER:PASSWORD@HOST/DB.
+        #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE)]
+        database: String,
+    },
+}
+
+/// How the operator sends mail.
+#[derive(clap::Args)]
+struct MailArgs {
+    /// Mail relay: smtp://[USER:PASS@]HOST:PORT (STARTTLS; ?tls=none for plain), smtps://HOST:PORT
+    /// (implicit TLS) or file://DIR. Without it, mails wait in the outbox.
+    #[arg(long, env = "SMTP_URL")]
+    smtp_url: Option<String>,
+    /// The From of every mail.
+    #[arg(long, env = "MAIL_FROM", default_value = "accountops <noreply@localhost>")]
+    mail_from: String,
+    /// An optional Reply-To.
+    #[arg(long, env = "MAIL_REPLY_TO")]
+    mail_reply_to: Option<String>,
+    /// The platform's page that accepts invitations; the token is appended as ?token=.
+    #[arg(long, env = "ACCEPT_URL_BASE", default_value = "http://localhost/invitations/accept")]
+    accept_url_base: String,
+    /// Mails per minute the relay accepts from us (0: no limit).
+    #[arg(long, default_value_t = 600)]
+    mail_rate_per_minute: u32,
+    /// Delivery attempts before a mail is given up (dead letter, reported on its object).
+    #[arg(long, default_value_t = 12)]
+    mail_max_attempts: u32,
+}
+
+impl MailArgs {
+    fn config(self) -> anyhow::Result<operator::MailConfig> {
+        let settings =
+            accountops::mail::MailSettings::new(&self.mail_from, self.mail_reply_to.as_deref(), &self.accept_url_base)
+                .context("mail settings")?;
+        let dispatcher = accountops::mail::DispatcherConfig {
+            max_attempts: self.mail_max_attempts.max(1),
+            base_backoff: Duration::from_secs(5),
+            max_backoff: Duration::from_secs(600),
+            rate_per_minute: self.mail_rate_per_minute,
+            ..Default::default()
+        };
+        Ok(operator::MailConfig { settings, transport_url: self.smtp_url, dispatcher })
+    }
+}
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum LogFormat {
@@ -213,6 +274,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }),
+        Command::Invitation(InvitationCommand::Accept { token, database }) => {
+            runtime()?.block_on(command::accept_invitation(&database, &token))
+        }
         Command::Plan(args) => runtime()?.block_on(command::run(args, Mode::Plan)),
         Command::Apply(args) => runtime()?.block_on(command::run(args, Mode::Apply)),
         Command::Run {
@@ -228,7 +292,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             lease_name,
             lease_namespace,
             lease_duration,
+            mail,
         } => {
+            let mail = mail.config()?;
             init_logging(log_format);
             let health_addr = match health_addr.as_str() {
                 "off" => None,
@@ -254,6 +320,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     migrate: !no_migrate,
                     health_addr,
                     leader_election,
+                    mail,
                 };
                 operator::run(client, config).await?;
                 Ok(ExitCode::SUCCESS)

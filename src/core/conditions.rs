@@ -40,7 +40,7 @@ impl Outcome {
     pub fn conditions(&self, previous: &[Condition], generation: Option<i64>, now: Timestamp) -> Vec<Condition> {
         let ready = Next {
             type_: READY,
-            status: if self.action.is_ready() { ConditionStatus::True } else { ConditionStatus::False },
+            status: if self.is_ready() { ConditionStatus::True } else { ConditionStatus::False },
             reason: self.reason,
             message: self.message.clone(),
         };
@@ -144,6 +144,8 @@ mod tests {
             children: None,
             reason,
             message: format!("{reason} message"),
+            requeue_at: None,
+            membership: None,
         }
     }
 

@@ -14,6 +14,30 @@ pub enum CoreError {
     /// An engine annotation has a value the engine does not understand.
     #[error("annotation {name}: {reason}")]
     InvalidAnnotation { name: String, reason: String },
+
+    /// An invitation token could not be accepted (unknown, used, revoked or expired).
+    #[error(transparent)]
+    Invitation(#[from] InvitationError),
+
+    /// No random bytes for a token: the operating system's generator failed.
+    #[error(transparent)]
+    Random(#[from] super::tokens::RandomError),
+}
+
+/// Why `accountops invitation accept` (or the web app) cannot accept a token. Never holds
+/// the token.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum InvitationError {
+    #[error("no invitation has this token (check that the whole link or token was copied)")]
+    UnknownToken,
+    #[error("this invitation was already used (accepted at {at}); an invitation link works only once")]
+    AlreadyAccepted { at: String },
+    #[error("this invitation was revoked at {at} (re-sent or the membership was removed); use the newest link")]
+    Revoked { at: String },
+    #[error("this invitation expired at {at}; ask for a new one (change spec.invitation.resendNonce)")]
+    Expired { at: String },
+    #[error("this token invites to a tenant link, not a membership; `invitation accept` accepts memberships only")]
+    NotAMembership,
 }
 
 impl CoreError {
@@ -25,6 +49,8 @@ impl CoreError {
             CoreError::Store(StoreError::NotFound { .. }) => "not_found",
             CoreError::Store(_) => "database",
             CoreError::InvalidAnnotation { .. } => "invalid_annotation",
+            CoreError::Invitation(_) => "invitation",
+            CoreError::Random(_) => "random",
         }
     }
 
@@ -35,6 +61,8 @@ impl CoreError {
             "conflict" => "Conflict",
             "not_found" => "NotFound",
             "invalid_annotation" => "InvalidAnnotation",
+            "invitation" => "InvitationNotAccepted",
+            "random" => "RandomUnavailable",
             _ => "DatabaseError",
         }
     }
@@ -47,7 +75,8 @@ impl CoreError {
             // A race lost to another writer: the next reconcile sees the new state.
             CoreError::Store(StoreError::OwnedElsewhere { .. } | StoreError::UniqueViolation { .. }) => true,
             CoreError::Store(e) => e.is_transient(),
-            CoreError::InvalidAnnotation { .. } => false,
+            CoreError::InvalidAnnotation { .. } | CoreError::Invitation(_) => false,
+            CoreError::Random(_) => true,
         }
     }
 
@@ -71,6 +100,16 @@ impl CoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_token_is_permanent_and_says_why() {
+        let used = CoreError::from(InvitationError::AlreadyAccepted { at: "2025-03-01T09:30:00Z".into() });
+        assert_eq!(
+            (used.category(), used.reason(), used.is_transient()),
+            ("invitation", "InvitationNotAccepted", false)
+        );
+        assert!(used.to_string().contains("already used (accepted at 2025-03-01T09:30:00Z)"), "{used}");
+    }
 
     #[test]
     fn categories_separate_unreachable_from_broken() {

@@ -21,9 +21,11 @@
 //!                              Outcome::conditions(previous, generation, now)
 //! ```
 //!
-//! The shells call `account::reconcile` / `organization::reconcile` (observe, plan and
-//! apply; the transaction is opened only when the plan writes), or `observe` + `plan` for a
-//! dry run (`accountops plan`). No Kubernetes client type appears below the shells: the
+//! The shells call `account::reconcile` / `organization::reconcile` /
+//! `membership::reconcile` (observe, plan and apply; the transaction is opened only when the
+//! plan writes), or `observe` + `plan` for a dry run (`accountops plan`). A Membership's
+//! apply also queues its mails (invitation, existing-user notice) in the same transaction;
+//! [`tokens`] makes the invitation tokens, and `membership::accept` consumes them. No Kubernetes client type appears below the shells: the
 //! desired side is the spec structs and the decoded [`Flags`], the observed side is store rows.
 //!
 //! Ownership follows the owner columns of each row (see [`plan`] for the table): a row this
@@ -37,18 +39,20 @@ pub mod conditions;
 mod db;
 pub mod error;
 pub mod flags;
+pub mod membership;
 pub mod organization;
 pub mod outcome;
 pub mod plan;
+pub mod tokens;
 
 #[cfg(test)]
 mod fixtures;
 
 pub use conditions::{READY, SYNCED, error_conditions, paused_conditions};
-pub use error::CoreError;
+pub use error::{CoreError, InvitationError};
 pub use flags::{
     ADOPT_ANNOTATION, EXTERNAL_ID_ANNOTATION, FORCE_ORPHAN_ANNOTATION, Flags, OBSERVE_ONLY_ANNOTATION,
     PAUSED_ANNOTATION,
 };
 pub use outcome::{Action, Change, Children, Event, Kind, Outcome};
-pub use plan::{Hold, Plan};
+pub use plan::{Hold, Plan, ScopeItem};

@@ -2,11 +2,16 @@
 
 use std::fmt;
 
+use jiff::Timestamp;
+
+use super::membership::MembershipFacts;
+
 /// The kinds this engine reconciles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
     Account,
     Organization,
+    Membership,
 }
 
 impl Kind {
@@ -14,6 +19,7 @@ impl Kind {
         match self {
             Kind::Account => "Account",
             Kind::Organization => "Organization",
+            Kind::Membership => "Membership",
         }
     }
 
@@ -22,6 +28,7 @@ impl Kind {
         match self {
             Kind::Account => "account",
             Kind::Organization => "organization",
+            Kind::Membership => "membership",
         }
     }
 }
@@ -169,9 +176,20 @@ pub struct Outcome {
     pub reason: &'static str,
     /// Human-readable message of the `Ready` condition.
     pub message: String,
+    /// Reconcile again at this time at the latest, even if nothing changes (the expiry of an
+    /// open invitation), so a deadline is noticed when it passes rather than at the next resync.
+    pub requeue_at: Option<Timestamp>,
+    /// A Membership's phase, user, membership and current invitation, for its status.
+    pub membership: Option<Box<MembershipFacts>>,
 }
 
 impl Outcome {
+    /// `Ready=True`: the row is there, owned by this object and current, and (a Membership)
+    /// usable: not `Expired` or `Failed`.
+    pub fn is_ready(&self) -> bool {
+        self.action.is_ready() && self.membership.as_deref().is_none_or(MembershipFacts::is_usable)
+    }
+
     /// The Event for this outcome, if it is worth one. `spec_changed` (the object's
     /// generation moved since the last status) tells a requested update from a drift correction.
     pub fn event(&self, spec_changed: bool) -> Option<Event> {
@@ -180,6 +198,9 @@ impl Outcome {
         let fields = || self.changes.iter().map(|c| c.field.as_str()).collect::<Vec<_>>().join(", ");
         let normal = |reason, note| Some(Event { reason, note, warning: false });
         let warning = |reason, note| Some(Event { reason, note, warning: true });
+        if let Some(event) = self.membership.as_ref().and_then(|m| m.event(self)) {
+            return Some(event);
+        }
         match self.action {
             Action::Created => normal("Created", format!("created {noun} {id}")),
             Action::Updated if spec_changed => normal("Updated", format!("updated {noun} {id}: {}", fields())),
@@ -227,6 +248,8 @@ mod tests {
             children: None,
             reason: "Available",
             message: "m".to_owned(),
+            requeue_at: None,
+            membership: None,
         }
     }
 

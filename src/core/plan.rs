@@ -89,18 +89,34 @@ pub enum Hold {
     Drift { id: String, changes: Vec<Change> },
     /// Observe-only: there is no row to observe.
     Missing,
+    /// The parent Organization object has no active row yet (a Membership waits).
+    OrganizationNotReady { organization: String, detail: String },
+    /// Roles or groups the spec names that the membership's organization (or account) does not
+    /// have. Waits for a change of either object; never retried in a loop.
+    NotInScope { what: ScopeItem, missing: Vec<String>, available: Vec<String>, scope: String },
+    /// A field that never changes differs between the spec and the row (a Membership's e-mail
+    /// or organization edited in a manifest).
+    Immutable { id: String, field: &'static str, actual: String, expected: String },
+}
+
+/// What a [`Hold::NotInScope`] is missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeItem {
+    Role,
+    Group,
 }
 
 impl Hold {
     pub fn action(&self) -> Action {
         match self {
             Hold::DeletionBlocked { .. } => Action::DeletionBlocked,
-            Hold::OwnedElsewhere { .. } | Hold::ExternalIdMismatch { .. } | Hold::AccountMismatch { .. } => {
-                Action::Conflict
-            }
+            Hold::OwnedElsewhere { .. }
+            | Hold::ExternalIdMismatch { .. }
+            | Hold::AccountMismatch { .. }
+            | Hold::Immutable { .. } => Action::Conflict,
             Hold::AdoptionRequired { .. } => Action::AdoptionRequired,
-            Hold::ExternalNotFound { .. } | Hold::Missing => Action::NotFound,
-            Hold::AccountNotReady { .. } => Action::Waiting,
+            Hold::ExternalNotFound { .. } | Hold::Missing | Hold::NotInScope { .. } => Action::NotFound,
+            Hold::AccountNotReady { .. } | Hold::OrganizationNotReady { .. } => Action::Waiting,
             Hold::Drift { .. } => Action::DriftDetected,
         }
     }
@@ -111,6 +127,7 @@ impl Hold {
             Hold::DeletionBlocked { .. } => match kind {
                 Kind::Account => "HasOrganizations",
                 Kind::Organization => "HasMemberships",
+                Kind::Membership => "HasDependents",
             },
             Hold::OwnedElsewhere { .. } => "OwnedElsewhere",
             Hold::AdoptionRequired { .. } => "AdoptionRequired",
@@ -120,6 +137,10 @@ impl Hold {
             Hold::AccountMismatch { .. } => "AccountMismatch",
             Hold::Drift { .. } => "DriftDetected",
             Hold::Missing => "NotFound",
+            Hold::OrganizationNotReady { .. } => "OrganizationNotReady",
+            Hold::NotInScope { what: ScopeItem::Role, .. } => "RoleNotFound",
+            Hold::NotInScope { what: ScopeItem::Group, .. } => "GroupNotFound",
+            Hold::Immutable { .. } => "FieldImmutable",
         }
     }
 
@@ -132,6 +153,7 @@ impl Hold {
                 let what = match kind {
                     Kind::Account => "organizations that are not archived",
                     Kind::Organization => "live memberships",
+                    Kind::Membership => "dependents",
                 };
                 let mut msg = format!("{noun} {id} still has {} {what}", children.count);
                 if !children.ids.is_empty() {
@@ -178,6 +200,26 @@ impl Hold {
             Hold::Missing => format!(
                 "no {noun} exists for this object (observe-only); remove {OBSERVE_ONLY_ANNOTATION} to create one"
             ),
+            Hold::OrganizationNotReady { organization, detail } => {
+                format!("waiting for Organization {organization}: {detail}")
+            }
+            Hold::NotInScope { what, missing, available, scope } => {
+                let (one, many) = match what {
+                    ScopeItem::Role => ("role", "roles"),
+                    ScopeItem::Group => ("group", "groups"),
+                };
+                let (named, is, it) = if missing.len() == 1 { (one, "is", "it") } else { (many, "are", "them") };
+                let have = if available.is_empty() { "none".to_owned() } else { available.join(", ") };
+                format!(
+                    "{named} {} {is} not defined in {scope} (its {many}: {have}); add {it} to the {scope} \
+                     or remove {it} from this {noun}; it is reconciled again when either changes",
+                    missing.join(", "),
+                )
+            }
+            Hold::Immutable { id, field, actual, expected } => format!(
+                "{noun} {id} has {field} {actual}, but the spec says {expected}; {field} never changes: \
+                 create a new object for the new value"
+            ),
         }
     }
 }
@@ -214,6 +256,7 @@ impl<W> Plan<W> {
                 | Hold::AdoptionRequired { id, .. }
                 | Hold::ExternalIdMismatch { id, .. }
                 | Hold::AccountMismatch { id, .. }
+                | Hold::Immutable { id, .. }
                 | Hold::Drift { id, .. },
             ) => Some(id),
             Plan::Create { .. } | Plan::Gone | Plan::Hold(_) => None,
@@ -262,7 +305,18 @@ impl<W> Plan<W> {
             }
             _ => (super::conditions::REASON_DELETING, format!("no {noun} to clean up")),
         };
-        Outcome { kind, action, id, account_id, changes: self.changes().to_vec(), children: None, reason, message }
+        Outcome {
+            kind,
+            action,
+            id,
+            account_id,
+            changes: self.changes().to_vec(),
+            children: None,
+            reason,
+            message,
+            requeue_at: None,
+            membership: None,
+        }
     }
 }
 

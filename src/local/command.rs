@@ -5,6 +5,8 @@
 //!                            │ (the database is not opened, let alone created)
 //!                            ▼
 //!              connect ─► migrate ─► engine::run(Plan | Apply) ─► text or JSON ─► exit code
+//!                                              │ apply only
+//!                                              └─► deliver queued mails into --mailbox DIR (.eml)
 //! ```
 //!
 //! Manifests are checked before anything else so a broken set never touches the database.
@@ -17,20 +19,27 @@
 //! after printing everything. Kinds not reconciled yet and paused objects do not fail a run.
 
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use jiff::Timestamp;
 
 use super::desired::{DEFAULT_CLUSTER_ID, annotation_problems};
-use super::engine::{self, Mode, Options};
+use super::engine::{self, MailDelivery, Mode, Options};
 use super::validate::Problem;
 use super::{manifest, render, validate};
+use crate::mail::{Dispatcher, DispatcherConfig, Endpoint, MailSettings, Transport};
 use crate::store::Store;
 
 /// The database local mode uses when none is given: a SQLite file in the working directory.
 pub const DEFAULT_DATABASE: &str = "sqlite://accountops.db";
+/// The sender of local mode's mails.
+pub const LOCAL_FROM: &str = "accountops <noreply@localhost>";
+/// The accept page invitation links point to when `--accept-url-base` is not given.
+pub const DEFAULT_ACCEPT_URL_BASE: &str = "http://localhost/invitations/accept";
+/// Where `apply` delivers mails when `--mailbox` is not given.
+pub const DEFAULT_MAILBOX: &str = "./mailbox";
 
 /// How to print the result.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -54,10 +63,17 @@ pub struct LocalArgs {
     /// Owner cluster recorded on the rows local mode manages; keep it the same between runs.
     #[arg(long, value_name = "ID", default_value = DEFAULT_CLUSTER_ID)]
     pub cluster_id: String,
-    /// Archive the Accounts and Organizations local mode manages under this cluster ID that are
-    /// no longer in the manifests (Organizations first; an Account with live Organizations stays).
+    /// Archive the Accounts and Organizations, and revoke the Memberships, local mode manages
+    /// under this cluster ID that are no longer in the manifests (Memberships first, then
+    /// Organizations; an Account with live Organizations stays).
     #[arg(long)]
     pub prune: bool,
+    /// The accept page of invitation links; the token is added as `?token=…`.
+    #[arg(long, value_name = "URL", default_value = DEFAULT_ACCEPT_URL_BASE)]
+    pub accept_url_base: String,
+    /// Directory `apply` delivers mails into, one `.eml` file per mail (the file transport).
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_MAILBOX)]
+    pub mailbox: PathBuf,
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
@@ -73,11 +89,15 @@ pub async fn run(args: LocalArgs, mode: Mode) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
 
+    let mail = MailSettings::new(LOCAL_FROM, None, &args.accept_url_base).context("--accept-url-base")?;
     let url = database_url(&args.database, mode);
     let store = Store::connect(&url).await.context("opening the database")?;
     store.migrate().await.context("migrating the database")?;
-    let options = Options { cluster_id: args.cluster_id.clone(), prune: args.prune };
-    let report = engine::run(&store, &set, &options, mode, Timestamp::now()).await?;
+    let options = Options { cluster_id: args.cluster_id.clone(), prune: args.prune, mail };
+    let mut report = engine::run(&store, &set, &options, mode, Timestamp::now()).await?;
+    if mode == Mode::Apply {
+        report.mail = Some(deliver(&store, &options.mail, &args.mailbox).await?);
+    }
     store.close().await;
 
     let shown = match args.output {
@@ -91,6 +111,40 @@ pub async fn run(args: LocalArgs, mode: Mode) -> anyhow::Result<ExitCode> {
         Mode::Apply => report.entries.iter().all(engine::Entry::settled),
     };
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// `accountops invitation accept TOKEN`: accept the invitation and print who is now active
+/// where. Never creates a database; never prints the token.
+pub async fn accept_invitation(database: &str, token: &str) -> anyhow::Result<ExitCode> {
+    if let Ok(target) = crate::store::url::parse(database)
+        && let Some(file) = target.file
+        && !file.exists()
+    {
+        anyhow::bail!("{} does not exist (run `accountops apply` first, or pass --database)", file.display());
+    }
+    let store = Store::connect(database).await.context("opening the database")?;
+    store.migrate().await.context("migrating the database")?;
+    let accepted = crate::core::membership::accept(&store, token, Timestamp::now()).await;
+    store.close().await;
+    let accepted = accepted.context("cannot accept the invitation")?;
+    emit(&format!("accepted: {} is now Active in {}\n", accepted.email, accepted.scope_name))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Deliver every queued mail that is due into `mailbox`, after the run committed it. A mail
+/// that cannot be written stays queued for the next `apply`.
+async fn deliver(store: &Store, settings: &MailSettings, mailbox: &Path) -> anyhow::Result<MailDelivery> {
+    let transport = Transport::new(Endpoint::File { dir: mailbox.to_path_buf() }).context("opening the mailbox")?;
+    // A directory is no relay: no rate budget.
+    let config = DispatcherConfig { rate_per_minute: 0, ..DispatcherConfig::default() };
+    let dispatcher = Dispatcher::new(store.clone(), transport, settings, config).context("mail settings")?;
+    let done = dispatcher.deliver_due_once().await.context("delivering mail")?;
+    Ok(MailDelivery {
+        mailbox: mailbox.display().to_string(),
+        sent: done.sent,
+        retrying: done.retrying,
+        dead: done.dead,
+    })
 }
 
 /// Print to stdout; a reader that went away (`| head`) is not an error worth a panic.

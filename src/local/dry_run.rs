@@ -9,6 +9,10 @@
 //! |---|---|---|
 //! | Account created, updated, reactivated, adopted or imported | Organization under it | the Account's row as it will be: active, its ID, or [`NEW_ID`] for a row not created yet |
 //! | Organization archived (`--prune`) | Account pruned after it | its live organizations without the archived one |
+//! | Organization created, updated, adopted or imported | Membership in it | the organization as it will be, with the spec's roles and groups |
+//! | Account ready (as above) | Membership in the account | the account's row as it will be |
+//! | Membership that creates its person's user | later Membership of the same address | that user (no login yet) |
+//! | Membership revoked (`--prune`) | Organization pruned after it | its live memberships without the revoked one |
 //!
 //! The first also covers an Account that becomes visible only by the run (adopted with the
 //! adopt annotation, or imported): the core's `observe` finds an Organization's account by
@@ -20,12 +24,19 @@ use std::collections::{HashMap, HashSet};
 
 use jiff::Timestamp;
 
+use crate::api::OrganizationSpec;
 use crate::core::account::{self, DesiredAccount};
 use crate::core::conditions::{REASON_AVAILABLE, REASON_DELETING};
+use crate::core::membership::{self, DesiredMembership, ScopeRow, UserWrite};
 use crate::core::organization::{self, DesiredOrganization, ObservedOrganization};
 use crate::core::{CoreError, Kind, Outcome, Plan};
 use crate::store::accounts::{Account, LifecycleState};
-use crate::store::{Conn, StoredOwner, groups, memberships, organizations, roles};
+use crate::store::groups::Group;
+use crate::store::memberships::Scope;
+use crate::store::organizations::Organization;
+use crate::store::roles::Role;
+use crate::store::users::{User, normalize_email};
+use crate::store::{Conn, Owner, StoredOwner, groups, memberships, organizations, roles};
 
 /// The ID shown for a row the plan creates.
 pub const NEW_ID: &str = "(new)";
@@ -38,6 +49,13 @@ pub struct DryRun {
     accounts: HashMap<(String, String), Account>,
     /// Organizations the run archives.
     archived: HashSet<String>,
+    /// The row, roles and groups each Organization object (namespace, name) has once applied,
+    /// when its plan makes it ready.
+    organizations: HashMap<(String, String), ScopeRow>,
+    /// Users the run creates, by normalized e-mail address.
+    users: HashMap<String, User>,
+    /// Memberships the run revokes, counted per organization ID.
+    revoked: HashMap<String, u64>,
 }
 
 impl DryRun {
@@ -60,12 +78,7 @@ impl DryRun {
                 details: account::details(spec),
                 state: LifecycleState::Active,
                 archived_at: None,
-                owner: Some(StoredOwner {
-                    cluster: me.cluster.clone(),
-                    namespace: me.namespace.clone(),
-                    name: me.name.clone(),
-                    uid: Some(me.uid.clone()),
-                }),
+                owner: Some(live_owner(me)),
                 created_at: now,
                 updated_at: now,
             };
@@ -75,7 +88,12 @@ impl DryRun {
     }
 
     /// The plan for one Organization, as an outcome `apply` would report.
-    pub async fn organization(&mut self, conn: &mut Conn, wanted: &DesiredOrganization) -> Result<Outcome, CoreError> {
+    pub async fn organization(
+        &mut self,
+        conn: &mut Conn,
+        wanted: &DesiredOrganization,
+        now: Timestamp,
+    ) -> Result<Outcome, CoreError> {
         let mut observed = organization::observe(conn, wanted).await?;
         if let Some(spec) = wanted.intent.spec() {
             let key = (wanted.owner.namespace.clone(), spec.account_ref.name.as_str().to_owned());
@@ -86,6 +104,10 @@ impl DryRun {
                     released_row(conn, wanted, &after.id, &mut observed).await?;
                 }
             }
+        }
+        let focus = [&observed.row, &observed.external].into_iter().flatten().next().map(|o| o.id.clone());
+        if let Some(gone) = focus.and_then(|id| self.revoked.get(&id)) {
+            observed.memberships = observed.memberships.saturating_sub(*gone);
         }
         let planned = organization::plan(wanted, &observed);
         if let Plan::Archive { id } = &planned {
@@ -100,8 +122,116 @@ impl DryRun {
                 .map(|o| o.account_id.clone())
                 .or_else(|| observed.account.as_ref().map(|a| a.id.clone())),
         };
+        if let (Some(spec), Some(account_id)) = (wanted.intent.spec(), &account_id)
+            && planned.action().is_ready()
+        {
+            let id = planned.id().unwrap_or(NEW_ID);
+            let scope = organization_after(&wanted.owner, spec, id, account_id, now);
+            self.organizations.insert((wanted.owner.namespace.clone(), wanted.owner.name.clone()), scope);
+        }
         Ok(preview(Kind::Organization, &planned, account_id))
     }
+
+    /// The plan for one Membership, as an outcome `apply` would report.
+    pub async fn membership(
+        &mut self,
+        conn: &mut Conn,
+        wanted: &DesiredMembership,
+        now: Timestamp,
+    ) -> Result<Outcome, CoreError> {
+        let mut scope = membership::observe_scope(conn, wanted).await?;
+        if let Some(spec) = wanted.intent.spec() {
+            let ns = wanted.owner.namespace.clone();
+            if let Some(org) = &spec.organization_ref {
+                if let Some(after) = self.organizations.get(&(ns, org.name.to_string())) {
+                    scope = Some(after.clone());
+                }
+            } else if let Some(account) = &spec.account_ref
+                && let Some(after) = self.accounts.get(&(ns, account.name.to_string()))
+            {
+                scope = Some(ScopeRow::Account(after.clone()));
+            }
+        }
+        let mut observed = membership::observe_in(conn, wanted, scope).await?;
+        if let (None, Some(spec)) = (&observed.user, wanted.intent.spec()) {
+            observed.user = self.users.get(&normalize_email(spec.email.as_str())).cloned();
+        }
+        let planned = membership::plan(wanted, &observed, now);
+        if let Plan::Create { write, .. } | Plan::Update { write: Some(write), .. } = &planned.plan
+            && let UserWrite::Insert(new) = &write.user
+        {
+            let user = User {
+                id: NEW_ID.to_owned(),
+                email: new.email.clone(),
+                email_normalized: normalize_email(&new.email),
+                display_name: new.display_name.clone(),
+                phone: new.phone.clone(),
+                has_login: new.has_login,
+                archived_at: None,
+                created_at: now,
+                updated_at: now,
+            };
+            self.users.insert(user.email_normalized.clone(), user);
+        }
+        if let Plan::Archive { id } = &planned.plan
+            && let Some(Scope::Organization(org)) = observed.row.as_ref().filter(|m| &m.id == id).map(|m| &m.scope)
+        {
+            *self.revoked.entry(org.clone()).or_default() += 1;
+        }
+        Ok(planned.preview(preview(Kind::Membership, &planned.plan, None)))
+    }
+}
+
+/// The owner columns of a row `owner` holds.
+fn live_owner(owner: &Owner) -> StoredOwner {
+    StoredOwner {
+        cluster: owner.cluster.clone(),
+        namespace: owner.namespace.clone(),
+        name: owner.name.clone(),
+        uid: Some(owner.uid.clone()),
+    }
+}
+
+/// An Organization as it is once its plan is applied: active, with the spec's roles and groups.
+fn organization_after(owner: &Owner, spec: &OrganizationSpec, id: &str, account_id: &str, now: Timestamp) -> ScopeRow {
+    let row = Organization {
+        id: id.to_owned(),
+        account_id: account_id.to_owned(),
+        name: spec.display_name.clone(),
+        service_provider: spec.service_provider.is_some(),
+        state: LifecycleState::Active,
+        archived_at: None,
+        owner: Some(live_owner(owner)),
+        created_at: now,
+        updated_at: now,
+    };
+    let roles = spec
+        .roles
+        .iter()
+        .map(|r| Role {
+            id: NEW_ID.to_owned(),
+            organization_id: id.to_owned(),
+            name: r.name.clone(),
+            permissions: r.permissions.clone(),
+            archived_at: None,
+            created_at: now,
+            updated_at: now,
+        })
+        .collect();
+    let groups = spec
+        .groups
+        .iter()
+        .map(|g| Group {
+            id: NEW_ID.to_owned(),
+            organization_id: id.to_owned(),
+            name: g.name.clone(),
+            description: g.description.clone(),
+            archived_at: None,
+            created_at: now,
+            updated_at: now,
+        })
+        .collect();
+    ScopeRow::Organization { row, roles, groups }
 }
 
 /// What `organization::observe` finds once the account is visible: the latest row of that
@@ -158,5 +288,7 @@ pub fn preview<W>(kind: Kind, plan: &Plan<W>, account_id: Option<String>) -> Out
         children: None,
         reason,
         message,
+        requeue_at: None,
+        membership: None,
     }
 }

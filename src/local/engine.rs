@@ -1,17 +1,20 @@
-//! The local-mode engine: the core's Account and Organization reconcile over a manifest set.
+//! The local-mode engine: the core's Account, Organization and Membership reconcile over a
+//! manifest set.
 //!
 //! ```text
-//! ManifestSet ─► Accounts ─► Organizations ─► (--prune) Organizations ─► Accounts ─► Report
-//!                 present      present         no manifest, archived      no manifest
-//!                                                                        + other kinds listed
+//! ManifestSet ─► Accounts ─► Organizations ─► Memberships ─► (--prune) Memberships ─► Organizations ─► Accounts ─► Report
+//!                 present      present          present        no manifest, revoked   archived          archived
+//!                                                                                                  + other kinds listed
 //! ```
 //!
-//! Parents go first so an Organization finds the row its Account just got; pruning goes the
-//! other way so an Account is archived only after the Organizations that blocked it.
+//! Parents go first so an Organization finds the row its Account just got (and a Membership
+//! the row and roles its Organization just got); pruning goes the other way so an
+//! Organization is archived only after the Memberships that blocked it.
 //!
 //! Both commands walk the same list, so `plan` cannot drift from `apply`:
-//! - [`Mode::Apply`] calls `account::reconcile` / `organization::reconcile` per object (each
-//!   one transaction). An error is recorded for its object and the walk goes on.
+//! - [`Mode::Apply`] calls `account::reconcile` / `organization::reconcile` /
+//!   `membership::reconcile` per object (each one transaction, a Membership's mails queued in
+//!   it). An error is recorded for its object and the walk goes on.
 //! - [`Mode::Plan`] calls the core's `observe` and pure `plan` on one connection and writes
 //!   nothing. The effects earlier objects would have had are carried forward by
 //!   [`DryRun`], so the plan is what `apply` then does.
@@ -31,8 +34,10 @@ use super::dry_run::DryRun;
 use super::validate::{Item, ManifestSet};
 use crate::api::DeletionPolicy;
 use crate::core::account::{self, DesiredAccount};
+use crate::core::membership::{self, DesiredMembership};
 use crate::core::organization::{self, DesiredOrganization};
 use crate::core::{CoreError, Flags, Outcome};
+use crate::mail::MailSettings;
 use crate::store::{Conn, ManagedTable, Owner, Store, ownership};
 
 /// Run the engine for real, or only plan.
@@ -49,6 +54,8 @@ pub struct Options {
     pub cluster_id: String,
     /// Archive rows local mode owns that no manifest names any more.
     pub prune: bool,
+    /// Sender and accept link of the mails Memberships queue.
+    pub mail: MailSettings,
 }
 
 /// What became of one object.
@@ -80,7 +87,7 @@ impl Entry {
     /// judge (paused, not reconciled yet). Waiting, blocked, conflicts and errors are not.
     pub fn settled(&self) -> bool {
         match &self.status {
-            Status::Done(o) => o.action.is_ready() || o.action.deletion_finished(),
+            Status::Done(o) => o.is_ready() || o.action.deletion_finished(),
             Status::Failed { .. } => false,
             Status::Paused | Status::NotReconciledYet => true,
         }
@@ -94,9 +101,22 @@ pub struct Report {
     pub entries: Vec<Entry>,
     /// Without `--prune`: the rows `--prune` would archive, as `Kind namespace/name`.
     pub unpruned: Vec<String>,
+    /// `apply`: the mails delivered into the mailbox after the run.
+    pub mail: Option<MailDelivery>,
 }
 
-/// Plan or apply the Accounts and Organizations of `set`; see the module documentation.
+/// What the delivery after `apply` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailDelivery {
+    /// Where the `.eml` files went.
+    pub mailbox: String,
+    pub sent: u64,
+    pub retrying: u64,
+    pub dead: u64,
+}
+
+/// Plan or apply the Accounts, Organizations and Memberships of `set`; see the module
+/// documentation.
 ///
 /// Fails as a whole only when the rows to prune cannot be listed; a failure for one object is
 /// recorded in its entry.
@@ -111,14 +131,15 @@ pub async fn run(
     // One connection for the dry run (an in-memory database has only one); apply lets the
     // core take its own, so this one goes back to the pool first.
     let mut conn = store.acquire().await?;
+    let stray_members = strays(&mut conn, ManagedTable::Memberships, cluster, &set.memberships).await?;
     let stray_orgs = strays(&mut conn, ManagedTable::Organizations, cluster, &set.organizations).await?;
     let stray_accounts = strays(&mut conn, ManagedTable::Accounts, cluster, &set.accounts).await?;
     let mut walker = match mode {
         Mode::Apply => {
             drop(conn);
-            Walker::Apply { store }
+            Walker::Apply { store, mail: &options.mail }
         }
-        Mode::Plan => Walker::Plan { conn, dry: DryRun::default() },
+        Mode::Plan => Walker::Plan { conn, dry: Box::default() },
     };
 
     let mut entries = Vec::new();
@@ -146,9 +167,26 @@ pub async fn run(
         };
         entries.push(entry("Organization", item, status));
     }
+    for item in &set.memberships {
+        let status = match desired::flags(item) {
+            Err(e) => failed(&e),
+            Ok(flags) if flags.paused => Status::Paused,
+            Ok(flags) => {
+                let owner = desired::owner(cluster, &item.namespace, &item.name);
+                let wanted = DesiredMembership::new(owner, item.object.spec.clone(), false, flags);
+                walker.membership(&wanted, now).await
+            }
+        };
+        entries.push(entry("Membership", item, status));
+    }
 
     let mut unpruned = Vec::new();
     if options.prune {
+        for owner in stray_members {
+            let gone = DesiredMembership::deleted(owner.clone(), DeletionPolicy::Delete, Flags::default());
+            let status = walker.membership(&gone, now).await;
+            entries.push(pruned("Membership", owner, status));
+        }
         for owner in stray_orgs {
             let gone = DesiredOrganization::deleted(owner.clone(), DeletionPolicy::Delete, Flags::default());
             let status = walker.organization(&gone, now).await;
@@ -161,6 +199,7 @@ pub async fn run(
         }
     } else {
         let named = |kind: &str, o: &Owner| format!("{kind} {}/{}", o.namespace, o.name);
+        unpruned.extend(stray_members.iter().map(|o| named("Membership", o)));
         unpruned.extend(stray_orgs.iter().map(|o| named("Organization", o)));
         unpruned.extend(stray_accounts.iter().map(|o| named("Account", o)));
     }
@@ -174,23 +213,22 @@ pub async fn run(
             status: Status::NotReconciledYet,
         })
     };
-    entries.extend(later("Membership", names(&set.memberships)));
     entries.extend(later("TenantLink", names(&set.tenant_links)));
     entries.extend(later("ProvisioningSync", names(&set.provisioning_syncs)));
     entries.extend(later("Secret", names(&set.secrets)));
-    Ok(Report { mode, entries, unpruned })
+    Ok(Report { mode, entries, unpruned, mail: None })
 }
 
 /// Where each object goes: the real core, or the dry run on one connection.
 enum Walker<'a> {
-    Apply { store: &'a Store },
-    Plan { conn: sqlx::pool::PoolConnection<sqlx::Any>, dry: DryRun },
+    Apply { store: &'a Store, mail: &'a MailSettings },
+    Plan { conn: sqlx::pool::PoolConnection<sqlx::Any>, dry: Box<DryRun> },
 }
 
 impl Walker<'_> {
     async fn account(&mut self, wanted: &DesiredAccount, now: Timestamp) -> Status {
         let result = match self {
-            Walker::Apply { store } => account::reconcile(store, wanted, now).await,
+            Walker::Apply { store, .. } => account::reconcile(store, wanted, now).await,
             Walker::Plan { conn, dry } => dry.account(conn, wanted, now).await,
         };
         result.map_or_else(|e| failed(&e), Status::Done)
@@ -198,8 +236,16 @@ impl Walker<'_> {
 
     async fn organization(&mut self, wanted: &DesiredOrganization, now: Timestamp) -> Status {
         let result = match self {
-            Walker::Apply { store } => organization::reconcile(store, wanted, now).await,
-            Walker::Plan { conn, dry } => dry.organization(conn, wanted).await,
+            Walker::Apply { store, .. } => organization::reconcile(store, wanted, now).await,
+            Walker::Plan { conn, dry } => dry.organization(conn, wanted, now).await,
+        };
+        result.map_or_else(|e| failed(&e), Status::Done)
+    }
+
+    async fn membership(&mut self, wanted: &DesiredMembership, now: Timestamp) -> Status {
+        let result = match self {
+            Walker::Apply { store, mail } => membership::reconcile(store, wanted, now, mail).await,
+            Walker::Plan { conn, dry } => dry.membership(conn, wanted, now).await,
         };
         result.map_or_else(|e| failed(&e), Status::Done)
     }

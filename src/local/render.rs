@@ -46,7 +46,7 @@ fn plan_block(entry: &Entry) -> (String, Vec<String>) {
             if entry.pruned {
                 header.push_str(", no manifest");
             }
-            if !o.action.is_ready() && !o.action.deletion_finished() && o.reason != o.action.as_str() {
+            if !o.is_ready() && !o.action.deletion_finished() && o.reason != o.action.as_str() {
                 let _ = write!(header, ": {}", o.reason);
             }
             header.push(')');
@@ -59,7 +59,7 @@ fn plan_block(entry: &Entry) -> (String, Vec<String>) {
                 let _ = write!(header, " in account {account}");
             }
             let mut body: Vec<String> = o.changes.iter().map(ToString::to_string).collect();
-            if !o.action.is_ready() && !o.action.deletion_finished() {
+            if !o.is_ready() && !o.action.deletion_finished() {
                 body.push(o.message.clone());
             }
             (header, body)
@@ -133,7 +133,7 @@ pub fn apply_text(report: &Report) -> String {
 }
 
 fn ready_text(o: &Outcome) -> &'static str {
-    if o.action.is_ready() { "True" } else { "False" }
+    if o.is_ready() { "True" } else { "False" }
 }
 
 /// Left-aligned columns, three spaces apart, like `kubectl get`.
@@ -223,7 +223,8 @@ pub fn summary(report: &Report) -> String {
         let list: Vec<String> = later.iter().map(|(kind, n)| format!("{n} {kind}{}", plural(*n, "", "s"))).collect();
         let _ = writeln!(
             out,
-            "Not reconciled yet: {} (this version of local mode reconciles Accounts and Organizations).",
+            "Not reconciled yet: {} (this version of local mode reconciles Accounts, Organizations and \
+             Memberships).",
             list.join(", ")
         );
     }
@@ -233,6 +234,16 @@ pub fn summary(report: &Report) -> String {
             "Owned by local mode but no longer in the manifests: {}; --prune archives them.",
             report.unpruned.join(", ")
         );
+    }
+    if let Some(mail) = report.mail.as_ref().filter(|m| m.sent + m.retrying + m.dead > 0) {
+        let _ = write!(out, "Mail: {} delivered to {}", mail.sent, mail.mailbox);
+        if mail.retrying > 0 {
+            let _ = write!(out, ", {} to retry on the next apply", mail.retrying);
+        }
+        if mail.dead > 0 {
+            let _ = write!(out, ", {} undeliverable", mail.dead);
+        }
+        out.push_str(".\n");
     }
     out
 }
@@ -256,7 +267,7 @@ pub fn json(report: &Report) -> Value {
             let detail = match &entry.status {
                 Status::Done(o) => json!({
                     "action": o.action.as_str(),
-                    "ready": o.action.is_ready(),
+                    "ready": o.is_ready(),
                     "id": o.id,
                     "accountId": o.account_id,
                     "reason": o.reason,
@@ -272,6 +283,14 @@ pub fn json(report: &Report) -> Value {
             if let (Some(map), Value::Object(more)) = (object.as_object_mut(), detail) {
                 map.extend(more);
             }
+            if let (Some(map), Status::Done(o)) = (object.as_object_mut(), &entry.status)
+                && let Some(m) = &o.membership
+            {
+                // What a Membership's status would say: phase, user and invitation (never a token).
+                map.insert("phase".into(), json!(m.phase));
+                map.insert("userId".into(), json!(m.user_id));
+                map.insert("invitation".into(), json!(m.invitation.as_ref().map(|i| i.status())));
+            }
             object
         })
         .collect();
@@ -279,7 +298,11 @@ pub fn json(report: &Report) -> Value {
         Mode::Plan => "plan",
         Mode::Apply => "apply",
     };
-    json!({ "mode": mode, "objects": objects, "summary": summary(report).trim_end() })
+    let mail = report
+        .mail
+        .as_ref()
+        .map(|m| json!({"mailbox": m.mailbox, "delivered": m.sent, "retrying": m.retrying, "undeliverable": m.dead}));
+    json!({ "mode": mode, "objects": objects, "mail": mail, "summary": summary(report).trim_end() })
 }
 
 #[cfg(test)]
@@ -297,6 +320,8 @@ mod tests {
             children: None,
             reason: if action == Action::Waiting { "AccountNotReady" } else { "Available" },
             message: format!("message of {name}"),
+            requeue_at: None,
+            membership: None,
         };
         Entry { kind, namespace: "default".into(), name: name.into(), pruned: false, status: Status::Done(outcome) }
     }
@@ -313,11 +338,11 @@ mod tests {
             done("Organization", "b", Action::Created, Vec::new()),
             done("Organization", "c", Action::Unchanged, Vec::new()),
             done("Organization", "d", Action::Waiting, Vec::new()),
-            later("Membership", "m1"),
-            later("Membership", "m2"),
+            later("TenantLink", "m1"),
+            later("TenantLink", "m2"),
             later("Secret", "s"),
         ];
-        let plan = Report { mode: Mode::Plan, entries, unpruned: vec!["Account default/old".into()] };
+        let plan = Report { mode: Mode::Plan, entries, unpruned: vec!["Account default/old".into()], mail: None };
         let text = plan_text(&plan);
         assert!(text.contains("~ Account default/a (update) id-a\n    billingAddress.city: \"Kraków\" → \"Gdańsk\"\n"));
         assert!(
@@ -325,7 +350,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("\nPlan: 1 to create, 1 to update, 1 unchanged.\n1 will not be ready (1 Waiting)"));
-        assert!(text.contains("Not reconciled yet: 2 Memberships, 1 Secret "), "{text}");
+        assert!(text.contains("Not reconciled yet: 2 TenantLinks, 1 Secret "), "{text}");
         assert!(text.contains("no longer in the manifests: Account default/old; --prune archives them."));
 
         let applied = Report { mode: Mode::Apply, ..plan };
@@ -342,7 +367,7 @@ mod tests {
             pruned: false,
             status: Status::Failed { reason: "DatabaseUnavailable", message: "database: cannot connect".into() },
         };
-        let broken = Report { mode: Mode::Apply, entries: vec![failed], unpruned: vec![] };
+        let broken = Report { mode: Mode::Apply, entries: vec![failed], unpruned: vec![], mail: None };
         let text = apply_text(&broken);
         assert!(text.contains("Account   default/e        -    Error    False   DatabaseUnavailable\n"), "{text}");
         assert!(text.contains("\nx Account default/e: database: cannot connect\n"), "{text}");
@@ -353,6 +378,7 @@ mod tests {
             mode: Mode::Apply,
             entries: vec![done("Account", "a", Action::Unchanged, vec![])],
             unpruned: vec![],
+            mail: None,
         };
         assert_eq!(summary(&quiet), "No changes: 1 object unchanged.\n");
         let json = json(&quiet);

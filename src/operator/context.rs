@@ -27,6 +27,10 @@ pub struct Context {
     pub blocked_retry: Duration,
     pub recorder: Recorder,
     pub metrics: std::sync::Arc<Metrics>,
+    /// Sender and accept-link settings of the mails reconciles write to the outbox.
+    pub mail_settings: crate::mail::MailSettings,
+    /// Wakes the dispatcher after a commit that queued mail (leader only).
+    pub mail_wake: Option<crate::mail::DispatchHandle>,
     /// Consecutive failures per object, for exponential backoff.
     failures: Mutex<HashMap<String, u32>>,
 }
@@ -49,6 +53,12 @@ impl Context {
             blocked_retry: Duration::from_secs(15).min(resync),
             failures: Mutex::new(HashMap::new()),
             metrics,
+            mail_settings: crate::mail::MailSettings {
+                from: "accountops <noreply@localhost>".to_owned(),
+                reply_to: None,
+                accept_base_url: "http://localhost/invitations/accept".to_owned(),
+            },
+            mail_wake: None,
         }
     }
 

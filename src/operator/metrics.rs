@@ -37,6 +37,10 @@ pub struct Metrics {
     pub database_errors: Counter,
     pub outbox_pending: Gauge,
     pub leader: Gauge,
+    pub mail_sent: Counter,
+    pub mail_failures: Counter,
+    pub mail_dead: Counter,
+    delivery: std::sync::Mutex<Option<std::sync::Arc<crate::mail::DeliveryStats>>>,
 }
 
 impl Default for Metrics {
@@ -58,7 +62,26 @@ impl Default for Metrics {
         registry.register("outbox_pending", "Mails waiting in the outbox for delivery", outbox_pending.clone());
         let leader = Gauge::default();
         registry.register("leader", "1 while this replica holds the leader lease and reconciles", leader.clone());
-        Metrics { registry, reconciles, errors, duration, in_flight, database_errors, outbox_pending, leader }
+        let mail_sent = Counter::default();
+        registry.register("mail_sent", "Mails delivered to the relay", mail_sent.clone());
+        let mail_failures = Counter::default();
+        registry.register("mail_delivery_failures", "Failed delivery attempts (retried later)", mail_failures.clone());
+        let mail_dead = Counter::default();
+        registry.register("mail_dead", "Mails given up after the last attempt", mail_dead.clone());
+        Metrics {
+            registry,
+            reconciles,
+            errors,
+            duration,
+            in_flight,
+            database_errors,
+            outbox_pending,
+            leader,
+            mail_sent,
+            mail_failures,
+            mail_dead,
+            delivery: std::sync::Mutex::new(None),
+        }
     }
 }
 
@@ -76,8 +99,28 @@ impl Metrics {
         }
     }
 
+    /// Export the dispatcher's counters (read at each scrape).
+    pub fn track_delivery(&self, stats: std::sync::Arc<crate::mail::DeliveryStats>) {
+        *self.delivery.lock().unwrap_or_else(|p| p.into_inner()) = Some(stats);
+    }
+
+    fn sync_delivery(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let guard = self.delivery.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(stats) = guard.as_ref() {
+            for (counter, total) in [
+                (&self.mail_sent, stats.sent.load(Relaxed)),
+                (&self.mail_failures, stats.failures.load(Relaxed)),
+                (&self.mail_dead, stats.dead.load(Relaxed)),
+            ] {
+                counter.inc_by(total.saturating_sub(counter.get()));
+            }
+        }
+    }
+
     /// The text exposition format.
     pub fn encode(&self) -> String {
+        self.sync_delivery();
         let mut out = String::new();
         if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
             out.clear();

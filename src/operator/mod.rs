@@ -35,11 +35,19 @@ use kube::{Client, ResourceExt};
 use tracing::{info, warn};
 
 use crate::api::{Account, Organization};
+use crate::mail::{DeliveryStats, DispatchHandle, Dispatcher, DispatcherConfig, MailSettings, Transport};
 use crate::store::Store;
 
 pub use context::{Context, FINALIZER, MANAGER};
 pub use kinds::Managed;
 pub use leader::LeaderElection;
+
+/// Wakes the mail dispatcher right after a reconcile committed a mail.
+pub fn wake_mail(handle: &Option<DispatchHandle>) {
+    if let Some(handle) = handle {
+        handle.notify();
+    }
+}
 
 use health::Readiness;
 use metrics::Metrics;
@@ -58,6 +66,16 @@ pub struct Config {
     pub health_addr: Option<SocketAddr>,
     /// Reconcile only while holding a Lease (replicas > 1).
     pub leader_election: Option<LeaderElection>,
+    pub mail: MailConfig,
+}
+
+/// How the operator sends mail.
+#[derive(Debug, Clone)]
+pub struct MailConfig {
+    pub settings: MailSettings,
+    /// The relay (`smtp://`, `smtps://`, `file://DIR`); without one mails wait in the outbox.
+    pub transport_url: Option<String>,
+    pub dispatcher: DispatcherConfig,
 }
 
 /// Runs the controllers until SIGTERM/SIGINT (or until leadership is lost, which is an error:
@@ -86,7 +104,8 @@ pub async fn run(client: Client, config: Config) -> anyhow::Result<()> {
         None => identity::cluster_id(&client).await?,
     };
     info!(%cluster_id, namespace = config.namespace.as_deref().unwrap_or("(all)"), resync = ?config.resync, "starting controllers");
-    let ctx = Arc::new(Context::new(client.clone(), store, cluster_id, config.resync, metrics.clone()));
+    let mut context = Context::new(client.clone(), store.clone(), cluster_id, config.resync, metrics.clone());
+    context.mail_settings = config.mail.settings.clone();
 
     let lease = match &config.leader_election {
         // A standby waits for the lease; SIGTERM while waiting ends it cleanly.
@@ -102,6 +121,28 @@ pub async fn run(client: Client, config: Config) -> anyhow::Result<()> {
     readiness.leading.store(true, Ordering::SeqCst);
     metrics.leader.set(1);
 
+    // Only the leader delivers mail, so two replicas never send the same invitation.
+    let (stop_mail, mail_stopped) = tokio::sync::oneshot::channel::<()>();
+    let dispatcher = match &config.mail.transport_url {
+        Some(url) => {
+            let transport = Transport::from_url(url).context("configuring the mail transport")?;
+            let stats = Arc::new(DeliveryStats::default());
+            metrics.track_delivery(stats.clone());
+            let dispatcher = Dispatcher::new(store, transport, &config.mail.settings, config.mail.dispatcher.clone())
+                .context("configuring the mail sender")?
+                .with_stats(stats);
+            context.mail_wake = Some(dispatcher.handle());
+            Some(tokio::spawn(dispatcher.run(async {
+                let _ = mail_stopped.await;
+            })))
+        }
+        None => {
+            warn!("no mail transport configured (--smtp-url): mails stay in the outbox until one is");
+            None
+        }
+    };
+    let ctx = Arc::new(context);
+
     let controllers = controllers(&client, &config, ctx, readiness.clone());
     let outcome = match &lease {
         // Keep renewing while the controllers run; losing the lease stops this replica.
@@ -114,6 +155,10 @@ pub async fn run(client: Client, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
     };
+    let _ = stop_mail.send(());
+    if let Some(task) = dispatcher {
+        let _ = task.await;
+    }
     readiness.leading.store(false, Ordering::SeqCst);
     metrics.leader.set(0);
     if let Some(lease) = lease {

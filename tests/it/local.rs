@@ -5,7 +5,7 @@
 //! field changes of `plan -o json` must equal those of the `apply -o json` that follows, on a
 //! fresh database, after an edit, while pruning and when a deletion is blocked.
 
-mod workspace;
+pub(crate) mod workspace;
 
 use std::path::Path;
 use std::process::Command;
@@ -23,12 +23,9 @@ fn apply_on_the_examples_creates_then_changes_nothing_the_second_time() {
     assert!(shown.starts_with("KIND "), "a table: {shown}");
     assert_eq!(table_row(&shown, "Account", "default/acme-polska")[3..], ["Created", "True", "Available"]);
     assert_eq!(table_row(&shown, "Organization", "default/northwind-msp")[3..], ["Created", "True", "Available"]);
-    assert_eq!(table_row(&shown, "Membership", "default/jan-nowak")[2..], ["-", "Skipped", "-", "NotReconciledYet"]);
-    assert!(shown.contains("\n5 created.\n"), "{shown}");
-    assert!(
-        shown.contains("Not reconciled yet: 5 Memberships, 2 TenantLinks, 1 ProvisioningSync, 1 Secret"),
-        "{shown}"
-    );
+    assert_eq!(table_row(&shown, "Membership", "default/jan-nowak")[3..], ["Created", "True", "Invited"]);
+    assert!(shown.contains("\n10 created.\n"), "{shown}");
+    assert!(shown.contains("Not reconciled yet: 2 TenantLinks, 1 ProvisioningSync, 1 Secret"), "{shown}");
     let (accounts, orgs) = rows(&ws.url());
     assert_eq!((accounts.len(), orgs.len()), (2, 3));
     let acme = account_named(&accounts, "acme-polska");
@@ -42,7 +39,7 @@ fn apply_on_the_examples_creates_then_changes_nothing_the_second_time() {
     let second = ws.run("apply", &[]);
     let shown = text(&second.stdout);
     assert!(second.status.success(), "{shown}");
-    assert!(shown.contains("\nNo changes: 5 objects unchanged.\n"), "{shown}");
+    assert!(shown.contains("\nNo changes: 10 objects unchanged.\n"), "{shown}");
     assert!(!shown.contains("Created") && !shown.contains("Updated"), "{shown}");
     assert_eq!(rows(&ws.url()), (accounts, orgs), "the second apply wrote nothing: same rows, IDs and timestamps");
 }
@@ -57,8 +54,8 @@ fn plan_shows_exactly_what_apply_then_does_and_plan_alone_writes_nothing() {
     assert!(shown.contains("+ Account default/acme-polska (create)\n"), "{shown}");
     assert!(shown.contains("    billingAddress.city: (none) → \"Kraków\"\n"), "{shown}");
     assert!(shown.contains("+ Organization default/acme-engineering (create) in account (new)\n"), "{shown}");
-    assert!(shown.contains("? Membership default/jan-nowak (not reconciled yet)\n"), "{shown}");
-    assert!(shown.contains("\nPlan: 5 to create.\n"), "{shown}");
+    assert!(shown.contains("+ Membership default/jan-nowak (create)\n"), "{shown}");
+    assert!(shown.contains("\nPlan: 10 to create.\n"), "{shown}");
 
     // Fresh database: Organizations are planned under Accounts the same run creates.
     let (plan, (ok, applied)) = ws.plan_then_apply(&[]);
@@ -81,7 +78,7 @@ fn plan_shows_exactly_what_apply_then_does_and_plan_alone_writes_nothing() {
          billingAddress.city: \"Kraków\" → \"Gdańsk\"\n\n"
     );
     assert!(shown.contains(&block), "{shown}");
-    assert!(shown.contains("\nPlan: 1 to update, 4 unchanged.\n"), "{shown}");
+    assert!(shown.contains("\nPlan: 1 to update, 9 unchanged.\n"), "{shown}");
     assert_eq!(rows(&ws.url()), before, "plan writes nothing");
 
     let (plan, (ok, _)) = ws.plan_then_apply(&[]);
@@ -98,7 +95,7 @@ fn plan_shows_exactly_what_apply_then_does_and_plan_alone_writes_nothing() {
     assert_eq!(after.1, before.1, "organizations untouched");
 
     let again = ws.run("apply", &[]);
-    assert!(text(&again.stdout).contains("No changes: 5 objects unchanged."), "{}", text(&again.stdout));
+    assert!(text(&again.stdout).contains("No changes: 10 objects unchanged."), "{}", text(&again.stdout));
 }
 
 #[test]

@@ -1,0 +1,268 @@
+//! Carry out a [`MembershipPlan`] in one transaction: the user, the membership, the
+//! invitation with its token hash and the outbox row of its mail commit together or not at all.
+//!
+//! The token is generated here, hashed into the invitation row and rendered into the mail
+//! body; it is dropped when the mail is queued and appears nowhere else.
+
+use jiff::Timestamp;
+
+use super::facts::{InvitationFacts, MembershipFacts, rfc3339};
+use super::{Delivery, MembershipPlan, MembershipWrite, NOTICE_RELATED_TABLE, UserWrite};
+use crate::api::membership::MembershipPhase as ApiPhase;
+use crate::core::conditions::REASON_AVAILABLE;
+use crate::core::db;
+use crate::core::error::CoreError;
+use crate::core::outcome::{Kind, Outcome};
+use crate::core::plan::Plan;
+use crate::core::tokens::Token;
+use crate::mail::{self, MailContext, MailSettings, Template};
+use crate::store::invitations::{self, Invitation, NewInvitation, Subject};
+use crate::store::memberships::{self, MembershipPhase, NewMembership};
+use crate::store::outbox::{self, Mail, Related};
+use crate::store::{Conn, ManagedTable, Store, ownership, users};
+
+/// The rows a write made that the outcome reports.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Written {
+    membership_id: Option<String>,
+    user_id: Option<String>,
+    invitation: Option<(Invitation, Mail)>,
+}
+
+/// Execute `plan` in one transaction (nothing is opened for a plan that writes nothing).
+pub async fn apply(
+    store: &Store,
+    plan: &MembershipPlan,
+    now: Timestamp,
+    mail: &MailSettings,
+) -> Result<Outcome, CoreError> {
+    if !plan.writes() {
+        return Ok(outcome(plan, None));
+    }
+    let mut tx = store.begin().await?;
+    let written = write(&mut tx, plan, now, mail).await?;
+    db::commit(tx).await?;
+    Ok(outcome(plan, written))
+}
+
+/// The writes of `plan` on `conn` (a transaction).
+pub(super) async fn write(
+    conn: &mut Conn,
+    plan: &MembershipPlan,
+    now: Timestamp,
+    settings: &MailSettings,
+) -> Result<Option<Written>, CoreError> {
+    let table = ManagedTable::Memberships;
+    match &plan.plan {
+        Plan::Create { owner, write, .. } => {
+            let user_id = user(conn, &write.user, now).await?;
+            let new = NewMembership {
+                user_id: user_id.clone(),
+                scope: write.scope.clone(),
+                settings: write.settings.clone(),
+                phase: write.phase.unwrap_or(MembershipPhase::Pending),
+                owner: Some(owner.clone()),
+            };
+            let row = memberships::insert(conn, &new, now).await?;
+            let invitation = mails(conn, &row.id, write, now, settings).await?;
+            Ok(Some(Written { membership_id: Some(row.id), user_id: Some(user_id), invitation }))
+        }
+        Plan::Update { id, reactivate, write, .. } => {
+            correct(conn, id, *reactivate, write.as_ref(), now, settings).await
+        }
+        Plan::Adopt { id, owner, reactivate, write, .. } | Plan::Import { id, owner, reactivate, write, .. } => {
+            ownership::adopt(conn, table, id, owner, now).await?;
+            correct(conn, id, *reactivate, write.as_ref(), now, settings).await
+        }
+        Plan::Archive { id } => {
+            // The link in a mail not yet used stops working with the membership.
+            if let Some(open) = invitations::find_open(conn, &Subject::Membership(id.clone())).await? {
+                invitations::revoke(conn, &open.id, now).await?;
+            }
+            memberships::revoke(conn, id, now).await?;
+            ownership::release(conn, table, id, now).await?;
+            Ok(None)
+        }
+        // Memberships have no orphaned state: detaching is letting go of the row.
+        Plan::Orphan { id } | Plan::Release { id } => {
+            ownership::release(conn, table, id, now).await?;
+            Ok(None)
+        }
+        Plan::NoOp { .. } | Plan::Gone | Plan::Hold(_) => Ok(None),
+    }
+}
+
+async fn correct(
+    conn: &mut Conn,
+    id: &str,
+    reactivate: bool,
+    write: Option<&MembershipWrite>,
+    now: Timestamp,
+    settings: &MailSettings,
+) -> Result<Option<Written>, CoreError> {
+    let Some(write) = write else { return Ok(None) };
+    let phase = write.phase.unwrap_or(MembershipPhase::Pending);
+    if reactivate {
+        memberships::reinstate(conn, id, phase, now).await?;
+    }
+    let user_id = user(conn, &write.user, now).await?;
+    if write.settings_changed {
+        memberships::update(conn, id, &write.settings, now).await?;
+    }
+    if let (Some(phase), false) = (write.phase, reactivate) {
+        memberships::set_phase(conn, id, phase, now).await?;
+    }
+    let invitation = mails(conn, id, write, now, settings).await?;
+    Ok(Some(Written { membership_id: Some(id.to_owned()), user_id: Some(user_id), invitation }))
+}
+
+/// Insert or correct the person's user; returns its ID.
+async fn user(conn: &mut Conn, write: &UserWrite, now: Timestamp) -> Result<String, CoreError> {
+    Ok(match write {
+        UserWrite::Insert(new) => users::insert(conn, new, now).await?.id,
+        UserWrite::Update { id, update, reactivate } => {
+            if *reactivate {
+                users::reactivate(conn, id, now).await?;
+            }
+            users::update(conn, id, update, now).await?.id
+        }
+        UserWrite::Keep { id } => id.clone(),
+    })
+}
+
+/// Revoke the invitation the plan retires, issue the new one with its mail, queue the notice.
+async fn mails(
+    conn: &mut Conn,
+    membership_id: &str,
+    write: &MembershipWrite,
+    now: Timestamp,
+    settings: &MailSettings,
+) -> Result<Option<(Invitation, Mail)>, CoreError> {
+    if let Some(old) = &write.revoke_invitation {
+        invitations::revoke(conn, old, now).await?;
+    }
+    let facts = &write.mail;
+    let ctx = |accept_url, expires_at| MailContext {
+        recipient_name: facts.recipient_name.clone(),
+        organization_name: facts.organization.clone(),
+        roles: facts.roles.clone(),
+        accept_url,
+        expires_at,
+        ..MailContext::default()
+    };
+    if write.notice {
+        let related = Related { table: NOTICE_RELATED_TABLE.to_owned(), id: membership_id.to_owned() };
+        let notice = ctx(None, None);
+        let new = mail::compose(
+            settings,
+            Template::ExistingUserNotice,
+            facts.locale,
+            &facts.to,
+            &notice,
+            related,
+            membership_id,
+        );
+        outbox::enqueue(conn, &new, now).await?;
+    }
+    let Some(invite) = &write.invite else { return Ok(None) };
+    let token = Token::generate()?;
+    let new = NewInvitation {
+        subject: Subject::Membership(membership_id.to_owned()),
+        email: facts.to.clone(),
+        token_hash: token.hash(),
+        locale: invite.locale.as_str().to_owned(),
+        expires_at: invite.expires_at,
+        resend_nonce: invite.resend_nonce.clone(),
+    };
+    let row = invitations::insert(conn, &new, now).await?;
+    let related = Related { table: invitations::TABLE.to_owned(), id: row.id.clone() };
+    let letter = ctx(Some(settings.accept_url(token.expose())), Some(invite.expires_at));
+    drop(token);
+    let new_mail = mail::compose(settings, Template::Invitation, invite.locale, &facts.to, &letter, related, &row.id);
+    // The dispatcher records the Message-ID and `sent_at` on the invitation once delivered.
+    let queued = outbox::enqueue(conn, &new_mail, now).await?.mail().clone();
+    Ok(Some((row, queued)))
+}
+
+/// The outcome of `plan` once written (`written` is `None` for a plan that wrote nothing).
+pub(super) fn outcome(plan: &MembershipPlan, written: Option<Written>) -> Outcome {
+    let written = written.unwrap_or_default();
+    let mut facts = plan.facts.clone();
+    if facts.membership_id.is_none() {
+        facts.membership_id.clone_from(&written.membership_id);
+    }
+    if written.user_id.is_some() {
+        facts.user_id.clone_from(&written.user_id);
+    }
+    if let Some((invitation, mail)) = &written.invitation {
+        facts.invitation = Some(InvitationFacts::from_rows(invitation, Some(mail)));
+    }
+    let id = written.membership_id.or_else(|| plan.plan.id().map(str::to_owned));
+    let mut outcome = plan.plan.outcome(Kind::Membership, id, None);
+    if outcome.action.is_ready() {
+        let (reason, message) = describe(plan, &facts);
+        outcome.reason = reason;
+        outcome.message = message;
+    }
+    outcome.requeue_at = plan.requeue_at.filter(|_| facts.phase == ApiPhase::Invited);
+    outcome.membership = Some(Box::new(facts));
+    outcome
+}
+
+/// The `Ready` reason and message of a membership whose row is in place: its phase.
+pub(crate) fn describe(plan: &MembershipPlan, facts: &MembershipFacts) -> (&'static str, String) {
+    let (email, scope) = (&plan.email, &plan.scope_name);
+    let invitation = facts.invitation.as_ref();
+    let expires = invitation.map(|i| rfc3339(i.expires_at)).unwrap_or_default();
+    match facts.phase {
+        ApiPhase::Active => ("Active", format!("{email} is an active member of {scope}")),
+        ApiPhase::Invited => {
+            let mail = match invitation.map(|i| &i.delivery) {
+                Some(Delivery::Sent) => "delivered",
+                Some(Delivery::Retrying { .. }) => "being retried",
+                Some(Delivery::Dead { .. }) => "undeliverable",
+                _ => "queued",
+            };
+            ("Invited", format!("{email} is invited to {scope} (mail {mail}); the invitation expires at {expires}"))
+        }
+        ApiPhase::Expired => (
+            "InvitationExpired",
+            format!(
+                "the invitation of {email} to {scope} expired at {expires} unaccepted; change \
+                 spec.invitation.resendNonce to send a new one"
+            ),
+        ),
+        ApiPhase::Failed => {
+            let error = match invitation.map(|i| &i.delivery) {
+                Some(Delivery::Dead { last_error }) => last_error.as_str(),
+                _ => "delivery gave up",
+            };
+            (
+                "InvitationFailed",
+                format!(
+                    "the invitation mail to {email} could not be delivered ({error}); change \
+                     spec.invitation.resendNonce to send a new one"
+                ),
+            )
+        }
+        ApiPhase::Pending | ApiPhase::Revoked => (REASON_AVAILABLE, format!("membership of {email} in {scope}")),
+    }
+}
+
+impl MembershipPlan {
+    /// A dry run's `generic` outcome of this plan (its "will create …" wording) with the
+    /// membership's facts, and the phase's reason where the phase is what stops it being ready.
+    pub fn preview(&self, generic: Outcome) -> Outcome {
+        let mut outcome = generic;
+        if outcome.action.is_ready() {
+            let (reason, message) = describe(self, &self.facts);
+            outcome.reason = reason;
+            if !self.facts.is_usable() {
+                outcome.message = message;
+            }
+        }
+        outcome.requeue_at = self.requeue_at.filter(|_| self.facts.phase == ApiPhase::Invited);
+        outcome.membership = Some(Box::new(self.facts.clone()));
+        outcome
+    }
+}
