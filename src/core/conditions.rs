@@ -92,6 +92,37 @@ pub fn paused_conditions(previous: &[Condition], generation: Option<i64>, now: T
     merge(previous, [ready, Some(synced)], generation, now)
 }
 
+/// Sets one more condition type (e.g. `InvitationDelivered`) in `conditions`, keeping its
+/// `lastTransitionTime` from `previous` while its status stays the same.
+#[allow(clippy::too_many_arguments)]
+pub fn set_condition(
+    conditions: &mut Vec<Condition>,
+    previous: &[Condition],
+    type_: &str,
+    status: ConditionStatus,
+    reason: &str,
+    message: String,
+    generation: Option<i64>,
+    now: Timestamp,
+) {
+    let last_transition_time = match previous.iter().find(|c| c.type_ == type_) {
+        Some(b) if b.status == status => b.last_transition_time.clone(),
+        _ => transition_time(now),
+    };
+    let condition = Condition {
+        type_: type_.to_owned(),
+        status,
+        reason: reason.to_owned(),
+        message,
+        last_transition_time,
+        observed_generation: generation,
+    };
+    match conditions.iter_mut().find(|c| c.type_ == type_) {
+        Some(existing) => *existing = condition,
+        None => conditions.push(condition),
+    }
+}
+
 /// `metav1.Time` text: RFC 3339, whole seconds, UTC.
 fn transition_time(now: Timestamp) -> String {
     Timestamp::from_second(now.as_second()).unwrap_or(now).to_string()
@@ -132,6 +163,50 @@ mod tests {
 
     fn at(text: &str) -> Timestamp {
         text.parse().expect("a timestamp")
+    }
+
+    #[test]
+    fn an_extra_condition_keeps_its_transition_time_while_its_status_holds() {
+        let t0 = at("2026-01-01T00:00:00Z");
+        let t1 = at("2026-01-02T00:00:00Z");
+        let mut first = Vec::new();
+        set_condition(
+            &mut first,
+            &[],
+            "InvitationDelivered",
+            ConditionStatus::False,
+            "Pending",
+            "queued".into(),
+            Some(1),
+            t0,
+        );
+        let mut second = first.clone();
+        set_condition(
+            &mut second,
+            &first,
+            "InvitationDelivered",
+            ConditionStatus::False,
+            "Retrying",
+            "again".into(),
+            Some(1),
+            t1,
+        );
+        assert_eq!(second.len(), 1);
+        assert_eq!(second[0].last_transition_time, first[0].last_transition_time);
+        assert_eq!(second[0].reason, "Retrying");
+        let mut third = second.clone();
+        set_condition(
+            &mut third,
+            &second,
+            "InvitationDelivered",
+            ConditionStatus::True,
+            "Delivered",
+            "ok".into(),
+            Some(2),
+            t1,
+        );
+        assert_eq!(third[0].last_transition_time, "2026-01-02T00:00:00Z");
+        assert_eq!(third[0].observed_generation, Some(2));
     }
 
     fn outcome(action: Action, reason: &'static str) -> Outcome {

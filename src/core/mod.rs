@@ -48,7 +48,7 @@ pub mod tokens;
 #[cfg(test)]
 mod fixtures;
 
-pub use conditions::{READY, SYNCED, error_conditions, paused_conditions};
+pub use conditions::{READY, SYNCED, error_conditions, paused_conditions, set_condition};
 pub use error::{CoreError, InvitationError};
 pub use flags::{
     ADOPT_ANNOTATION, EXTERNAL_ID_ANNOTATION, FORCE_ORPHAN_ANNOTATION, Flags, OBSERVE_ONLY_ANNOTATION,

@@ -10,11 +10,19 @@ use kube::Resource;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::api::{Account, AccountStatus, Condition, Conditions, DeletionPolicy, Organization, OrganizationStatus};
+use crate::api::{
+    Account, AccountStatus, Condition, Conditions, DeletionPolicy, Membership, MembershipStatus, Organization,
+    OrganizationStatus,
+};
 use crate::core::account::DesiredAccount;
+use crate::core::membership::DesiredMembership;
 use crate::core::organization::DesiredOrganization;
-use crate::core::{CoreError, Flags, Kind, Outcome, account, organization};
+use crate::core::{CoreError, Flags, Kind, Outcome, account, membership, organization, set_condition};
+use crate::mail::MailSettings;
 use crate::store::{Owner, Store};
+
+/// The condition a Membership reports its invitation mail on.
+pub const INVITATION_DELIVERED: &str = "InvitationDelivered";
 
 /// At most this many platform IDs are listed in a status; counts carry the rest.
 const LISTED_IDS: usize = 50;
@@ -47,10 +55,11 @@ pub trait Managed:
         deleting: bool,
         flags: Flags,
         now: Timestamp,
+        mail: &MailSettings,
     ) -> impl Future<Output = Result<Outcome, CoreError>> + Send;
 
-    /// The kind-specific status fields an outcome reports (conditions are set separately).
-    fn absorb(status: &mut Self::Status, outcome: &Outcome);
+    /// The kind-specific status fields an outcome reports (Ready and Synced are set separately).
+    fn absorb(status: &mut Self::Status, outcome: &Outcome, now: Timestamp);
 }
 
 fn listed(ids: &[String]) -> Vec<String> {
@@ -86,12 +95,13 @@ impl Managed for Account {
         deleting: bool,
         flags: Flags,
         now: Timestamp,
+        _mail: &MailSettings,
     ) -> Result<Outcome, CoreError> {
         let desired = DesiredAccount::new(owner, self.spec.clone(), deleting, flags);
         account::reconcile(store, &desired, now).await
     }
 
-    fn absorb(status: &mut AccountStatus, outcome: &Outcome) {
+    fn absorb(status: &mut AccountStatus, outcome: &Outcome, _now: Timestamp) {
         if outcome.id.is_some() {
             status.account_id.clone_from(&outcome.id);
         }
@@ -127,12 +137,13 @@ impl Managed for Organization {
         deleting: bool,
         flags: Flags,
         now: Timestamp,
+        _mail: &MailSettings,
     ) -> Result<Outcome, CoreError> {
         let desired = DesiredOrganization::new(owner, self.spec.clone(), deleting, flags);
         organization::reconcile(store, &desired, now).await
     }
 
-    fn absorb(status: &mut OrganizationStatus, outcome: &Outcome) {
+    fn absorb(status: &mut OrganizationStatus, outcome: &Outcome, _now: Timestamp) {
         if outcome.id.is_some() {
             status.organization_id.clone_from(&outcome.id);
         }
@@ -141,6 +152,63 @@ impl Managed for Organization {
         }
         if let Some(children) = &outcome.children {
             status.member_count = count(children.count);
+        }
+    }
+}
+
+impl Managed for Membership {
+    type Status = MembershipStatus;
+    const KIND: Kind = Kind::Membership;
+
+    fn status(&self) -> Option<&MembershipStatus> {
+        self.status.as_ref()
+    }
+    fn conditions(status: &MembershipStatus) -> &[Condition] {
+        &status.conditions.0
+    }
+    fn set_conditions(status: &mut MembershipStatus, conditions: Vec<Condition>, generation: Option<i64>) {
+        // InvitationDelivered is set by `absorb`, after Ready and Synced; keep it.
+        let delivered: Vec<Condition> =
+            status.conditions.0.iter().filter(|c| c.type_ == INVITATION_DELIVERED).cloned().collect();
+        let mut all: Vec<Condition> = conditions.into_iter().filter(|c| c.type_ != INVITATION_DELIVERED).collect();
+        all.extend(delivered);
+        status.conditions = Conditions(all);
+        status.observed_generation = generation;
+    }
+    fn deletion_policy(&self) -> DeletionPolicy {
+        self.spec.deletion_policy
+    }
+
+    async fn reconcile(
+        &self,
+        store: &Store,
+        owner: Owner,
+        deleting: bool,
+        flags: Flags,
+        now: Timestamp,
+        mail: &MailSettings,
+    ) -> Result<Outcome, CoreError> {
+        let desired = DesiredMembership::new(owner, self.spec.clone(), deleting, flags);
+        membership::reconcile(store, &desired, now, mail).await
+    }
+
+    fn absorb(status: &mut MembershipStatus, outcome: &Outcome, now: Timestamp) {
+        let Some(facts) = outcome.membership.as_deref() else { return };
+        let previous = status.conditions.0.clone();
+        facts.fill(status);
+        if let Some(invitation) = &facts.invitation {
+            let (condition, reason, message) = invitation.delivered();
+            let generation = status.observed_generation;
+            set_condition(
+                &mut status.conditions.0,
+                &previous,
+                INVITATION_DELIVERED,
+                condition,
+                reason,
+                message,
+                generation,
+                now,
+            );
         }
     }
 }

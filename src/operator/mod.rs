@@ -12,6 +12,7 @@
 //!     └─► status (server-side apply, only when changed) + Events; resync for drift
 //! ```
 
+mod changes;
 mod context;
 mod health;
 mod identity;
@@ -34,7 +35,7 @@ use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
 use tracing::{info, warn};
 
-use crate::api::{Account, Organization};
+use crate::api::{Account, Membership, Organization};
 use crate::mail::{DeliveryStats, DispatchHandle, Dispatcher, DispatcherConfig, MailSettings, Transport};
 use crate::store::Store;
 
@@ -172,6 +173,7 @@ pub async fn run(client: Client, config: Config) -> anyhow::Result<()> {
 async fn controllers(client: &Client, config: &Config, ctx: Arc<Context>, readiness: Arc<Readiness>) {
     let accounts: Api<Account> = scoped(client, config.namespace.as_deref());
     let organizations: Api<Organization> = scoped(client, config.namespace.as_deref());
+    let memberships: Api<Membership> = scoped(client, config.namespace.as_deref());
     wait_for_crds(&accounts, &organizations).await;
 
     let wc = watcher::Config::default().any_semantic();
@@ -191,8 +193,13 @@ async fn controllers(client: &Client, config: &Config, ctx: Arc<Context>, readin
     let orgs = organization_controller.store();
     let synced = (account_cache, orgs.clone());
     let organization_controller = organization_controller
+        // A membership appearing or going changes the member count and may unblock deletion.
+        .watches(memberships.clone(), wc.clone(), |m| {
+            let ns = m.namespace()?;
+            m.spec.organization_ref.as_ref().map(|r| ObjectRef::<Organization>::new(r.name.as_str()).within(&ns))
+        })
         // An account becoming ready (or changing) re-queues the organizations waiting on it.
-        .watches(accounts, wc, move |account| {
+        .watches(accounts.clone(), wc.clone(), move |account| {
             let ns = account.namespace();
             let name = account.name_any();
             orgs.state()
@@ -202,8 +209,39 @@ async fn controllers(client: &Client, config: &Config, ctx: Arc<Context>, readin
                 .collect::<Vec<_>>()
         })
         .shutdown_on_signal()
-        .run(reconcile::reconcile::<Organization>, reconcile::error_policy::<Organization>, ctx)
+        .run(reconcile::reconcile::<Organization>, reconcile::error_policy::<Organization>, ctx.clone())
         .for_each(|result| async move { log_result("Organization", result) });
+
+    let membership_controller = Controller::new(memberships, wc.clone());
+    let members = membership_controller.store();
+    let members_of_account = members.clone();
+    let membership_controller = membership_controller
+        // Roles, groups or readiness of the organization decide whether a membership can go on.
+        .watches(organizations, wc.clone(), move |org| {
+            let (ns, name) = (org.namespace(), org.name_any());
+            members
+                .state()
+                .into_iter()
+                .filter(|m| {
+                    m.namespace() == ns && m.spec.organization_ref.as_ref().is_some_and(|r| r.name.as_str() == name)
+                })
+                .map(|m| ObjectRef::from_obj(m.as_ref()))
+                .collect::<Vec<_>>()
+        })
+        .watches(accounts, wc, move |account| {
+            let (ns, name) = (account.namespace(), account.name_any());
+            members_of_account
+                .state()
+                .into_iter()
+                .filter(|m| m.namespace() == ns && m.spec.account_ref.as_ref().is_some_and(|r| r.name.as_str() == name))
+                .map(|m| ObjectRef::from_obj(m.as_ref()))
+                .collect::<Vec<_>>()
+        })
+        // Acceptance by the web app and mail delivery change rows only; see them within seconds.
+        .reconcile_on(changes::membership_changes(ctx.store.clone(), ctx.cluster_id.clone(), CHANGE_POLL))
+        .shutdown_on_signal()
+        .run(reconcile::reconcile::<Membership>, reconcile::error_policy::<Membership>, ctx)
+        .for_each(|result| async move { log_result("Membership", result) });
 
     let mark_synced = async move {
         let (accounts, orgs) = synced;
@@ -212,8 +250,11 @@ async fn controllers(client: &Client, config: &Config, ctx: Arc<Context>, readin
             info!("caches synced");
         }
     };
-    futures::join!(account_controller, organization_controller, mark_synced);
+    futures::join!(account_controller, organization_controller, membership_controller, mark_synced);
 }
+
+/// How often rows changed outside Kubernetes (accepted invitations, delivered mails) are polled.
+const CHANGE_POLL: Duration = Duration::from_secs(2);
 
 /// SIGTERM (Kubernetes stopping the pod) or Ctrl-C.
 async fn shutdown_signal() {

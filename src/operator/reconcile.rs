@@ -100,11 +100,14 @@ async fn reconcile_inner<K: Managed>(obj: &K, ctx: &Context) -> Result<Action, E
         finalizers.push(FINALIZER.to_owned());
         patch_finalizers(&api, obj, finalizers).await?;
     }
-    match obj.reconcile(&ctx.store, owner, false, flags, now).await {
+    match obj.reconcile(&ctx.store, owner, false, flags, now, &ctx.mail_settings).await {
         Ok(outcome) => {
+            if wrote(&outcome) {
+                super::wake_mail(&ctx.mail_wake);
+            }
             report(&api, obj, ctx, &outcome, now).await?;
             info!(%outcome, "reconciled");
-            Ok(Action::requeue(ctx.resync))
+            Ok(Action::requeue(next_look(&outcome, ctx.resync, now)))
         }
         Err(e) => {
             report_error(&api, obj, ctx, &e, now).await?;
@@ -125,7 +128,7 @@ async fn delete<K: Managed>(
         return Ok(Action::await_change());
     }
     let force_orphan = flags.force_orphan;
-    match obj.reconcile(&ctx.store, owner, true, flags, now).await {
+    match obj.reconcile(&ctx.store, owner, true, flags, now, &ctx.mail_settings).await {
         Ok(outcome) if outcome.action.deletion_finished() => {
             if let Some(event) = outcome.event(false) {
                 publish(ctx, obj, &event).await;
@@ -180,9 +183,9 @@ async fn report<K: Managed>(
     let generation = obj.meta().generation;
     let previous = obj.status().cloned().unwrap_or_default();
     let mut status = previous.clone();
-    K::absorb(&mut status, outcome);
     let conditions = outcome.conditions(K::conditions(&previous), generation, now);
     K::set_conditions(&mut status, conditions, generation);
+    K::absorb(&mut status, outcome, now);
     let changed = status != previous;
     let spec_changed = K::conditions(&previous).iter().all(|c| c.observed_generation != generation);
     if (changed || wrote(outcome))
@@ -247,6 +250,15 @@ pub fn error_policy<K: Managed>(obj: Arc<K>, err: &Error, ctx: Arc<Context>) -> 
     let delay = ctx.backoff(&key(obj.as_ref()));
     warn!(kind = K::KIND.as_str(), name = obj.name_any(), category = err.category(), error = %err, retry_in = ?delay, "will retry");
     Action::requeue(delay)
+}
+
+/// The resync, or sooner when the outcome has a deadline (an invitation's expiry): the object
+/// is looked at again right after it passes.
+fn next_look(outcome: &Outcome, resync: std::time::Duration, now: Timestamp) -> std::time::Duration {
+    let Some(at) = outcome.requeue_at else { return resync };
+    let until = at.duration_since(now);
+    let until = std::time::Duration::try_from(until).unwrap_or_default() + std::time::Duration::from_millis(500);
+    until.min(resync)
 }
 
 /// Outcomes that changed the platform: each is worth an Event even when status stays the same

@@ -6,6 +6,7 @@ mod cli;
 mod harness;
 mod local;
 mod mail;
+mod membership_e2e;
 mod membership_local;
 mod operations;
 mod operator;

@@ -7,12 +7,14 @@ use accountops::api::Account;
 use kube::api::Api;
 
 use crate::harness;
+use crate::membership_e2e::MEMBERS;
 use crate::operator::{ACCOUNT, wait_ready};
 use crate::store_pg;
 use crate::support::eventually;
 use crate::support::http;
 use crate::support::operator::Operator;
 use crate::support::proxy::Proxy;
+use crate::support::smtp::{Security, SmtpServer};
 
 const RESYNC: Duration = Duration::from_secs(2);
 const WAIT: Duration = Duration::from_secs(60);
@@ -84,9 +86,11 @@ fn reconciles(log: &str) -> usize {
 async fn two_replicas_one_leads_and_a_standby_takes_over() {
     let Some(env) = harness::test_env().await else { return };
     let Some(db) = store_pg::fresh().await else { return };
+    let Some(smtp) = SmtpServer::start(Security::Plain).await else { return };
     let cluster = format!("test-{}", env.ns);
     let lease_ns = format!("--lease-namespace={}", env.ns);
-    let flags = ["--leader-election", lease_ns.as_str(), "--lease-duration=4s"];
+    let smtp_url = format!("--smtp-url={}", smtp.url());
+    let flags = ["--leader-election", lease_ns.as_str(), "--lease-duration=4s", smtp_url.as_str()];
     let mut first = Operator::start_with(&env, &db.url, &cluster, RESYNC, &flags);
     eventually("the first replica leads", WAIT, || async {
         (http::get(first.health, "/readyz").await?.0 == 200).then_some(())
@@ -102,7 +106,9 @@ async fn two_replicas_one_leads_and_a_standby_takes_over() {
 
     let accounts: Api<Account> = env.api();
     env.apply(ACCOUNT).await;
+    env.apply(MEMBERS).await;
     wait_ready(&accounts, "billing", "True", None).await;
+    eventually("two invitation mails", WAIT, || async { (smtp.messages().len() >= 2).then_some(()) }).await;
     assert!(reconciles(&first.log()) > 0);
     assert_eq!(reconciles(&second.log()), 0, "the standby reconciles nothing: {}", second.log());
 
@@ -128,6 +134,8 @@ async fn two_replicas_one_leads_and_a_standby_takes_over() {
         (http::get(third.health, "/readyz").await?.0 == 200).then_some(())
     })
     .await;
+    tokio::time::sleep(RESYNC * 2).await;
+    assert_eq!(smtp.messages().len(), 2, "no invitation was sent twice across three leaders");
 }
 
 #[tokio::test]

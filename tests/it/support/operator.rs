@@ -71,10 +71,25 @@ impl Operator {
     }
 
     pub fn restart(&mut self) {
+        self.restart_with_env(&[]);
+    }
+
+    /// Restarts with extra environment (`NAME=value`), e.g. a failpoint; through `env(1)`, since
+    /// a test must not change its own process environment.
+    pub fn restart_with_env(&mut self, vars: &[&str]) {
         self.stop();
-        let program = PathBuf::from(env!("CARGO_BIN_EXE_accountops"));
-        let process = Supervised::spawn("accountops", &program, &self.args, &self.log).expect("operator starts");
+        let binary = env!("CARGO_BIN_EXE_accountops").to_owned();
+        let mut args: Vec<String> = vars.iter().map(|v| (*v).to_owned()).collect();
+        args.push(binary);
+        args.extend(self.args.iter().cloned());
+        let process =
+            Supervised::spawn("accountops", &PathBuf::from("/usr/bin/env"), &args, &self.log).expect("operator starts");
         self.process = Some(process);
+    }
+
+    /// Whether the process has exited (e.g. aborted at a failpoint).
+    pub fn exited(&mut self) -> bool {
+        self.process.as_mut().is_some_and(|p| p.exited().is_some())
     }
 
     pub fn log(&self) -> String {
