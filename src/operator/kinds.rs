@@ -44,6 +44,7 @@ pub trait Managed:
 
     fn status(&self) -> Option<&Self::Status>;
     fn conditions(status: &Self::Status) -> &[Condition];
+    fn observed_generation(status: &Self::Status) -> Option<i64>;
     fn set_conditions(status: &mut Self::Status, conditions: Vec<Condition>, generation: Option<i64>);
     fn deletion_policy(&self) -> DeletionPolicy;
 
@@ -76,6 +77,9 @@ impl Managed for Account {
 
     fn status(&self) -> Option<&AccountStatus> {
         self.status.as_ref()
+    }
+    fn observed_generation(status: &AccountStatus) -> Option<i64> {
+        status.observed_generation
     }
     fn conditions(status: &AccountStatus) -> &[Condition] {
         &status.conditions.0
@@ -118,6 +122,9 @@ impl Managed for Organization {
 
     fn status(&self) -> Option<&OrganizationStatus> {
         self.status.as_ref()
+    }
+    fn observed_generation(status: &OrganizationStatus) -> Option<i64> {
+        status.observed_generation
     }
     fn conditions(status: &OrganizationStatus) -> &[Condition] {
         &status.conditions.0
@@ -162,6 +169,9 @@ impl Managed for Membership {
 
     fn status(&self) -> Option<&MembershipStatus> {
         self.status.as_ref()
+    }
+    fn observed_generation(status: &MembershipStatus) -> Option<i64> {
+        status.observed_generation
     }
     fn conditions(status: &MembershipStatus) -> &[Condition] {
         &status.conditions.0
@@ -210,5 +220,40 @@ impl Managed for Membership {
                 now,
             );
         }
+    }
+}
+
+/// Whether the object's current generation still waits for a reconcile.
+pub fn pending<K: Managed>(obj: &K) -> bool {
+    let observed = obj.status().and_then(K::observed_generation);
+    obj.meta().deletion_timestamp.is_none() && observed != obj.meta().generation
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::AccountSpec;
+
+    fn account(generation: i64, observed: Option<i64>, deleting: bool) -> Account {
+        let spec: AccountSpec = serde_yaml::from_str(
+            "legalName: A\nbillingAddress: {street: [x], city: c, postalCode: '1', country: PL}\nbillingEmail: a@b.pl\ncurrency: PLN\n",
+        )
+        .expect("spec");
+        let mut a = Account::new("a", spec);
+        a.metadata.generation = Some(generation);
+        if deleting {
+            a.metadata.deletion_timestamp =
+                Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(Timestamp::UNIX_EPOCH));
+        }
+        a.status = observed.map(|g| AccountStatus { observed_generation: Some(g), ..Default::default() });
+        a
+    }
+
+    #[test]
+    fn an_object_is_pending_until_its_generation_is_observed() {
+        assert!(pending(&account(1, None, false)), "never reconciled");
+        assert!(pending(&account(2, Some(1), false)), "spec changed since");
+        assert!(!pending(&account(2, Some(2), false)), "current");
+        assert!(!pending(&account(2, Some(1), true)), "deletion is not queue work of this kind");
     }
 }

@@ -40,8 +40,13 @@ pub struct Metrics {
     pub mail_sent: Counter,
     pub mail_failures: Counter,
     pub mail_dead: Counter,
+    pub queue_depth: Family<KindLabels, Gauge>,
     delivery: std::sync::Mutex<Option<std::sync::Arc<crate::mail::DeliveryStats>>>,
+    queues: std::sync::Mutex<Vec<(&'static str, QueueProbe)>>,
 }
+
+/// Counts a controller's objects whose current generation has not been reconciled yet.
+pub type QueueProbe = Box<dyn Fn() -> usize + Send + Sync>;
 
 impl Default for Metrics {
     fn default() -> Self {
@@ -62,6 +67,12 @@ impl Default for Metrics {
         registry.register("outbox_pending", "Mails waiting in the outbox for delivery", outbox_pending.clone());
         let leader = Gauge::default();
         registry.register("leader", "1 while this replica holds the leader lease and reconciles", leader.clone());
+        let queue_depth = Family::<KindLabels, Gauge>::default();
+        registry.register(
+            "queue_depth",
+            "Objects whose current generation has not been reconciled yet, by kind",
+            queue_depth.clone(),
+        );
         let mail_sent = Counter::default();
         registry.register("mail_sent", "Mails delivered to the relay", mail_sent.clone());
         let mail_failures = Counter::default();
@@ -80,7 +91,9 @@ impl Default for Metrics {
             mail_sent,
             mail_failures,
             mail_dead,
+            queue_depth,
             delivery: std::sync::Mutex::new(None),
+            queues: std::sync::Mutex::new(Vec::new()),
         }
     }
 }
@@ -118,9 +131,22 @@ impl Metrics {
         }
     }
 
+    /// Report `kind`'s queue depth from `probe` at each scrape.
+    pub fn track_queue(&self, kind: &'static str, probe: QueueProbe) {
+        self.queues.lock().unwrap_or_else(|p| p.into_inner()).push((kind, probe));
+    }
+
+    fn sync_queues(&self) {
+        for (kind, probe) in self.queues.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            let depth = i64::try_from(probe()).unwrap_or(i64::MAX);
+            self.queue_depth.get_or_create(&KindLabels { kind }).set(depth);
+        }
+    }
+
     /// The text exposition format.
     pub fn encode(&self) -> String {
         self.sync_delivery();
+        self.sync_queues();
         let mut out = String::new();
         if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
             out.clear();

@@ -179,6 +179,7 @@ async fn controllers(client: &Client, config: &Config, ctx: Arc<Context>, readin
     let wc = watcher::Config::default().any_semantic();
     let account_controller = Controller::new(accounts.clone(), wc.clone());
     let account_cache = account_controller.store();
+    track_queue(&ctx, account_cache.clone());
     let account_controller = account_controller
         // An organization appearing, moving or going changes its account's count and may
         // unblock its deletion.
@@ -191,6 +192,7 @@ async fn controllers(client: &Client, config: &Config, ctx: Arc<Context>, readin
 
     let organization_controller = Controller::new(organizations.clone(), wc.clone());
     let orgs = organization_controller.store();
+    track_queue(&ctx, orgs.clone());
     let synced = (account_cache, orgs.clone());
     let organization_controller = organization_controller
         // A membership appearing or going changes the member count and may unblock deletion.
@@ -214,6 +216,7 @@ async fn controllers(client: &Client, config: &Config, ctx: Arc<Context>, readin
 
     let membership_controller = Controller::new(memberships, wc.clone());
     let members = membership_controller.store();
+    track_queue(&ctx, members.clone());
     let members_of_account = members.clone();
     let membership_controller = membership_controller
         // Roles, groups or readiness of the organization decide whether a membership can go on.
@@ -251,6 +254,12 @@ async fn controllers(client: &Client, config: &Config, ctx: Arc<Context>, readin
         }
     };
     futures::join!(account_controller, organization_controller, membership_controller, mark_synced);
+}
+
+/// Export how many of a controller's objects wait for their current generation to be reconciled.
+fn track_queue<K: Managed>(ctx: &Context, cache: kube::runtime::reflector::Store<K>) {
+    let probe = move || cache.state().iter().filter(|o| kinds::pending(o.as_ref())).count();
+    ctx.metrics.track_queue(K::KIND.as_str(), Box::new(probe));
 }
 
 /// How often rows changed outside Kubernetes (accepted invitations, delivered mails) are polled.

@@ -40,6 +40,8 @@ async fn health_readiness_and_metrics_are_served() {
         "accountops_database_errors_total 0",
         "accountops_outbox_pending 0",
         "accountops_leader 1",
+        r#"accountops_queue_depth{kind="Account"} 0"#,
+        "# TYPE accountops_mail_delivery_failures counter",
     ] {
         assert!(metrics.contains(series), "{series} in\n{metrics}");
     }
