@@ -1,7 +1,7 @@
 //! `accountops plan` and `accountops apply`: the command-line side of local mode.
 //!
 //! ```text
-//! -f PATH… ─► read ─► validate + annotations ──problems──► print as `validate` does, exit 1
+//! -f PATH… ─► read ─► validate (incl. annotations) ──problems──► print as `validate` does, exit 1
 //!                            │ (the database is not opened, let alone created)
 //!                            ▼
 //!              connect ─► migrate ─► engine::run(Plan | Apply) ─► text or JSON ─► exit code
@@ -25,7 +25,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use jiff::Timestamp;
 
-use super::desired::{DEFAULT_CLUSTER_ID, annotation_problems};
+use super::desired::DEFAULT_CLUSTER_ID;
 use super::engine::{self, MailDelivery, Mode, Options};
 use super::validate::Problem;
 use super::{manifest, render, validate};
@@ -83,7 +83,6 @@ pub struct LocalArgs {
 pub async fn run(args: LocalArgs, mode: Mode) -> anyhow::Result<ExitCode> {
     let docs = manifest::read_documents(&args.paths).context("reading manifests")?;
     let (set, mut problems) = validate::validate(&docs);
-    problems.extend(annotation_problems(&set, &docs));
     if !problems.is_empty() {
         report_problems(&mut problems);
         return Ok(ExitCode::FAILURE);

@@ -97,9 +97,9 @@ mod tests {
     fn a_bad_annotation_is_a_problem_at_its_line() {
         let docs = split_documents(Path::new("a.yaml"), ACCOUNT);
         let (set, problems) = validate(&docs);
-        assert!(problems.is_empty(), "{problems:?}");
         let found = annotation_problems(&set, &docs);
         assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(problems, found, "validate reports it, and nothing else");
         let text = found[0].to_string();
         assert!(text.starts_with("a.yaml:5: Account/default/acme: metadata.annotations: "), "{text}");
         assert!(text.contains("accountops.dev/adopt") && text.contains("\"yes\""), "{text}");

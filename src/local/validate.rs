@@ -211,6 +211,7 @@ pub fn validate(docs: &[Document]) -> (ManifestSet, Vec<Problem>) {
         }
     }
     problems.extend(super::references::check(&set, docs));
+    problems.extend(super::desired::annotation_problems(&set, docs));
     problems.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
     (set, problems)
 }

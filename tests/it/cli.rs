@@ -211,3 +211,25 @@ fn a_bad_database_url_is_a_one_line_error_not_a_panic() {
         assert!(!err.contains("secret") && !err.contains("panicked"), "{url}: {err}");
     }
 }
+
+#[test]
+fn validate_reports_an_annotation_value_the_engine_would_not_understand() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let manifest = r#"apiVersion: accountops.dev/v1alpha1
+kind: Account
+metadata:
+  name: alpha
+  annotations:
+    accountops.dev/adopt: "yes"
+spec:
+  legalName: Alpha
+  billingAddress: {street: ["ul. Prosta 1"], city: Warszawa, postalCode: "00-001", country: PL}
+  billingEmail: a@example.pl
+  currency: PLN
+"#;
+    std::fs::write(dir.path().join("a.yaml"), manifest).expect("write");
+    let out = accountops(&["validate", "-f", dir.path().to_str().expect("utf-8")]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("Account/default/alpha: metadata.annotations: annotation accountops.dev/adopt"), "{text}");
+}
