@@ -6,4 +6,5 @@ pub mod core;
 pub mod local;
 pub mod mail;
 pub mod operator;
+pub mod provisioning;
 pub mod store;

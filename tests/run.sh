@@ -7,7 +7,7 @@
 #
 # What it sets up (each step is quick when already done):
 #   - PostgreSQL 15 (Debian package) started with a role `accountops`: tests/tools/postgres.sh
-#   - aiosmtpd (PyPI), the SMTP server the mail tests start on loopback
+#   - aiosmtpd and scim2-server (PyPI), the SMTP and SCIM servers tests start on loopback
 #   - kube-apiserver, etcd, kubectl and helm built from Go modules into
 #     ~/.cache/accountops/test-binaries/k8s-<version>/: tests/tools/test-binaries.sh
 #     (set KUBEBUILDER_ASSETS to use binaries of your own instead)
@@ -27,10 +27,14 @@ step "PostgreSQL"
 ACCOUNTOPS_TEST_POSTGRES_URL=$(bash tests/tools/postgres.sh)
 export ACCOUNTOPS_TEST_POSTGRES_URL
 
-step "Python test servers (aiosmtpd)"
-# A real SMTP server for the mail tests, from PyPI; quick when already installed.
+step "Python test servers (aiosmtpd, scim2-server)"
+# A real SMTP server for the mail tests and a real SCIM 2.0 server for the provisioning tests,
+# from PyPI; quick when already installed.
 if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check 'aiosmtpd==1.4.6'
+fi
+if ! command -v scim2-server >/dev/null 2>&1; then
+  python3 -m pip install --quiet --disable-pip-version-check 'scim2-server==0.8.3'
 fi
 
 step "Kubernetes control plane binaries"

@@ -221,6 +221,7 @@ mod tests {
             message: format!("{reason} message"),
             requeue_at: None,
             membership: None,
+            tenant_link: None,
         }
     }
 

@@ -43,6 +43,9 @@ pub mod membership;
 pub mod organization;
 pub mod outcome;
 pub mod plan;
+pub mod provider_code;
+pub mod provisioning;
+pub mod tenant_link;
 pub mod tokens;
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use std::fmt;
 use jiff::Timestamp;
 
 use super::membership::MembershipFacts;
+use super::tenant_link::TenantLinkFacts;
 
 /// The kinds this engine reconciles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -12,6 +13,7 @@ pub enum Kind {
     Account,
     Organization,
     Membership,
+    TenantLink,
 }
 
 impl Kind {
@@ -20,6 +22,7 @@ impl Kind {
             Kind::Account => "Account",
             Kind::Organization => "Organization",
             Kind::Membership => "Membership",
+            Kind::TenantLink => "TenantLink",
         }
     }
 
@@ -29,6 +32,7 @@ impl Kind {
             Kind::Account => "account",
             Kind::Organization => "organization",
             Kind::Membership => "membership",
+            Kind::TenantLink => "tenant link",
         }
     }
 }
@@ -181,13 +185,17 @@ pub struct Outcome {
     pub requeue_at: Option<Timestamp>,
     /// A Membership's phase, user, membership and current invitation, for its status.
     pub membership: Option<Box<MembershipFacts>>,
+    /// A TenantLink's phase, link ID, counterpart and acceptance, for its status.
+    pub tenant_link: Option<Box<TenantLinkFacts>>,
 }
 
 impl Outcome {
     /// `Ready=True`: the row is there, owned by this object and current, and (a Membership)
     /// usable: not `Expired` or `Failed`.
     pub fn is_ready(&self) -> bool {
-        self.action.is_ready() && self.membership.as_deref().is_none_or(MembershipFacts::is_usable)
+        self.action.is_ready()
+            && self.membership.as_deref().is_none_or(MembershipFacts::is_usable)
+            && self.tenant_link.as_deref().is_none_or(TenantLinkFacts::is_active)
     }
 
     /// The Event for this outcome, if it is worth one. `spec_changed` (the object's
@@ -250,6 +258,7 @@ mod tests {
             message: "m".to_owned(),
             requeue_at: None,
             membership: None,
+            tenant_link: None,
         }
     }
 

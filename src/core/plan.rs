@@ -97,6 +97,8 @@ pub enum Hold {
     /// A field that never changes differs between the spec and the row (a Membership's e-mail
     /// or organization edited in a manifest).
     Immutable { id: String, field: &'static str, actual: String, expected: String },
+    /// A TenantLink's own reasons (provider code, partner organization).
+    TenantLink(super::tenant_link::LinkHold),
 }
 
 /// What a [`Hold::NotInScope`] is missing.
@@ -118,6 +120,7 @@ impl Hold {
             Hold::ExternalNotFound { .. } | Hold::Missing | Hold::NotInScope { .. } => Action::NotFound,
             Hold::AccountNotReady { .. } | Hold::OrganizationNotReady { .. } => Action::Waiting,
             Hold::Drift { .. } => Action::DriftDetected,
+            Hold::TenantLink(hold) => hold.action(),
         }
     }
 
@@ -127,7 +130,7 @@ impl Hold {
             Hold::DeletionBlocked { .. } => match kind {
                 Kind::Account => "HasOrganizations",
                 Kind::Organization => "HasMemberships",
-                Kind::Membership => "HasDependents",
+                Kind::Membership | Kind::TenantLink => "HasDependents",
             },
             Hold::OwnedElsewhere { .. } => "OwnedElsewhere",
             Hold::AdoptionRequired { .. } => "AdoptionRequired",
@@ -141,6 +144,7 @@ impl Hold {
             Hold::NotInScope { what: ScopeItem::Role, .. } => "RoleNotFound",
             Hold::NotInScope { what: ScopeItem::Group, .. } => "GroupNotFound",
             Hold::Immutable { .. } => "FieldImmutable",
+            Hold::TenantLink(hold) => hold.reason(),
         }
     }
 
@@ -153,7 +157,7 @@ impl Hold {
                 let what = match kind {
                     Kind::Account => "organizations that are not archived",
                     Kind::Organization => "live memberships",
-                    Kind::Membership => "dependents",
+                    Kind::Membership | Kind::TenantLink => "dependents",
                 };
                 let mut msg = format!("{noun} {id} still has {} {what}", children.count);
                 if !children.ids.is_empty() {
@@ -220,6 +224,7 @@ impl Hold {
                 "{noun} {id} has {field} {actual}, but the spec says {expected}; {field} never changes: \
                  create a new object for the new value"
             ),
+            Hold::TenantLink(hold) => hold.message(),
         }
     }
 }
@@ -316,6 +321,7 @@ impl<W> Plan<W> {
             message,
             requeue_at: None,
             membership: None,
+            tenant_link: None,
         }
     }
 }

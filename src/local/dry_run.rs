@@ -290,5 +290,6 @@ pub fn preview<W>(kind: Kind, plan: &Plan<W>, account_id: Option<String>) -> Out
         message,
         requeue_at: None,
         membership: None,
+        tenant_link: None,
     }
 }

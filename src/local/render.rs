@@ -322,6 +322,7 @@ mod tests {
             message: format!("message of {name}"),
             requeue_at: None,
             membership: None,
+            tenant_link: None,
         };
         Entry { kind, namespace: "default".into(), name: name.into(), pruned: false, status: Status::Done(outcome) }
     }

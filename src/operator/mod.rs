@@ -20,6 +20,7 @@ mod kinds;
 mod leader;
 pub mod metrics;
 mod reconcile;
+pub mod secrets;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

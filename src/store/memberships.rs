@@ -358,3 +358,34 @@ pub async fn reinstate(
     .map_err(|e| op.error("reinstate", e))?;
     row.as_ref().map(decode).transpose()?.ok_or_else(|| op.not_found())
 }
+
+/// Mark membership `id` as derived from tenant link `link_id` (`spec.members` of a TenantLink).
+pub async fn mark_derived(conn: &mut Conn, id: &str, link_id: &str, now: Timestamp) -> Result<(), StoreError> {
+    let refs = [("tenant_link_id", link_id)];
+    let op = Op::new(TABLE, id).refs(&refs);
+    let done = sqlx::query("UPDATE memberships SET tenant_link_id = $2, updated_at = $3 WHERE id = $1")
+        .bind(id)
+        .bind(link_id)
+        .bind(time::encode(now))
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| op.error("mark derived", e))?;
+    if done.rows_affected() == 0 {
+        return Err(op.not_found());
+    }
+    Ok(())
+}
+
+/// The live (not revoked) memberships derived from tenant link `link_id`, oldest first.
+pub async fn list_derived(conn: &mut Conn, link_id: &str) -> Result<Vec<Membership>, StoreError> {
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM memberships WHERE tenant_link_id = $1 AND revoked_at IS NULL ORDER BY created_at, id"
+    ))
+    .bind(link_id)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(|e| Op::new(TABLE, link_id).error("list derived from link", e))?;
+    rows.iter().map(decode).collect()
+}

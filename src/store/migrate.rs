@@ -29,6 +29,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("migrations/postgres/0002_invitation_resend_nonce.sql"),
         include_str!("migrations/sqlite/0002_invitation_resend_nonce.sql"),
     ),
+    (
+        3,
+        "derived_memberships",
+        include_str!("migrations/postgres/0003_derived_memberships.sql"),
+        include_str!("migrations/sqlite/0003_derived_memberships.sql"),
+    ),
 ];
 
 /// The newest schema version this binary knows.

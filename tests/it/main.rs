@@ -10,5 +10,6 @@ mod membership_e2e;
 mod membership_local;
 mod operations;
 mod operator;
+mod scim;
 mod store_pg;
 mod support;

@@ -4,6 +4,7 @@
 pub mod http;
 pub mod operator;
 pub mod proxy;
+pub mod scim;
 pub mod smtp;
 
 use std::future::Future;

@@ -1,0 +1,94 @@
+//! Deleting a ProvisioningSync.
+//!
+//! ```text
+//! Orphan ─────────────────────────────────────────────► finished (external system, record kept)
+//! Delete ─► no record / archived / never pushed ───────► archive ─► finished
+//!        └► pushed before ─► deprovision_all (active:false, or DELETE with deprovision: Delete)
+//!                 ├─ ok ───────────────────────────────► archive ─► finished
+//!                 ├─ failed, was Synchronized ─────────► Error, record kept, finalizer kept
+//!                 │                                      (retried; force-orphan gives up)
+//!                 └─ failed, never Synchronized ───────► archive ─► finished (best effort)
+//! ```
+//! Assets are always kept.
+
+use jiff::Timestamp;
+
+use super::{DesiredSync, SyncFacts, client, directory, sync};
+use crate::api::DeletionPolicy;
+use crate::api::provisioning_sync::{Deprovision, SyncStatus};
+use crate::core::error::CoreError;
+use crate::core::flags::FORCE_ORPHAN_ANNOTATION;
+use crate::provisioning::Guards;
+use crate::store::Store;
+use crate::store::provisioning::{self as syncs, ProvisioningSync, SyncResult, SyncStatus as RowStatus};
+
+/// Finish the deletion of `desired` (its `provisioning_syncs` row is `row`).
+pub(super) async fn finish(
+    store: &Store,
+    guards: &Guards,
+    desired: &DesiredSync,
+    row: Option<ProvisioningSync>,
+    mut facts: SyncFacts,
+    now: Timestamp,
+) -> Result<SyncFacts, CoreError> {
+    let spec = &desired.spec;
+    if spec.deletion_policy != DeletionPolicy::Delete {
+        facts.reason = "Orphaned";
+        facts.message = "deleted; the external system and the sync record are left as they are".to_owned();
+        facts.deletion_finished = true;
+        return Ok(facts);
+    }
+    facts.reason = "Archived";
+    facts.deletion_finished = true;
+    let Some(row) = row else {
+        facts.message = "deleted; nothing was recorded for this sync".to_owned();
+        return Ok(facts);
+    };
+    facts.sync_id = Some(row.id.clone());
+    let pushed_before = row.sync_status != RowStatus::Unsynchronized;
+    let verb = match spec.options.deprovision {
+        Deprovision::Deactivate => "deactivated",
+        Deprovision::Delete => "deleted",
+    };
+    facts.message = "deleted; the sync record is archived (assets are kept)".to_owned();
+    if row.archived_at.is_none() && pushed_before && spec.options.members_as_users {
+        let dir = {
+            let mut conn = store.acquire().await?;
+            directory(&mut conn, &row.account_id, "").await?
+        };
+        let done = match client(desired, guards) {
+            Ok(scim) => sync::deprovision_all(&scim, &row.account_id, &dir, spec.options.deprovision).await,
+            Err(e) => Err(e),
+        };
+        match done {
+            Ok(users) => {
+                tracing::info!(sync = %row.id, users, "synced users {verb} before archiving the sync");
+                facts.message = format!("deleted; {users} synced users {verb}, the sync record is archived");
+            }
+            Err(e) if row.external_id.is_none() => {
+                // Never synchronized: whatever a failed first run pushed is not worth blocking on.
+                tracing::warn!(sync = %row.id, category = e.category(), error = %e, "deprovisioning skipped");
+                facts.message = format!("deleted; the sync record is archived (never synchronized; {e})");
+            }
+            Err(e) => {
+                tracing::warn!(sync = %row.id, category = e.category(), error = %e, "deprovisioning failed");
+                let mut conn = store.acquire().await?;
+                let failed = SyncResult::Failed { error: e.to_string() };
+                let recorded = syncs::record_sync(&mut conn, &row.id, &failed, now).await?;
+                facts.sync_status = SyncStatus::Error;
+                facts.external_id = recorded.external_id;
+                facts.last_sync_time = recorded.last_sync_time;
+                facts.reason = e.category();
+                facts.message = format!(
+                    "the synced users could not be {verb} before deletion (retried; annotate \
+                     {FORCE_ORPHAN_ANNOTATION}=true to leave them): {e}"
+                );
+                facts.deletion_finished = false;
+                return Ok(facts);
+            }
+        }
+    }
+    let mut conn = store.acquire().await?;
+    syncs::archive(&mut conn, &row.id, now).await?;
+    Ok(facts)
+}

@@ -1,0 +1,256 @@
+//! ProvisioningSync: an Account pushed to an external provisioning system over SCIM 2.0, and
+//! its orders executed exactly once.
+//!
+//! ```text
+//! DesiredSync{owner, spec, deleting, credentials, credentials_hash}
+//!   ├─ store: Account (by accountRef) ─► organizations ─► login memberships (Invited/Active) ─► users
+//!   │         provisioning_syncs row (found by owner, else inserted)
+//!   ├─ plan::Directory ─► sync::push (SCIM client; drift corrected and counted) ─► record_sync
+//!   └─ orders (only once synchronized): plan_orders ─► orders::execute (asset + welcome mail, one tx)
+//!                     ─► SyncFacts (status: syncStatus, externalId, counts, assets, holds)
+//! deleting: Orphan ─► nothing touched │ Delete ─► deletion::finish: deprovision the synced users
+//!           in the external system, then archive the record (assets are always kept)
+//! ```
+//! The shell reads the credentials Secret and passes [`Credentials`] and the SHA-256 of its
+//! content; the token never reaches a fact, a log or an error.
+
+mod deletion;
+pub mod orders;
+pub mod plan;
+pub mod sync;
+
+#[cfg(test)]
+mod apply_tests;
+#[cfg(test)]
+mod plan_tests;
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+
+use self::plan::{DesiredGroup, DesiredUser, Directory};
+use crate::api::provisioning_sync::{AssetRef, ProvisioningSyncSpec, SyncStatus};
+use crate::core::error::CoreError;
+use crate::core::flags::Flags;
+use crate::mail::MailSettings;
+use crate::provisioning::{Credentials, Guards, ScimClient, ScimConfig, ScimError};
+use crate::store::accounts::{self, LifecycleState};
+use crate::store::memberships::{self, MembershipPhase, Scope};
+use crate::store::ownership::{self, ManagedTable, Owner};
+use crate::store::provisioning::{self as syncs, NewProvisioningSync, SyncResult};
+use crate::store::{Conn, Store, assets, organizations, users};
+
+/// At most this many assets are listed in status.
+pub const MAX_ASSETS_IN_STATUS: usize = 100;
+
+/// A ProvisioningSync object as the core needs it.
+#[derive(Debug, Clone)]
+pub struct DesiredSync {
+    pub owner: Owner,
+    pub spec: ProvisioningSyncSpec,
+    pub deleting: bool,
+    pub flags: Flags,
+    /// From the Secret `spec.endpoint.credentialsSecretRef` (never logged).
+    pub credentials: Credentials,
+    /// SHA-256 (hex) of the Secret's content, for status.
+    pub credentials_hash: String,
+    /// `ca.crt` of `spec.endpoint.caSecretRef`.
+    pub ca_pem: Option<Vec<u8>>,
+}
+
+/// What a reconcile found and did: everything the status is made from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncFacts {
+    pub sync_status: SyncStatus,
+    /// The `provisioning_syncs` row.
+    pub sync_id: Option<String>,
+    /// The account group's SCIM ID.
+    pub external_id: Option<String>,
+    pub user_count: Option<i32>,
+    pub group_count: Option<i32>,
+    /// Corrections of out-of-band changes in this run (the shell adds them to status).
+    pub drift_corrections: u64,
+    pub last_sync_time: Option<Timestamp>,
+    pub credentials_hash: String,
+    pub assets: Vec<AssetRef>,
+    /// Orders executed in this run.
+    pub executed: Vec<String>,
+    /// `Ready`/`Synced` reason: `Synchronized`, `AccountNotReady`, a SCIM error category
+    /// (`Unauthorized`, `Unreachable`, `CircuitOpen`, ...), `OrderImmutable`, `Orphaned`, `Archived`.
+    pub reason: &'static str,
+    pub message: String,
+    /// The `OrderImmutable` message, when an executed order's product was changed.
+    pub order_hold: Option<String>,
+    /// Deletion is finished; the shell may drop its finalizer.
+    pub deletion_finished: bool,
+}
+
+/// Observe, push to SCIM, record the result, execute new orders.
+pub async fn reconcile(
+    store: &Store,
+    guards: &Guards,
+    desired: &DesiredSync,
+    mail: &MailSettings,
+    now: Timestamp,
+) -> Result<SyncFacts, CoreError> {
+    let spec = &desired.spec;
+    let mut facts = SyncFacts {
+        sync_status: SyncStatus::UnSynchronized,
+        sync_id: None,
+        external_id: None,
+        user_count: None,
+        group_count: None,
+        drift_corrections: 0,
+        last_sync_time: None,
+        credentials_hash: desired.credentials_hash.clone(),
+        assets: Vec::new(),
+        executed: Vec::new(),
+        reason: "AccountNotReady",
+        message: String::new(),
+        order_hold: None,
+        deletion_finished: false,
+    };
+    let mut conn = store.acquire().await?;
+    let me = &desired.owner;
+    let account = match ownership::find_by_owner(
+        &mut conn,
+        ManagedTable::Accounts,
+        &me.cluster,
+        &me.namespace,
+        spec.account_ref.name.as_str(),
+    )
+    .await?
+    {
+        Some(found) => accounts::find(&mut conn, &found.id).await?,
+        None => None,
+    };
+    let row = match ownership::find_by_uid(&mut conn, ManagedTable::ProvisioningSyncs, &me.uid).await? {
+        Some(found) => syncs::find(&mut conn, &found.id).await?,
+        None => None,
+    };
+    if desired.deleting {
+        drop(conn);
+        return deletion::finish(store, guards, desired, row, facts, now).await;
+    }
+    let Some(account) = account.filter(|a| a.state == LifecycleState::Active) else {
+        facts.message = format!("Account {} is not ready", spec.account_ref.name.as_str());
+        return Ok(facts);
+    };
+    let row = match row {
+        Some(row) if row.endpoint == spec.endpoint.url => row,
+        Some(row) => syncs::update_endpoint(&mut conn, &row.id, &spec.endpoint.url, now).await?,
+        None => {
+            let new = NewProvisioningSync {
+                account_id: account.id.clone(),
+                endpoint: spec.endpoint.url.clone(),
+                owner: Some(me.clone()),
+            };
+            syncs::insert(&mut conn, &new, now).await?
+        }
+    };
+    facts.sync_id = Some(row.id.clone());
+    let was_synced = row.last_sync_time.is_some();
+    let dir = directory(&mut conn, &account.id, &account.details.legal_name).await?;
+    drop(conn);
+
+    let pushed = match client(desired, guards) {
+        Ok(scim) => sync::push(&scim, &dir, &spec.options, was_synced).await,
+        Err(e) => Err(e),
+    };
+    let mut conn = store.acquire().await?;
+    let recorded = match &pushed {
+        Ok(p) => {
+            let result = SyncResult::Synchronized { external_id: p.external_id.clone() };
+            syncs::record_sync(&mut conn, &row.id, &result, now).await?
+        }
+        Err(e) => {
+            tracing::warn!(sync = %row.id, category = e.category(), error = %e, "SCIM sync failed");
+            syncs::record_sync(&mut conn, &row.id, &SyncResult::Failed { error: e.to_string() }, now).await?
+        }
+    };
+    facts.external_id = recorded.external_id.clone();
+    facts.last_sync_time = recorded.last_sync_time;
+    match pushed {
+        Ok(p) => {
+            facts.sync_status = SyncStatus::Synchronized;
+            facts.user_count = i32::try_from(p.users).ok();
+            facts.group_count = i32::try_from(p.groups).ok();
+            facts.drift_corrections = p.drift;
+            facts.reason = "Synchronized";
+            facts.message = format!("{} users and {} groups in sync", p.users, p.groups);
+        }
+        Err(e) => {
+            facts.sync_status = SyncStatus::Error;
+            facts.reason = e.category();
+            facts.message = e.to_string();
+        }
+    }
+    // Orders run once the account is known to the external system.
+    if recorded.external_id.is_some() {
+        let existing = assets::list_by_sync(&mut conn, &row.id).await?;
+        drop(conn);
+        let steps = plan::plan_orders(&spec.orders, &existing);
+        facts.order_hold = plan::immutable_message(&steps);
+        let welcome =
+            orders::WelcomeContext { portal_url: &spec.portal_url, account_name: &account.details.legal_name };
+        let created = orders::execute(store, &row.id, &steps, welcome, mail, now).await?;
+        facts.executed = created.iter().map(|a| a.order_name.clone()).collect();
+        if facts.order_hold.is_some() && facts.sync_status == SyncStatus::Synchronized {
+            facts.reason = "OrderImmutable";
+        }
+        let mut conn = store.acquire().await?;
+        facts.assets = assets::list_by_sync(&mut conn, &row.id)
+            .await?
+            .into_iter()
+            .take(MAX_ASSETS_IN_STATUS)
+            .map(|a| AssetRef { order: a.order_name, asset_id: a.id, executed_at: a.created_at.to_string() })
+            .collect();
+    }
+    Ok(facts)
+}
+
+/// The SCIM client for the sync's endpoint, sharing the endpoint's guard.
+fn client(desired: &DesiredSync, guards: &Guards) -> Result<ScimClient, ScimError> {
+    let endpoint = &desired.spec.endpoint;
+    let mut config = ScimConfig::new(&endpoint.url, desired.credentials.clone());
+    config.insecure_skip_tls_verify = endpoint.insecure_skip_tls_verify;
+    config.ca_pem = desired.ca_pem.clone();
+    ScimClient::new(&config, guards.for_endpoint(&endpoint.url))
+}
+
+/// The account group (all login members) and one group per active organization; login
+/// members are those with an `Invited` or `Active` membership that signs in.
+pub async fn directory(conn: &mut Conn, account_id: &str, account_name: &str) -> Result<Directory, CoreError> {
+    let mut users_by_id: BTreeMap<String, DesiredUser> = BTreeMap::new();
+    let mut groups = vec![DesiredGroup {
+        external_id: account_id.to_owned(),
+        display_name: account_name.to_owned(),
+        members: Default::default(),
+    }];
+    for org in organizations::list_by_account(conn, account_id).await? {
+        if org.state != LifecycleState::Active {
+            continue;
+        }
+        let mut group =
+            DesiredGroup { external_id: org.id.clone(), display_name: org.name.clone(), members: Default::default() };
+        for m in memberships::list_by_scope(conn, &Scope::Organization(org.id.clone())).await? {
+            let live = matches!(m.phase, MembershipPhase::Invited | MembershipPhase::Active);
+            if !live || !m.settings.login {
+                continue;
+            }
+            let Some(user) = users::find(conn, &m.user_id).await? else { continue };
+            if user.archived_at.is_some() {
+                continue;
+            }
+            group.members.insert(user.id.clone());
+            users_by_id.entry(user.id.clone()).or_insert(DesiredUser {
+                user_id: user.id,
+                email: user.email,
+                display_name: user.display_name,
+            });
+        }
+        groups.push(group);
+    }
+    groups[0].members = users_by_id.keys().cloned().collect();
+    Ok(Directory { users: users_by_id, groups })
+}

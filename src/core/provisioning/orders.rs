@@ -1,0 +1,96 @@
+//! Executing orders: one asset and one welcome mail per (sync, order), in one transaction.
+//!
+//! The asset's `(sync_id, order_name)` is unique, so a second execution (a retried reconcile,
+//! a restart, another replica) fails on the insert and its transaction, with the mail, rolls
+//! back. The activation code is generated here, put into the mail body and nowhere else; the
+//! asset keeps its SHA-256 only.
+
+use jiff::Timestamp;
+
+use super::plan::OrderStep;
+use crate::api::provisioning_sync::{InvoiceChoice as SpecInvoice, OrderSpec};
+use crate::core::db::commit;
+use crate::core::error::CoreError;
+use crate::core::tokens::Token;
+use crate::mail::{MailContext, MailSettings, Template, compose};
+use crate::store::assets::{self, Asset, InvoiceChoice, NewAsset};
+use crate::store::outbox::{self, Related};
+use crate::store::{Store, StoreError};
+
+/// What the welcome mail says besides the code.
+#[derive(Debug, Clone, Copy)]
+pub struct WelcomeContext<'a> {
+    pub portal_url: &'a str,
+    /// The account's legal name.
+    pub account_name: &'a str,
+}
+
+/// Execute every `Execute` step; returns the assets created now.
+pub async fn execute(
+    store: &Store,
+    sync_id: &str,
+    steps: &[OrderStep],
+    welcome: WelcomeContext<'_>,
+    mail: &MailSettings,
+    now: Timestamp,
+) -> Result<Vec<Asset>, CoreError> {
+    let mut created = Vec::new();
+    for step in steps {
+        let OrderStep::Execute(order) = step else { continue };
+        if let Some(asset) = execute_one(store, sync_id, order, welcome, mail, now).await? {
+            tracing::info!(sync = sync_id, order = %order.name, asset = %asset.id, "order executed");
+            created.push(asset);
+        }
+    }
+    Ok(created)
+}
+
+async fn execute_one(
+    store: &Store,
+    sync_id: &str,
+    order: &OrderSpec,
+    welcome: WelcomeContext<'_>,
+    mail: &MailSettings,
+    now: Timestamp,
+) -> Result<Option<Asset>, CoreError> {
+    let mut tx = store.begin().await?;
+    if assets::find_by_order(&mut tx, sync_id, &order.name).await?.is_some() {
+        return Ok(None);
+    }
+    let code = Token::generate()?;
+    let new = NewAsset {
+        sync_id: sync_id.to_owned(),
+        order_name: order.name.clone(),
+        product: order.product.clone(),
+        quantity: i64::from(order.quantity),
+        notification_email: order.notification_email.as_str().to_owned(),
+        invoice: match order.invoice {
+            SpecInvoice::Immediately => InvoiceChoice::Immediately,
+            SpecInvoice::NextInvoice => InvoiceChoice::NextInvoice,
+            SpecInvoice::DoNotInvoice => InvoiceChoice::DoNotInvoice,
+        },
+        locale: order.locale.as_str().to_owned(),
+        activation_code_hash: Some(code.hash()),
+    };
+    let asset = match assets::insert(&mut tx, &new, now).await {
+        Ok(asset) => asset,
+        // Another reconcile executed it first: its asset and mail stand.
+        Err(StoreError::UniqueViolation { .. }) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let ctx = MailContext {
+        organization_name: welcome.account_name.to_owned(),
+        activation_code: Some(code.expose().to_owned()),
+        portal_url: Some(welcome.portal_url.to_owned()),
+        product: Some(order.product.clone()),
+        ..MailContext::default()
+    };
+    let related = Related { table: assets::TABLE.to_owned(), id: asset.id.clone() };
+    let to = order.notification_email.as_str();
+    let message = compose(mail, Template::Welcome, order.locale, to, &ctx, related, &asset.id);
+    let queued = outbox::enqueue(&mut tx, &message, now).await?;
+    let message_id = queued.mail().message_id.clone();
+    let asset = assets::record_delivery(&mut tx, &asset.id, None, Some(&message_id), now).await?;
+    commit(tx).await?;
+    Ok(Some(asset))
+}

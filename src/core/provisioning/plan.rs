@@ -1,0 +1,130 @@
+//! The pure parts of a provisioning sync: what the external system should hold, how an
+//! observed SCIM resource differs from it (drift), and which orders to execute.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::api::provisioning_sync::OrderSpec;
+use crate::provisioning::{Group, User};
+use crate::store::assets::Asset;
+
+/// A login member as the external system should see it (`externalId` = our user ID).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesiredUser {
+    pub user_id: String,
+    pub email: String,
+    pub display_name: Option<String>,
+}
+
+/// An organization (or the account) as a SCIM Group (`externalId` = our ID).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesiredGroup {
+    pub external_id: String,
+    pub display_name: String,
+    /// Our user IDs of its members.
+    pub members: BTreeSet<String>,
+}
+
+/// The whole directory to push: the account group first, then one group per organization.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Directory {
+    pub users: BTreeMap<String, DesiredUser>,
+    pub groups: Vec<DesiredGroup>,
+}
+
+/// How an observed resource compares with the desired one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Drift {
+    /// Absent from the external system.
+    Missing,
+    /// Present but these attributes differ.
+    Changed(Vec<&'static str>),
+    InSync,
+}
+
+impl Drift {
+    pub fn needs_write(&self) -> bool {
+        !matches!(self, Drift::InSync)
+    }
+}
+
+/// The SCIM User for `desired` (active).
+pub fn scim_user(desired: &DesiredUser) -> User {
+    User::new(&desired.user_id, &desired.email, desired.display_name.as_deref(), true)
+}
+
+/// Compare a SCIM user with what it should be.
+pub fn classify_user(desired: &DesiredUser, observed: Option<&User>) -> Drift {
+    let Some(observed) = observed else { return Drift::Missing };
+    let mut fields = Vec::new();
+    if !observed.user_name.eq_ignore_ascii_case(&desired.email) {
+        fields.push("userName");
+    }
+    if observed.display_name != desired.display_name {
+        fields.push("displayName");
+    }
+    if observed.active != Some(true) {
+        fields.push("active");
+    }
+    if !observed.primary_email().is_some_and(|e| e.eq_ignore_ascii_case(&desired.email)) {
+        fields.push("emails");
+    }
+    if fields.is_empty() { Drift::InSync } else { Drift::Changed(fields) }
+}
+
+/// Compare a SCIM group with what it should be; `member_ids` maps our user IDs to SCIM IDs.
+pub fn classify_group(desired: &DesiredGroup, scim_members: &BTreeSet<String>, observed: Option<&Group>) -> Drift {
+    let Some(observed) = observed else { return Drift::Missing };
+    let mut fields = Vec::new();
+    if observed.display_name != desired.display_name {
+        fields.push("displayName");
+    }
+    let have: BTreeSet<String> = observed.members.iter().map(|m| m.value.clone()).collect();
+    if &have != scim_members {
+        fields.push("members");
+    }
+    if fields.is_empty() { Drift::InSync } else { Drift::Changed(fields) }
+}
+
+/// What to do with one `spec.orders[]` entry.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OrderStep {
+    /// Not executed yet: insert the asset and queue the welcome mail.
+    Execute(OrderSpec),
+    /// Executed and unchanged (quantity, e-mail or invoice edits after execution are ignored).
+    Done { name: String },
+    /// Executed with another product: refused (`OrderImmutable`).
+    ProductChanged { name: String, executed: String, requested: String },
+}
+
+/// The orders of the spec against the assets already created. Assets whose order left the
+/// spec are kept (nothing to do), so they do not appear here.
+pub fn plan_orders(orders: &[OrderSpec], assets: &[Asset]) -> Vec<OrderStep> {
+    let by_order: BTreeMap<&str, &Asset> = assets.iter().map(|a| (a.order_name.as_str(), a)).collect();
+    orders
+        .iter()
+        .map(|order| match by_order.get(order.name.as_str()) {
+            None => OrderStep::Execute(order.clone()),
+            Some(asset) if asset.product != order.product => OrderStep::ProductChanged {
+                name: order.name.clone(),
+                executed: asset.product.clone(),
+                requested: order.product.clone(),
+            },
+            Some(_) => OrderStep::Done { name: order.name.clone() },
+        })
+        .collect()
+}
+
+/// The `OrderImmutable` message for the refused steps, if any.
+pub fn immutable_message(steps: &[OrderStep]) -> Option<String> {
+    let refused: Vec<String> = steps
+        .iter()
+        .filter_map(|s| match s {
+            OrderStep::ProductChanged { name, executed, requested } => Some(format!(
+                "order {name} was executed for product {executed:?}; it cannot become {requested:?} \
+                 (add a new order with another name instead)"
+            )),
+            _ => None,
+        })
+        .collect();
+    (!refused.is_empty()).then(|| refused.join("; "))
+}

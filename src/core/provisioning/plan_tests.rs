@@ -1,0 +1,77 @@
+use std::collections::BTreeSet;
+
+use super::plan::*;
+use crate::api::provisioning_sync::OrderSpec;
+use crate::provisioning::{Group, Member, User};
+use crate::store::assets::{Asset, InvoiceChoice};
+
+fn order(name: &str, product: &str) -> OrderSpec {
+    serde_json::from_value(serde_json::json!({
+        "name": name, "product": product, "quantity": 1, "notificationEmail": "ops@example.com"
+    }))
+    .expect("order")
+}
+
+fn asset(order: &str, product: &str) -> Asset {
+    let now = crate::core::fixtures::now();
+    Asset {
+        id: format!("asset-{order}"),
+        sync_id: "psync-1".to_owned(),
+        order_name: order.to_owned(),
+        product: product.to_owned(),
+        quantity: 1,
+        notification_email: "ops@example.com".to_owned(),
+        invoice: InvoiceChoice::NextInvoice,
+        locale: "en".to_owned(),
+        activation_code_hash: Some("h".to_owned()),
+        external_id: None,
+        welcome_message_id: None,
+        archived_at: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+#[test]
+fn orders_execute_once_and_products_are_immutable() {
+    let orders = [order("a", "migrate"), order("b", "backup"), order("c", "mail")];
+    let assets = [asset("a", "migrate"), asset("b", "archive"), asset("gone", "x")];
+    let steps = plan_orders(&orders, &assets);
+    assert_eq!(steps[0], OrderStep::Done { name: "a".to_owned() });
+    assert!(
+        matches!(&steps[1], OrderStep::ProductChanged { executed, requested, .. } if executed == "archive" && requested == "backup")
+    );
+    assert!(matches!(&steps[2], OrderStep::Execute(o) if o.name == "c"));
+    assert_eq!(steps.len(), 3, "the removed order keeps its asset and is not planned");
+    let msg = immutable_message(&steps).expect("a message");
+    assert!(msg.contains("order b") && msg.contains("\"archive\""), "{msg}");
+    assert_eq!(immutable_message(&steps[..1]), None);
+}
+
+#[test]
+fn user_drift_is_classified_by_attribute() {
+    let desired =
+        DesiredUser { user_id: "usr-1".into(), email: "a@example.com".into(), display_name: Some("A".into()) };
+    assert_eq!(classify_user(&desired, None), Drift::Missing);
+    let same = scim_user(&desired);
+    assert_eq!(classify_user(&desired, Some(&same)), Drift::InSync);
+    let mut edited = same.clone();
+    edited.display_name = Some("Mallory".into());
+    edited.active = Some(false);
+    assert_eq!(classify_user(&desired, Some(&edited)), Drift::Changed(vec!["displayName", "active"]));
+    let mut case = same;
+    case.user_name = "A@Example.com".into();
+    assert_eq!(classify_user(&desired, Some(&case)), Drift::InSync, "user names compare case-insensitively");
+    let _: Option<User> = None;
+}
+
+#[test]
+fn group_drift_compares_names_and_member_sets() {
+    let desired = DesiredGroup { external_id: "org-1".into(), display_name: "Eng".into(), members: BTreeSet::new() };
+    let members: BTreeSet<String> = ["s1".to_owned(), "s2".to_owned()].into();
+    let observed = Group::new("org-1", "Eng", vec![Member::user("s2"), Member::user("s1")]);
+    assert_eq!(classify_group(&desired, &members, Some(&observed)), Drift::InSync);
+    let fewer: BTreeSet<String> = ["s1".to_owned()].into();
+    assert_eq!(classify_group(&desired, &fewer, Some(&observed)), Drift::Changed(vec!["members"]));
+    assert_eq!(classify_group(&desired, &fewer, None), Drift::Missing);
+}

@@ -1,0 +1,221 @@
+//! TenantLink plans carried out on an in-memory SQLite database.
+
+use jiff::SignedDuration;
+
+use super::*;
+use crate::api::tenant_link::TenantLinkPhase as ApiPhase;
+use crate::core::account::{self, DesiredAccount};
+use crate::core::fixtures::*;
+use crate::core::organization::{self, DesiredOrganization};
+use crate::core::outcome::Action;
+use crate::core::provider_code;
+use crate::store::memberships;
+use crate::store::outbox::{self, Mail};
+use crate::store::provider_codes;
+
+fn mail_settings() -> MailSettings {
+    MailSettings::new("accountops <noreply@example.com>", None, "https://platform.example.com/invitations/accept")
+        .expect("valid settings")
+}
+
+const PROVIDER_YAML: &str = "accountRef: {name: acme}\ndisplayName: Northwind MSP\nserviceProvider: {enabled: true}\n";
+
+/// `billing/acme`, tenant `billing/eng`, provider `billing/prov` and a second tenant
+/// `billing/ops`; returns (eng, prov, ops) organization IDs.
+pub(crate) async fn orgs(store: &Store) -> (String, String, String) {
+    let a = DesiredAccount::new(owner("acme", "uid-acme"), account_spec(ACCOUNT_YAML), false, Flags::default());
+    account::reconcile(store, &a, now()).await.expect("account");
+    let mut ids = Vec::new();
+    for (name, yaml) in [("eng", ORGANIZATION_YAML), ("prov", PROVIDER_YAML), ("ops", ORGANIZATION_YAML)] {
+        let uid = format!("uid-{name}");
+        let o = DesiredOrganization::new(owner(name, &uid), organization_spec(yaml), false, Flags::default());
+        ids.push(organization::reconcile(store, &o, now()).await.expect("organization").id.expect("an id"));
+    }
+    (ids[0].clone(), ids[1].clone(), ids[2].clone())
+}
+
+fn code_link(org: &str, name: &str, code: Option<&str>, members: &str) -> DesiredTenantLink {
+    let yaml = format!(
+        "organizationRef: {{name: {org}}}\nproviderCode: {{secretRef: {{name: prov-provider-code, key: code}}}}\n\
+         grantedRoles: [Engineer]\n{members}"
+    );
+    let spec: TenantLinkSpec = serde_yaml::from_str(&yaml).expect("spec");
+    DesiredTenantLink::new(owner(name, &format!("uid-{name}")), spec, false, Flags::default(), code)
+}
+
+fn partner_link(partner_id: &str, members: &str) -> DesiredTenantLink {
+    let yaml = format!(
+        "organizationRef: {{name: eng}}\npartnerInvitation:\n  organizationId: {partner_id}\n  \
+         organizationRole: ServiceProvider\n  adminEmail: admin@prov.example\n  sharingScope: [Tickets]\n\
+         {members}"
+    );
+    let spec: TenantLinkSpec = serde_yaml::from_str(&yaml).expect("spec");
+    DesiredTenantLink::new(owner("invite", "uid-invite"), spec, false, Flags::default(), None)
+}
+
+const STAFF: &str =
+    "members:\n  - {email: tech@prov.example, role: Admin}\n  - {email: oncall@prov.example, role: Builder}\n";
+
+async fn run(store: &Store, d: &DesiredTenantLink, at: Timestamp) -> Outcome {
+    reconcile(store, d, at, &mail_settings()).await.expect("reconciles")
+}
+
+fn facts(o: &Outcome) -> &TenantLinkFacts {
+    o.tenant_link.as_deref().expect("link facts")
+}
+
+async fn issue(store: &Store, org: &str) -> String {
+    let mut conn = store.acquire().await.expect("conn");
+    let (token, _) = provider_code::issue(&mut conn, org, provider_code::DEFAULT_LIFETIME, now()).await.expect("code");
+    token.expose().to_owned()
+}
+
+async fn derived(store: &Store, link: &str) -> Vec<memberships::Membership> {
+    let mut conn = store.acquire().await.expect("conn");
+    memberships::list_derived(&mut conn, link).await.expect("list")
+}
+
+#[tokio::test]
+async fn redeeming_a_code_links_at_once_and_the_code_works_once() {
+    let store = memory_store().await;
+    let (eng, prov, _) = orgs(&store).await;
+    let code = issue(&store, &prov).await;
+    let first = run(&store, &code_link("eng", "appoint", Some(&code), STAFF), now()).await;
+    assert_eq!(first.action, Action::Created, "{first:?}");
+    assert!(first.is_ready());
+    let f = facts(&first);
+    assert_eq!(f.phase, ApiPhase::Active);
+    assert_eq!(f.counterpart_organization_id.as_deref(), Some(prov.as_str()));
+    assert_eq!(f.counterpart_organization_name.as_deref(), Some("Northwind MSP"));
+    assert_eq!(f.accepted_at, Some(now()));
+    assert!(!format!("{first:?}").contains(&code), "the code never reaches an outcome");
+    let link_id = first.id.clone().expect("link id");
+    let mut conn = store.acquire().await.expect("conn");
+    let row =
+        provider_codes::find_by_hash(&mut conn, &crate::core::tokens::hash(&code)).await.expect("read").expect("code");
+    assert_eq!(row.used_by_tenant_link_id.as_deref(), Some(link_id.as_str()));
+    drop(conn);
+    assert_eq!(derived(&store, &link_id).await.len(), 2);
+    // Idempotent, and the code is not read again once linked.
+    let again = run(&store, &code_link("eng", "appoint", None, STAFF), now()).await;
+    assert_eq!(again.action, Action::Unchanged, "{again:?}");
+    // A second tenant with the same code.
+    let second = run(&store, &code_link("ops", "other", Some(&code), ""), now()).await;
+    assert_eq!(second.reason, "CodeAlreadyUsed");
+    assert!(!second.is_ready());
+    let summary = {
+        let mut conn = store.acquire().await.expect("conn");
+        (link_summary(&mut conn, &prov).await.expect("s"), link_summary(&mut conn, &eng).await.expect("s"))
+    };
+    assert_eq!((summary.0.tenant_count, summary.0.tenant_ids.clone()), (1, vec![eng.clone()]));
+    assert_eq!((summary.1.provider_count, summary.1.provider_ids.clone()), (1, vec![prov.clone()]));
+}
+
+#[tokio::test]
+async fn unknown_expired_and_missing_codes_hold() {
+    let store = memory_store().await;
+    let (_, prov, _) = orgs(&store).await;
+    let unknown = run(&store, &code_link("eng", "a", Some("nope"), ""), now()).await;
+    assert_eq!((unknown.reason, unknown.action), ("CodeUnknown", Action::NotFound));
+    let missing = run(&store, &code_link("eng", "a", None, ""), now()).await;
+    assert_eq!(missing.reason, "CodeSecretNotFound");
+    let code = issue(&store, &prov).await;
+    let late = now() + SignedDuration::from_hours(25);
+    let expired = run(&store, &code_link("eng", "a", Some(&code), ""), late).await;
+    assert_eq!(expired.reason, "CodeExpired");
+    assert!(!expired.message.contains(&code));
+}
+
+#[tokio::test]
+async fn members_follow_the_list_and_deletion_revokes() {
+    let store = memory_store().await;
+    let (_, prov, _) = orgs(&store).await;
+    let code = issue(&store, &prov).await;
+    let created = run(&store, &code_link("eng", "appoint", Some(&code), STAFF), now()).await;
+    let link_id = created.id.expect("id");
+    let one = "members:\n  - {email: tech@prov.example, role: Engineer}\n";
+    let updated = run(&store, &code_link("eng", "appoint", None, one), now()).await;
+    assert_eq!(updated.action, Action::Updated, "{updated:?}");
+    let left = derived(&store, &link_id).await;
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].settings.roles, vec!["Engineer".to_owned()]);
+    let bad = "members:\n  - {email: tech@prov.example, role: Wizard}\n";
+    assert_eq!(run(&store, &code_link("eng", "appoint", None, bad), now()).await.reason, "RoleNotFound");
+    let mut gone = code_link("eng", "appoint", None, one);
+    gone.intent = Intent::Deleting(DeletionPolicy::Delete);
+    let deleted = run(&store, &gone, now()).await;
+    assert_eq!(deleted.action, Action::Archived);
+    assert_eq!(facts(&deleted).phase, ApiPhase::Revoked);
+    assert!(derived(&store, &link_id).await.is_empty());
+    let mut conn = store.acquire().await.expect("conn");
+    let row = crate::store::tenant_links::get(&mut conn, &link_id).await.expect("kept");
+    assert!(row.revoked_at.is_some() && row.owner.as_ref().is_some_and(|o| o.uid.is_none()));
+}
+
+async fn mails(store: &Store) -> Vec<Mail> {
+    let mut conn = store.acquire().await.expect("conn");
+    outbox::due(&mut conn, now() + SignedDuration::from_hours(24 * 365), 100).await.expect("due")
+}
+
+fn token_of(mail: &Mail) -> String {
+    let (_, rest) = mail.body_text.split_once("?token=").expect("an accept link");
+    rest.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_')).next().unwrap_or("").to_owned()
+}
+
+#[tokio::test]
+async fn partner_invitation_mail_acceptance_and_staff() {
+    let store = memory_store().await;
+    let (_, prov, _) = orgs(&store).await;
+    let unknown = run(&store, &partner_link("org-nope", ""), now()).await;
+    assert_eq!((unknown.reason, unknown.action), ("PartnerNotFound", Action::Waiting));
+    let d = partner_link(&prov, STAFF);
+    let pending = run(&store, &d, now()).await;
+    assert_eq!(facts(&pending).phase, ApiPhase::Pending, "{pending:?}");
+    assert!(!pending.is_ready());
+    assert_eq!(pending.reason, "AwaitingAcceptance");
+    assert!(pending.requeue_at.is_some());
+    let link_id = pending.id.clone().expect("id");
+    assert!(derived(&store, &link_id).await.is_empty(), "no staff before acceptance");
+    let sent = mails(&store).await;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].recipient, "admin@prov.example");
+    let token = token_of(&sent[0]);
+    let accepted = accept(&store, &token, now()).await.expect("accepts");
+    assert_eq!(accepted.link_id, link_id);
+    assert!(accept(&store, &token, now()).await.is_err(), "a token works once");
+    let active = run(&store, &d, now()).await;
+    assert_eq!(facts(&active).phase, ApiPhase::Active);
+    assert!(active.is_ready());
+    assert_eq!(derived(&store, &link_id).await.len(), 2);
+}
+
+#[tokio::test]
+async fn partner_invitations_expire_or_are_rejected() {
+    let store = memory_store().await;
+    let (_, prov, _) = orgs(&store).await;
+    let d = partner_link(&prov, "");
+    run(&store, &d, now()).await;
+    let late = now() + SignedDuration::from_hours(24 * 8);
+    let expired = run(&store, &d, late).await;
+    assert_eq!((facts(&expired).phase, expired.reason), (ApiPhase::Expired, "InvitationExpired"));
+    // Another link, rejected by the partner.
+    let yaml = format!(
+        "organizationRef: {{name: ops}}\npartnerInvitation: {{organizationId: {prov}, organizationRole: Customer, \
+         adminEmail: admin@prov.example}}\n"
+    );
+    let spec: TenantLinkSpec = serde_yaml::from_str(&yaml).expect("spec");
+    let d2 = DesiredTenantLink::new(owner("inv2", "uid-inv2"), spec, false, Flags::default(), None);
+    let link2 = run(&store, &d2, now()).await.id.expect("id");
+    let invitation = {
+        let mut conn = store.acquire().await.expect("conn");
+        let subject = crate::store::invitations::Subject::TenantLink(link2);
+        crate::store::invitations::list_for(&mut conn, &subject).await.expect("list").remove(0)
+    };
+    let sent = mails(&store).await;
+    let mail = sent.iter().find(|m| m.related.as_ref().is_some_and(|r| r.id == invitation.id)).expect("its mail");
+    let token = token_of(mail);
+    reject(&store, &token, now()).await.expect("rejects");
+    let rejected = run(&store, &d2, now()).await;
+    assert_eq!(facts(&rejected).phase, ApiPhase::Rejected);
+    assert!(!rejected.is_ready());
+}

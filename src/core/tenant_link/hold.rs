@@ -1,0 +1,69 @@
+//! Why a TenantLink writes nothing: the reasons only links have.
+
+use crate::core::outcome::Action;
+
+/// A TenantLink-specific [`Hold`](crate::core::Hold). Each waits for a change of the spec, the
+/// code Secret or the counterpart organization; none is retried in a loop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkHold {
+    /// The shell found no code: the Secret or its key is missing (or empty).
+    CodeSecretNotFound { secret: String, key: String },
+    /// No provider code has this value.
+    CodeUnknown,
+    /// The code was redeemed already (by another link).
+    CodeAlreadyUsed,
+    /// The code expired unused.
+    CodeExpired,
+    /// The provider withdrew the code.
+    CodeRevoked,
+    /// The partner's platform organization ID names no active organization.
+    PartnerNotFound { organization_id: String },
+    /// The code or the partner ID names our own organization.
+    SelfLink { organization_id: String },
+}
+
+impl LinkHold {
+    pub fn action(&self) -> Action {
+        match self {
+            LinkHold::CodeSecretNotFound { .. } | LinkHold::PartnerNotFound { .. } => Action::Waiting,
+            LinkHold::CodeAlreadyUsed | LinkHold::SelfLink { .. } => Action::Conflict,
+            LinkHold::CodeUnknown | LinkHold::CodeExpired | LinkHold::CodeRevoked => Action::NotFound,
+        }
+    }
+
+    pub fn reason(&self) -> &'static str {
+        match self {
+            LinkHold::CodeSecretNotFound { .. } => "CodeSecretNotFound",
+            LinkHold::CodeUnknown => "CodeUnknown",
+            LinkHold::CodeAlreadyUsed => "CodeAlreadyUsed",
+            LinkHold::CodeExpired => "CodeExpired",
+            LinkHold::CodeRevoked => "CodeRevoked",
+            LinkHold::PartnerNotFound { .. } => "PartnerNotFound",
+            LinkHold::SelfLink { .. } => "SelfLink",
+        }
+    }
+
+    /// What blocks and what to do; never contains the code.
+    pub fn message(&self) -> String {
+        const ASK: &str = "ask the provider for a new code and put it into the Secret";
+        match self {
+            LinkHold::CodeSecretNotFound { secret, key } => format!(
+                "the provider code Secret {secret} (key {key}) does not exist in this namespace or is empty; \
+                 the link is made once it does"
+            ),
+            LinkHold::CodeUnknown => format!("the provider code is not a code any provider issued; {ASK}"),
+            LinkHold::CodeAlreadyUsed => {
+                format!("the provider code was already used to appoint the provider; a code works once; {ASK}")
+            }
+            LinkHold::CodeExpired => format!("the provider code expired before it was redeemed; {ASK}"),
+            LinkHold::CodeRevoked => format!("the provider withdrew this code; {ASK}"),
+            LinkHold::PartnerNotFound { organization_id } => format!(
+                "no active organization has the platform ID {organization_id}; check \
+                 spec.partnerInvitation.organizationId with the partner"
+            ),
+            LinkHold::SelfLink { organization_id } => {
+                format!("organization {organization_id} cannot be linked to itself")
+            }
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! Secrets the operator reads (provider codes a tenant was given, SCIM credentials) and writes
+//! (a service provider's current code). Only in the object's own namespace, so a TenantLink in
+//! one namespace can never read a code Secret of another.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, ObjectMeta, Patch, PatchParams};
+use kube::{Client, Resource, ResourceExt};
+use sha2::{Digest, Sha256};
+
+use super::context::MANAGER;
+use crate::api::Organization;
+
+/// The data of a Secret, or `None` when it does not exist.
+pub async fn read(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<BTreeMap<String, Vec<u8>>>, kube::Error> {
+    let secret = Api::<Secret>::namespaced(client.clone(), namespace).get_opt(name).await?;
+    Ok(secret.map(|s| {
+        let mut data: BTreeMap<String, Vec<u8>> =
+            s.data.unwrap_or_default().into_iter().map(|(k, ByteString(v))| (k, v)).collect();
+        // stringData is write-only in the API, but a Secret read back from some tools carries it.
+        for (k, v) in s.string_data.unwrap_or_default() {
+            data.entry(k).or_insert_with(|| v.into_bytes());
+        }
+        data
+    }))
+}
+
+/// One key of a Secret as text (trimmed), `None` when the Secret or the key is missing.
+pub async fn read_key(client: &Client, namespace: &str, name: &str, key: &str) -> Result<Option<String>, kube::Error> {
+    Ok(read(client, namespace, name)
+        .await?
+        .and_then(|data| data.get(key).map(|v| String::from_utf8_lossy(v).trim().to_owned())))
+}
+
+/// SHA-256 over a Secret's keys and values, so a rotation is noticed without keeping the values.
+pub fn content_hash(data: &BTreeMap<String, Vec<u8>>) -> String {
+    let mut hasher = Sha256::new();
+    for (k, v) in data {
+        hasher.update((k.len() as u64).to_be_bytes());
+        hasher.update(k.as_bytes());
+        hasher.update((v.len() as u64).to_be_bytes());
+        hasher.update(v);
+    }
+    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The name of the Secret holding a service provider's current code.
+pub fn provider_code_secret_name(org: &Organization) -> String {
+    format!("{}-provider-code", org.name_any())
+}
+
+/// Writes the provider's current code into its Secret (key `code`), owned by the Organization
+/// so it goes with it.
+pub async fn write_provider_code(client: &Client, org: &Organization, code: &str) -> Result<String, kube::Error> {
+    let namespace = org.namespace().unwrap_or_default();
+    let name = provider_code_secret_name(org);
+    let secret = Secret {
+        metadata: ObjectMeta {
+            name: Some(name.clone()),
+            namespace: Some(namespace.clone()),
+            labels: Some([("accountops.dev/provider-code-of".to_owned(), org.name_any())].into()),
+            owner_references: org.controller_owner_ref(&()).map(|r| vec![r]),
+            ..Default::default()
+        },
+        type_: Some("Opaque".to_owned()),
+        data: Some([("code".to_owned(), ByteString(code.as_bytes().to_vec()))].into()),
+        ..Default::default()
+    };
+    let mut value = serde_json::to_value(&secret).map_err(kube::Error::SerdeError)?;
+    value["apiVersion"] = "v1".into();
+    value["kind"] = "Secret".into();
+    Api::<Secret>::namespaced(client.clone(), &namespace)
+        .patch(&name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(&value))
+        .await?;
+    Ok(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hash_changes_with_any_key_or_value_and_only_then() {
+        let a: BTreeMap<String, Vec<u8>> = [("token".to_owned(), b"one".to_vec())].into();
+        let b: BTreeMap<String, Vec<u8>> = [("token".to_owned(), b"two".to_vec())].into();
+        let c: BTreeMap<String, Vec<u8>> = [("tokens".to_owned(), b"one".to_vec())].into();
+        assert_eq!(content_hash(&a), content_hash(&a.clone()));
+        assert_ne!(content_hash(&a), content_hash(&b));
+        assert_ne!(content_hash(&a), content_hash(&c));
+        assert_eq!(content_hash(&a).len(), 64);
+        assert!(!content_hash(&a).contains("one"));
+    }
+}
