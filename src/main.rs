@@ -56,6 +56,10 @@ enum Command {
     /// Invitations by mail: accept one with its token, as the platform's web app does.
     #[command(subcommand)]
     Invitation(InvitationCommand),
+    /// Partner invitations between organizations: accept or reject one with its token, as the
+    /// partner's administrator does in the platform's web app.
+    #[command(subcommand)]
+    TenantLink(TenantLinkCommand),
     /// Run the operator: reconcile accountops objects from the cluster into the platform database.
     Run {
         /// Database URL: postgres://USER:PASSWORD@HOST/DB or sqlite://PATH.
@@ -108,6 +112,28 @@ enum InvitationCommand {
     Accept {
         /// The token from the invitation mail's link (or the whole link). A token may start
         /// with `-`; it is still read as the token.
+        #[arg(value_name = "TOKEN", allow_hyphen_values = true)]
+        token: String,
+        /// Database URL: sqlite://PATH or postgres://USER:PASSWORD@HOST/DB.
+        #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE)]
+        database: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum TenantLinkCommand {
+    /// Accept a partner invitation: the link becomes Active. A token works once.
+    Accept {
+        /// The token from the invitation mail's link (or the whole link).
+        #[arg(value_name = "TOKEN", allow_hyphen_values = true)]
+        token: String,
+        /// Database URL: sqlite://PATH or postgres://USER:PASSWORD@HOST/DB.
+        #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE)]
+        database: String,
+    },
+    /// Reject a partner invitation: the link becomes Rejected.
+    Reject {
+        /// The token from the invitation mail's link (or the whole link).
         #[arg(value_name = "TOKEN", allow_hyphen_values = true)]
         token: String,
         /// Database URL: sqlite://PATH or postgres://USER:PASSWORD@HOST/DB.
@@ -276,6 +302,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }),
         Command::Invitation(InvitationCommand::Accept { token, database }) => {
             runtime()?.block_on(command::accept_invitation(&database, &token))
+        }
+        Command::TenantLink(TenantLinkCommand::Accept { token, database }) => {
+            runtime()?.block_on(command::answer_partner_invitation(&database, &token, true))
+        }
+        Command::TenantLink(TenantLinkCommand::Reject { token, database }) => {
+            runtime()?.block_on(command::answer_partner_invitation(&database, &token, false))
         }
         Command::Plan(args) => runtime()?.block_on(command::run(args, Mode::Plan)),
         Command::Apply(args) => runtime()?.block_on(command::run(args, Mode::Apply)),

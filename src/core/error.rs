@@ -22,6 +22,10 @@ pub enum CoreError {
     /// No random bytes for a token: the operating system's generator failed.
     #[error(transparent)]
     Random(#[from] super::tokens::RandomError),
+
+    /// A shell could not read an input the engine needs (e.g. a Secret from the API server).
+    #[error("reading {what}: {reason}")]
+    Input { what: String, reason: String },
 }
 
 /// Why `accountops invitation accept` (or the web app) cannot accept a token. Never holds
@@ -51,6 +55,7 @@ impl CoreError {
             CoreError::InvalidAnnotation { .. } => "invalid_annotation",
             CoreError::Invitation(_) => "invitation",
             CoreError::Random(_) => "random",
+            CoreError::Input { .. } => "input_unavailable",
         }
     }
 
@@ -63,6 +68,7 @@ impl CoreError {
             "invalid_annotation" => "InvalidAnnotation",
             "invitation" => "InvitationNotAccepted",
             "random" => "RandomUnavailable",
+            "input_unavailable" => "InputUnavailable",
             _ => "DatabaseError",
         }
     }
@@ -76,7 +82,7 @@ impl CoreError {
             CoreError::Store(StoreError::OwnedElsewhere { .. } | StoreError::UniqueViolation { .. }) => true,
             CoreError::Store(e) => e.is_transient(),
             CoreError::InvalidAnnotation { .. } | CoreError::Invitation(_) => false,
-            CoreError::Random(_) => true,
+            CoreError::Random(_) | CoreError::Input { .. } => true,
         }
     }
 

@@ -115,6 +115,16 @@ pub async fn run(args: LocalArgs, mode: Mode) -> anyhow::Result<ExitCode> {
 /// `accountops invitation accept TOKEN`: accept the invitation and print who is now active
 /// where. Never creates a database; never prints the token.
 pub async fn accept_invitation(database: &str, token: &str) -> anyhow::Result<ExitCode> {
+    let store = open_existing(database).await?;
+    let accepted = crate::core::membership::accept(&store, token, Timestamp::now()).await;
+    store.close().await;
+    let accepted = accepted.context("cannot accept the invitation")?;
+    emit(&format!("accepted: {} is now Active in {}\n", accepted.email, accepted.scope_name))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Opens a database that must already exist (a token refers to rows in it).
+async fn open_existing(database: &str) -> anyhow::Result<Store> {
     if let Ok(target) = crate::store::url::parse(database)
         && let Some(file) = target.file
         && !file.exists()
@@ -123,10 +133,26 @@ pub async fn accept_invitation(database: &str, token: &str) -> anyhow::Result<Ex
     }
     let store = Store::connect(database).await.context("opening the database")?;
     store.migrate().await.context("migrating the database")?;
-    let accepted = crate::core::membership::accept(&store, token, Timestamp::now()).await;
-    store.close().await;
-    let accepted = accepted.context("cannot accept the invitation")?;
-    emit(&format!("accepted: {} is now Active in {}\n", accepted.email, accepted.scope_name))?;
+    Ok(store)
+}
+
+/// `accountops tenant-link accept|reject TOKEN`: what the partner's administrator does with the
+/// invitation link.
+pub async fn answer_partner_invitation(database: &str, token: &str, accept: bool) -> anyhow::Result<ExitCode> {
+    let store = open_existing(database).await?;
+    let now = Timestamp::now();
+    let text = if accept {
+        let result = crate::core::tenant_link::accept(&store, token, now).await;
+        store.close().await;
+        let a = result.context("cannot accept the partner invitation")?;
+        format!("accepted: {} and {} are now linked\n", a.provider_organization, a.tenant_organization)
+    } else {
+        let result = crate::core::tenant_link::reject(&store, token, now).await;
+        store.close().await;
+        result.context("cannot reject the partner invitation")?;
+        "rejected: the partner invitation will not be used\n".to_owned()
+    };
+    emit(&text)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -10,16 +10,18 @@ use kube::Resource;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::context::Context;
 use crate::api::{
-    Account, AccountStatus, Condition, Conditions, DeletionPolicy, Membership, MembershipStatus, Organization,
-    OrganizationStatus,
+    Account, AccountStatus, Condition, ConditionStatus, Conditions, DeletionPolicy, Membership, MembershipStatus,
+    Organization, OrganizationStatus, TenantLink, TenantLinkStatus,
 };
 use crate::core::account::DesiredAccount;
 use crate::core::membership::DesiredMembership;
 use crate::core::organization::DesiredOrganization;
+use crate::core::tenant_link::DesiredTenantLink;
 use crate::core::{CoreError, Flags, Kind, Outcome, account, membership, organization, set_condition};
-use crate::mail::MailSettings;
-use crate::store::{Owner, Store};
+use crate::core::{provider_code, tenant_link};
+use crate::store::Owner;
 
 /// The condition a Membership reports its invitation mail on.
 pub const INVITATION_DELIVERED: &str = "InvitationDelivered";
@@ -48,16 +50,27 @@ pub trait Managed:
     fn set_conditions(status: &mut Self::Status, conditions: Vec<Condition>, generation: Option<i64>);
     fn deletion_policy(&self) -> DeletionPolicy;
 
-    /// Observe, plan and apply through the core.
+    /// Observe, plan and apply through the core (reading what the kind needs from the cluster).
     fn reconcile(
         &self,
-        store: &Store,
+        ctx: &Context,
         owner: Owner,
         deleting: bool,
         flags: Flags,
         now: Timestamp,
-        mail: &MailSettings,
     ) -> impl Future<Output = Result<Outcome, CoreError>> + Send;
+
+    /// After a successful reconcile of a live object: status fields that need more than the
+    /// outcome (a provider's code Secret, link counts).
+    fn enrich(
+        &self,
+        _ctx: &Context,
+        _outcome: &Outcome,
+        _status: &mut Self::Status,
+        _now: Timestamp,
+    ) -> impl Future<Output = Result<(), CoreError>> + Send {
+        async { Ok(()) }
+    }
 
     /// The kind-specific status fields an outcome reports (Ready and Synced are set separately).
     fn absorb(status: &mut Self::Status, outcome: &Outcome, now: Timestamp);
@@ -94,15 +107,14 @@ impl Managed for Account {
 
     async fn reconcile(
         &self,
-        store: &Store,
+        ctx: &Context,
         owner: Owner,
         deleting: bool,
         flags: Flags,
         now: Timestamp,
-        _mail: &MailSettings,
     ) -> Result<Outcome, CoreError> {
         let desired = DesiredAccount::new(owner, self.spec.clone(), deleting, flags);
-        account::reconcile(store, &desired, now).await
+        account::reconcile(&ctx.store, &desired, now).await
     }
 
     fn absorb(status: &mut AccountStatus, outcome: &Outcome, _now: Timestamp) {
@@ -139,15 +151,34 @@ impl Managed for Organization {
 
     async fn reconcile(
         &self,
-        store: &Store,
+        ctx: &Context,
         owner: Owner,
         deleting: bool,
         flags: Flags,
         now: Timestamp,
-        _mail: &MailSettings,
     ) -> Result<Outcome, CoreError> {
         let desired = DesiredOrganization::new(owner, self.spec.clone(), deleting, flags);
-        organization::reconcile(store, &desired, now).await
+        organization::reconcile(&ctx.store, &desired, now).await
+    }
+
+    async fn enrich(
+        &self,
+        ctx: &Context,
+        outcome: &Outcome,
+        status: &mut OrganizationStatus,
+        now: Timestamp,
+    ) -> Result<(), CoreError> {
+        let Some(org_id) = outcome.id.as_deref().filter(|_| outcome.is_ready()) else { return Ok(()) };
+        if let Some(provider) = self.spec.service_provider.as_ref().filter(|p| p.enabled) {
+            let lifetime = provider.code_lifetime.to_duration().unwrap_or(provider_code::DEFAULT_LIFETIME);
+            status.provider_code_secret = Some(super::provider::ensure_code(ctx, self, org_id, lifetime, now).await?);
+        } else {
+            status.provider_code_secret = None;
+        }
+        let mut conn = ctx.store.acquire().await?;
+        let summary = tenant_link::link_summary(&mut conn, org_id).await?;
+        status.links = (summary.tenant_count > 0 || summary.provider_count > 0).then_some(summary);
+        Ok(())
     }
 
     fn absorb(status: &mut OrganizationStatus, outcome: &Outcome, _now: Timestamp) {
@@ -191,15 +222,14 @@ impl Managed for Membership {
 
     async fn reconcile(
         &self,
-        store: &Store,
+        ctx: &Context,
         owner: Owner,
         deleting: bool,
         flags: Flags,
         now: Timestamp,
-        mail: &MailSettings,
     ) -> Result<Outcome, CoreError> {
         let desired = DesiredMembership::new(owner, self.spec.clone(), deleting, flags);
-        membership::reconcile(store, &desired, now, mail).await
+        membership::reconcile(&ctx.store, &desired, now, &ctx.mail_settings).await
     }
 
     fn absorb(status: &mut MembershipStatus, outcome: &Outcome, now: Timestamp) {
@@ -227,6 +257,75 @@ impl Managed for Membership {
 pub fn pending<K: Managed>(obj: &K) -> bool {
     let observed = obj.status().and_then(K::observed_generation);
     obj.meta().deletion_timestamp.is_none() && observed != obj.meta().generation
+}
+
+/// The condition a TenantLink reports acceptance on.
+pub const ACCEPTED: &str = "Accepted";
+
+impl Managed for TenantLink {
+    type Status = TenantLinkStatus;
+    const KIND: Kind = Kind::TenantLink;
+
+    fn status(&self) -> Option<&TenantLinkStatus> {
+        self.status.as_ref()
+    }
+    fn observed_generation(status: &TenantLinkStatus) -> Option<i64> {
+        status.observed_generation
+    }
+    fn conditions(status: &TenantLinkStatus) -> &[Condition] {
+        &status.conditions.0
+    }
+    fn set_conditions(status: &mut TenantLinkStatus, conditions: Vec<Condition>, generation: Option<i64>) {
+        let accepted: Vec<Condition> = status.conditions.0.iter().filter(|c| c.type_ == ACCEPTED).cloned().collect();
+        let mut all: Vec<Condition> = conditions.into_iter().filter(|c| c.type_ != ACCEPTED).collect();
+        all.extend(accepted);
+        status.conditions = Conditions(all);
+        status.observed_generation = generation;
+    }
+    fn deletion_policy(&self) -> DeletionPolicy {
+        self.spec.deletion_policy
+    }
+
+    async fn reconcile(
+        &self,
+        ctx: &Context,
+        owner: Owner,
+        deleting: bool,
+        flags: Flags,
+        now: Timestamp,
+    ) -> Result<Outcome, CoreError> {
+        // The code is read from a Secret in the link's own namespace only.
+        let code = match (&self.spec.provider_code, deleting) {
+            (Some(pc), false) => {
+                super::secrets::read_key(&ctx.client, &owner.namespace, pc.secret_ref.name.as_str(), &pc.secret_ref.key)
+                    .await
+                    .map_err(|e| CoreError::Input {
+                        what: format!("Secret {}", pc.secret_ref.name),
+                        reason: e.to_string(),
+                    })?
+            }
+            _ => None,
+        };
+        let desired = DesiredTenantLink::new(owner, self.spec.clone(), deleting, flags, code.as_deref());
+        tenant_link::reconcile(&ctx.store, &desired, now, &ctx.mail_settings).await
+    }
+
+    fn absorb(status: &mut TenantLinkStatus, outcome: &Outcome, now: Timestamp) {
+        let Some(facts) = outcome.tenant_link.as_deref() else { return };
+        let previous = status.conditions.0.clone();
+        status.phase = Some(facts.phase);
+        status.link_id.clone_from(&facts.link_id);
+        status.counterpart_organization_id.clone_from(&facts.counterpart_organization_id);
+        status.counterpart_organization_name.clone_from(&facts.counterpart_organization_name);
+        status.accepted_at = facts.accepted_at_text();
+        let (condition, reason, message) = if facts.accepted() {
+            (ConditionStatus::True, "Accepted", "the link is active".to_owned())
+        } else {
+            (ConditionStatus::False, outcome.reason, outcome.message.clone())
+        };
+        let generation = status.observed_generation;
+        set_condition(&mut status.conditions.0, &previous, ACCEPTED, condition, reason, message, generation, now);
+    }
 }
 
 #[cfg(test)]

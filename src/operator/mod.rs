@@ -19,6 +19,7 @@ mod identity;
 mod kinds;
 mod leader;
 pub mod metrics;
+mod provider;
 mod reconcile;
 pub mod secrets;
 
@@ -30,13 +31,14 @@ use std::time::Duration;
 use anyhow::Context as _;
 use futures::StreamExt;
 use kube::api::{Api, ListParams};
+use kube::runtime::WatchStreamExt;
 use kube::runtime::controller::Controller;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
 use tracing::{info, warn};
 
-use crate::api::{Account, Membership, Organization};
+use crate::api::{Account, Membership, Organization, TenantLink};
 use crate::mail::{DeliveryStats, DispatchHandle, Dispatcher, DispatcherConfig, MailSettings, Transport};
 use crate::store::Store;
 
@@ -175,6 +177,10 @@ async fn controllers(client: &Client, config: &Config, ctx: Arc<Context>, readin
     let accounts: Api<Account> = scoped(client, config.namespace.as_deref());
     let organizations: Api<Organization> = scoped(client, config.namespace.as_deref());
     let memberships: Api<Membership> = scoped(client, config.namespace.as_deref());
+    let tenant_links: Api<TenantLink> = scoped(client, config.namespace.as_deref());
+    // Api<PartialObjectMeta<_>> lists and watches metadata only.
+    let secrets: Api<kube::core::PartialObjectMeta<k8s_openapi::api::core::v1::Secret>> =
+        scoped_any(client, config.namespace.as_deref());
     wait_for_crds(&accounts, &organizations).await;
 
     let wc = watcher::Config::default().any_semantic();
@@ -193,9 +199,23 @@ async fn controllers(client: &Client, config: &Config, ctx: Arc<Context>, readin
 
     let organization_controller = Controller::new(organizations.clone(), wc.clone());
     let orgs = organization_controller.store();
+    let providers = orgs.clone();
     track_queue(&ctx, orgs.clone());
     let synced = (account_cache, orgs.clone());
     let organization_controller = organization_controller
+        // A link redeeming a provider's code (or going) changes the provider's code and counts;
+        // which provider is only known from the code, so every service provider of the namespace
+        // is looked at again.
+        .watches(tenant_links.clone(), wc.clone(), move |link| {
+            let ns = link.namespace();
+            let ours = link.spec.organization_ref.name.as_str().to_owned();
+            providers
+                .state()
+                .into_iter()
+                .filter(|o| o.namespace() == ns && (o.spec.service_provider.is_some() || o.name_any() == ours))
+                .map(|o| ObjectRef::from_obj(o.as_ref()))
+                .collect::<Vec<_>>()
+        })
         // A membership appearing or going changes the member count and may unblock deletion.
         .watches(memberships.clone(), wc.clone(), |m| {
             let ns = m.namespace()?;
@@ -214,6 +234,39 @@ async fn controllers(client: &Client, config: &Config, ctx: Arc<Context>, readin
         .shutdown_on_signal()
         .run(reconcile::reconcile::<Organization>, reconcile::error_policy::<Organization>, ctx.clone())
         .for_each(|result| async move { log_result("Organization", result) });
+
+    let link_controller = Controller::new(tenant_links, wc.clone());
+    let links = link_controller.store();
+    track_queue(&ctx, links.clone());
+    let links_of_org = links.clone();
+    let link_controller = link_controller
+        // Our organization becoming ready (or its roles changing) lets a link go on.
+        .watches(organizations.clone(), wc.clone(), move |org| {
+            let (ns, name) = (org.namespace(), org.name_any());
+            links_of_org
+                .state()
+                .into_iter()
+                .filter(|l| l.namespace() == ns && l.spec.organization_ref.name.as_str() == name)
+                .map(|l| ObjectRef::from_obj(l.as_ref()))
+                .collect::<Vec<_>>()
+        })
+        // A code Secret appearing or changing re-queues the links that name it. Only metadata
+        // is watched: the operator never caches Secret contents.
+        .watches_stream(watcher(secrets, wc.clone()).touched_objects(), move |secret| {
+            let (ns, name) = (secret.namespace(), secret.name_any());
+            links
+                .state()
+                .into_iter()
+                .filter(|l| {
+                    l.namespace() == ns
+                        && l.spec.provider_code.as_ref().is_some_and(|p| p.secret_ref.name.as_str() == name)
+                })
+                .map(|l| ObjectRef::from_obj(l.as_ref()))
+                .collect::<Vec<_>>()
+        })
+        .shutdown_on_signal()
+        .run(reconcile::reconcile::<TenantLink>, reconcile::error_policy::<TenantLink>, ctx.clone())
+        .for_each(|result| async move { log_result("TenantLink", result) });
 
     let membership_controller = Controller::new(memberships, wc.clone());
     let members = membership_controller.store();
@@ -254,7 +307,7 @@ async fn controllers(client: &Client, config: &Config, ctx: Arc<Context>, readin
             info!("caches synced");
         }
     };
-    futures::join!(account_controller, organization_controller, membership_controller, mark_synced);
+    futures::join!(account_controller, organization_controller, membership_controller, link_controller, mark_synced);
 }
 
 /// Export how many of a controller's objects wait for their current generation to be reconciled.
@@ -285,6 +338,17 @@ async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {}
         () = term => {}
+    }
+}
+
+/// An `Api` for any namespaced kind (e.g. Secrets) in the watched scope.
+fn scoped_any<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
     }
 }
 

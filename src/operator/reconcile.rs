@@ -100,12 +100,12 @@ async fn reconcile_inner<K: Managed>(obj: &K, ctx: &Context) -> Result<Action, E
         finalizers.push(FINALIZER.to_owned());
         patch_finalizers(&api, obj, finalizers).await?;
     }
-    match obj.reconcile(&ctx.store, owner, false, flags, now, &ctx.mail_settings).await {
+    match obj.reconcile(ctx, owner, false, flags, now).await {
         Ok(outcome) => {
             if wrote(&outcome) {
                 super::wake_mail(&ctx.mail_wake);
             }
-            report(&api, obj, ctx, &outcome, now).await?;
+            report(&api, obj, ctx, &outcome, now, true).await?;
             info!(%outcome, "reconciled");
             Ok(Action::requeue(next_look(&outcome, ctx.resync, now)))
         }
@@ -128,7 +128,7 @@ async fn delete<K: Managed>(
         return Ok(Action::await_change());
     }
     let force_orphan = flags.force_orphan;
-    match obj.reconcile(&ctx.store, owner, true, flags, now, &ctx.mail_settings).await {
+    match obj.reconcile(ctx, owner, true, flags, now).await {
         Ok(outcome) if outcome.action.deletion_finished() => {
             if let Some(event) = outcome.event(false) {
                 publish(ctx, obj, &event).await;
@@ -138,7 +138,7 @@ async fn delete<K: Managed>(
             Ok(Action::await_change())
         }
         Ok(outcome) => {
-            report(api, obj, ctx, &outcome, now).await?;
+            report(api, obj, ctx, &outcome, now, false).await?;
             Ok(Action::requeue(ctx.blocked_retry))
         }
         Err(e) if force_orphan => {
@@ -179,6 +179,7 @@ async fn report<K: Managed>(
     ctx: &Context,
     outcome: &Outcome,
     now: Timestamp,
+    live: bool,
 ) -> Result<(), Error> {
     let generation = obj.meta().generation;
     let previous = obj.status().cloned().unwrap_or_default();
@@ -186,6 +187,10 @@ async fn report<K: Managed>(
     let conditions = outcome.conditions(K::conditions(&previous), generation, now);
     K::set_conditions(&mut status, conditions, generation);
     K::absorb(&mut status, outcome, now);
+    if live && let Err(e) = obj.enrich(ctx, outcome, &mut status, now).await {
+        report_error(api, obj, ctx, &e, now).await?;
+        return Err(e.into());
+    }
     let changed = status != previous;
     let spec_changed = K::conditions(&previous).iter().all(|c| c.observed_generation != generation);
     if (changed || wrote(outcome))

@@ -13,3 +13,4 @@ mod operator;
 mod scim;
 mod store_pg;
 mod support;
+mod tenant_link_e2e;

@@ -1,0 +1,234 @@
+//! TenantLinks end to end: a service provider's code in a Secret, redeemed by tenants on the
+//! real apiserver with PostgreSQL; partner invitations by mail through aiosmtpd.
+
+use std::process::Command;
+use std::time::Duration;
+
+use accountops::api::{Organization, TenantLink, TenantLinkPhase};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::Api;
+
+use crate::harness::{self, TestEnv};
+use crate::store_pg::{self, PgDatabase};
+use crate::support::eventually;
+use crate::support::operator::Operator;
+use crate::support::smtp::{ParsedMail, Security, SmtpServer};
+
+const RESYNC: Duration = Duration::from_secs(2);
+const WAIT: Duration = Duration::from_secs(90);
+
+async fn setup() -> Option<(TestEnv, PgDatabase, SmtpServer, Operator)> {
+    let env = harness::test_env().await?;
+    let db = store_pg::fresh().await?;
+    let smtp = SmtpServer::start(Security::Plain).await?;
+    let smtp_url = format!("--smtp-url={}", smtp.url());
+    let operator = Operator::start_with(&env, &db.url, &format!("test-{}", env.ns), RESYNC, &[smtp_url.as_str()]);
+    Some((env, db, smtp, operator))
+}
+
+const ORGS: &str = r#"apiVersion: accountops.dev/v1alpha1
+kind: Account
+metadata: {name: acct}
+spec:
+  legalName: Test GmbH
+  billingAddress: {street: ["Hafenstraße 1"], city: Hamburg, postalCode: "20457", country: DE}
+  billingEmail: billing@example.de
+  currency: EUR
+---
+apiVersion: accountops.dev/v1alpha1
+kind: Organization
+metadata: {name: provider}
+spec:
+  accountRef: {name: acct}
+  displayName: Provider MSP
+  roles: [{name: Admin}]
+  serviceProvider: {enabled: true, codeLifetime: LIFETIME}
+---
+apiVersion: accountops.dev/v1alpha1
+kind: Organization
+metadata: {name: tenant-a}
+spec:
+  accountRef: {name: acct}
+  displayName: Tenant A
+  roles: [{name: Admin}, {name: Viewer}]
+---
+apiVersion: accountops.dev/v1alpha1
+kind: Organization
+metadata: {name: tenant-b}
+spec:
+  accountRef: {name: acct}
+  displayName: Tenant B
+  roles: [{name: Admin}]
+"#;
+
+fn link(name: &str, tenant: &str, secret: &str) -> String {
+    format!(
+        "apiVersion: accountops.dev/v1alpha1\nkind: TenantLink\nmetadata: {{name: {name}}}\nspec:\n  organizationRef: {{name: {tenant}}}\n  providerCode:\n    secretRef: {{name: {secret}, key: code}}\n  grantedRoles: [Admin]\n  members:\n    - {{email: tech@provider.example.com, role: Admin}}\n"
+    )
+}
+
+fn code_secret(name: &str, code: &str) -> String {
+    format!("apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}}}\nstringData: {{code: \"{code}\"}}\n")
+}
+
+async fn provider_code(env: &TestEnv, name: &str) -> Option<String> {
+    let secret = env.api::<Secret>().get_opt(name).await.ok()??;
+    let bytes = secret.data?.get("code")?.0.clone();
+    Some(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Live memberships of `email` in the organization `org_id`.
+async fn staff_in(db: &PgDatabase, email: &str, org_id: &str) -> usize {
+    use accountops::store::{memberships, testkit::TestDatabase, users};
+    let mut conn = db.store().acquire().await.expect("conn");
+    let Some(user) = users::find_by_email(&mut conn, email).await.expect("lookup") else { return 0 };
+    memberships::list_by_user(&mut conn, &user.id)
+        .await
+        .expect("memberships")
+        .iter()
+        .filter(|m| m.revoked_at.is_none() && matches!(&m.scope, memberships::Scope::Organization(id) if id == org_id))
+        .count()
+}
+
+fn reason(link: &TenantLink) -> Option<String> {
+    link.status.as_ref()?.conditions.0.iter().find(|c| c.type_ == "Ready").map(|c| c.reason.clone())
+}
+
+async fn wait_reason(api: &Api<TenantLink>, name: &str, want: &str) -> TenantLink {
+    eventually(&format!("{name} {want}"), WAIT, || async {
+        let l = api.get(name).await.ok()?;
+        (reason(&l)? == want).then_some(l)
+    })
+    .await
+}
+
+async fn wait_phase(api: &Api<TenantLink>, name: &str, want: TenantLinkPhase) -> TenantLink {
+    eventually(&format!("{name} {want:?}"), WAIT, || async {
+        let l = api.get(name).await.ok()?;
+        (l.status.as_ref()?.phase? == want).then_some(l)
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_provider_code_is_redeemed_once_and_a_fresh_one_issued() {
+    let Some((env, db, _smtp, operator)) = setup().await else { return };
+    env.apply(&ORGS.replace("LIFETIME", "24h")).await;
+    let orgs: Api<Organization> = env.api();
+    let provider = eventually("the provider's code Secret in status", WAIT, || async {
+        let o = orgs.get("provider").await.ok()?;
+        (o.status.as_ref()?.provider_code_secret.as_deref() == Some("provider-provider-code")).then_some(o)
+    })
+    .await;
+    let provider_id = provider.status.as_ref().and_then(|s| s.organization_id.clone()).expect("provider id");
+    let first = eventually("a code", WAIT, || async { provider_code(&env, "provider-provider-code").await }).await;
+    assert!(first.len() >= 22, "at least 128 bits: {first}");
+
+    // The tenant copies the code into a Secret of its own, as a customer would.
+    env.apply(&code_secret("given-code", &first)).await;
+    env.apply(&link("a-appoints-provider", "tenant-a", "given-code")).await;
+    let links: Api<TenantLink> = env.api();
+    let active = wait_phase(&links, "a-appoints-provider", TenantLinkPhase::Active).await;
+    let status = active.status.as_ref().expect("status");
+    assert_eq!(status.counterpart_organization_id.as_deref(), Some(provider_id.as_str()));
+    assert!(status.accepted_at.is_some());
+    assert!(status.conditions.0.iter().any(|c| c.type_ == "Accepted" && format!("{:?}", c.status) == "True"));
+    let tenant_a = orgs.get("tenant-a").await.ok().and_then(|o| o.status?.organization_id).expect("tenant id");
+    assert_eq!(staff_in(&db, "tech@provider.example.com", &tenant_a).await, 1, "provider staff joined the tenant");
+
+    // Single use: a second tenant with the same code is refused, and the provider gets a new one.
+    env.apply(&link("b-appoints-provider", "tenant-b", "given-code")).await;
+    wait_reason(&links, "b-appoints-provider", "CodeAlreadyUsed").await;
+    let fresh = eventually("a fresh code", WAIT, || async {
+        provider_code(&env, "provider-provider-code").await.filter(|c| *c != first)
+    })
+    .await;
+    env.apply(&code_secret("fresh-code", &fresh)).await;
+    env.apply(&link("b-appoints-provider", "tenant-b", "fresh-code")).await;
+    wait_phase(&links, "b-appoints-provider", TenantLinkPhase::Active).await;
+
+    // Codes never leak into status, Events or logs.
+    let everything = env.kubectl(["get", "tenantlinks,organizations,events", "-o", "yaml"]).await.stdout;
+    for code in [&first, &fresh] {
+        assert!(!everything.contains(code.as_str()), "a code leaked into status or Events");
+        assert!(!operator.log().contains(code.as_str()), "a code leaked into the logs");
+    }
+
+    // Deleting the link revokes it and the staff it brought leave the tenant.
+    env.kubectl(["delete", "tenantlink", "a-appoints-provider", "--timeout=60s"]).await.ok();
+    assert_eq!(staff_in(&db, "tech@provider.example.com", &tenant_a).await, 0, "staff left with the link");
+    let orgs_status = eventually("the provider's link count", WAIT, || async {
+        let o = orgs.get("provider").await.ok()?;
+        let links = o.status.as_ref()?.links.clone()?;
+        (links.tenant_count == 1).then_some(links)
+    })
+    .await;
+    assert_eq!(orgs_status.tenant_ids.len(), 1);
+}
+
+#[tokio::test]
+async fn unknown_expired_and_foreign_codes_are_refused_with_their_reason() {
+    let Some((env, _db, _smtp, _operator)) = setup().await else { return };
+    env.apply(&ORGS.replace("LIFETIME", "4s")).await;
+    let links: Api<TenantLink> = env.api();
+    env.apply(&code_secret("made-up", "not-a-real-code-but-long-enough-0000")).await;
+    env.apply(&link("unknown", "tenant-a", "made-up")).await;
+    wait_reason(&links, "unknown", "CodeUnknown").await;
+
+    let first = eventually("a code", WAIT, || async { provider_code(&env, "provider-provider-code").await }).await;
+    // Let it expire unused, then redeem it.
+    eventually("a code issued after expiry", WAIT, || async {
+        provider_code(&env, "provider-provider-code").await.filter(|c| *c != first)
+    })
+    .await;
+    env.apply(&code_secret("stale", &first)).await;
+    env.apply(&link("expired", "tenant-a", "stale")).await;
+    wait_reason(&links, "expired", "CodeExpired").await;
+
+    // A Secret that is not in the link's namespace cannot be named at all.
+    env.apply(&link("missing", "tenant-b", "no-such-secret")).await;
+    wait_reason(&links, "missing", "CodeSecretNotFound").await;
+}
+
+fn to(mail: &ParsedMail) -> String {
+    mail.header("To").unwrap_or_default().to_lowercase()
+}
+
+#[tokio::test]
+async fn a_partner_invitation_is_mailed_accepted_and_its_staff_come_and_go() {
+    let Some((env, db, smtp, _operator)) = setup().await else { return };
+    env.apply(&ORGS.replace("LIFETIME", "24h")).await;
+    let orgs: Api<Organization> = env.api();
+    let partner_id =
+        eventually("tenant-b's ID", WAIT, || async { orgs.get("tenant-b").await.ok()?.status?.organization_id }).await;
+    let invite = format!(
+        "apiVersion: accountops.dev/v1alpha1\nkind: TenantLink\nmetadata: {{name: invite-b}}\nspec:\n  organizationRef: {{name: tenant-a}}\n  partnerInvitation:\n    organizationId: {partner_id}\n    organizationRole: Partner\n    adminEmail: admin@tenant-b.example.com\n    sharingScope: [Tickets]\n  grantedRoles: [Viewer]\n"
+    );
+    env.apply(&invite).await;
+    let links: Api<TenantLink> = env.api();
+    wait_phase(&links, "invite-b", TenantLinkPhase::Pending).await;
+    let mail = eventually("the partner invitation", WAIT, || async {
+        smtp.messages().into_iter().find(|m| to(m).contains("admin@tenant-b.example.com"))
+    })
+    .await;
+    let text = mail.text.clone().unwrap_or_default();
+    let token: String = text
+        .split_once("?token=")
+        .map(|(_, rest)| rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect())
+        .expect("an accept link");
+    let accept = |token: &str| {
+        Command::new(env!("CARGO_BIN_EXE_accountops"))
+            .args(["tenant-link", "accept", token, "--database", &db.url])
+            .env_remove("DATABASE_URL")
+            .output()
+            .expect("runs")
+    };
+    assert!(accept(&token).status.success());
+    wait_phase(&links, "invite-b", TenantLinkPhase::Active).await;
+    assert!(!accept(&token).status.success(), "a token works once");
+
+    let unknown =
+        invite.replace(&partner_id, "org-00000000-0000-4000-8000-000000000000").replace("invite-b", "invite-nobody");
+    env.apply(&unknown).await;
+    wait_reason(&links, "invite-nobody", "PartnerNotFound").await;
+}
