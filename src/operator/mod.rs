@@ -264,6 +264,8 @@ async fn controllers(client: &Client, config: &Config, ctx: Arc<Context>, readin
                 .map(|l| ObjectRef::from_obj(l.as_ref()))
                 .collect::<Vec<_>>()
         })
+        // A partner accepting or rejecting in the web app changes rows only.
+        .reconcile_on(changes::tenant_link_changes(ctx.store.clone(), ctx.cluster_id.clone(), CHANGE_POLL))
         .shutdown_on_signal()
         .run(reconcile::reconcile::<TenantLink>, reconcile::error_policy::<TenantLink>, ctx.clone())
         .for_each(|result| async move { log_result("TenantLink", result) });
