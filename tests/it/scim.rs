@@ -1,15 +1,24 @@
-//! The SCIM client against a real SCIM 2.0 server (scim2-server on loopback).
+//! The SCIM client, and the ProvisioningSync core on SQLite, against a real SCIM 2.0 server
+//! (scim2-server on loopback).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use accountops::api::provisioning_sync::SyncStatus;
+use accountops::core::provisioning::{DesiredSync, SyncFacts, reconcile};
 use accountops::provisioning::{
-    Creation, Credentials, EndpointGuard, Group, GuardSettings, Member, PatchOperation, Resource as _, RetryPolicy,
-    ScimClient, ScimConfig, User,
+    Creation, Credentials, EndpointGuard, Group, GuardSettings, Guards, Member, PatchOperation, Resource as _,
+    RetryPolicy, ScimClient, ScimConfig, User,
 };
+use accountops::store::provisioning as syncs;
+use accountops::store::{assets, outbox};
+use jiff::Timestamp;
 use serde_json::json;
+use sha2::{Digest, Sha256};
 
-use crate::support::scim::ScimServer;
+use crate::support::eventually;
+use crate::support::scim::{ScimServer, World, mail_settings};
 
 fn client_with(server: &ScimServer, token: &str, retry: RetryPolicy, guard: GuardSettings) -> ScimClient {
     let mut config = ScimConfig::new(&server.url(), Credentials::Bearer(token.to_owned()));
@@ -148,4 +157,224 @@ async fn scim_server_down_is_retried_then_the_circuit_opens() {
     // The half-open probe succeeds and closes the breaker (the in-memory state was lost).
     assert!(scim.find_one::<User>("externalId", "user-a").await.expect("probe").is_none());
     assert!(!scim.guard().is_open());
+}
+
+// ProvisioningSync: the core's reconcile against the real server.
+
+fn guards() -> Guards {
+    Guards::new(GuardSettings { cool_down: Duration::from_millis(300), ..GuardSettings::default() })
+}
+
+async fn sync(world: &World, guards: &Guards, desired: &DesiredSync) -> SyncFacts {
+    reconcile(&world.store, guards, desired, &mail_settings(), Timestamp::now()).await.expect("reconcile")
+}
+
+/// The SCIM users by `externalId`.
+async fn scim_users(scim: &ScimClient) -> BTreeMap<String, User> {
+    let all = scim.list::<User>(None, 50, 1000).await.expect("list users");
+    all.into_iter().map(|u| (u.external_id.clone().expect("externalId"), u)).collect()
+}
+
+async fn group(scim: &ScimClient, external_id: &str) -> Group {
+    scim.find_one::<Group>("externalId", external_id).await.expect("filter").expect("the group")
+}
+
+async fn archived(world: &World, sync_id: &str) -> bool {
+    let mut conn = world.store.acquire().await.expect("conn");
+    syncs::get(&mut conn, sync_id).await.expect("the sync row").archived_at.is_some()
+}
+
+fn ids<'a>(ids: impl IntoIterator<Item = &'a str>) -> BTreeSet<String> {
+    ids.into_iter().map(str::to_owned).collect()
+}
+
+fn members(group: &Group) -> BTreeSet<String> {
+    ids(group.member_ids())
+}
+
+#[tokio::test]
+async fn psync_pushes_the_directory_deactivates_ended_members_and_corrects_drift() {
+    let Some(server) = ScimServer::start().await else { return };
+    let (world, guards, scim) = (World::new().await, guards(), client(&server));
+    let desired = world.sync(&server.url(), &server.token, json!({}));
+    let facts = sync(&world, &guards, &desired).await;
+    assert_eq!((facts.sync_status, facts.reason), (SyncStatus::Synchronized, "Synchronized"), "{facts:?}");
+    assert_eq!((facts.user_count, facts.group_count, facts.drift_corrections), (Some(3), Some(3), 0));
+    assert!(facts.last_sync_time.is_some() && facts.sync_id.is_some());
+
+    // Users: externalId = our user IDs; dave is a contact without login.
+    let users = scim_users(&scim).await;
+    let logins = ["anna@acme.example", "bob@acme.example", "carol@acme.example"];
+    assert_eq!(ids(users.keys().map(String::as_str)), ids(logins.map(|e| world.users[e].as_str())));
+    assert!(users.values().all(|u| u.active == Some(true)), "{users:?}");
+    assert_eq!(users[&world.users["anna@acme.example"]].user_name, "anna@acme.example");
+    let sid = |email: &str| users[&world.users[email]].id.clone().expect("a SCIM id");
+    let (anna, bob, carol) = (sid(logins[0]), sid(logins[1]), sid(logins[2]));
+
+    // Groups: the account (every login member) and one per organization, with members.
+    let account = group(&scim, &world.account_id).await;
+    assert_eq!((account.display_name.as_str(), &account.id), ("Acme Sp. z o.o.", &facts.external_id));
+    assert_eq!(members(&account), ids([&*anna, &*bob, &*carol]));
+    let eng = group(&scim, &world.orgs["eng"]).await;
+    assert_eq!((eng.display_name.as_str(), members(&eng)), ("Acme Engineering", ids([&*anna, &*bob])));
+    let ops = group(&scim, &world.orgs["ops"]).await;
+    assert_eq!((ops.display_name.as_str(), members(&ops)), ("Acme Operations", ids([&*bob, &*carol])));
+    assert_eq!(scim.list::<Group>(None, 50, 100).await.expect("groups").len(), 3);
+    let steady = sync(&world, &guards, &desired).await;
+    assert_eq!((steady.sync_status, steady.drift_corrections), (SyncStatus::Synchronized, 0), "{steady:?}");
+
+    // Carol's membership is revoked: deactivated (kept), out of her groups; our change, not drift.
+    world.member("carol-ops", true).await;
+    let facts = sync(&world, &guards, &desired).await;
+    assert_eq!((facts.sync_status, facts.user_count, facts.group_count), (SyncStatus::Synchronized, Some(2), Some(3)));
+    assert_eq!(facts.drift_corrections, 0, "{facts:?}");
+    let carol_now = scim.get::<User>(&carol).await.expect("get").expect("deactivated, not deleted");
+    assert_eq!(carol_now.active, Some(false));
+    assert_eq!(members(&group(&scim, &world.orgs["ops"]).await), ids([&*bob]));
+    assert_eq!(members(&group(&scim, &world.account_id).await), ids([&*anna, &*bob]));
+
+    // Anna is deleted out of band: recreated (a new SCIM id, her groups follow) and counted once.
+    scim.delete::<User>(&anna).await.expect("out-of-band delete");
+    let facts = sync(&world, &guards, &desired).await;
+    assert_eq!(facts.sync_status, SyncStatus::Synchronized, "{facts:?}");
+    assert_eq!(facts.drift_corrections, 1, "{facts:?}");
+    let anna_again = scim.find_one::<User>("externalId", &world.users[logins[0]]).await.expect("filter");
+    let anna_again = anna_again.expect("recreated");
+    assert_eq!(anna_again.active, Some(true));
+    let new_anna = anna_again.id.expect("id");
+    assert_ne!(new_anna, anna);
+    assert_eq!(members(&group(&scim, &world.orgs["eng"]).await), ids([&*new_anna, &*bob]));
+    let steady = sync(&world, &guards, &desired).await;
+    assert_eq!(steady.drift_corrections, 0, "corrected once: {steady:?}");
+}
+
+#[tokio::test]
+async fn psync_outages_are_errors_and_deletion_deactivates_the_users_before_archiving() {
+    let Some(mut server) = ScimServer::start().await else { return };
+    let (world, guards, scim) = (World::new().await, guards(), client(&server));
+    let mut desired = world.sync(&server.url(), &server.token, json!({}));
+    let first = sync(&world, &guards, &desired).await;
+    assert_eq!(first.sync_status, SyncStatus::Synchronized, "{first:?}");
+
+    server.stop();
+    let down = sync(&world, &guards, &desired).await;
+    assert_eq!(down.sync_status, SyncStatus::Error, "{down:?}");
+    assert!(matches!(down.reason, "Unreachable" | "CircuitOpen"), "{down:?}");
+    assert!(down.message.contains("cannot reach the SCIM endpoint"), "{}", down.message);
+    assert_eq!((&down.external_id, down.last_sync_time), (&first.external_id, first.last_sync_time), "kept");
+    // Deleting while the system is down: nothing archived, the finalizer stays.
+    desired.deleting = true;
+    let waiting = sync(&world, &guards, &desired).await;
+    assert_eq!((waiting.sync_status, waiting.deletion_finished), (SyncStatus::Error, false), "{waiting:?}");
+    assert!(waiting.message.contains("could not be deactivated"), "{}", waiting.message);
+    let sync_id = first.sync_id.clone().expect("sync id");
+    assert!(!archived(&world, &sync_id).await);
+
+    server.start_again().await;
+    tokio::time::sleep(Duration::from_millis(400)).await; // the breaker's cool-down
+    desired.deleting = false;
+    let back = sync(&world, &guards, &desired).await;
+    assert_eq!((back.sync_status, back.reason, back.user_count), (SyncStatus::Synchronized, "Synchronized", Some(3)));
+
+    desired.deleting = true;
+    let deleted = sync(&world, &guards, &desired).await;
+    assert_eq!((deleted.reason, deleted.deletion_finished), ("Archived", true), "{deleted:?}");
+    assert!(deleted.message.contains("3 synced users deactivated"), "{}", deleted.message);
+    let users = scim_users(&scim).await;
+    assert_eq!(users.len(), 3);
+    assert!(users.values().all(|u| u.active == Some(false)), "{users:?}");
+    assert!(archived(&world, &sync_id).await);
+    // Archived: a repeated deletion does not need the external system.
+    server.stop();
+    let started = Instant::now();
+    let again = sync(&world, &guards, &desired).await;
+    assert_eq!((again.reason, again.deletion_finished), ("Archived", true), "{again:?}");
+    assert!(started.elapsed() < Duration::from_millis(500), "{:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn psync_with_deprovision_delete_deletes_ended_and_finally_all_users() {
+    let Some(server) = ScimServer::start().await else { return };
+    let (world, guards, scim) = (World::new().await, guards(), client(&server));
+    let mut desired = world.sync(&server.url(), &server.token, json!({"options": {"deprovision": "Delete"}}));
+    assert_eq!(sync(&world, &guards, &desired).await.user_count, Some(3));
+    world.member("anna-eng", true).await;
+    let facts = sync(&world, &guards, &desired).await;
+    assert_eq!((facts.sync_status, facts.user_count), (SyncStatus::Synchronized, Some(2)), "{facts:?}");
+    let users = scim_users(&scim).await;
+    assert!(!users.contains_key(&world.users["anna@acme.example"]), "deleted: {users:?}");
+    assert_eq!(users.len(), 2);
+
+    desired.deleting = true;
+    let deleted = sync(&world, &guards, &desired).await;
+    assert_eq!((deleted.reason, deleted.deletion_finished), ("Archived", true), "{deleted:?}");
+    assert!(deleted.message.contains("2 synced users deleted"), "{}", deleted.message);
+    assert!(scim_users(&scim).await.is_empty());
+}
+
+#[tokio::test]
+async fn psync_wrong_credentials_are_an_auth_error_without_a_retry_storm() {
+    let Some(server) = ScimServer::start().await else { return };
+    let (world, guards) = (World::new().await, guards());
+    let order =
+        json!({"name": "backup", "product": "backup-10", "quantity": 1, "notificationEmail": "ops@acme.example"});
+    let desired = world.sync(&server.url(), "wrong-token", json!({ "orders": [order] }));
+    let started = Instant::now();
+    for _ in 0..2 {
+        let facts = sync(&world, &guards, &desired).await;
+        assert_eq!((facts.sync_status, facts.reason), (SyncStatus::Error, "Unauthorized"), "{facts:?}");
+        assert!(facts.message.contains("401"), "{}", facts.message);
+        assert!(!format!("{facts:?} {desired:?}").contains("wrong-token"), "the token never shows");
+        assert!(facts.external_id.is_none() && facts.assets.is_empty() && facts.executed.is_empty(), "{facts:?}");
+    }
+    assert!(started.elapsed() < Duration::from_secs(2), "answered promptly: {:?}", started.elapsed());
+    assert!(!guards.for_endpoint(&server.url()).is_open(), "an answer is not an outage");
+    // One request per reconcile: a 4xx is not retried.
+    let rejected = || server.log().lines().filter(|l| l.contains("\" 401 ")).count();
+    eventually("the server's access log", Duration::from_secs(5), || async { (rejected() >= 2).then_some(()) }).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(rejected(), 2, "{}", server.log());
+}
+
+#[tokio::test]
+async fn psync_an_order_executes_once_with_one_welcome_mail_and_a_hashed_code() {
+    let Some(server) = ScimServer::start().await else { return };
+    let (world, guards) = (World::new().await, guards());
+    let order = json!({"name": "migration", "product": "mailbox-migration", "quantity": 3,
+        "notificationEmail": "ops@acme.example"});
+    let desired = world.sync(&server.url(), &server.token, json!({ "orders": [order] }));
+    let mut seen = Vec::new();
+    for round in 0..3 {
+        let facts = sync(&world, &guards, &desired).await;
+        assert_eq!(facts.sync_status, SyncStatus::Synchronized, "{facts:?}");
+        let executed: &[&str] = if round == 0 { &["migration"] } else { &[] };
+        assert_eq!(facts.executed, executed, "round {round}");
+        assert_eq!(facts.assets.iter().map(|a| a.order.as_str()).collect::<Vec<_>>(), ["migration"]);
+        seen.push(facts);
+    }
+    let mut conn = world.store.acquire().await.expect("conn");
+    let sync_id = seen[0].sync_id.clone().expect("sync id");
+    let all = assets::list_by_sync(&mut conn, &sync_id).await.expect("assets");
+    assert_eq!(all.len(), 1, "one asset row");
+    let asset = &all[0];
+    assert_eq!(
+        (asset.product.as_str(), asset.quantity, asset.id.as_str()),
+        ("mailbox-migration", 3, &*seen[0].assets[0].asset_id)
+    );
+    let mails = outbox::due(&mut conn, Timestamp::now() + jiff::SignedDuration::from_hours(1), 100).await.expect("due");
+    let welcome: Vec<_> =
+        mails.iter().filter(|m| m.related.as_ref().is_some_and(|r| r.table == assets::TABLE)).collect();
+    assert_eq!(welcome.len(), 1, "one welcome mail");
+    let mail = welcome[0];
+    assert_eq!(
+        (mail.recipient.as_str(), Some(&mail.message_id)),
+        ("ops@acme.example", asset.welcome_message_id.as_ref())
+    );
+    assert!(mail.body_text.contains("https://portal.example.com/start"), "{}", mail.body_text);
+    let code = mail.body_text.lines().find_map(|l| l.strip_prefix("Activation code: ")).expect("a code").trim();
+    let digest = format!("{:x}", Sha256::digest(code.as_bytes()));
+    assert_eq!(asset.activation_code_hash.as_deref(), Some(digest.as_str()), "only its SHA-256 is stored");
+    for facts in &seen {
+        assert!(!format!("{facts:?}").contains(code), "the code never reaches the facts");
+    }
 }

@@ -9,7 +9,9 @@
 //! gone:   (the sync deleted with deletionPolicy Delete) every member of the account group
 //!         and every user of the directory found by externalId ─► active:false (or DELETE)
 //! ```
-//! A correction counts as drift only when the system was in sync before (`was_synced`).
+//! A correction counts as drift only when the system was in sync before (`was_synced`), and a
+//! group whose members differ only by users this run created or deprovisioned is following
+//! our change, not drift.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -45,6 +47,8 @@ pub async fn push(
             pushed.drift += 1;
         }
     };
+    // SCIM IDs this run created or deprovisioned.
+    let mut ours: BTreeSet<String> = BTreeSet::new();
     // Our user ID → SCIM ID.
     let mut scim_ids: BTreeMap<String, String> = BTreeMap::new();
     if options.members_as_users {
@@ -52,6 +56,7 @@ pub async fn push(
             let observed = scim.find_one::<User>("externalId", &desired.user_id).await?;
             let drift = classify_user(desired, observed.as_ref());
             count_drift(&drift, &mut pushed);
+            let created = drift == Drift::Missing;
             let id = match (observed, drift) {
                 (Some(user), Drift::InSync) => user.id,
                 (Some(user), Drift::Changed(fields)) => {
@@ -62,6 +67,9 @@ pub async fn push(
                 (_, _) => scim.create(&scim_user(desired)).await?.0.id,
             };
             if let Some(id) = id {
+                if created {
+                    ours.insert(id.clone());
+                }
                 scim_ids.insert(desired.user_id.clone(), id);
             }
         }
@@ -86,11 +94,14 @@ pub async fn push(
                 observed.iter().flat_map(|g| g.members.iter().map(|m| m.value.clone())).collect();
             for id in previous.iter().filter(|id| !members.contains(*id)) {
                 deprovision(scim, id, options.deprovision).await?;
+                ours.insert(id.clone());
                 pushed.deprovisioned += 1;
             }
         }
         let drift = classify_group(group, &members, observed.as_ref());
-        count_drift(&drift, &mut pushed);
+        if !observed.as_ref().is_some_and(|g| follows_our_change(&drift, g, &members, &ours)) {
+            count_drift(&drift, &mut pushed);
+        }
         let wanted =
             Group::new(&group.external_id, &group.display_name, members.iter().map(|m| Member::user(m)).collect());
         let id = match (observed, drift) {
@@ -108,6 +119,13 @@ pub async fn push(
     }
     pushed.external_id = account_group_id.unwrap_or_default();
     Ok(pushed)
+}
+
+/// Only the members differ, and only by users in `ours` (created or deprovisioned in this run).
+fn follows_our_change(drift: &Drift, observed: &Group, members: &BTreeSet<String>, ours: &BTreeSet<String>) -> bool {
+    let Drift::Changed(fields) = drift else { return false };
+    let have: BTreeSet<String> = observed.members.iter().map(|m| m.value.clone()).collect();
+    fields.as_slice() == ["members"] && have.symmetric_difference(members).all(|id| ours.contains(id))
 }
 
 /// Deprovision every user this sync pushed: the members of the account group (`externalId`

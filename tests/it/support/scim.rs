@@ -9,12 +9,29 @@
 //!
 //! Without scim2-server a test skips (`start` returns `None`), and fails under `CI=true` with
 //! how to install it.
+//!
+//! [`World`] is the platform side of a ProvisioningSync test, made through the core on a
+//! SQLite file: account `acme`, organizations `eng` (anna, bob) and `ops` (bob, carol; dave a
+//! contact without login).
 #![allow(dead_code)] // each test uses part of it
 
+use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
+
+use accountops::api::provisioning_sync::ProvisioningSyncSpec;
+use accountops::core::account::{self, DesiredAccount};
+use accountops::core::membership::{self, DesiredMembership};
+use accountops::core::organization::{self, DesiredOrganization};
+use accountops::core::provisioning::DesiredSync;
+use accountops::core::{Flags, Outcome};
+use accountops::mail::MailSettings;
+use accountops::provisioning::Credentials;
+use accountops::store::{Owner, Store};
+use jiff::Timestamp;
+use serde_json::{Value, json};
 
 use crate::harness::Supervised;
 
@@ -105,4 +122,107 @@ fn answers(addr: SocketAddr) -> bool {
     }
     let mut head = [0u8; 12];
     stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/")
+}
+
+fn owner(name: &str) -> Owner {
+    Owner {
+        cluster: "it".to_owned(),
+        namespace: "billing".to_owned(),
+        name: name.to_owned(),
+        uid: format!("uid-{name}"),
+    }
+}
+
+fn spec<T: serde::de::DeserializeOwned>(value: Value) -> T {
+    serde_json::from_value(value).expect("a valid spec")
+}
+
+pub fn mail_settings() -> MailSettings {
+    MailSettings::new("accountops <noreply@example.com>", None, "https://platform.example.com/invitations/accept")
+        .expect("mail settings")
+}
+
+/// `(object name, organization, e-mail, login)` of the members.
+const MEMBERS: [(&str, &str, &str, bool); 5] = [
+    ("anna-eng", "eng", "anna@acme.example", true),
+    ("bob-eng", "eng", "bob@acme.example", true),
+    ("bob-ops", "ops", "bob@acme.example", true),
+    ("carol-ops", "ops", "carol@acme.example", true),
+    ("dave-ops", "ops", "dave@acme.example", false),
+];
+
+/// The platform side: a migrated SQLite file with the account, organizations and members.
+pub struct World {
+    _dir: tempfile::TempDir,
+    pub store: Store,
+    pub account_id: String,
+    /// Organization object name → organization ID.
+    pub orgs: BTreeMap<&'static str, String>,
+    /// E-mail → user ID.
+    pub users: BTreeMap<&'static str, String>,
+}
+
+impl World {
+    pub async fn new() -> World {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::connect(&format!("sqlite://{}", dir.path().join("psync.db").display())).await.expect("db");
+        store.migrate().await.expect("migrate");
+        let now = Timestamp::now();
+        let account = spec(json!({
+            "legalName": "Acme Sp. z o.o.", "taxId": "PL5260250274", "billingEmail": "billing@acme.example",
+            "currency": "PLN", "invoiceLanguage": "pl",
+            "billingAddress": {"street": ["ul. Prosta 1"], "city": "Warszawa", "postalCode": "00-838", "country": "PL"},
+        }));
+        let a = DesiredAccount::new(owner("acme"), account, false, Flags::default());
+        let account_id = account::reconcile(&store, &a, now).await.expect("account").id.expect("account id");
+        let mut orgs = BTreeMap::new();
+        for (name, display) in [("eng", "Acme Engineering"), ("ops", "Acme Operations")] {
+            let o = spec(json!({
+                "accountRef": {"name": "acme"}, "displayName": display,
+                "roles": [{"name": "Admin", "permissions": ["org.admin"]}, {"name": "Engineer", "permissions": ["t.w"]}],
+            }));
+            let d = DesiredOrganization::new(owner(name), o, false, Flags::default());
+            orgs.insert(name, organization::reconcile(&store, &d, now).await.expect("org").id.expect("org id"));
+        }
+        let mut world = World { _dir: dir, store, account_id, orgs, users: BTreeMap::new() };
+        for (name, _, email, _) in MEMBERS {
+            let outcome = world.member(name, false).await;
+            let user = outcome.membership.and_then(|m| m.user_id).expect("a user");
+            world.users.insert(email, user);
+        }
+        world
+    }
+
+    /// Reconcile member `name` (see [`MEMBERS`]); `revoke`: its object deleted (policy Delete).
+    pub async fn member(&self, name: &str, revoke: bool) -> Outcome {
+        let (_, org, email, login) = MEMBERS.into_iter().find(|m| m.0 == name).expect("a known member");
+        let m = spec(json!({
+            "organizationRef": {"name": org}, "email": email, "roles": ["Engineer"], "login": login,
+            "displayName": email.split('@').next(),
+        }));
+        let d = DesiredMembership::new(owner(name), m, revoke, Flags::default());
+        membership::reconcile(&self.store, &d, Timestamp::now(), &mail_settings()).await.expect("membership")
+    }
+
+    /// The ProvisioningSync `acme-scim` against `url`; `extra` is merged into the spec.
+    pub fn sync(&self, url: &str, token: &str, extra: Value) -> DesiredSync {
+        let mut value = json!({
+            "accountRef": {"name": "acme"},
+            "endpoint": {"url": url, "credentialsSecretRef": {"name": "scim-credentials"}},
+            "portalUrl": "https://portal.example.com/start",
+        });
+        if let (Some(base), Value::Object(extra)) = (value.as_object_mut(), extra) {
+            base.extend(extra);
+        }
+        let spec: ProvisioningSyncSpec = spec(value);
+        DesiredSync {
+            owner: owner("acme-scim"),
+            spec,
+            deleting: false,
+            flags: Flags::default(),
+            credentials: Credentials::Bearer(token.to_owned()),
+            credentials_hash: "0".repeat(64),
+            ca_pem: None,
+        }
+    }
 }
