@@ -46,10 +46,10 @@ enum Command {
         #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE)]
         database: String,
     },
-    /// Show what `apply` would do: per Account, Organization and Membership, create, update or
+    /// Show what `apply` would do: per Account, Organization, Membership and TenantLink, create, update or
     /// archive, field by field, against the database. Writes nothing.
     Plan(LocalArgs),
-    /// Reconcile the manifests' Accounts, Organizations and Memberships into the database, deliver
+    /// Reconcile the manifests' Accounts, Organizations, Memberships and TenantLinks into the database, deliver
     /// invitation mails to the mailbox, and print a table of the outcomes; running it again on
     /// unchanged manifests changes nothing.
     Apply(LocalArgs),

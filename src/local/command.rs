@@ -14,9 +14,17 @@
 //! only, as `apply` would), and plans a SQLite file that does not exist yet against an empty
 //! in-memory database instead of creating the file.
 //!
-//! Exit codes: `plan` 0 when every object could be planned; `apply` 0 when every reconciled
-//! object is ready (or, pruned, archived), 1 when any waits, is blocked, conflicts or failed,
-//! after printing everything. Kinds not reconciled yet and paused objects do not fail a run.
+//! Exit codes, as `kubectl apply` users expect them: `plan` 0 when every object could be
+//! planned. `apply` 0 when everything was applied, even if some objects wait for something
+//! outside this run: the `Waiting` holds (AccountNotReady, OrganizationNotReady,
+//! PartnerNotFound, CodeSecretNotFound, …) and partner invitations not answered yet
+//! (AwaitingAcceptance). Their table rows still say `READY False` and why, and the summary
+//! counts them ("N waiting for something outside this run"). `apply` exits 1, after printing
+//! everything, on errors, conflicts (CodeAlreadyUsed, an owned or immutable row), refused codes
+//! (CodeUnknown, CodeExpired, CodeRevoked), blocked deletions, rows to adopt, drift under
+//! observe-only, and rows in place that are not usable (an expired or failed invitation, a
+//! rejected or expired partner invitation); see [`engine::Entry::fails`]. Kinds not reconciled
+//! yet and paused objects do not fail a run.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -50,8 +58,19 @@ pub enum Output {
     Json,
 }
 
+/// What `plan --help` and `apply --help` say about the exit status.
+pub const EXIT_STATUS_HELP: &str = "Exit status:\n  \
+    plan   0 when every object could be planned, 1 otherwise.\n  \
+    apply  0 when everything was applied, even if some objects wait for something outside this run\n         \
+    (AccountNotReady, OrganizationNotReady, PartnerNotFound, CodeSecretNotFound, a partner invitation\n         \
+    awaiting acceptance): they show READY False with the reason and are counted in the summary.\n         \
+    1 on errors, conflicts (CodeAlreadyUsed…), refused codes (CodeUnknown, CodeExpired, CodeRevoked),\n         \
+    blocked deletions, rows to adopt, drift under observe-only and unusable invitations.\n  \
+    Both exit 1 without touching the database when the manifests do not validate.";
+
 /// The options `plan` and `apply` share.
 #[derive(Debug, Clone, clap::Args)]
+#[command(after_help = EXIT_STATUS_HELP)]
 pub struct LocalArgs {
     /// Manifest file or directory (searched recursively for *.yaml and *.yml); repeatable.
     #[arg(short = 'f', long = "filename", value_name = "PATH", required = true)]
@@ -63,12 +82,13 @@ pub struct LocalArgs {
     /// Owner cluster recorded on the rows local mode manages; keep it the same between runs.
     #[arg(long, value_name = "ID", default_value = DEFAULT_CLUSTER_ID)]
     pub cluster_id: String,
-    /// Archive the Accounts and Organizations, and revoke the Memberships, local mode manages
-    /// under this cluster ID that are no longer in the manifests (Memberships first, then
-    /// Organizations; an Account with live Organizations stays).
+    /// Archive the Accounts and Organizations, and revoke the TenantLinks and Memberships, local
+    /// mode manages under this cluster ID that are no longer in the manifests (TenantLinks first,
+    /// then Memberships, then Organizations; an Account with live Organizations stays).
     #[arg(long)]
     pub prune: bool,
-    /// The accept page of invitation links; the token is added as `?token=…`.
+    /// The accept page of invitation links (memberships and partner invitations); the token is
+    /// added as `?token=…`.
     #[arg(long, value_name = "URL", default_value = DEFAULT_ACCEPT_URL_BASE)]
     pub accept_url_base: String,
     /// Directory `apply` delivers mails into, one `.eml` file per mail (the file transport).
@@ -107,7 +127,7 @@ pub async fn run(args: LocalArgs, mode: Mode) -> anyhow::Result<ExitCode> {
     emit(&shown)?;
     let ok = match mode {
         Mode::Plan => report.entries.iter().all(|e| !matches!(e.status, engine::Status::Failed { .. })),
-        Mode::Apply => report.entries.iter().all(engine::Entry::settled),
+        Mode::Apply => !report.entries.iter().any(engine::Entry::fails),
     };
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

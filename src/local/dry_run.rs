@@ -13,6 +13,12 @@
 //! | Account ready (as above) | Membership in the account | the account's row as it will be |
 //! | Membership that creates its person's user | later Membership of the same address | that user (no login yet) |
 //! | Membership revoked (`--prune`) | Organization pruned after it | its live memberships without the revoked one |
+//! | Organization created, updated, adopted or imported | TenantLink of it (or, a provider, whose code it redeems) | the organization as it will be, with the spec's roles; for a new one, the counterpart and the members' users as `observe` would read them |
+//! | TenantLink that redeems a code of a Secret | later TenantLink with the same code | the code, used |
+//! | TenantLink revoked (`--prune`), or its provider staff added or removed | Organization pruned after it | its live memberships counted accordingly |
+//!
+//! A TenantLink whose code a provider of the set issues in the run ([`codes`](super::codes))
+//! redeems a stand-in code in the plan: an open code of that provider, as `apply` issues it.
 //!
 //! The first also covers an Account that becomes visible only by the run (adopted with the
 //! adopt annotation, or imported): the core's `observe` finds an Organization's account by
@@ -24,19 +30,24 @@ use std::collections::{HashMap, HashSet};
 
 use jiff::Timestamp;
 
+use super::codes::{self, CodeSource, Provider};
 use crate::api::OrganizationSpec;
+use crate::api::tenant_link::PartnerRole;
 use crate::core::account::{self, DesiredAccount};
 use crate::core::conditions::{REASON_AVAILABLE, REASON_DELETING};
 use crate::core::membership::{self, DesiredMembership, ScopeRow, UserWrite};
 use crate::core::organization::{self, DesiredOrganization, ObservedOrganization};
+use crate::core::provider_code::expiry;
+use crate::core::tenant_link::{self, DesiredTenantLink, MemberOp, MemberState, ObservedTenantLink};
 use crate::core::{CoreError, Kind, Outcome, Plan};
 use crate::store::accounts::{Account, LifecycleState};
 use crate::store::groups::Group;
 use crate::store::memberships::Scope;
 use crate::store::organizations::Organization;
+use crate::store::provider_codes::{self, ProviderCode};
 use crate::store::roles::Role;
 use crate::store::users::{User, normalize_email};
-use crate::store::{Conn, Owner, StoredOwner, groups, memberships, organizations, roles};
+use crate::store::{Conn, Owner, StoredOwner, groups, memberships, organizations, roles, users};
 
 /// The ID shown for a row the plan creates.
 pub const NEW_ID: &str = "(new)";
@@ -56,6 +67,10 @@ pub struct DryRun {
     users: HashMap<String, User>,
     /// Memberships the run revokes, counted per organization ID.
     revoked: HashMap<String, u64>,
+    /// Memberships the run adds through TenantLinks, counted per organization ID.
+    added: HashMap<String, u64>,
+    /// Hashes of the codes the run redeems.
+    redeemed: HashSet<String>,
 }
 
 impl DryRun {
@@ -106,8 +121,9 @@ impl DryRun {
             }
         }
         let focus = [&observed.row, &observed.external].into_iter().flatten().next().map(|o| o.id.clone());
-        if let Some(gone) = focus.and_then(|id| self.revoked.get(&id)) {
-            observed.memberships = observed.memberships.saturating_sub(*gone);
+        if let Some(id) = focus {
+            let (gone, new) = (self.revoked.get(&id).copied(), self.added.get(&id).copied());
+            observed.memberships = observed.memberships.saturating_sub(gone.unwrap_or(0)) + new.unwrap_or(0);
         }
         let planned = organization::plan(wanted, &observed);
         if let Plan::Archive { id } = &planned {
@@ -179,6 +195,162 @@ impl DryRun {
             *self.revoked.entry(org.clone()).or_default() += 1;
         }
         Ok(planned.preview(preview(Kind::Membership, &planned.plan, None)))
+    }
+}
+
+impl DryRun {
+    /// The plan for one TenantLink, as an outcome `apply` would report, and the provider that
+    /// would issue a code for it in this run.
+    pub async fn tenant_link<'p>(
+        &mut self,
+        conn: &mut Conn,
+        wanted: DesiredTenantLink,
+        source: CodeSource<'p>,
+        now: Timestamp,
+    ) -> Result<(Outcome, Option<&'p Provider>), CoreError> {
+        let mut wanted = wanted;
+        let provider = match source {
+            CodeSource::Missing => None,
+            CodeSource::Given(code) => {
+                wanted.code = Some(code);
+                None
+            }
+            CodeSource::Issued(p) => Some(p),
+        };
+        let mut observed = tenant_link::observe(conn, &wanted).await?;
+        if let Some(spec) = wanted.intent.spec() {
+            let key = (wanted.owner.namespace.clone(), spec.organization_ref.name.as_str().to_owned());
+            if let Some(ScopeRow::Organization { row, roles, .. }) = self.organizations.get(&key) {
+                let seen = observed.organization.is_some();
+                observed.organization = Some(row.clone());
+                observed.roles = roles.clone();
+                if !seen {
+                    self.observe_beyond(conn, &wanted, &mut observed).await?;
+                }
+            }
+        }
+        if let Some(code) = observed.code.as_mut()
+            && code.used_at.is_none()
+            && self.redeemed.contains(&code.code_hash)
+        {
+            code.used_at = Some(now);
+            code.used_by_tenant_link_id = Some(NEW_ID.to_owned());
+        }
+        let mut planned = tenant_link::plan(&wanted, &observed, now);
+        let mut issued_by = None;
+        if let Some(p) = provider
+            && codes::waits_for_code(&planned)
+            && let Some(ScopeRow::Organization { row, .. }) =
+                self.organizations.get(&(p.namespace.clone(), p.name.clone()))
+            && let Some(code) = codes::planned(&wanted.owner.uid)
+        {
+            let mut row = row.clone();
+            let ours = wanted.intent.spec().is_some_and(|s| s.organization_ref.name.as_str() == p.name);
+            if row.id == NEW_ID && !ours {
+                // Two organizations the run creates are not one: tell them apart.
+                row.id = format!("(new {}/{})", p.namespace, p.name);
+            }
+            observed.code = Some(ProviderCode {
+                id: NEW_ID.to_owned(),
+                organization_id: row.id.clone(),
+                code_hash: code.hash(),
+                expires_at: expiry(now, p.lifetime),
+                used_at: None,
+                used_by_tenant_link_id: None,
+                revoked_at: None,
+                created_at: now,
+                updated_at: now,
+            });
+            observed.counterpart = Some(row);
+            wanted.code = Some(code);
+            planned = tenant_link::plan(&wanted, &observed, now);
+            issued_by = Some(p);
+        }
+        self.link_effects(&planned.plan, &observed);
+        Ok((planned.preview(preview(Kind::TenantLink, &planned.plan, None)), issued_by))
+    }
+
+    /// What `tenant_link::observe` reads once our organization is visible, for one that only
+    /// this run creates or makes visible: the counterpart, and the members' users and live
+    /// memberships in the tenant.
+    async fn observe_beyond(
+        &self,
+        conn: &mut Conn,
+        wanted: &DesiredTenantLink,
+        observed: &mut ObservedTenantLink,
+    ) -> Result<(), CoreError> {
+        let (Some(spec), Some(ours)) = (wanted.intent.spec(), observed.organization.clone()) else { return Ok(()) };
+        let invite = spec.partner_invitation.as_ref();
+        let counterpart_id = match (&observed.row, invite) {
+            (Some(link), _) if link.provider_organization_id == ours.id => Some(link.tenant_organization_id.clone()),
+            (Some(link), _) => Some(link.provider_organization_id.clone()),
+            (None, Some(invite)) => Some(invite.organization_id.trim().to_owned()),
+            (None, None) => match &wanted.code {
+                Some(code) => {
+                    observed.code = provider_codes::find_by_hash(conn, &code.hash()).await?;
+                    observed.code.as_ref().map(|c| c.organization_id.clone())
+                }
+                None => None,
+            },
+        };
+        if let Some(id) = counterpart_id.filter(|id| !id.is_empty()) {
+            observed.counterpart = organizations::find(conn, &id).await?;
+        }
+        let tenant = match (&observed.row, invite, &observed.counterpart) {
+            (Some(link), ..) => link.tenant_organization_id.clone(),
+            (None, Some(i), Some(c)) if i.organization_role == PartnerRole::Customer => c.id.clone(),
+            _ => ours.id.clone(),
+        };
+        if let Some(c) = observed.counterpart.as_ref().filter(|c| c.id == tenant) {
+            observed.counterpart_roles = roles::list(conn, &c.id).await?;
+        }
+        observed.members.clear();
+        for member in &spec.members {
+            let email = member.email.as_str().to_owned();
+            let user = match users::find_by_email(conn, &email).await? {
+                Some(u) => Some(u),
+                None => self.users.get(&normalize_email(&email)).cloned(),
+            };
+            let live = match &user {
+                Some(u) if u.id != NEW_ID && tenant != NEW_ID => {
+                    memberships::find_live(conn, &u.id, &Scope::Organization(tenant.clone())).await?
+                }
+                _ => None,
+            };
+            observed.members.push(MemberState { email, role: member.role.clone(), user, live });
+        }
+        Ok(())
+    }
+
+    /// What a TenantLink plan changes for later objects: a code redeemed, provider staff's
+    /// memberships added or revoked.
+    fn link_effects(&mut self, plan: &Plan<tenant_link::LinkWrite>, observed: &ObservedTenantLink) {
+        match plan {
+            Plan::Create { write, .. }
+            | Plan::Update { write: Some(write), .. }
+            | Plan::Adopt { write: Some(write), .. }
+            | Plan::Import { write: Some(write), .. } => {
+                if let Some(hash) = &write.redeem {
+                    self.redeemed.insert(hash.clone());
+                }
+                let tenant = &write.tenant_organization_id;
+                for op in &write.members {
+                    match op {
+                        MemberOp::Add { .. } => *self.added.entry(tenant.clone()).or_default() += 1,
+                        MemberOp::Revoke { .. } => *self.revoked.entry(tenant.clone()).or_default() += 1,
+                        MemberOp::Role { .. } => {}
+                    }
+                }
+            }
+            Plan::Archive { .. } => {
+                for (m, _) in &observed.derived {
+                    if let Scope::Organization(org) = &m.scope {
+                        *self.revoked.entry(org.clone()).or_default() += 1;
+                    }
+                }
+            }
+            _ => {}
+        }
     }
 }
 

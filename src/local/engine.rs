@@ -1,20 +1,25 @@
-//! The local-mode engine: the core's Account, Organization and Membership reconcile over a
-//! manifest set.
+//! The local-mode engine: the core's Account, Organization, Membership and TenantLink
+//! reconcile over a manifest set.
 //!
 //! ```text
-//! ManifestSet ─► Accounts ─► Organizations ─► Memberships ─► (--prune) Memberships ─► Organizations ─► Accounts ─► Report
-//!                 present      present          present        no manifest, revoked   archived          archived
-//!                                                                                                  + other kinds listed
+//! ManifestSet ─► Accounts ─► Organizations ─► Memberships ─► TenantLinks ─► (--prune) TenantLinks ─► Memberships ─► Organizations ─► Accounts ─► Report
+//!                 present      present          present        present        no manifest, revoked  revoked        archived          archived
+//!                                                              (codes: [codes])                                                   + other kinds listed
 //! ```
 //!
-//! Parents go first so an Organization finds the row its Account just got (and a Membership
-//! the row and roles its Organization just got); pruning goes the other way so an
-//! Organization is archived only after the Memberships that blocked it.
+//! Parents go first so an Organization finds the row its Account just got (and a Membership or
+//! TenantLink the row and roles its Organization just got); pruning goes the other way so an
+//! Organization is archived only after the links and Memberships that blocked it (a revoked
+//! link takes its provider staff's memberships with it).
+//!
+//! A provider-code TenantLink gets its code from a Secret of the set, or from a
+//! `serviceProvider` Organization of the set that issues it in this run ([`codes`]).
 //!
 //! Both commands walk the same list, so `plan` cannot drift from `apply`:
 //! - [`Mode::Apply`] calls `account::reconcile` / `organization::reconcile` /
-//!   `membership::reconcile` per object (each one transaction, a Membership's mails queued in
-//!   it). An error is recorded for its object and the walk goes on.
+//!   `membership::reconcile` / `tenant_link::reconcile` per object (each one transaction, a
+//!   Membership's or partner invitation's mails queued in it). An error is recorded for its
+//!   object and the walk goes on.
 //! - [`Mode::Plan`] calls the core's `observe` and pure `plan` on one connection and writes
 //!   nothing. The effects earlier objects would have had are carried forward by
 //!   [`DryRun`], so the plan is what `apply` then does.
@@ -29,6 +34,7 @@ use std::collections::HashSet;
 use jiff::Timestamp;
 use kube::ResourceExt;
 
+use super::codes::{self, CodeSource, Providers};
 use super::desired;
 use super::dry_run::DryRun;
 use super::validate::{Item, ManifestSet};
@@ -36,7 +42,8 @@ use crate::api::DeletionPolicy;
 use crate::core::account::{self, DesiredAccount};
 use crate::core::membership::{self, DesiredMembership};
 use crate::core::organization::{self, DesiredOrganization};
-use crate::core::{CoreError, Flags, Outcome};
+use crate::core::tenant_link::{self, DesiredTenantLink};
+use crate::core::{Action, CoreError, Flags, Outcome};
 use crate::mail::MailSettings;
 use crate::store::{Conn, ManagedTable, Owner, Store, ownership};
 
@@ -54,7 +61,7 @@ pub struct Options {
     pub cluster_id: String,
     /// Archive rows local mode owns that no manifest names any more.
     pub prune: bool,
-    /// Sender and accept link of the mails Memberships queue.
+    /// Sender and accept link of the mails Memberships and partner invitations queue.
     pub mail: MailSettings,
 }
 
@@ -92,6 +99,27 @@ impl Entry {
             Status::Paused | Status::NotReconciledYet => true,
         }
     }
+
+    /// Whether the object is applied as far as this run can take it and waits for something
+    /// outside the run: a parent or partner that is not there yet (`Waiting`: AccountNotReady,
+    /// OrganizationNotReady, PartnerNotFound, CodeSecretNotFound…), or a partner invitation
+    /// sent and not answered yet (Pending, `AwaitingAcceptance`). Such objects do not fail
+    /// `apply`.
+    pub fn waiting(&self) -> bool {
+        let Status::Done(o) = &self.status else { return false };
+        let awaiting = o.action.is_ready()
+            && o.tenant_link.as_deref().is_some_and(|l| l.phase == crate::api::tenant_link::TenantLinkPhase::Pending);
+        o.action == Action::Waiting || awaiting
+    }
+
+    /// Whether the object makes `apply` exit 1: an error, a conflict, a refused code
+    /// (`NotFound`, `CodeAlreadyUsed`), a blocked deletion, a row to adopt or drift under
+    /// observe-only, or a row in place that is not usable (an expired or failed invitation, a
+    /// rejected or expired partner invitation): everything not settled that is not
+    /// [waiting](Entry::waiting).
+    pub fn fails(&self) -> bool {
+        !self.settled() && !self.waiting()
+    }
 }
 
 /// Everything a run did or would do, in the order it was done.
@@ -103,6 +131,9 @@ pub struct Report {
     pub unpruned: Vec<String>,
     /// `apply`: the mails delivered into the mailbox after the run.
     pub mail: Option<MailDelivery>,
+    /// The providers (`namespace/name`) that issued a code for a link in this run (`plan`: would
+    /// issue). The codes themselves are never kept, shown or written anywhere.
+    pub provider_codes: Vec<String>,
 }
 
 /// What the delivery after `apply` did.
@@ -115,8 +146,8 @@ pub struct MailDelivery {
     pub dead: u64,
 }
 
-/// Plan or apply the Accounts, Organizations and Memberships of `set`; see the module
-/// documentation.
+/// Plan or apply the Accounts, Organizations, Memberships and TenantLinks of `set`; see the
+/// module documentation.
 ///
 /// Fails as a whole only when the rows to prune cannot be listed; a failure for one object is
 /// recorded in its entry.
@@ -131,6 +162,7 @@ pub async fn run(
     // One connection for the dry run (an in-memory database has only one); apply lets the
     // core take its own, so this one goes back to the pool first.
     let mut conn = store.acquire().await?;
+    let stray_links = strays(&mut conn, ManagedTable::TenantLinks, cluster, &set.tenant_links).await?;
     let stray_members = strays(&mut conn, ManagedTable::Memberships, cluster, &set.memberships).await?;
     let stray_orgs = strays(&mut conn, ManagedTable::Organizations, cluster, &set.organizations).await?;
     let stray_accounts = strays(&mut conn, ManagedTable::Accounts, cluster, &set.accounts).await?;
@@ -143,6 +175,7 @@ pub async fn run(
     };
 
     let mut entries = Vec::new();
+    let mut providers = Providers::new();
     for item in &set.accounts {
         let status = match desired::flags(item) {
             Err(e) => failed(&e),
@@ -165,6 +198,12 @@ pub async fn run(
                 walker.organization(&wanted, now).await
             }
         };
+        if let Status::Done(o) = &status
+            && o.is_ready()
+            && let Some(p) = codes::provider(item, o.id.clone())
+        {
+            providers.insert((item.namespace.clone(), item.name.clone()), p);
+        }
         entries.push(entry("Organization", item, status));
     }
     for item in &set.memberships {
@@ -179,9 +218,30 @@ pub async fn run(
         };
         entries.push(entry("Membership", item, status));
     }
+    let mut provider_codes = Vec::new();
+    for item in &set.tenant_links {
+        let status = match desired::flags(item) {
+            Err(e) => failed(&e),
+            Ok(flags) if flags.paused => Status::Paused,
+            Ok(flags) => {
+                let owner = desired::owner(cluster, &item.namespace, &item.name);
+                let wanted = DesiredTenantLink::new(owner, item.object.spec.clone(), false, flags, None);
+                let source = codes::source(set, &providers, item);
+                let (status, issued_by) = walker.tenant_link(wanted, source, now).await;
+                provider_codes.extend(issued_by.map(|p| format!("{}/{}", p.namespace, p.name)));
+                status
+            }
+        };
+        entries.push(entry("TenantLink", item, status));
+    }
 
     let mut unpruned = Vec::new();
     if options.prune {
+        for owner in stray_links {
+            let gone = DesiredTenantLink::deleted(owner.clone(), DeletionPolicy::Delete, Flags::default());
+            let (status, _) = walker.tenant_link(gone, CodeSource::Missing, now).await;
+            entries.push(pruned("TenantLink", owner, status));
+        }
         for owner in stray_members {
             let gone = DesiredMembership::deleted(owner.clone(), DeletionPolicy::Delete, Flags::default());
             let status = walker.membership(&gone, now).await;
@@ -199,6 +259,7 @@ pub async fn run(
         }
     } else {
         let named = |kind: &str, o: &Owner| format!("{kind} {}/{}", o.namespace, o.name);
+        unpruned.extend(stray_links.iter().map(|o| named("TenantLink", o)));
         unpruned.extend(stray_members.iter().map(|o| named("Membership", o)));
         unpruned.extend(stray_orgs.iter().map(|o| named("Organization", o)));
         unpruned.extend(stray_accounts.iter().map(|o| named("Account", o)));
@@ -213,10 +274,9 @@ pub async fn run(
             status: Status::NotReconciledYet,
         })
     };
-    entries.extend(later("TenantLink", names(&set.tenant_links)));
     entries.extend(later("ProvisioningSync", names(&set.provisioning_syncs)));
     entries.extend(later("Secret", names(&set.secrets)));
-    Ok(Report { mode, entries, unpruned, mail: None })
+    Ok(Report { mode, entries, unpruned, mail: None, provider_codes })
 }
 
 /// Where each object goes: the real core, or the dry run on one connection.
@@ -249,6 +309,66 @@ impl Walker<'_> {
         };
         result.map_or_else(|e| failed(&e), Status::Done)
     }
+
+    /// A TenantLink, with its code from `source`; also returns the provider that issued a code
+    /// for it in this run.
+    async fn tenant_link<'p>(
+        &mut self,
+        wanted: DesiredTenantLink,
+        source: CodeSource<'p>,
+        now: Timestamp,
+    ) -> (Status, Option<&'p codes::Provider>) {
+        let mut issued_by = None;
+        let result = match self {
+            Walker::Apply { store, mail } => {
+                let mut wanted = wanted;
+                let issued = match source {
+                    CodeSource::Missing => Ok(()),
+                    CodeSource::Given(code) => {
+                        wanted.code = Some(code);
+                        Ok(())
+                    }
+                    CodeSource::Issued(provider) => {
+                        issue_if_needed(store, &mut wanted, provider, now).await.map(|issued| {
+                            issued_by = issued.then_some(provider);
+                        })
+                    }
+                };
+                match issued {
+                    Ok(()) => tenant_link::reconcile(store, &wanted, now, mail).await,
+                    Err(e) => Err(e),
+                }
+            }
+            Walker::Plan { conn, dry } => {
+                let result = dry.tenant_link(conn, wanted, source, now).await;
+                result.map(|(outcome, issued)| {
+                    issued_by = issued;
+                    outcome
+                })
+            }
+        };
+        (result.map_or_else(|e| failed(&e), Status::Done), issued_by)
+    }
+}
+
+/// `apply`: when the link waits for a code that `provider` can issue, issue one and give it to
+/// the link. Returns whether a code was issued.
+async fn issue_if_needed(
+    store: &Store,
+    wanted: &mut DesiredTenantLink,
+    provider: &codes::Provider,
+    now: Timestamp,
+) -> Result<bool, CoreError> {
+    let Some(id) = provider.id.as_deref() else { return Ok(false) };
+    let observed = {
+        let mut conn = store.acquire().await?;
+        tenant_link::observe(&mut conn, wanted).await?
+    };
+    if !codes::waits_for_code(&tenant_link::plan(wanted, &observed, now)) {
+        return Ok(false);
+    }
+    wanted.code = Some(codes::issue(store, id, provider.lifetime, now).await?);
+    Ok(true)
 }
 
 fn failed(e: &CoreError) -> Status {

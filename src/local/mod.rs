@@ -3,6 +3,7 @@
 //! `validate` checks manifests; `plan` and `apply` ([`command`]) run the core over them
 //! against a database ([`engine`], [`dry_run`]) and print the result ([`render`]).
 
+pub mod codes;
 pub mod command;
 pub mod desired;
 pub mod dry_run;

@@ -4,7 +4,11 @@
 //! The text is for people: every object appears once, what will change is listed field by
 //! field (`core::Change` shows `field: "old" → "new"`), and anything that needs the user
 //! (waiting, blocked, conflicts, errors) says why. The summary counts only what local mode
-//! reconciles; the kinds it does not reconcile yet are listed and counted on their own line.
+//! reconciles; what is not ready is counted twice over: by action for what fails `apply`
+//! (conflicts, refused codes, blocked deletions…), by reason for what waits for something
+//! outside the run (see [`Entry::waiting`]). The kinds local mode does not reconcile yet are
+//! listed and counted on their own line. A provider code issued in the run is announced by its
+//! provider's name only.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -165,13 +169,16 @@ pub fn summary(report: &Report) -> String {
     let planning = report.mode == Mode::Plan;
     let mut by_action: BTreeMap<&str, usize> = BTreeMap::new();
     let mut not_ready: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut waiting: BTreeMap<&str, usize> = BTreeMap::new();
     let mut later: Vec<(&str, usize)> = Vec::new();
     let (mut failed, mut paused) = (0, 0);
     for entry in &report.entries {
         match &entry.status {
             Status::Done(o) => {
                 *by_action.entry(o.action.as_str()).or_default() += 1;
-                if !entry.settled() {
+                if entry.waiting() {
+                    *waiting.entry(o.reason).or_default() += 1;
+                } else if !entry.settled() {
                     *not_ready.entry(o.action.as_str()).or_default() += 1;
                 }
             }
@@ -212,6 +219,16 @@ pub fn summary(report: &Report) -> String {
         let verb = if planning { "will not be ready" } else { "not ready" };
         let _ = writeln!(out, "{total} {verb} ({}): see the reasons above.", list.join(", "));
     }
+    if !waiting.is_empty() {
+        let total: usize = waiting.values().sum();
+        let list: Vec<String> = waiting.iter().map(|(r, n)| format!("{n} {r}")).collect();
+        let verb = if planning { "will wait" } else { "waiting" };
+        let _ = writeln!(
+            out,
+            "{total} {verb} for something outside this run ({}): see the reasons above.",
+            list.join(", ")
+        );
+    }
     if failed > 0 {
         let verb = if planning { "could not be planned" } else { "failed" };
         let _ = writeln!(out, "{failed} {} {verb}: see the errors above.", plural(failed, "object", "objects"));
@@ -223,8 +240,8 @@ pub fn summary(report: &Report) -> String {
         let list: Vec<String> = later.iter().map(|(kind, n)| format!("{n} {kind}{}", plural(*n, "", "s"))).collect();
         let _ = writeln!(
             out,
-            "Not reconciled yet: {} (this version of local mode reconciles Accounts, Organizations and \
-             Memberships).",
+            "Not reconciled yet: {} (this version of local mode reconciles Accounts, Organizations, \
+             Memberships and TenantLinks).",
             list.join(", ")
         );
     }
@@ -234,6 +251,11 @@ pub fn summary(report: &Report) -> String {
             "Owned by local mode but no longer in the manifests: {}; --prune archives them.",
             report.unpruned.join(", ")
         );
+    }
+    for provider in &report.provider_codes {
+        // Never the code: it went to the link in-process and nowhere else.
+        let verb = if planning { "will be issued" } else { "issued" };
+        let _ = writeln!(out, "provider code {verb} for {provider}");
     }
     if let Some(mail) = report.mail.as_ref().filter(|m| m.sent + m.retrying + m.dead > 0) {
         let _ = write!(out, "Mail: {} delivered to {}", mail.sent, mail.mailbox);
@@ -291,6 +313,16 @@ pub fn json(report: &Report) -> Value {
                 map.insert("userId".into(), json!(m.user_id));
                 map.insert("invitation".into(), json!(m.invitation.as_ref().map(|i| i.status())));
             }
+            if let (Some(map), Status::Done(o)) = (object.as_object_mut(), &entry.status)
+                && let Some(l) = &o.tenant_link
+            {
+                // What a TenantLink's status would say (never a code or a token).
+                map.insert("phase".into(), json!(l.phase));
+                map.insert("linkId".into(), json!(l.link_id));
+                map.insert("counterpartOrganizationId".into(), json!(l.counterpart_organization_id));
+                map.insert("counterpartOrganizationName".into(), json!(l.counterpart_organization_name));
+                map.insert("members".into(), json!(l.members));
+            }
             object
         })
         .collect();
@@ -302,7 +334,13 @@ pub fn json(report: &Report) -> Value {
         .mail
         .as_ref()
         .map(|m| json!({"mailbox": m.mailbox, "delivered": m.sent, "retrying": m.retrying, "undeliverable": m.dead}));
-    json!({ "mode": mode, "objects": objects, "mail": mail, "summary": summary(report).trim_end() })
+    json!({
+        "mode": mode,
+        "objects": objects,
+        "mail": mail,
+        "providerCodesIssued": report.provider_codes,
+        "summary": summary(report).trim_end(),
+    })
 }
 
 #[cfg(test)]
@@ -343,23 +381,39 @@ mod tests {
             later("TenantLink", "m2"),
             later("Secret", "s"),
         ];
-        let plan = Report { mode: Mode::Plan, entries, unpruned: vec!["Account default/old".into()], mail: None };
+        let plan = Report {
+            mode: Mode::Plan,
+            entries,
+            unpruned: vec!["Account default/old".into()],
+            mail: None,
+            provider_codes: vec!["default/msp".into()],
+        };
         let text = plan_text(&plan);
         assert!(text.contains("~ Account default/a (update) id-a\n    billingAddress.city: \"Kraków\" → \"Gdańsk\"\n"));
         assert!(
             text.contains("! Organization default/d (waiting: AccountNotReady) id-d\n    message of d\n"),
             "{text}"
         );
-        assert!(text.contains("\nPlan: 1 to create, 1 to update, 1 unchanged.\n1 will not be ready (1 Waiting)"));
+        assert!(text.contains(
+            "\nPlan: 1 to create, 1 to update, 1 unchanged.\n1 will wait for something outside this run (1 \
+             AccountNotReady): see the reasons above.\n"
+        ));
         assert!(text.contains("Not reconciled yet: 2 TenantLinks, 1 Secret "), "{text}");
         assert!(text.contains("no longer in the manifests: Account default/old; --prune archives them."));
+        assert!(text.contains("\nprovider code will be issued for default/msp\n"), "{text}");
 
         let applied = Report { mode: Mode::Apply, ..plan };
         let text = apply_text(&applied);
         assert!(text.starts_with("KIND           NAMESPACE/NAME   ID     ACTION      READY   REASON\n"), "{text}");
         assert!(text.contains("\n~ Account default/a id-a (Updated):\n    billingAddress.city:"), "{text}");
         assert!(text.contains("\n! Organization default/d: message of d\n"), "{text}");
-        assert!(text.contains("\n1 created, 1 updated, 1 unchanged.\n1 not ready (1 Waiting)"), "{text}");
+        assert!(
+            text.contains(
+                "\n1 created, 1 updated, 1 unchanged.\n1 waiting for something outside this run (1 AccountNotReady)"
+            ),
+            "{text}"
+        );
+        assert!(applied.entries[3].waiting() && !applied.entries[3].fails(), "waiting does not fail apply");
 
         let failed = Entry {
             kind: "Account",
@@ -368,18 +422,20 @@ mod tests {
             pruned: false,
             status: Status::Failed { reason: "DatabaseUnavailable", message: "database: cannot connect".into() },
         };
-        let broken = Report { mode: Mode::Apply, entries: vec![failed], unpruned: vec![], mail: None };
+        let broken =
+            Report { mode: Mode::Apply, entries: vec![failed], unpruned: vec![], mail: None, provider_codes: vec![] };
         let text = apply_text(&broken);
         assert!(text.contains("Account   default/e        -    Error    False   DatabaseUnavailable\n"), "{text}");
         assert!(text.contains("\nx Account default/e: database: cannot connect\n"), "{text}");
         assert!(text.ends_with("No changes: 0 objects unchanged.\n1 object failed: see the errors above.\n"), "{text}");
-        assert!(!broken.entries[0].settled());
+        assert!(!broken.entries[0].settled() && broken.entries[0].fails());
 
         let quiet = Report {
             mode: Mode::Apply,
             entries: vec![done("Account", "a", Action::Unchanged, vec![])],
             unpruned: vec![],
             mail: None,
+            provider_codes: vec![],
         };
         assert_eq!(summary(&quiet), "No changes: 1 object unchanged.\n");
         let json = json(&quiet);

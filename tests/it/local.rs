@@ -24,8 +24,11 @@ fn apply_on_the_examples_creates_then_changes_nothing_the_second_time() {
     assert_eq!(table_row(&shown, "Account", "default/acme-polska")[3..], ["Created", "True", "Available"]);
     assert_eq!(table_row(&shown, "Organization", "default/northwind-msp")[3..], ["Created", "True", "Available"]);
     assert_eq!(table_row(&shown, "Membership", "default/jan-nowak")[3..], ["Created", "True", "Invited"]);
-    assert!(shown.contains("\n10 created.\n"), "{shown}");
-    assert!(shown.contains("Not reconciled yet: 2 TenantLinks, 1 ProvisioningSync, 1 Secret"), "{shown}");
+    assert!(shown.contains("\n11 created.\n"), "{shown}");
+    let partner = table_row(&shown, "TenantLink", "default/acme-retail-invites-logistics-partner");
+    assert_eq!(partner[3..], ["Waiting", "False", "PartnerNotFound"], "waits, and apply still exits 0");
+    assert!(shown.contains("1 waiting for something outside this run (1 PartnerNotFound)"), "{shown}");
+    assert!(shown.contains("Not reconciled yet: 1 ProvisioningSync, 1 Secret"), "{shown}");
     let (accounts, orgs) = rows(&ws.url());
     assert_eq!((accounts.len(), orgs.len()), (2, 3));
     let acme = account_named(&accounts, "acme-polska");
@@ -39,7 +42,7 @@ fn apply_on_the_examples_creates_then_changes_nothing_the_second_time() {
     let second = ws.run("apply", &[]);
     let shown = text(&second.stdout);
     assert!(second.status.success(), "{shown}");
-    assert!(shown.contains("\nNo changes: 10 objects unchanged.\n"), "{shown}");
+    assert!(shown.contains("\nNo changes: 11 objects unchanged.\n"), "{shown}");
     assert!(!shown.contains("Created") && !shown.contains("Updated"), "{shown}");
     assert_eq!(rows(&ws.url()), (accounts, orgs), "the second apply wrote nothing: same rows, IDs and timestamps");
 }
@@ -55,7 +58,7 @@ fn plan_shows_exactly_what_apply_then_does_and_plan_alone_writes_nothing() {
     assert!(shown.contains("    billingAddress.city: (none) → \"Kraków\"\n"), "{shown}");
     assert!(shown.contains("+ Organization default/acme-engineering (create) in account (new)\n"), "{shown}");
     assert!(shown.contains("+ Membership default/jan-nowak (create)\n"), "{shown}");
-    assert!(shown.contains("\nPlan: 10 to create.\n"), "{shown}");
+    assert!(shown.contains("\nPlan: 11 to create.\n"), "{shown}");
 
     // Fresh database: Organizations are planned under Accounts the same run creates.
     let (plan, (ok, applied)) = ws.plan_then_apply(&[]);
@@ -78,12 +81,14 @@ fn plan_shows_exactly_what_apply_then_does_and_plan_alone_writes_nothing() {
          billingAddress.city: \"Kraków\" → \"Gdańsk\"\n\n"
     );
     assert!(shown.contains(&block), "{shown}");
-    assert!(shown.contains("\nPlan: 1 to update, 9 unchanged.\n"), "{shown}");
+    assert!(shown.contains("\nPlan: 1 to update, 10 unchanged.\n"), "{shown}");
     assert_eq!(rows(&ws.url()), before, "plan writes nothing");
 
     let (plan, (ok, _)) = ws.plan_then_apply(&[]);
     assert!(ok);
-    let changed: Vec<_> = steps(&plan).into_iter().filter(|s| s.2 != "Unchanged").collect();
+    // The examples' partner invitation waits for a partner that does not exist: no change.
+    let changed: Vec<_> =
+        steps(&plan).into_iter().filter(|s| !["Unchanged", "Waiting"].contains(&s.2.as_str())).collect();
     assert_eq!(changed.len(), 1, "{changed:?}");
     assert_eq!(changed[0].1, "default/acme-polska");
     let fields: Vec<&str> = changed[0].3.iter().map(|c| c.split(':').next().unwrap_or_default()).collect();
@@ -95,7 +100,7 @@ fn plan_shows_exactly_what_apply_then_does_and_plan_alone_writes_nothing() {
     assert_eq!(after.1, before.1, "organizations untouched");
 
     let again = ws.run("apply", &[]);
-    assert!(text(&again.stdout).contains("No changes: 10 objects unchanged."), "{}", text(&again.stdout));
+    assert!(text(&again.stdout).contains("No changes: 11 objects unchanged."), "{}", text(&again.stdout));
 }
 
 #[test]
@@ -183,7 +188,7 @@ fn an_account_whose_organization_stays_is_not_pruned_but_blocked() {
     // (the account of an organization never changes), so alpha cannot be archived.
     ws.write("a.yaml", &(account("beta", "") + &org("ops", "beta", "")));
     let (plan, (ok, applied)) = ws.plan_then_apply(&["--prune"]);
-    assert!(!ok, "apply fails while something is not ready: {applied:#}");
+    assert!(!ok, "a conflict and a blocked deletion fail apply: {applied:#}");
     assert_eq!(action_of(&plan, "Organization", "ops"), "Conflict");
     assert_eq!(action_of(&plan, "Account", "alpha"), "DeletionBlocked");
     let out = ws.run("apply", &["--prune"]);
@@ -203,6 +208,22 @@ fn an_account_whose_organization_stays_is_not_pruned_but_blocked() {
     let kept = account_named(&after_accounts, "alpha");
     assert_eq!(kept.state, LifecycleState::Active);
     assert!(kept.owner.as_ref().is_some_and(|o| o.uid.is_some()), "still managed, so a later run retries");
+}
+
+#[test]
+fn an_object_waiting_for_something_outside_the_run_does_not_fail_apply() {
+    let ws = Workspace::new();
+    let paused = "  annotations:\n    accountops.dev/paused: \"true\"\n";
+    ws.write("a.yaml", &(account("alpha", paused) + &org("ops", "alpha", "")));
+    let (plan, (ok, applied)) = ws.plan_then_apply(&[]);
+    assert!(ok, "exit 0: everything this run can apply was applied: {applied:#}");
+    assert_eq!(action_of(&plan, "Organization", "ops"), "Waiting");
+    let out = ws.run("apply", &[]);
+    let shown = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{shown}");
+    assert_eq!(table_row(&shown, "Organization", "default/ops")[3..], ["Waiting", "False", "AccountNotReady"]);
+    assert!(shown.contains("\n1 waiting for something outside this run (1 AccountNotReady): see the reasons above.\n"));
+    assert!(!shown.contains("not ready"), "{shown}");
 }
 
 #[test]

@@ -14,3 +14,4 @@ mod scim;
 mod store_pg;
 mod support;
 mod tenant_link_e2e;
+mod tenant_link_local;
