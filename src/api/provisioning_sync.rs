@@ -238,7 +238,7 @@ pub struct ProvisioningSyncStatus {
 }
 
 /// An asset created by an order.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AssetRef {
     /// The order that created it.

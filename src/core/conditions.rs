@@ -222,6 +222,7 @@ mod tests {
             requeue_at: None,
             membership: None,
             tenant_link: None,
+            provisioning: None,
         }
     }
 

@@ -14,6 +14,7 @@ pub enum Kind {
     Organization,
     Membership,
     TenantLink,
+    ProvisioningSync,
 }
 
 impl Kind {
@@ -23,6 +24,7 @@ impl Kind {
             Kind::Organization => "Organization",
             Kind::Membership => "Membership",
             Kind::TenantLink => "TenantLink",
+            Kind::ProvisioningSync => "ProvisioningSync",
         }
     }
 
@@ -33,6 +35,7 @@ impl Kind {
             Kind::Organization => "organization",
             Kind::Membership => "membership",
             Kind::TenantLink => "tenant link",
+            Kind::ProvisioningSync => "provisioning sync",
         }
     }
 }
@@ -187,6 +190,8 @@ pub struct Outcome {
     pub membership: Option<Box<MembershipFacts>>,
     /// A TenantLink's phase, link ID, counterpart and acceptance, for its status.
     pub tenant_link: Option<Box<TenantLinkFacts>>,
+    /// A ProvisioningSync's sync status, external IDs, counts and assets, for its status.
+    pub provisioning: Option<Box<super::provisioning::SyncFacts>>,
 }
 
 impl Outcome {
@@ -259,6 +264,7 @@ mod tests {
             requeue_at: None,
             membership: None,
             tenant_link: None,
+            provisioning: None,
         }
     }
 

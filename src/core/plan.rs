@@ -130,7 +130,7 @@ impl Hold {
             Hold::DeletionBlocked { .. } => match kind {
                 Kind::Account => "HasOrganizations",
                 Kind::Organization => "HasMemberships",
-                Kind::Membership | Kind::TenantLink => "HasDependents",
+                Kind::Membership | Kind::TenantLink | Kind::ProvisioningSync => "HasDependents",
             },
             Hold::OwnedElsewhere { .. } => "OwnedElsewhere",
             Hold::AdoptionRequired { .. } => "AdoptionRequired",
@@ -157,7 +157,7 @@ impl Hold {
                 let what = match kind {
                     Kind::Account => "organizations that are not archived",
                     Kind::Organization => "live memberships",
-                    Kind::Membership | Kind::TenantLink => "dependents",
+                    Kind::Membership | Kind::TenantLink | Kind::ProvisioningSync => "dependents",
                 };
                 let mut msg = format!("{noun} {id} still has {} {what}", children.count);
                 if !children.ids.is_empty() {
@@ -322,6 +322,7 @@ impl<W> Plan<W> {
             requeue_at: None,
             membership: None,
             tenant_link: None,
+            provisioning: None,
         }
     }
 }

@@ -463,5 +463,6 @@ pub fn preview<W>(kind: Kind, plan: &Plan<W>, account_id: Option<String>) -> Out
         requeue_at: None,
         membership: None,
         tenant_link: None,
+        provisioning: None,
     }
 }

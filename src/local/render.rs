@@ -361,6 +361,7 @@ mod tests {
             requeue_at: None,
             membership: None,
             tenant_link: None,
+            provisioning: None,
         };
         Entry { kind, namespace: "default".into(), name: name.into(), pruned: false, status: Status::Done(outcome) }
     }

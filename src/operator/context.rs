@@ -31,6 +31,8 @@ pub struct Context {
     pub mail_settings: crate::mail::MailSettings,
     /// Wakes the dispatcher after a commit that queued mail (leader only).
     pub mail_wake: Option<crate::mail::DispatchHandle>,
+    /// Rate budget and circuit breaker per SCIM endpoint, shared by every ProvisioningSync.
+    pub scim_guards: crate::provisioning::Guards,
     /// Consecutive failures per object, for exponential backoff.
     failures: Mutex<HashMap<String, u32>>,
 }
@@ -59,6 +61,7 @@ impl Context {
                 accept_base_url: "http://localhost/invitations/accept".to_owned(),
             },
             mail_wake: None,
+            scim_guards: crate::provisioning::Guards::default(),
         }
     }
 

@@ -13,14 +13,15 @@ use serde::de::DeserializeOwned;
 use super::context::Context;
 use crate::api::{
     Account, AccountStatus, Condition, ConditionStatus, Conditions, DeletionPolicy, Membership, MembershipStatus,
-    Organization, OrganizationStatus, TenantLink, TenantLinkStatus,
+    Organization, OrganizationStatus, ProvisioningSync, ProvisioningSyncStatus, TenantLink, TenantLinkStatus,
 };
 use crate::core::account::DesiredAccount;
 use crate::core::membership::DesiredMembership;
 use crate::core::organization::DesiredOrganization;
+use crate::core::provisioning::DesiredSync;
 use crate::core::tenant_link::DesiredTenantLink;
 use crate::core::{CoreError, Flags, Kind, Outcome, account, membership, organization, set_condition};
-use crate::core::{provider_code, tenant_link};
+use crate::core::{provider_code, provisioning, tenant_link};
 use crate::store::Owner;
 
 /// The condition a Membership reports its invitation mail on.
@@ -328,6 +329,135 @@ impl Managed for TenantLink {
     }
 }
 
+/// A ProvisioningSync's resync interval (10 minutes when unparsable).
+fn resync_interval(sync: &ProvisioningSync) -> std::time::Duration {
+    sync.spec.resync_interval.to_duration().unwrap_or(std::time::Duration::from_secs(600))
+}
+
+/// The credentials of `spec.endpoint.credentialsSecretRef` and the hash of the Secret's
+/// content, `None` when the Secret does not exist. The values never leave this function but
+/// in [`Credentials`](crate::provisioning::Credentials), whose `Debug` redacts them.
+async fn scim_credentials(
+    ctx: &Context,
+    sync: &ProvisioningSync,
+    namespace: &str,
+) -> Result<Option<(crate::provisioning::Credentials, String)>, CoreError> {
+    use crate::api::provisioning_sync::ScimAuth;
+    use crate::provisioning::Credentials;
+    let name = sync.spec.endpoint.credentials_secret_ref.name.as_str();
+    let input = |reason: String| CoreError::Input { what: format!("Secret {name}"), reason };
+    let Some(data) = super::secrets::read(&ctx.client, namespace, name).await.map_err(|e| input(e.to_string()))? else {
+        return Ok(None);
+    };
+    let hash = super::secrets::content_hash(&data);
+    let text = |key: &str| {
+        data.get(key)
+            .map(|v| String::from_utf8_lossy(v).trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| input(format!("key {key} is missing or empty")))
+    };
+    let credentials = match sync.spec.endpoint.auth {
+        ScimAuth::Bearer => Credentials::Bearer(text("token")?),
+        ScimAuth::Basic => Credentials::Basic { username: text("username")?, password: text("password")? },
+    };
+    Ok(Some((credentials, hash)))
+}
+
+impl Managed for ProvisioningSync {
+    type Status = ProvisioningSyncStatus;
+    const KIND: Kind = Kind::ProvisioningSync;
+
+    fn status(&self) -> Option<&ProvisioningSyncStatus> {
+        self.status.as_ref()
+    }
+    fn observed_generation(status: &ProvisioningSyncStatus) -> Option<i64> {
+        status.observed_generation
+    }
+    fn conditions(status: &ProvisioningSyncStatus) -> &[Condition] {
+        &status.conditions.0
+    }
+    fn set_conditions(status: &mut ProvisioningSyncStatus, conditions: Vec<Condition>, generation: Option<i64>) {
+        status.conditions = Conditions(conditions);
+        status.observed_generation = generation;
+    }
+    fn deletion_policy(&self) -> DeletionPolicy {
+        self.spec.deletion_policy
+    }
+
+    async fn reconcile(
+        &self,
+        ctx: &Context,
+        owner: Owner,
+        deleting: bool,
+        flags: Flags,
+        now: Timestamp,
+    ) -> Result<Outcome, CoreError> {
+        let resync = resync_interval(self);
+        // Credentials and the CA are read from this object's own namespace only.
+        let (credentials, credentials_hash) = match scim_credentials(ctx, self, &owner.namespace).await? {
+            Some(found) => found,
+            // Deletion goes on without them: an Orphan needs none, a Delete reports the error.
+            None if deleting => (crate::provisioning::Credentials::Bearer(String::new()), String::new()),
+            None => {
+                let name = self.spec.endpoint.credentials_secret_ref.name.as_str();
+                let requeue_at = jiff::SignedDuration::try_from(resync).ok().and_then(|d| now.checked_add(d).ok());
+                return Ok(Outcome {
+                    kind: Kind::ProvisioningSync,
+                    action: crate::core::Action::Waiting,
+                    id: None,
+                    account_id: None,
+                    changes: Vec::new(),
+                    children: None,
+                    reason: "CredentialsSecretNotFound",
+                    message: format!("Secret {name} with the SCIM credentials does not exist in {}", owner.namespace),
+                    requeue_at,
+                    membership: None,
+                    tenant_link: None,
+                    provisioning: None,
+                });
+            }
+        };
+        let ca_pem = match &self.spec.endpoint.ca_secret_ref {
+            Some(ca) => super::secrets::read(&ctx.client, &owner.namespace, ca.name.as_str())
+                .await
+                .map_err(|e| CoreError::Input { what: format!("Secret {}", ca.name), reason: e.to_string() })?
+                .and_then(|mut data| data.remove("ca.crt")),
+            None => None,
+        };
+        let desired =
+            DesiredSync { owner, spec: self.spec.clone(), deleting, flags, credentials, credentials_hash, ca_pem };
+        let facts = provisioning::reconcile(&ctx.store, &ctx.scim_guards, &desired, &ctx.mail_settings, now).await?;
+        Ok(facts.into_outcome(deleting, resync, now))
+    }
+
+    fn absorb(status: &mut ProvisioningSyncStatus, outcome: &Outcome, _now: Timestamp) {
+        let Some(facts) = outcome.provisioning.as_deref() else { return };
+        status.sync_status = Some(facts.sync_status);
+        if facts.external_id.is_some() {
+            status.external_id.clone_from(&facts.external_id);
+        }
+        if let Some(at) = facts.last_sync_time {
+            status.last_sync_time = Some(at.to_string());
+        }
+        if facts.user_count.is_some() {
+            status.user_count = facts.user_count;
+        }
+        if facts.group_count.is_some() {
+            status.group_count = facts.group_count;
+        }
+        let corrected = i64::try_from(facts.drift_corrections).unwrap_or(i64::MAX);
+        if corrected > 0 || status.drift_corrections.is_none() {
+            status.drift_corrections = Some(status.drift_corrections.unwrap_or(0).saturating_add(corrected));
+        }
+        if !facts.credentials_hash.is_empty() {
+            status.credentials_hash = Some(facts.credentials_hash.clone());
+        }
+        if facts.sync_id.is_some() && (facts.external_id.is_some() || !facts.assets.is_empty()) {
+            status.assets.clone_from(&facts.assets);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -346,6 +476,59 @@ mod tests {
         }
         a.status = observed.map(|g| AccountStatus { observed_generation: Some(g), ..Default::default() });
         a
+    }
+
+    #[test]
+    fn a_sync_status_adds_up_drift_and_keeps_what_a_failed_run_did_not_see() {
+        use crate::api::provisioning_sync::{AssetRef, SyncStatus};
+        use crate::core::provisioning::SyncFacts;
+        let now: Timestamp = "2026-11-22T12:00:00Z".parse().expect("timestamp");
+        let facts = SyncFacts {
+            sync_status: SyncStatus::Synchronized,
+            sync_id: Some("psync-1".to_owned()),
+            external_id: Some("scim-1".to_owned()),
+            user_count: Some(3),
+            group_count: Some(2),
+            drift_corrections: 2,
+            last_sync_time: Some(now),
+            credentials_hash: "a".repeat(64),
+            assets: vec![AssetRef {
+                order: "starter".to_owned(),
+                asset_id: "asset-1".to_owned(),
+                executed_at: now.to_string(),
+            }],
+            executed: Vec::new(),
+            reason: "Synchronized",
+            message: String::new(),
+            order_hold: None,
+            deletion_finished: false,
+        };
+        let mut status = ProvisioningSyncStatus { drift_corrections: Some(5), ..Default::default() };
+        let synced = facts.clone().into_outcome(false, std::time::Duration::from_secs(60), now);
+        ProvisioningSync::absorb(&mut status, &synced, now);
+        assert_eq!(status.sync_status, Some(SyncStatus::Synchronized));
+        assert_eq!(
+            (status.external_id.as_deref(), status.user_count, status.group_count),
+            (Some("scim-1"), Some(3), Some(2))
+        );
+        assert_eq!(status.drift_corrections, Some(7));
+        assert_eq!(status.last_sync_time.as_deref(), Some("2026-11-22T12:00:00Z"));
+        assert_eq!(status.assets.len(), 1);
+        let failed = SyncFacts {
+            sync_status: SyncStatus::Error,
+            external_id: None,
+            user_count: None,
+            group_count: None,
+            drift_corrections: 0,
+            assets: Vec::new(),
+            reason: "Unauthorized",
+            ..facts
+        }
+        .into_outcome(false, std::time::Duration::from_secs(60), now);
+        ProvisioningSync::absorb(&mut status, &failed, now);
+        assert_eq!(status.sync_status, Some(SyncStatus::Error));
+        assert_eq!((status.external_id.as_deref(), status.user_count), (Some("scim-1"), Some(3)));
+        assert_eq!((status.drift_corrections, status.assets.len()), (Some(7), 1));
     }
 
     #[test]

@@ -7,7 +7,9 @@
 //!  Organization ◄──watch── Account changes (AccountNotReady → ready)
 //!     │
 //!     ▼
-//!  reconcile::<K> ──► core::{account,organization}::reconcile ──► Store (one transaction)
+//!  Membership, TenantLink, ProvisioningSync: likewise, each re-queued by what it refers to
+//!     │
+//!  reconcile::<K> ──► core::<kind>::reconcile ──► Store (one transaction), outbox, SCIM
 //!     │
 //!     └─► status (server-side apply, only when changed) + Events; resync for drift
 //! ```
@@ -38,7 +40,7 @@ use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
 use tracing::{info, warn};
 
-use crate::api::{Account, Membership, Organization, TenantLink};
+use crate::api::{Account, Membership, Organization, ProvisioningSync, TenantLink};
 use crate::mail::{DeliveryStats, DispatchHandle, Dispatcher, DispatcherConfig, MailSettings, Transport};
 use crate::store::Store;
 
@@ -181,6 +183,7 @@ async fn controllers(client: &Client, config: &Config, ctx: Arc<Context>, readin
     // Api<PartialObjectMeta<_>> lists and watches metadata only.
     let secrets: Api<kube::core::PartialObjectMeta<k8s_openapi::api::core::v1::Secret>> =
         scoped_any(client, config.namespace.as_deref());
+    let provisioning_syncs: Api<ProvisioningSync> = scoped(client, config.namespace.as_deref());
     wait_for_crds(&accounts, &organizations).await;
 
     let wc = watcher::Config::default().any_semantic();
@@ -252,7 +255,7 @@ async fn controllers(client: &Client, config: &Config, ctx: Arc<Context>, readin
         })
         // A code Secret appearing or changing re-queues the links that name it. Only metadata
         // is watched: the operator never caches Secret contents.
-        .watches_stream(watcher(secrets, wc.clone()).touched_objects(), move |secret| {
+        .watches_stream(watcher(secrets.clone(), wc.clone()).touched_objects(), move |secret| {
             let (ns, name) = (secret.namespace(), secret.name_any());
             links
                 .state()
@@ -269,6 +272,9 @@ async fn controllers(client: &Client, config: &Config, ctx: Arc<Context>, readin
         .shutdown_on_signal()
         .run(reconcile::reconcile::<TenantLink>, reconcile::error_policy::<TenantLink>, ctx.clone())
         .for_each(|result| async move { log_result("TenantLink", result) });
+
+    let sync_controller =
+        sync_controller(&provisioning_syncs, &accounts, &organizations, &memberships, &secrets, &wc, &ctx);
 
     let membership_controller = Controller::new(memberships, wc.clone());
     let members = membership_controller.store();
@@ -309,7 +315,93 @@ async fn controllers(client: &Client, config: &Config, ctx: Arc<Context>, readin
             info!("caches synced");
         }
     };
-    futures::join!(account_controller, organization_controller, membership_controller, link_controller, mark_synced);
+    futures::join!(
+        account_controller,
+        organization_controller,
+        membership_controller,
+        link_controller,
+        sync_controller,
+        mark_synced
+    );
+}
+
+type SecretMeta = kube::core::PartialObjectMeta<k8s_openapi::api::core::v1::Secret>;
+
+/// The ProvisioningSync controller: a sync is looked at again when its Account, any
+/// Organization or Membership of its namespace, or its credentials Secret changes.
+fn sync_controller(
+    syncs: &Api<ProvisioningSync>,
+    accounts: &Api<Account>,
+    organizations: &Api<Organization>,
+    memberships: &Api<Membership>,
+    secrets: &Api<SecretMeta>,
+    wc: &watcher::Config,
+    ctx: &Arc<Context>,
+) -> impl std::future::Future<Output = ()> + use<> {
+    // A sync's own status write (lastSyncTime moves every run) must not trigger it again:
+    // only spec, annotations, finalizers and deletion do. Its resync interval does the rest.
+    let (cache, writer) = kube::runtime::reflector::store();
+    let trigger = watcher(syncs.clone(), wc.clone())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(sync_trigger, kube::runtime::PredicateConfig::default());
+    let controller = Controller::for_stream(trigger, cache.clone());
+    track_queue(ctx, cache.clone());
+    let of_account = cache.clone();
+    let in_namespace = |cache: kube::runtime::reflector::Store<ProvisioningSync>| {
+        move |ns: Option<String>| {
+            cache
+                .state()
+                .into_iter()
+                .filter(|s| s.namespace() == ns)
+                .map(|s| ObjectRef::from_obj(s.as_ref()))
+                .collect::<Vec<_>>()
+        }
+    };
+    let of_org = in_namespace(cache.clone());
+    let of_membership = in_namespace(cache.clone());
+    let of_secret = cache;
+    controller
+        .watches(accounts.clone(), wc.clone(), move |account| {
+            let (ns, name) = (account.namespace(), account.name_any());
+            of_account
+                .state()
+                .into_iter()
+                .filter(|s| s.namespace() == ns && s.spec.account_ref.name.as_str() == name)
+                .map(|s| ObjectRef::from_obj(s.as_ref()))
+                .collect::<Vec<_>>()
+        })
+        // Organizations and memberships are the groups and users pushed; which account they
+        // belong to is only known from the database, so every sync of the namespace looks again.
+        .watches(organizations.clone(), wc.clone(), move |org| of_org(org.namespace()))
+        .watches(memberships.clone(), wc.clone(), move |m| of_membership(m.namespace()))
+        // A rotated credentials Secret re-queues the syncs that name it (metadata only).
+        .watches_stream(watcher(secrets.clone(), wc.clone()).touched_objects(), move |secret| {
+            let (ns, name) = (secret.namespace(), secret.name_any());
+            of_secret
+                .state()
+                .into_iter()
+                .filter(|s| s.namespace() == ns && s.spec.endpoint.credentials_secret_ref.name.as_str() == name)
+                .map(|s| ObjectRef::from_obj(s.as_ref()))
+                .collect::<Vec<_>>()
+        })
+        .shutdown_on_signal()
+        .run(reconcile::reconcile::<ProvisioningSync>, reconcile::error_policy::<ProvisioningSync>, ctx.clone())
+        .for_each(|result| async move { log_result("ProvisioningSync", result) })
+}
+
+/// What of a ProvisioningSync, when changed, calls for a reconcile (not its status).
+fn sync_trigger(sync: &ProvisioningSync) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let meta = &sync.metadata;
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    meta.uid.hash(&mut hasher);
+    meta.generation.hash(&mut hasher);
+    meta.annotations.hash(&mut hasher);
+    meta.finalizers.hash(&mut hasher);
+    meta.deletion_timestamp.is_some().hash(&mut hasher);
+    Some(hasher.finish())
 }
 
 /// Export how many of a controller's objects wait for their current generation to be reconciled.

@@ -10,6 +10,7 @@ mod membership_e2e;
 mod membership_local;
 mod operations;
 mod operator;
+mod provisioning_e2e;
 mod scim;
 mod store_pg;
 mod support;

@@ -22,16 +22,19 @@ pub mod sync;
 #[cfg(test)]
 mod apply_tests;
 #[cfg(test)]
+mod outcome_tests;
+#[cfg(test)]
 mod plan_tests;
 
 use std::collections::BTreeMap;
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 
 use self::plan::{DesiredGroup, DesiredUser, Directory};
 use crate::api::provisioning_sync::{AssetRef, ProvisioningSyncSpec, SyncStatus};
 use crate::core::error::CoreError;
 use crate::core::flags::Flags;
+use crate::core::outcome::{Action, Change, Kind, Outcome};
 use crate::mail::MailSettings;
 use crate::provisioning::{Credentials, Guards, ScimClient, ScimConfig, ScimError};
 use crate::store::accounts::{self, LifecycleState};
@@ -59,7 +62,7 @@ pub struct DesiredSync {
 }
 
 /// What a reconcile found and did: everything the status is made from.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncFacts {
     pub sync_status: SyncStatus,
     /// The `provisioning_syncs` row.
@@ -253,4 +256,54 @@ pub async fn directory(conn: &mut Conn, account_id: &str, account_name: &str) ->
     }
     groups[0].members = users_by_id.keys().cloned().collect();
     Ok(Directory { users: users_by_id, groups })
+}
+
+impl SyncFacts {
+    /// The outcome a shell reports: `Unchanged`/`Updated` (orders executed or drift corrected)
+    /// when synchronized, `Waiting` for the account, `Conflict` with the SCIM error category or
+    /// `OrderImmutable`, `Archived`/`Orphaned` once deletion finished and `DeletionBlocked`
+    /// while it waits. A live sync is looked at again after `resync`.
+    pub fn into_outcome(self, deleting: bool, resync: std::time::Duration, now: Timestamp) -> Outcome {
+        let action = if self.deletion_finished {
+            if self.reason == "Orphaned" { Action::Orphaned } else { Action::Archived }
+        } else if deleting {
+            Action::DeletionBlocked
+        } else if self.reason == "AccountNotReady" {
+            Action::Waiting
+        } else if self.sync_status != SyncStatus::Synchronized || self.order_hold.is_some() {
+            Action::Conflict
+        } else if !self.executed.is_empty() || self.drift_corrections > 0 {
+            Action::Updated
+        } else {
+            Action::Unchanged
+        };
+        let mut changes: Vec<Change> = self
+            .executed
+            .iter()
+            .map(|o| Change::new(format!("orders[{o}]"), None, Some("executed".to_owned())))
+            .collect();
+        if self.drift_corrections > 0 {
+            changes.push(Change::new("externalSystem", None, Some(format!("{} corrections", self.drift_corrections))));
+        }
+        let message = match &self.order_hold {
+            Some(hold) if self.reason == "OrderImmutable" => hold.clone(),
+            _ => self.message.clone(),
+        };
+        let requeue_at =
+            (!deleting).then(|| SignedDuration::try_from(resync).ok().and_then(|d| now.checked_add(d).ok())).flatten();
+        Outcome {
+            kind: Kind::ProvisioningSync,
+            action,
+            id: self.sync_id.clone(),
+            account_id: None,
+            changes,
+            children: None,
+            reason: if action.is_ready() { crate::core::conditions::REASON_AVAILABLE } else { self.reason },
+            message,
+            requeue_at,
+            membership: None,
+            tenant_link: None,
+            provisioning: Some(Box::new(self)),
+        }
+    }
 }

@@ -1,0 +1,75 @@
+//! What a shell reports for the facts of a sync.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use super::SyncFacts;
+use crate::api::provisioning_sync::SyncStatus;
+use crate::core::Action;
+
+fn facts(sync_status: SyncStatus, reason: &'static str) -> SyncFacts {
+    SyncFacts {
+        sync_status,
+        sync_id: Some("psync-1".to_owned()),
+        external_id: None,
+        user_count: None,
+        group_count: None,
+        drift_corrections: 0,
+        last_sync_time: None,
+        credentials_hash: "0".repeat(64),
+        assets: Vec::new(),
+        executed: Vec::new(),
+        reason,
+        message: "m".to_owned(),
+        order_hold: None,
+        deletion_finished: false,
+    }
+}
+
+fn now() -> Timestamp {
+    "2026-11-22T12:00:00Z".parse().expect("timestamp")
+}
+
+const RESYNC: Duration = Duration::from_secs(600);
+
+#[test]
+fn a_synchronized_sync_is_ready_and_updated_only_when_it_wrote() {
+    let quiet = facts(SyncStatus::Synchronized, "Synchronized").into_outcome(false, RESYNC, now());
+    assert_eq!(quiet.action, Action::Unchanged);
+    assert!(quiet.is_ready());
+    assert_eq!(quiet.requeue_at, Some(now() + jiff::SignedDuration::from_secs(600)));
+    let mut ordered = facts(SyncStatus::Synchronized, "Synchronized");
+    ordered.executed = vec!["starter".to_owned()];
+    ordered.drift_corrections = 2;
+    let outcome = ordered.into_outcome(false, RESYNC, now());
+    assert_eq!(outcome.action, Action::Updated);
+    let fields: Vec<&str> = outcome.changes.iter().map(|c| c.field.as_str()).collect();
+    assert_eq!(fields, ["orders[starter]", "externalSystem"]);
+}
+
+#[test]
+fn errors_holds_and_waits_are_not_ready_and_say_why() {
+    let waiting = facts(SyncStatus::UnSynchronized, "AccountNotReady").into_outcome(false, RESYNC, now());
+    assert_eq!((waiting.action, waiting.reason), (Action::Waiting, "AccountNotReady"));
+    let failed = facts(SyncStatus::Error, "Unauthorized").into_outcome(false, RESYNC, now());
+    assert_eq!((failed.action, failed.reason), (Action::Conflict, "Unauthorized"));
+    assert!(!failed.is_ready());
+    let mut held = facts(SyncStatus::Synchronized, "OrderImmutable");
+    held.order_hold = Some("order starter already executed".to_owned());
+    let held = held.into_outcome(false, RESYNC, now());
+    assert_eq!((held.action, held.reason), (Action::Conflict, "OrderImmutable"));
+    assert_eq!(held.message, "order starter already executed");
+}
+
+#[test]
+fn deletion_finishes_as_archived_or_orphaned_and_otherwise_waits() {
+    let mut archived = facts(SyncStatus::UnSynchronized, "Archived");
+    archived.deletion_finished = true;
+    assert_eq!(archived.into_outcome(true, RESYNC, now()).action, Action::Archived);
+    let mut orphaned = facts(SyncStatus::UnSynchronized, "Orphaned");
+    orphaned.deletion_finished = true;
+    assert_eq!(orphaned.into_outcome(true, RESYNC, now()).action, Action::Orphaned);
+    let blocked = facts(SyncStatus::Error, "Unreachable").into_outcome(true, RESYNC, now());
+    assert_eq!((blocked.action, blocked.requeue_at), (Action::DeletionBlocked, None));
+}

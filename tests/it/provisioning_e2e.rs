@@ -1,0 +1,133 @@
+//! ProvisioningSync end to end: the operator on the real apiserver with PostgreSQL syncs an
+//! Account to scim2-server, executes its order once (welcome mail through aiosmtpd) and follows
+//! a rotated credentials Secret.
+
+use std::time::Duration;
+
+use accountops::api::{ProvisioningSync, SyncStatus};
+use kube::api::Api;
+
+use crate::harness;
+use crate::store_pg;
+use crate::support::eventually;
+use crate::support::operator::Operator;
+use crate::support::scim::ScimServer;
+use crate::support::smtp::{Security, SmtpServer};
+
+const RESYNC: Duration = Duration::from_secs(2);
+const WAIT: Duration = Duration::from_secs(90);
+
+const OBJECTS: &str = r#"apiVersion: accountops.dev/v1alpha1
+kind: Account
+metadata: {name: acct}
+spec:
+  legalName: Sync GmbH
+  billingAddress: {street: ["Hafenstraße 1"], city: Hamburg, postalCode: "20457", country: DE}
+  billingEmail: billing@example.de
+  currency: EUR
+---
+apiVersion: accountops.dev/v1alpha1
+kind: Organization
+metadata: {name: org}
+spec:
+  accountRef: {name: acct}
+  displayName: Engineering
+  roles: [{name: Admin}]
+---
+apiVersion: accountops.dev/v1alpha1
+kind: Membership
+metadata: {name: anna}
+spec:
+  organizationRef: {name: org}
+  email: anna@example.de
+  displayName: Anna Berg
+  roles: [Admin]
+---
+apiVersion: accountops.dev/v1alpha1
+kind: ProvisioningSync
+metadata: {name: acct-scim}
+spec:
+  accountRef: {name: acct}
+  endpoint:
+    url: SCIM_URL
+    credentialsSecretRef: {name: scim-credentials}
+  resyncInterval: 3s
+  portalUrl: https://portal.example.com/start
+  orders:
+    - {name: starter, product: starter-pack, quantity: 2, notificationEmail: orders@example.de}
+"#;
+
+fn secret(token: &str) -> String {
+    format!("apiVersion: v1\nkind: Secret\nmetadata: {{name: scim-credentials}}\nstringData: {{token: \"{token}\"}}\n")
+}
+
+fn ready(sync: &ProvisioningSync) -> Option<(String, String)> {
+    let c = sync.status.as_ref()?.conditions.0.iter().find(|c| c.type_ == "Ready")?;
+    Some((format!("{:?}", c.status), c.reason.clone()))
+}
+
+/// Waits for `syncStatus` `want` with Ready reason `reason` and `users` users (when given).
+async fn wait_sync(
+    api: &Api<ProvisioningSync>,
+    want: SyncStatus,
+    reason: &str,
+    users: Option<i32>,
+) -> ProvisioningSync {
+    eventually(&format!("acct-scim {want:?} {reason} {users:?}"), WAIT, || async {
+        let s = api.get("acct-scim").await.ok()?;
+        let status = s.status.as_ref()?;
+        let matches = status.sync_status == Some(want)
+            && status.conditions.0.iter().any(|c| c.type_ == "Ready" && c.reason == reason)
+            && (users.is_none() || status.user_count == users);
+        matches.then_some(s)
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_sync_pushes_the_account_executes_its_order_once_and_follows_rotated_credentials() {
+    let Some(env) = harness::test_env().await else { return };
+    let Some(db) = store_pg::fresh().await else { return };
+    let Some(scim) = ScimServer::start().await else { return };
+    let Some(smtp) = SmtpServer::start(Security::Plain).await else { return };
+    let smtp_url = format!("--smtp-url={}", smtp.url());
+    let operator = Operator::start_with(&env, &db.url, &format!("test-{}", env.ns), RESYNC, &[smtp_url.as_str()]);
+
+    env.apply(&secret(&scim.token)).await;
+    env.apply(&OBJECTS.replace("SCIM_URL", &scim.url())).await;
+    let api: Api<ProvisioningSync> = env.api();
+    // The first sync may run before the membership exists; its watch brings the user in.
+    let synced = wait_sync(&api, SyncStatus::Synchronized, "Available", Some(1)).await;
+    let status = synced.status.clone().expect("status");
+    assert!(status.external_id.is_some(), "{status:?}\n{}", operator.log());
+    assert_eq!(status.group_count, Some(2), "account and organization groups: {status:?}");
+    assert!(status.last_sync_time.is_some(), "{status:?}");
+    assert_eq!(status.credentials_hash.as_deref().map(str::len), Some(64), "{status:?}");
+    assert_eq!(ready(&synced), Some(("True".to_owned(), "Available".to_owned())));
+    let asset = eventually("the asset in status", WAIT, || async {
+        let s = api.get("acct-scim").await.ok()?;
+        s.status?.assets.into_iter().find(|a| a.order == "starter")
+    })
+    .await;
+    let welcome = |smtp: &SmtpServer| {
+        smtp.messages()
+            .into_iter()
+            .filter(|m| m.header("To").is_some_and(|to| to.contains("orders@example.de")))
+            .count()
+    };
+    eventually("the welcome mail", WAIT, || async { (welcome(&smtp) == 1).then_some(()) }).await;
+
+    // A wrong token: a clear reason, then the right one again.
+    env.apply(&secret("wrong-token")).await;
+    let failed = wait_sync(&api, SyncStatus::Error, "Unauthorized", None).await;
+    let yaml = serde_json::to_string(&failed).expect("json");
+    assert!(!yaml.contains("wrong-token") && !yaml.contains(&scim.token), "no credentials in the object");
+    env.apply(&secret(&scim.token)).await;
+    let back = wait_sync(&api, SyncStatus::Synchronized, "Available", Some(1)).await;
+    let assets = back.status.expect("status").assets;
+    assert_eq!(assets.len(), 1, "{assets:?}");
+    assert_eq!(assets[0].asset_id, asset.asset_id);
+    // Several resyncs later, still exactly one welcome mail.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(welcome(&smtp), 1, "{}", operator.log());
+}
