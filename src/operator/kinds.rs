@@ -44,6 +44,9 @@ pub trait Managed:
     type Status: Clone + Debug + Default + PartialEq + Serialize + Send + Sync;
 
     const KIND: Kind;
+    /// Condition types this kind sets itself in `absorb` (after Ready and Synced), which
+    /// `set_conditions` keeps as they are.
+    const OWN_CONDITIONS: &'static [&'static str] = &[];
 
     fn status(&self) -> Option<&Self::Status>;
     fn conditions(status: &Self::Status) -> &[Condition];
@@ -77,6 +80,35 @@ pub trait Managed:
     fn absorb(status: &mut Self::Status, outcome: &Outcome, now: Timestamp);
 }
 
+/// The accessors every kind has the same way: its status, conditions and deletion policy.
+macro_rules! status_accessors {
+    ($status:ty) => {
+        fn status(&self) -> Option<&$status> {
+            self.status.as_ref()
+        }
+        fn observed_generation(status: &$status) -> Option<i64> {
+            status.observed_generation
+        }
+        fn conditions(status: &$status) -> &[Condition] {
+            &status.conditions.0
+        }
+        fn set_conditions(status: &mut $status, conditions: Vec<Condition>, generation: Option<i64>) {
+            status.conditions = merge_own(&status.conditions, conditions, Self::OWN_CONDITIONS);
+            status.observed_generation = generation;
+        }
+        fn deletion_policy(&self) -> DeletionPolicy {
+            self.spec.deletion_policy
+        }
+    };
+}
+
+/// `next` (Ready, Synced and the rest), except the `own` types, which stay as `current` has them.
+fn merge_own(current: &Conditions, next: Vec<Condition>, own: &[&str]) -> Conditions {
+    let mut all: Vec<Condition> = next.into_iter().filter(|c| !own.contains(&c.type_.as_str())).collect();
+    all.extend(current.0.iter().filter(|c| own.contains(&c.type_.as_str())).cloned());
+    Conditions(all)
+}
+
 fn listed(ids: &[String]) -> Vec<String> {
     ids.iter().take(LISTED_IDS).cloned().collect()
 }
@@ -89,22 +121,7 @@ impl Managed for Account {
     type Status = AccountStatus;
     const KIND: Kind = Kind::Account;
 
-    fn status(&self) -> Option<&AccountStatus> {
-        self.status.as_ref()
-    }
-    fn observed_generation(status: &AccountStatus) -> Option<i64> {
-        status.observed_generation
-    }
-    fn conditions(status: &AccountStatus) -> &[Condition] {
-        &status.conditions.0
-    }
-    fn set_conditions(status: &mut AccountStatus, conditions: Vec<Condition>, generation: Option<i64>) {
-        status.conditions = Conditions(conditions);
-        status.observed_generation = generation;
-    }
-    fn deletion_policy(&self) -> DeletionPolicy {
-        self.spec.deletion_policy
-    }
+    status_accessors!(AccountStatus);
 
     async fn reconcile(
         &self,
@@ -133,22 +150,7 @@ impl Managed for Organization {
     type Status = OrganizationStatus;
     const KIND: Kind = Kind::Organization;
 
-    fn status(&self) -> Option<&OrganizationStatus> {
-        self.status.as_ref()
-    }
-    fn observed_generation(status: &OrganizationStatus) -> Option<i64> {
-        status.observed_generation
-    }
-    fn conditions(status: &OrganizationStatus) -> &[Condition] {
-        &status.conditions.0
-    }
-    fn set_conditions(status: &mut OrganizationStatus, conditions: Vec<Condition>, generation: Option<i64>) {
-        status.conditions = Conditions(conditions);
-        status.observed_generation = generation;
-    }
-    fn deletion_policy(&self) -> DeletionPolicy {
-        self.spec.deletion_policy
-    }
+    status_accessors!(OrganizationStatus);
 
     async fn reconcile(
         &self,
@@ -198,28 +200,9 @@ impl Managed for Organization {
 impl Managed for Membership {
     type Status = MembershipStatus;
     const KIND: Kind = Kind::Membership;
+    const OWN_CONDITIONS: &'static [&'static str] = &[INVITATION_DELIVERED];
 
-    fn status(&self) -> Option<&MembershipStatus> {
-        self.status.as_ref()
-    }
-    fn observed_generation(status: &MembershipStatus) -> Option<i64> {
-        status.observed_generation
-    }
-    fn conditions(status: &MembershipStatus) -> &[Condition] {
-        &status.conditions.0
-    }
-    fn set_conditions(status: &mut MembershipStatus, conditions: Vec<Condition>, generation: Option<i64>) {
-        // InvitationDelivered is set by `absorb`, after Ready and Synced; keep it.
-        let delivered: Vec<Condition> =
-            status.conditions.0.iter().filter(|c| c.type_ == INVITATION_DELIVERED).cloned().collect();
-        let mut all: Vec<Condition> = conditions.into_iter().filter(|c| c.type_ != INVITATION_DELIVERED).collect();
-        all.extend(delivered);
-        status.conditions = Conditions(all);
-        status.observed_generation = generation;
-    }
-    fn deletion_policy(&self) -> DeletionPolicy {
-        self.spec.deletion_policy
-    }
+    status_accessors!(MembershipStatus);
 
     async fn reconcile(
         &self,
@@ -266,26 +249,9 @@ pub const ACCEPTED: &str = "Accepted";
 impl Managed for TenantLink {
     type Status = TenantLinkStatus;
     const KIND: Kind = Kind::TenantLink;
+    const OWN_CONDITIONS: &'static [&'static str] = &[ACCEPTED];
 
-    fn status(&self) -> Option<&TenantLinkStatus> {
-        self.status.as_ref()
-    }
-    fn observed_generation(status: &TenantLinkStatus) -> Option<i64> {
-        status.observed_generation
-    }
-    fn conditions(status: &TenantLinkStatus) -> &[Condition] {
-        &status.conditions.0
-    }
-    fn set_conditions(status: &mut TenantLinkStatus, conditions: Vec<Condition>, generation: Option<i64>) {
-        let accepted: Vec<Condition> = status.conditions.0.iter().filter(|c| c.type_ == ACCEPTED).cloned().collect();
-        let mut all: Vec<Condition> = conditions.into_iter().filter(|c| c.type_ != ACCEPTED).collect();
-        all.extend(accepted);
-        status.conditions = Conditions(all);
-        status.observed_generation = generation;
-    }
-    fn deletion_policy(&self) -> DeletionPolicy {
-        self.spec.deletion_policy
-    }
+    status_accessors!(TenantLinkStatus);
 
     async fn reconcile(
         &self,
@@ -367,22 +333,7 @@ impl Managed for ProvisioningSync {
     type Status = ProvisioningSyncStatus;
     const KIND: Kind = Kind::ProvisioningSync;
 
-    fn status(&self) -> Option<&ProvisioningSyncStatus> {
-        self.status.as_ref()
-    }
-    fn observed_generation(status: &ProvisioningSyncStatus) -> Option<i64> {
-        status.observed_generation
-    }
-    fn conditions(status: &ProvisioningSyncStatus) -> &[Condition] {
-        &status.conditions.0
-    }
-    fn set_conditions(status: &mut ProvisioningSyncStatus, conditions: Vec<Condition>, generation: Option<i64>) {
-        status.conditions = Conditions(conditions);
-        status.observed_generation = generation;
-    }
-    fn deletion_policy(&self) -> DeletionPolicy {
-        self.spec.deletion_policy
-    }
+    status_accessors!(ProvisioningSyncStatus);
 
     async fn reconcile(
         &self,
