@@ -77,6 +77,9 @@ pub enum Action {
     DriftDetected,
     /// The row to import or observe does not exist.
     NotFound,
+    /// The external system (SCIM) did not take the push: it was down, or refused it (the
+    /// reason says which). The platform side is recorded; the push is retried.
+    ExternalError,
 }
 
 impl Action {
@@ -96,6 +99,7 @@ impl Action {
             Action::Waiting => "Waiting",
             Action::DriftDetected => "DriftDetected",
             Action::NotFound => "NotFound",
+            Action::ExternalError => "ExternalError",
         }
     }
 
@@ -111,7 +115,7 @@ impl Action {
 
     /// Nothing will change until the user changes the object or the data (`Synced=False`).
     pub fn needs_user(self) -> bool {
-        matches!(self, Action::Conflict | Action::AdoptionRequired | Action::NotFound)
+        matches!(self, Action::Conflict | Action::AdoptionRequired | Action::NotFound | Action::ExternalError)
     }
 }
 
@@ -226,7 +230,7 @@ impl Outcome {
             Action::Orphaned => normal("Orphaned", format!("left {noun} {id} in the platform, no longer managed")),
             Action::DeletionBlocked => warning("DeletionBlocked", self.message.clone()),
             Action::DriftDetected => warning("DriftDetected", self.message.clone()),
-            Action::Conflict | Action::AdoptionRequired | Action::NotFound => {
+            Action::Conflict | Action::AdoptionRequired | Action::NotFound | Action::ExternalError => {
                 warning(self.reason, self.message.clone())
             }
             Action::Waiting => normal(self.reason, self.message.clone()),

@@ -17,14 +17,18 @@
 //! Exit codes, as `kubectl apply` users expect them: `plan` 0 when every object could be
 //! planned. `apply` 0 when everything was applied, even if some objects wait for something
 //! outside this run: the `Waiting` holds (AccountNotReady, OrganizationNotReady,
-//! PartnerNotFound, CodeSecretNotFound, …) and partner invitations not answered yet
-//! (AwaitingAcceptance). Their table rows still say `READY False` and why, and the summary
-//! counts them ("N waiting for something outside this run"). `apply` exits 1, after printing
+//! PartnerNotFound, CodeSecretNotFound, CredentialsSecretNotFound, …), partner invitations not
+//! answered yet (AwaitingAcceptance) and external provisioning systems that did not answer
+//! (Unreachable, ServerError, RateLimited, CircuitOpen: the next `apply` pushes again). Their
+//! table rows still say `READY False` and why, and the summary counts them ("N waiting for
+//! something outside this run"). `apply` exits 1, after printing
 //! everything, on errors, conflicts (CodeAlreadyUsed, an owned or immutable row), refused codes
-//! (CodeUnknown, CodeExpired, CodeRevoked), blocked deletions, rows to adopt, drift under
-//! observe-only, and rows in place that are not usable (an expired or failed invitation, a
-//! rejected or expired partner invitation); see [`engine::Entry::fails`]. Kinds not reconciled
-//! yet and paused objects do not fail a run.
+//! (CodeUnknown, CodeExpired, CodeRevoked), an external system that refused the sync
+//! (Unauthorized, Forbidden, BadRequest…), an executed order whose product changed
+//! (OrderImmutable), blocked deletions, rows to adopt, drift under observe-only, and rows in
+//! place that are not usable (an expired or failed invitation, a rejected or expired partner
+//! invitation); see [`engine::Entry::fails`]. Paused objects and Secrets (inputs) do not fail
+//! a run.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -62,10 +66,13 @@ pub enum Output {
 pub const EXIT_STATUS_HELP: &str = "Exit status:\n  \
     plan   0 when every object could be planned, 1 otherwise.\n  \
     apply  0 when everything was applied, even if some objects wait for something outside this run\n         \
-    (AccountNotReady, OrganizationNotReady, PartnerNotFound, CodeSecretNotFound, a partner invitation\n         \
-    awaiting acceptance): they show READY False with the reason and are counted in the summary.\n         \
-    1 on errors, conflicts (CodeAlreadyUsed…), refused codes (CodeUnknown, CodeExpired, CodeRevoked),\n         \
-    blocked deletions, rows to adopt, drift under observe-only and unusable invitations.\n  \
+    (AccountNotReady, OrganizationNotReady, PartnerNotFound, CodeSecretNotFound,\n         \
+    CredentialsSecretNotFound, a partner invitation awaiting acceptance, a provisioning system that\n         \
+    did not answer: Unreachable, ServerError, RateLimited, CircuitOpen): they show READY False with\n         \
+    the reason and are counted in the summary.\n         \
+    1 on errors, conflicts (CodeAlreadyUsed, OrderImmutable…), refused codes (CodeUnknown, CodeExpired,\n         \
+    CodeRevoked), a provisioning system that refused the sync (Unauthorized, Forbidden…), blocked\n         \
+    deletions, rows to adopt, drift under observe-only and unusable invitations.\n  \
     Both exit 1 without touching the database when the manifests do not validate.";
 
 /// The options `plan` and `apply` share.
@@ -82,9 +89,10 @@ pub struct LocalArgs {
     /// Owner cluster recorded on the rows local mode manages; keep it the same between runs.
     #[arg(long, value_name = "ID", default_value = DEFAULT_CLUSTER_ID)]
     pub cluster_id: String,
-    /// Archive the Accounts and Organizations, and revoke the TenantLinks and Memberships, local
-    /// mode manages under this cluster ID that are no longer in the manifests (TenantLinks first,
-    /// then Memberships, then Organizations; an Account with live Organizations stays).
+    /// Archive the ProvisioningSync records, Accounts and Organizations, and revoke the
+    /// TenantLinks and Memberships, local mode manages under this cluster ID that are no longer
+    /// in the manifests (syncs first, then TenantLinks, Memberships, Organizations; an Account
+    /// with live Organizations stays). A pruned sync leaves the external system as it is.
     #[arg(long)]
     pub prune: bool,
     /// The accept page of invitation links (memberships and partner invitations); the token is

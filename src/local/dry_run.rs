@@ -74,6 +74,12 @@ pub struct DryRun {
 }
 
 impl DryRun {
+    /// The row the Account object `namespace/name` has once applied, when this run makes it
+    /// ready.
+    pub fn account_row(&self, namespace: &str, name: &str) -> Option<&Account> {
+        self.accounts.get(&(namespace.to_owned(), name.to_owned()))
+    }
+
     /// The plan for one Account, as an outcome `apply` would report.
     pub async fn account(
         &mut self,

@@ -1,10 +1,9 @@
-//! The local-mode engine: the core's Account, Organization, Membership and TenantLink
-//! reconcile over a manifest set.
+//! The local-mode engine: the core's reconcile of every kind over a manifest set.
 //!
 //! ```text
-//! ManifestSet ─► Accounts ─► Organizations ─► Memberships ─► TenantLinks ─► (--prune) TenantLinks ─► Memberships ─► Organizations ─► Accounts ─► Report
-//!                 present      present          present        present        no manifest, revoked  revoked        archived          archived
-//!                                                              (codes: [codes])                                                   + other kinds listed
+//! ManifestSet ─► Accounts ─► Organizations ─► Memberships ─► TenantLinks ─► (--prune) ProvisioningSyncs ─► TenantLinks ─► Memberships ─► Organizations ─► Accounts ─► ProvisioningSyncs ─► Report
+//!                 present      present          present        present         no manifest: record     revoked        revoked        archived          archived     present              + Secrets
+//!                                                              (codes: [codes])  archived                                                                                (credentials: [syncs])  as inputs
 //! ```
 //!
 //! Parents go first so an Organization finds the row its Account just got (and a Membership or
@@ -13,11 +12,17 @@
 //! link takes its provider staff's memberships with it).
 //!
 //! A provider-code TenantLink gets its code from a Secret of the set, or from a
-//! `serviceProvider` Organization of the set that issues it in this run ([`codes`]).
+//! `serviceProvider` Organization of the set that issues it in this run ([`codes`]). A
+//! ProvisioningSync reads its credentials from a Secret of the set ([`syncs`]) and goes last,
+//! after pruning: it pushes the account's organizations and members as this run left them (a
+//! pruned member is deprovisioned in the same run; a sync's account is in the set, so it is
+//! never one `--prune` archives). `apply` pushes to
+//! the external system; `plan` does not contact it (see `core::provisioning::preview`). A
+//! pruned sync's record is archived; the external system is left as it is.
 //!
 //! Both commands walk the same list, so `plan` cannot drift from `apply`:
 //! - [`Mode::Apply`] calls `account::reconcile` / `organization::reconcile` /
-//!   `membership::reconcile` / `tenant_link::reconcile` per object (each one transaction, a
+//!   `membership::reconcile` / `tenant_link::reconcile` / `provisioning::reconcile` per object (each one transaction, a
 //!   Membership's or partner invitation's mails queued in it). An error is recorded for its
 //!   object and the walk goes on.
 //! - [`Mode::Plan`] calls the core's `observe` and pure `plan` on one connection and writes
@@ -31,21 +36,23 @@
 
 use std::collections::HashSet;
 
-use jiff::Timestamp;
-use kube::ResourceExt;
-
 use super::codes::{self, CodeSource, Providers};
 use super::desired;
 use super::dry_run::DryRun;
+use super::syncs;
 use super::validate::{Item, ManifestSet};
 use crate::api::DeletionPolicy;
+use crate::api::ProvisioningSync;
 use crate::core::account::{self, DesiredAccount};
 use crate::core::membership::{self, DesiredMembership};
 use crate::core::organization::{self, DesiredOrganization};
+use crate::core::provisioning::{self, DesiredSync, credentials, preview};
 use crate::core::tenant_link::{self, DesiredTenantLink};
 use crate::core::{Action, CoreError, Flags, Outcome};
 use crate::mail::MailSettings;
+use crate::provisioning::Guards;
 use crate::store::{Conn, ManagedTable, Owner, Store, ownership};
+use jiff::Timestamp;
 
 /// Run the engine for real, or only plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,8 +81,8 @@ pub enum Status {
     Failed { reason: &'static str, message: String },
     /// `accountops.dev/paused: "true"`: not planned, not applied.
     Paused,
-    /// A kind this version of local mode does not reconcile.
-    NotReconciledYet,
+    /// A Secret: read by the objects that name it, never written.
+    Input,
 }
 
 /// One object of the run: a manifest, or a pruned row.
@@ -91,25 +98,27 @@ pub struct Entry {
 
 impl Entry {
     /// Whether the object ended where it should: ready, or (pruned) archived, or not ours to
-    /// judge (paused, not reconciled yet). Waiting, blocked, conflicts and errors are not.
+    /// judge (paused, an input). Waiting, blocked, conflicts and errors are not.
     pub fn settled(&self) -> bool {
         match &self.status {
             Status::Done(o) => o.is_ready() || o.action.deletion_finished(),
             Status::Failed { .. } => false,
-            Status::Paused | Status::NotReconciledYet => true,
+            Status::Paused | Status::Input => true,
         }
     }
 
     /// Whether the object is applied as far as this run can take it and waits for something
     /// outside the run: a parent or partner that is not there yet (`Waiting`: AccountNotReady,
-    /// OrganizationNotReady, PartnerNotFound, CodeSecretNotFound…), or a partner invitation
-    /// sent and not answered yet (Pending, `AwaitingAcceptance`). Such objects do not fail
-    /// `apply`.
+    /// OrganizationNotReady, PartnerNotFound, CodeSecretNotFound, CredentialsSecretNotFound…),
+    /// a partner invitation sent and not answered yet (Pending, `AwaitingAcceptance`), or an
+    /// external provisioning system that did not answer (Unreachable, ServerError, RateLimited,
+    /// CircuitOpen: the next `apply` pushes again). Such objects do not fail `apply`.
     pub fn waiting(&self) -> bool {
         let Status::Done(o) = &self.status else { return false };
         let awaiting = o.action.is_ready()
             && o.tenant_link.as_deref().is_some_and(|l| l.phase == crate::api::tenant_link::TenantLinkPhase::Pending);
-        o.action == Action::Waiting || awaiting
+        let unanswered = o.provisioning.as_deref().is_some_and(provisioning::SyncFacts::waits_for_external_system);
+        o.action == Action::Waiting || awaiting || unanswered
     }
 
     /// Whether the object makes `apply` exit 1: an error, a conflict, a refused code
@@ -162,6 +171,7 @@ pub async fn run(
     // One connection for the dry run (an in-memory database has only one); apply lets the
     // core take its own, so this one goes back to the pool first.
     let mut conn = store.acquire().await?;
+    let stray_syncs = strays(&mut conn, ManagedTable::ProvisioningSyncs, cluster, &set.provisioning_syncs).await?;
     let stray_links = strays(&mut conn, ManagedTable::TenantLinks, cluster, &set.tenant_links).await?;
     let stray_members = strays(&mut conn, ManagedTable::Memberships, cluster, &set.memberships).await?;
     let stray_orgs = strays(&mut conn, ManagedTable::Organizations, cluster, &set.organizations).await?;
@@ -169,7 +179,7 @@ pub async fn run(
     let mut walker = match mode {
         Mode::Apply => {
             drop(conn);
-            Walker::Apply { store, mail: &options.mail }
+            Walker::Apply { store, mail: &options.mail, guards: Guards::default() }
         }
         Mode::Plan => Walker::Plan { conn, dry: Box::default() },
     };
@@ -237,6 +247,10 @@ pub async fn run(
 
     let mut unpruned = Vec::new();
     if options.prune {
+        for owner in stray_syncs {
+            let status = walker.pruned_sync(&owner, now).await;
+            entries.push(pruned("ProvisioningSync", owner, status));
+        }
         for owner in stray_links {
             let gone = DesiredTenantLink::deleted(owner.clone(), DeletionPolicy::Delete, Flags::default());
             let (status, _) = walker.tenant_link(gone, CodeSource::Missing, now).await;
@@ -259,30 +273,38 @@ pub async fn run(
         }
     } else {
         let named = |kind: &str, o: &Owner| format!("{kind} {}/{}", o.namespace, o.name);
+        unpruned.extend(stray_syncs.iter().map(|o| named("ProvisioningSync", o)));
         unpruned.extend(stray_links.iter().map(|o| named("TenantLink", o)));
         unpruned.extend(stray_members.iter().map(|o| named("Membership", o)));
         unpruned.extend(stray_orgs.iter().map(|o| named("Organization", o)));
         unpruned.extend(stray_accounts.iter().map(|o| named("Account", o)));
     }
 
-    let later = |kind, items: Vec<(String, String)>| {
-        items.into_iter().map(move |(namespace, name)| Entry {
-            kind,
-            namespace,
-            name,
-            pruned: false,
-            status: Status::NotReconciledYet,
-        })
-    };
-    entries.extend(later("ProvisioningSync", names(&set.provisioning_syncs)));
-    entries.extend(later("Secret", names(&set.secrets)));
+    // Syncs go last: they push the organizations and members as the run (and --prune) left them.
+    for item in &set.provisioning_syncs {
+        let status = match desired::flags(item) {
+            Err(e) => failed(&e),
+            Ok(flags) if flags.paused => Status::Paused,
+            Ok(flags) => walker.provisioning_sync(set, item, cluster, flags, now).await,
+        };
+        entries.push(entry("ProvisioningSync", item, status));
+    }
+    entries.extend(set.secrets.iter().map(|s| entry("Secret", s, Status::Input)));
     Ok(Report { mode, entries, unpruned, mail: None, provider_codes })
 }
 
 /// Where each object goes: the real core, or the dry run on one connection.
 enum Walker<'a> {
-    Apply { store: &'a Store, mail: &'a MailSettings },
-    Plan { conn: sqlx::pool::PoolConnection<sqlx::Any>, dry: Box<DryRun> },
+    /// `guards`: one rate budget and circuit breaker per external system for the run.
+    Apply {
+        store: &'a Store,
+        mail: &'a MailSettings,
+        guards: Guards,
+    },
+    Plan {
+        conn: sqlx::pool::PoolConnection<sqlx::Any>,
+        dry: Box<DryRun>,
+    },
 }
 
 impl Walker<'_> {
@@ -304,7 +326,7 @@ impl Walker<'_> {
 
     async fn membership(&mut self, wanted: &DesiredMembership, now: Timestamp) -> Status {
         let result = match self {
-            Walker::Apply { store, mail } => membership::reconcile(store, wanted, now, mail).await,
+            Walker::Apply { store, mail, .. } => membership::reconcile(store, wanted, now, mail).await,
             Walker::Plan { conn, dry } => dry.membership(conn, wanted, now).await,
         };
         result.map_or_else(|e| failed(&e), Status::Done)
@@ -320,7 +342,7 @@ impl Walker<'_> {
     ) -> (Status, Option<&'p codes::Provider>) {
         let mut issued_by = None;
         let result = match self {
-            Walker::Apply { store, mail } => {
+            Walker::Apply { store, mail, .. } => {
                 let mut wanted = wanted;
                 let issued = match source {
                     CodeSource::Missing => Ok(()),
@@ -348,6 +370,65 @@ impl Walker<'_> {
             }
         };
         (result.map_or_else(|e| failed(&e), Status::Done), issued_by)
+    }
+
+    /// A ProvisioningSync with its credentials from the set: `apply` pushes, `plan` previews.
+    async fn provisioning_sync(
+        &mut self,
+        set: &ManifestSet,
+        item: &Item<ProvisioningSync>,
+        cluster: &str,
+        flags: Flags,
+        now: Timestamp,
+    ) -> Status {
+        let spec = &item.object.spec;
+        let resync = credentials::resync_interval(spec);
+        let Some(data) = syncs::credentials(set, item) else {
+            return Status::Done(credentials::secret_missing(spec, &item.namespace, resync, now));
+        };
+        let (creds, hash) = match credentials::from_secret(spec, &data) {
+            Ok(found) => found,
+            Err(e) => return failed(&e),
+        };
+        let owner = desired::owner(cluster, &item.namespace, &item.name);
+        let result = match self {
+            Walker::Apply { store, mail, guards } => {
+                let wanted = DesiredSync {
+                    owner,
+                    spec: spec.clone(),
+                    deleting: false,
+                    flags,
+                    credentials: creds,
+                    credentials_hash: hash,
+                    ca_pem: syncs::ca_pem(set, item),
+                };
+                provisioning::reconcile(store, guards, &wanted, mail, now)
+                    .await
+                    .map(|facts| facts.into_outcome(false, resync, now))
+            }
+            Walker::Plan { conn, dry } => match preview::observe(conn, &owner, spec).await {
+                Ok(mut observed) => {
+                    // The account as this run leaves it (created, updated or archived).
+                    if let Some(planned) = dry.account_row(&item.namespace, spec.account_ref.name.as_str()) {
+                        observed.account = Some(planned.clone());
+                    }
+                    Ok(preview::preview(spec, &observed, resync, now))
+                }
+                Err(e) => Err(e),
+            },
+        };
+        result.map_or_else(|e| failed(&e), Status::Done)
+    }
+
+    /// `--prune` of a sync whose manifest is gone: its record is archived.
+    async fn pruned_sync(&mut self, owner: &Owner, now: Timestamp) -> Status {
+        let result = match self {
+            Walker::Apply { store, .. } => preview::prune(store, owner, now).await,
+            Walker::Plan { conn, .. } => {
+                preview::pruned_record(conn, owner).await.map(|row| preview::prune_outcome(row.as_ref(), now))
+            }
+        };
+        result.map_or_else(|e| failed(&e), Status::Done)
     }
 }
 
@@ -381,10 +462,6 @@ fn entry<K>(kind: &'static str, item: &Item<K>, status: Status) -> Entry {
 
 fn pruned(kind: &'static str, owner: Owner, status: Status) -> Entry {
     Entry { kind, namespace: owner.namespace, name: owner.name, pruned: true, status }
-}
-
-fn names<K: ResourceExt>(items: &[Item<K>]) -> Vec<(String, String)> {
-    items.iter().map(|i| (i.namespace.clone(), i.name.clone())).collect()
 }
 
 /// The owners of rows of `table` local mode owns under `cluster` that no item names.

@@ -12,4 +12,5 @@ pub mod manifest;
 pub mod references;
 pub mod render;
 pub mod schema_check;
+pub mod syncs;
 pub mod validate;

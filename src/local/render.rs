@@ -6,8 +6,8 @@
 //! (waiting, blocked, conflicts, errors) says why. The summary counts only what local mode
 //! reconciles; what is not ready is counted twice over: by action for what fails `apply`
 //! (conflicts, refused codes, blocked deletions…), by reason for what waits for something
-//! outside the run (see [`Entry::waiting`]). The kinds local mode does not reconcile yet are
-//! listed and counted on their own line. A provider code issued in the run is announced by its
+//! outside the run (see [`Entry::waiting`]). The Secrets of the set are listed as inputs (read,
+//! never written; never a value). A provider code issued in the run is announced by its
 //! provider's name only.
 
 use std::collections::BTreeMap;
@@ -70,7 +70,7 @@ fn plan_block(entry: &Entry) -> (String, Vec<String>) {
         }
         Status::Failed { reason, message } => (format!("x {object} (error: {reason})"), vec![message.clone()]),
         Status::Paused => (format!("= {object} (paused: not planned)"), Vec::new()),
-        Status::NotReconciledYet => (format!("? {object} (not reconciled yet)"), Vec::new()),
+        Status::Input => (format!("= {object} (input: read, never written)"), Vec::new()),
     }
 }
 
@@ -87,6 +87,7 @@ fn plan_verb(action: Action) -> (char, &'static str) {
         Action::Waiting => ('!', "waiting"),
         Action::DeletionBlocked => ('!', "blocked"),
         Action::Conflict => ('!', "conflict"),
+        Action::ExternalError => ('!', "external system failed"),
         Action::AdoptionRequired => ('!', "adoption required"),
         Action::DriftDetected => ('!', "drift, observe-only"),
         Action::NotFound => ('!', "not found"),
@@ -119,7 +120,7 @@ pub fn apply_text(report: &Report) -> String {
                 ("-".to_owned(), "Error", "False", *reason)
             }
             Status::Paused => ("-".to_owned(), "Skipped", "-", "Paused"),
-            Status::NotReconciledYet => ("-".to_owned(), "Skipped", "-", "NotReconciledYet"),
+            Status::Input => ("-".to_owned(), "Read", "-", "Input"),
         };
         rows.push([entry.kind.to_owned(), object, id, action.to_owned(), ready.to_owned(), reason.to_owned()]);
     }
@@ -170,8 +171,7 @@ pub fn summary(report: &Report) -> String {
     let mut by_action: BTreeMap<&str, usize> = BTreeMap::new();
     let mut not_ready: BTreeMap<&str, usize> = BTreeMap::new();
     let mut waiting: BTreeMap<&str, usize> = BTreeMap::new();
-    let mut later: Vec<(&str, usize)> = Vec::new();
-    let (mut failed, mut paused) = (0, 0);
+    let (mut failed, mut paused, mut inputs) = (0, 0, 0);
     for entry in &report.entries {
         match &entry.status {
             Status::Done(o) => {
@@ -184,10 +184,7 @@ pub fn summary(report: &Report) -> String {
             }
             Status::Failed { .. } => failed += 1,
             Status::Paused => paused += 1,
-            Status::NotReconciledYet => match later.iter_mut().find(|(k, _)| *k == entry.kind) {
-                Some((_, n)) => *n += 1,
-                None => later.push((entry.kind, 1)),
-            },
+            Status::Input => inputs += 1,
         }
     }
     let count = |action: Action| by_action.get(action.as_str()).copied().unwrap_or(0);
@@ -236,14 +233,8 @@ pub fn summary(report: &Report) -> String {
     if paused > 0 {
         let _ = writeln!(out, "{paused} paused (accountops.dev/paused), left as they are.");
     }
-    if !later.is_empty() {
-        let list: Vec<String> = later.iter().map(|(kind, n)| format!("{n} {kind}{}", plural(*n, "", "s"))).collect();
-        let _ = writeln!(
-            out,
-            "Not reconciled yet: {} (this version of local mode reconciles Accounts, Organizations, \
-             Memberships and TenantLinks).",
-            list.join(", ")
-        );
+    if inputs > 0 {
+        let _ = writeln!(out, "{inputs} {} read as input, never written.", plural(inputs, "Secret", "Secrets"));
     }
     if !report.unpruned.is_empty() {
         let _ = writeln!(
@@ -300,7 +291,7 @@ pub fn json(report: &Report) -> Value {
                     json!({"action": "Error", "ready": false, "reason": reason, "message": message})
                 }
                 Status::Paused => json!({"action": "Skipped", "ready": null, "reason": "Paused"}),
-                Status::NotReconciledYet => json!({"action": "Skipped", "ready": null, "reason": "NotReconciledYet"}),
+                Status::Input => json!({"action": "Read", "ready": null, "reason": "Input"}),
             };
             if let (Some(map), Value::Object(more)) = (object.as_object_mut(), detail) {
                 map.extend(more);
@@ -322,6 +313,17 @@ pub fn json(report: &Report) -> Value {
                 map.insert("counterpartOrganizationId".into(), json!(l.counterpart_organization_id));
                 map.insert("counterpartOrganizationName".into(), json!(l.counterpart_organization_name));
                 map.insert("members".into(), json!(l.members));
+            }
+            if let (Some(map), Status::Done(o)) = (object.as_object_mut(), &entry.status)
+                && let Some(p) = &o.provisioning
+            {
+                // What a ProvisioningSync's status would say (never a credential or a code).
+                map.insert("syncStatus".into(), json!(p.sync_status));
+                map.insert("externalId".into(), json!(p.external_id));
+                map.insert("userCount".into(), json!(p.user_count));
+                map.insert("groupCount".into(), json!(p.group_count));
+                map.insert("driftCorrections".into(), json!(p.drift_corrections));
+                map.insert("assets".into(), json!(p.assets));
             }
             object
         })
@@ -366,8 +368,8 @@ mod tests {
         Entry { kind, namespace: "default".into(), name: name.into(), pruned: false, status: Status::Done(outcome) }
     }
 
-    fn later(kind: &'static str, name: &str) -> Entry {
-        Entry { kind, namespace: "default".into(), name: name.into(), pruned: false, status: Status::NotReconciledYet }
+    fn input(name: &str) -> Entry {
+        Entry { kind: "Secret", namespace: "default".into(), name: name.into(), pruned: false, status: Status::Input }
     }
 
     #[test]
@@ -378,9 +380,8 @@ mod tests {
             done("Organization", "b", Action::Created, Vec::new()),
             done("Organization", "c", Action::Unchanged, Vec::new()),
             done("Organization", "d", Action::Waiting, Vec::new()),
-            later("TenantLink", "m1"),
-            later("TenantLink", "m2"),
-            later("Secret", "s"),
+            input("s1"),
+            input("s2"),
         ];
         let plan = Report {
             mode: Mode::Plan,
@@ -399,7 +400,8 @@ mod tests {
             "\nPlan: 1 to create, 1 to update, 1 unchanged.\n1 will wait for something outside this run (1 \
              AccountNotReady): see the reasons above.\n"
         ));
-        assert!(text.contains("Not reconciled yet: 2 TenantLinks, 1 Secret "), "{text}");
+        assert!(text.contains("\n= Secret default/s1 (input: read, never written)\n"), "{text}");
+        assert!(text.contains("\n2 Secrets read as input, never written.\n"), "{text}");
         assert!(text.contains("no longer in the manifests: Account default/old; --prune archives them."));
         assert!(text.contains("\nprovider code will be issued for default/msp\n"), "{text}");
 
@@ -408,6 +410,8 @@ mod tests {
         assert!(text.starts_with("KIND           NAMESPACE/NAME   ID     ACTION      READY   REASON\n"), "{text}");
         assert!(text.contains("\n~ Account default/a id-a (Updated):\n    billingAddress.city:"), "{text}");
         assert!(text.contains("\n! Organization default/d: message of d\n"), "{text}");
+        assert!(text.contains("\nSecret         default/s1       -      Read        -       Input\n"), "{text}");
+        assert!(applied.entries[4].settled() && !applied.entries[4].fails(), "an input is not a failure");
         assert!(
             text.contains(
                 "\n1 created, 1 updated, 1 unchanged.\n1 waiting for something outside this run (1 AccountNotReady)"

@@ -295,38 +295,17 @@ impl Managed for TenantLink {
     }
 }
 
-/// A ProvisioningSync's resync interval (10 minutes when unparsable).
-fn resync_interval(sync: &ProvisioningSync) -> std::time::Duration {
-    sync.spec.resync_interval.to_duration().unwrap_or(std::time::Duration::from_secs(600))
-}
-
 /// The credentials of `spec.endpoint.credentialsSecretRef` and the hash of the Secret's
-/// content, `None` when the Secret does not exist. The values never leave this function but
-/// in [`Credentials`](crate::provisioning::Credentials), whose `Debug` redacts them.
+/// content, `None` when the Secret does not exist (see [`provisioning::credentials`]).
 async fn scim_credentials(
     ctx: &Context,
     sync: &ProvisioningSync,
     namespace: &str,
 ) -> Result<Option<(crate::provisioning::Credentials, String)>, CoreError> {
-    use crate::api::provisioning_sync::ScimAuth;
-    use crate::provisioning::Credentials;
     let name = sync.spec.endpoint.credentials_secret_ref.name.as_str();
-    let input = |reason: String| CoreError::Input { what: format!("Secret {name}"), reason };
-    let Some(data) = super::secrets::read(&ctx.client, namespace, name).await.map_err(|e| input(e.to_string()))? else {
-        return Ok(None);
-    };
-    let hash = super::secrets::content_hash(&data);
-    let text = |key: &str| {
-        data.get(key)
-            .map(|v| String::from_utf8_lossy(v).trim().to_owned())
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| input(format!("key {key} is missing or empty")))
-    };
-    let credentials = match sync.spec.endpoint.auth {
-        ScimAuth::Bearer => Credentials::Bearer(text("token")?),
-        ScimAuth::Basic => Credentials::Basic { username: text("username")?, password: text("password")? },
-    };
-    Ok(Some((credentials, hash)))
+    let read = super::secrets::read(&ctx.client, namespace, name).await;
+    let data = read.map_err(|e| CoreError::Input { what: format!("Secret {name}"), reason: e.to_string() })?;
+    data.map(|data| provisioning::credentials::from_secret(&sync.spec, &data)).transpose()
 }
 
 impl Managed for ProvisioningSync {
@@ -343,30 +322,13 @@ impl Managed for ProvisioningSync {
         flags: Flags,
         now: Timestamp,
     ) -> Result<Outcome, CoreError> {
-        let resync = resync_interval(self);
+        let resync = provisioning::credentials::resync_interval(&self.spec);
         // Credentials and the CA are read from this object's own namespace only.
         let (credentials, credentials_hash) = match scim_credentials(ctx, self, &owner.namespace).await? {
             Some(found) => found,
             // Deletion goes on without them: an Orphan needs none, a Delete reports the error.
             None if deleting => (crate::provisioning::Credentials::Bearer(String::new()), String::new()),
-            None => {
-                let name = self.spec.endpoint.credentials_secret_ref.name.as_str();
-                let requeue_at = jiff::SignedDuration::try_from(resync).ok().and_then(|d| now.checked_add(d).ok());
-                return Ok(Outcome {
-                    kind: Kind::ProvisioningSync,
-                    action: crate::core::Action::Waiting,
-                    id: None,
-                    account_id: None,
-                    changes: Vec::new(),
-                    children: None,
-                    reason: "CredentialsSecretNotFound",
-                    message: format!("Secret {name} with the SCIM credentials does not exist in {}", owner.namespace),
-                    requeue_at,
-                    membership: None,
-                    tenant_link: None,
-                    provisioning: None,
-                });
-            }
+            None => return Ok(provisioning::credentials::secret_missing(&self.spec, &owner.namespace, resync, now)),
         };
         let ca_pem = match &self.spec.endpoint.ca_secret_ref {
             Some(ca) => super::secrets::read(&ctx.client, &owner.namespace, ca.name.as_str())
@@ -436,6 +398,7 @@ mod tests {
         let now: Timestamp = "2026-11-22T12:00:00Z".parse().expect("timestamp");
         let facts = SyncFacts {
             sync_status: SyncStatus::Synchronized,
+            created: false,
             sync_id: Some("psync-1".to_owned()),
             external_id: Some("scim-1".to_owned()),
             user_count: Some(3),

@@ -8,7 +8,6 @@ use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ObjectMeta, Patch, PatchParams};
 use kube::{Client, Resource, ResourceExt};
-use sha2::{Digest, Sha256};
 
 use super::context::MANAGER;
 use crate::api::Organization;
@@ -36,18 +35,6 @@ pub async fn read_key(client: &Client, namespace: &str, name: &str, key: &str) -
     Ok(read(client, namespace, name)
         .await?
         .and_then(|data| data.get(key).map(|v| String::from_utf8_lossy(v).trim().to_owned())))
-}
-
-/// SHA-256 over a Secret's keys and values, so a rotation is noticed without keeping the values.
-pub fn content_hash(data: &BTreeMap<String, Vec<u8>>) -> String {
-    let mut hasher = Sha256::new();
-    for (k, v) in data {
-        hasher.update((k.len() as u64).to_be_bytes());
-        hasher.update(k.as_bytes());
-        hasher.update((v.len() as u64).to_be_bytes());
-        hasher.update(v);
-    }
-    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The name of the Secret holding a service provider's current code.
@@ -79,21 +66,4 @@ pub async fn write_provider_code(client: &Client, org: &Organization, code: &str
         .patch(&name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(&value))
         .await?;
     Ok(name)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_hash_changes_with_any_key_or_value_and_only_then() {
-        let a: BTreeMap<String, Vec<u8>> = [("token".to_owned(), b"one".to_vec())].into();
-        let b: BTreeMap<String, Vec<u8>> = [("token".to_owned(), b"two".to_vec())].into();
-        let c: BTreeMap<String, Vec<u8>> = [("tokens".to_owned(), b"one".to_vec())].into();
-        assert_eq!(content_hash(&a), content_hash(&a.clone()));
-        assert_ne!(content_hash(&a), content_hash(&b));
-        assert_ne!(content_hash(&a), content_hash(&c));
-        assert_eq!(content_hash(&a).len(), 64);
-        assert!(!content_hash(&a).contains("one"));
-    }
 }

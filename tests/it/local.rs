@@ -27,8 +27,11 @@ fn apply_on_the_examples_creates_then_changes_nothing_the_second_time() {
     assert!(shown.contains("\n11 created.\n"), "{shown}");
     let partner = table_row(&shown, "TenantLink", "default/acme-retail-invites-logistics-partner");
     assert_eq!(partner[3..], ["Waiting", "False", "PartnerNotFound"], "waits, and apply still exits 0");
-    assert!(shown.contains("1 waiting for something outside this run (1 PartnerNotFound)"), "{shown}");
-    assert!(shown.contains("Not reconciled yet: 1 ProvisioningSync, 1 Secret"), "{shown}");
+    // The example's SCIM system does not exist: the sync is recorded and waits for it.
+    let sync = table_row(&shown, "ProvisioningSync", "default/acme-provisioning");
+    assert_eq!(sync[3..], ["ExternalError", "False", "Unreachable"], "{shown}");
+    assert!(shown.contains("2 waiting for something outside this run (1 PartnerNotFound, 1 Unreachable)"), "{shown}");
+    assert!(shown.contains("\n1 Secret read as input, never written.\n"), "{shown}");
     let (accounts, orgs) = rows(&ws.url());
     assert_eq!((accounts.len(), orgs.len()), (2, 3));
     let acme = account_named(&accounts, "acme-polska");
@@ -58,7 +61,11 @@ fn plan_shows_exactly_what_apply_then_does_and_plan_alone_writes_nothing() {
     assert!(shown.contains("    billingAddress.city: (none) → \"Kraków\"\n"), "{shown}");
     assert!(shown.contains("+ Organization default/acme-engineering (create) in account (new)\n"), "{shown}");
     assert!(shown.contains("+ Membership default/jan-nowak (create)\n"), "{shown}");
-    assert!(shown.contains("\nPlan: 11 to create.\n"), "{shown}");
+    assert!(shown.contains("\nPlan: 12 to create.\n"), "{shown}");
+    assert!(shown.contains("\n+ ProvisioningSync default/acme-provisioning (create)\n"), "{shown}");
+    assert!(shown.contains("    orders[mailbox-migration-2026]: (none) → \"executed\"\n"), "{shown}");
+    // The rest is about the platform side; the sync's plan and apply are in provisioning_local.
+    ws.remove("40-provisioning-sync.yaml");
 
     // Fresh database: Organizations are planned under Accounts the same run creates.
     let (plan, (ok, applied)) = ws.plan_then_apply(&[]);

@@ -11,6 +11,7 @@ mod membership_local;
 mod operations;
 mod operator;
 mod provisioning_e2e;
+mod provisioning_local;
 mod scim;
 mod store_pg;
 mod support;

@@ -32,7 +32,7 @@ pub(crate) fn mail_to(ws: &Workspace, address: &str) -> String {
 }
 
 /// Quoted-printable undone: soft line breaks joined, `=XX` decoded (ASCII is enough here).
-fn unquote(eml: &str) -> String {
+pub(crate) fn unquote(eml: &str) -> String {
     let joined = eml.replace("=\r\n", "").replace("=\n", "");
     let mut out = String::new();
     let mut rest = joined.as_str();
@@ -149,7 +149,7 @@ fn the_examples_invite_by_mail_once_and_a_token_activates_once() {
 
 #[test]
 fn plan_matches_apply_for_role_changes_and_a_resend_replaces_the_token() {
-    let ws = Workspace::with_examples();
+    let ws = Workspace::with_examples_but_the_sync();
     let (_, (ok, _)) = ws.plan_then_apply(&[]);
     assert!(ok);
     let old = token_in(&mail_to(&ws, "Zofia.Wroblewska@acme.example.pl"));

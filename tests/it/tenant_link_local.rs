@@ -100,7 +100,7 @@ fn drop_documents(ws: &Workspace, file: &str, names: &[&str]) {
 
 #[test]
 fn the_examples_appoint_the_provider_with_a_code_issued_in_the_run() {
-    let ws = Workspace::with_examples();
+    let ws = Workspace::with_examples_but_the_sync();
     let (plan, (ok, applied)) = ws.plan_then_apply(&[]);
     assert!(ok, "exit 0 although the partner invitation waits: {applied:#}");
     assert_eq!(action_of(&plan, "TenantLink", LINK), "Created");
@@ -180,7 +180,7 @@ fn a_code_from_a_secret_works_once_across_manifest_sets() {
 
 #[test]
 fn a_partner_invitation_is_mailed_accepted_and_then_active() {
-    let ws = Workspace::with_examples();
+    let ws = Workspace::with_examples_but_the_sync();
     let (ok, first) = ws.json("apply", &[]);
     assert!(ok, "{first:#}");
     let northwind = object(&first, "Organization", "northwind-msp")["id"].as_str().expect("an ID").to_owned();

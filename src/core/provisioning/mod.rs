@@ -14,9 +14,11 @@
 //! The shell reads the credentials Secret and passes [`Credentials`] and the SHA-256 of its
 //! content; the token never reaches a fact, a log or an error.
 
+pub mod credentials;
 mod deletion;
 pub mod orders;
 pub mod plan;
+pub mod preview;
 pub mod sync;
 
 #[cfg(test)]
@@ -25,6 +27,8 @@ mod apply_tests;
 mod outcome_tests;
 #[cfg(test)]
 mod plan_tests;
+#[cfg(test)]
+mod preview_tests;
 
 use std::collections::BTreeMap;
 
@@ -37,9 +41,9 @@ use crate::core::flags::Flags;
 use crate::core::outcome::{Action, Change, Kind, Outcome};
 use crate::mail::MailSettings;
 use crate::provisioning::{Credentials, Guards, ScimClient, ScimConfig, ScimError};
-use crate::store::accounts::{self, LifecycleState};
+use crate::store::accounts::LifecycleState;
 use crate::store::memberships::{self, MembershipPhase, Scope};
-use crate::store::ownership::{self, ManagedTable, Owner};
+use crate::store::ownership::Owner;
 use crate::store::provisioning::{self as syncs, NewProvisioningSync, SyncResult};
 use crate::store::{Conn, Store, assets, organizations, users};
 
@@ -65,6 +69,8 @@ pub struct DesiredSync {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncFacts {
     pub sync_status: SyncStatus,
+    /// The sync record was inserted by this run.
+    pub created: bool,
     /// The `provisioning_syncs` row.
     pub sync_id: Option<String>,
     /// The account group's SCIM ID.
@@ -97,49 +103,19 @@ pub async fn reconcile(
     now: Timestamp,
 ) -> Result<SyncFacts, CoreError> {
     let spec = &desired.spec;
-    let mut facts = SyncFacts {
-        sync_status: SyncStatus::UnSynchronized,
-        sync_id: None,
-        external_id: None,
-        user_count: None,
-        group_count: None,
-        drift_corrections: 0,
-        last_sync_time: None,
-        credentials_hash: desired.credentials_hash.clone(),
-        assets: Vec::new(),
-        executed: Vec::new(),
-        reason: "AccountNotReady",
-        message: String::new(),
-        order_hold: None,
-        deletion_finished: false,
-    };
+    let mut facts = SyncFacts::new(desired.credentials_hash.clone());
     let mut conn = store.acquire().await?;
     let me = &desired.owner;
-    let account = match ownership::find_by_owner(
-        &mut conn,
-        ManagedTable::Accounts,
-        &me.cluster,
-        &me.namespace,
-        spec.account_ref.name.as_str(),
-    )
-    .await?
-    {
-        Some(found) => accounts::find(&mut conn, &found.id).await?,
-        None => None,
-    };
-    let row = match ownership::find_by_uid(&mut conn, ManagedTable::ProvisioningSyncs, &me.uid).await? {
-        Some(found) => syncs::find(&mut conn, &found.id).await?,
-        None => None,
-    };
+    let observed = preview::observe(&mut conn, me, spec).await?;
     if desired.deleting {
         drop(conn);
-        return deletion::finish(store, guards, desired, row, facts, now).await;
+        return deletion::finish(store, guards, desired, observed.row, facts, now).await;
     }
-    let Some(account) = account.filter(|a| a.state == LifecycleState::Active) else {
+    let Some(account) = preview::ready_account(&observed) else {
         facts.message = format!("Account {} is not ready", spec.account_ref.name.as_str());
         return Ok(facts);
     };
-    let row = match row {
+    let row = match observed.row.clone() {
         Some(row) if row.endpoint == spec.endpoint.url => row,
         Some(row) => syncs::update_endpoint(&mut conn, &row.id, &spec.endpoint.url, now).await?,
         None => {
@@ -148,6 +124,7 @@ pub async fn reconcile(
                 endpoint: spec.endpoint.url.clone(),
                 owner: Some(me.clone()),
             };
+            facts.created = true;
             syncs::insert(&mut conn, &new, now).await?
         }
     };
@@ -202,12 +179,7 @@ pub async fn reconcile(
             facts.reason = "OrderImmutable";
         }
         let mut conn = store.acquire().await?;
-        facts.assets = assets::list_by_sync(&mut conn, &row.id)
-            .await?
-            .into_iter()
-            .take(MAX_ASSETS_IN_STATUS)
-            .map(|a| AssetRef { order: a.order_name, asset_id: a.id, executed_at: a.created_at.to_string() })
-            .collect();
+        facts.assets = preview::asset_refs(&assets::list_by_sync(&mut conn, &row.id).await?);
     }
     Ok(facts)
 }
@@ -259,9 +231,39 @@ pub async fn directory(conn: &mut Conn, account_id: &str, account_name: &str) ->
 }
 
 impl SyncFacts {
+    /// Nothing known yet: unsynchronized, waiting for the account.
+    pub fn new(credentials_hash: String) -> SyncFacts {
+        SyncFacts {
+            sync_status: SyncStatus::UnSynchronized,
+            created: false,
+            sync_id: None,
+            external_id: None,
+            user_count: None,
+            group_count: None,
+            drift_corrections: 0,
+            last_sync_time: None,
+            credentials_hash,
+            assets: Vec::new(),
+            executed: Vec::new(),
+            reason: "AccountNotReady",
+            message: String::new(),
+            order_hold: None,
+            deletion_finished: false,
+        }
+    }
+
+    /// The push failed for a reason that passes without anyone acting: the external system
+    /// did not answer, answered 5xx or 429, or its circuit is open. Local mode's `apply` counts
+    /// such a sync as waiting for something outside the run, as it does a missing parent.
+    pub fn waits_for_external_system(&self) -> bool {
+        self.sync_status == SyncStatus::Error
+            && !self.deletion_finished
+            && matches!(self.reason, "Unreachable" | "CircuitOpen" | "ServerError" | "RateLimited")
+    }
+
     /// The outcome a shell reports: `Unchanged`/`Updated` (orders executed or drift corrected)
-    /// when synchronized, `Waiting` for the account, `Conflict` with the SCIM error category or
-    /// `OrderImmutable`, `Archived`/`Orphaned` once deletion finished and `DeletionBlocked`
+    /// when synchronized, `Waiting` for the account, `ExternalError` with the SCIM error
+    /// category, `Conflict` with `OrderImmutable`, `Archived`/`Orphaned` once deletion finished and `DeletionBlocked`
     /// while it waits. A live sync is looked at again after `resync`.
     pub fn into_outcome(self, deleting: bool, resync: std::time::Duration, now: Timestamp) -> Outcome {
         let action = if self.deletion_finished {
@@ -270,8 +272,12 @@ impl SyncFacts {
             Action::DeletionBlocked
         } else if self.reason == "AccountNotReady" {
             Action::Waiting
-        } else if self.sync_status != SyncStatus::Synchronized || self.order_hold.is_some() {
+        } else if self.sync_status != SyncStatus::Synchronized {
+            Action::ExternalError
+        } else if self.order_hold.is_some() {
             Action::Conflict
+        } else if self.created {
+            Action::Created
         } else if !self.executed.is_empty() || self.drift_corrections > 0 {
             Action::Updated
         } else {

@@ -11,6 +11,7 @@ use crate::core::Action;
 fn facts(sync_status: SyncStatus, reason: &'static str) -> SyncFacts {
     SyncFacts {
         sync_status,
+        created: false,
         sync_id: Some("psync-1".to_owned()),
         external_id: None,
         user_count: None,
@@ -52,8 +53,19 @@ fn a_synchronized_sync_is_ready_and_updated_only_when_it_wrote() {
 fn errors_holds_and_waits_are_not_ready_and_say_why() {
     let waiting = facts(SyncStatus::UnSynchronized, "AccountNotReady").into_outcome(false, RESYNC, now());
     assert_eq!((waiting.action, waiting.reason), (Action::Waiting, "AccountNotReady"));
-    let failed = facts(SyncStatus::Error, "Unauthorized").into_outcome(false, RESYNC, now());
-    assert_eq!((failed.action, failed.reason), (Action::Conflict, "Unauthorized"));
+    let created = SyncFacts { created: true, ..facts(SyncStatus::Synchronized, "Synchronized") };
+    assert_eq!(created.into_outcome(false, RESYNC, now()).action, Action::Created, "a new record");
+    let unauthorized = facts(SyncStatus::Error, "Unauthorized");
+    assert!(!unauthorized.waits_for_external_system(), "someone must fix the credentials");
+    for transient in ["Unreachable", "CircuitOpen", "ServerError", "RateLimited"] {
+        assert!(facts(SyncStatus::Error, transient).waits_for_external_system(), "{transient}");
+    }
+    assert!(!facts(SyncStatus::Synchronized, "Synchronized").waits_for_external_system());
+    let failed = unauthorized.into_outcome(false, RESYNC, now());
+    assert_eq!((failed.action, failed.reason), (Action::ExternalError, "Unauthorized"));
+    let conditions = failed.conditions(&[], Some(1), now());
+    assert!(conditions.iter().all(|c| c.status == crate::api::ConditionStatus::False), "{conditions:?}");
+    assert_eq!(failed.event(false).map(|e| (e.reason, e.warning)), Some(("Unauthorized", true)));
     assert!(!failed.is_ready());
     let mut held = facts(SyncStatus::Synchronized, "OrderImmutable");
     held.order_hold = Some("order starter already executed".to_owned());

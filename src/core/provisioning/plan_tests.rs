@@ -5,14 +5,14 @@ use crate::api::provisioning_sync::OrderSpec;
 use crate::provisioning::{Group, Member, User};
 use crate::store::assets::{Asset, InvoiceChoice};
 
-fn order(name: &str, product: &str) -> OrderSpec {
+pub(super) fn order(name: &str, product: &str) -> OrderSpec {
     serde_json::from_value(serde_json::json!({
         "name": name, "product": product, "quantity": 1, "notificationEmail": "ops@example.com"
     }))
     .expect("order")
 }
 
-fn asset(order: &str, product: &str) -> Asset {
+pub(super) fn asset(order: &str, product: &str) -> Asset {
     let now = crate::core::fixtures::now();
     Asset {
         id: format!("asset-{order}"),

@@ -1,0 +1,135 @@
+//! What a sync reads before it pushes, and local mode's `plan` and `--prune` of a sync.
+//!
+//! `plan` never contacts the external system (it writes nowhere, and a plan that depended on
+//! another system being up would not be a plan of this run's manifests): it reports what
+//! `apply` does if the push succeeds — the sync record to create, the orders to execute, an
+//! `OrderImmutable` hold — and the same holds as `apply` for the account and the credentials.
+//! Corrections `apply` then makes in the external system are reported by `apply`.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use super::{MAX_ASSETS_IN_STATUS, SyncFacts, plan};
+use crate::api::provisioning_sync::{AssetRef, ProvisioningSyncSpec, SyncStatus};
+use crate::core::error::CoreError;
+use crate::core::outcome::Outcome;
+use crate::store::accounts::{self, Account, LifecycleState};
+use crate::store::assets::{self, Asset};
+use crate::store::ownership::{self, ManagedTable, Owner};
+use crate::store::provisioning::{self as syncs, ProvisioningSync};
+use crate::store::{Conn, Store};
+
+/// The rows a sync starts from.
+#[derive(Debug, Clone, Default)]
+pub struct ObservedSync {
+    /// The Account named by `spec.accountRef`, in the sync's namespace and cluster.
+    pub account: Option<Account>,
+    /// The live sync record this object owns.
+    pub row: Option<ProvisioningSync>,
+    /// The assets of that record.
+    pub assets: Vec<Asset>,
+}
+
+/// Read the account, the sync record and its assets.
+pub async fn observe(conn: &mut Conn, owner: &Owner, spec: &ProvisioningSyncSpec) -> Result<ObservedSync, CoreError> {
+    let account_name = spec.account_ref.name.as_str();
+    let account =
+        match ownership::find_by_owner(conn, ManagedTable::Accounts, &owner.cluster, &owner.namespace, account_name)
+            .await?
+        {
+            Some(found) => accounts::find(conn, &found.id).await?,
+            None => None,
+        };
+    let row = match ownership::find_by_uid(conn, ManagedTable::ProvisioningSyncs, &owner.uid).await? {
+        Some(found) => syncs::find(conn, &found.id).await?.filter(|r| r.archived_at.is_none()),
+        None => None,
+    };
+    let assets = match &row {
+        Some(row) => assets::list_by_sync(conn, &row.id).await?,
+        None => Vec::new(),
+    };
+    Ok(ObservedSync { account, row, assets })
+}
+
+/// The account, when it is there and active.
+pub fn ready_account(observed: &ObservedSync) -> Option<&Account> {
+    observed.account.as_ref().filter(|a| a.state == LifecycleState::Active)
+}
+
+/// The outcome `apply` reports when the push succeeds; see the module documentation.
+pub fn preview(spec: &ProvisioningSyncSpec, observed: &ObservedSync, resync: Duration, now: Timestamp) -> Outcome {
+    let mut facts = SyncFacts::new(String::new());
+    let Some(_) = ready_account(observed) else {
+        facts.message = format!("Account {} is not ready", spec.account_ref.name.as_str());
+        return facts.into_outcome(false, resync, now);
+    };
+    facts.created = observed.row.is_none();
+    facts.sync_id = observed.row.as_ref().map(|r| r.id.clone());
+    facts.sync_status = SyncStatus::Synchronized;
+    facts.reason = "Synchronized";
+    facts.message = format!("the account is pushed to {}", spec.endpoint.url);
+    let steps = plan::plan_orders(&spec.orders, &observed.assets);
+    facts.order_hold = plan::immutable_message(&steps);
+    if facts.order_hold.is_some() {
+        facts.reason = "OrderImmutable";
+    }
+    facts.executed = steps
+        .iter()
+        .filter_map(|s| match s {
+            plan::OrderStep::Execute(order) => Some(order.name.clone()),
+            _ => None,
+        })
+        .collect();
+    facts.assets = asset_refs(&observed.assets);
+    facts.into_outcome(false, resync, now)
+}
+
+/// The assets as status lists them (bounded; names and IDs only).
+pub fn asset_refs(assets: &[Asset]) -> Vec<AssetRef> {
+    assets
+        .iter()
+        .take(MAX_ASSETS_IN_STATUS)
+        .map(|a| AssetRef {
+            order: a.order_name.clone(),
+            asset_id: a.id.clone(),
+            executed_at: a.created_at.to_string(),
+        })
+        .collect()
+}
+
+/// The live record `--prune` archives for a sync whose manifest is gone.
+pub async fn pruned_record(conn: &mut Conn, owner: &Owner) -> Result<Option<ProvisioningSync>, CoreError> {
+    Ok(match ownership::find_by_uid(conn, ManagedTable::ProvisioningSyncs, &owner.uid).await? {
+        Some(found) => syncs::find(conn, &found.id).await?.filter(|r| r.archived_at.is_none()),
+        None => None,
+    })
+}
+
+/// What `--prune` does with `row`: archives and releases it, keeps its assets, and leaves the
+/// external system as it is (the options and credentials that would say how to deprovision
+/// went with the manifest).
+pub fn prune_outcome(row: Option<&ProvisioningSync>, now: Timestamp) -> Outcome {
+    let mut facts = SyncFacts::new(String::new());
+    facts.deletion_finished = true;
+    facts.reason = "Archived";
+    facts.sync_id = row.map(|r| r.id.clone());
+    facts.message = match row {
+        Some(_) => "no manifest; the sync record is archived (assets kept), the external system is left as it is",
+        None => "no manifest; nothing was recorded for this sync",
+    }
+    .to_owned();
+    facts.into_outcome(true, Duration::ZERO, now)
+}
+
+/// `apply --prune` of a sync whose manifest is gone; see [`prune_outcome`].
+pub async fn prune(store: &Store, owner: &Owner, now: Timestamp) -> Result<Outcome, CoreError> {
+    let mut tx = store.begin().await?;
+    let row = pruned_record(&mut tx, owner).await?;
+    if let Some(row) = &row {
+        syncs::archive(&mut tx, &row.id, now).await?;
+        ownership::release(&mut tx, ManagedTable::ProvisioningSyncs, &row.id, now).await?;
+    }
+    crate::core::db::commit(tx).await?;
+    Ok(prune_outcome(row.as_ref(), now))
+}

@@ -1,0 +1,96 @@
+//! Local mode's plan of a sync and what `--prune` reports: pure, no server.
+
+use std::time::Duration;
+
+use super::plan_tests::{asset, order};
+use super::preview::{ObservedSync, preview, prune_outcome};
+use crate::api::provisioning_sync::ProvisioningSyncSpec;
+use crate::core::Action;
+use crate::core::fixtures::{ACCOUNT_YAML, account_row, account_spec, now};
+use crate::store::accounts::LifecycleState;
+use crate::store::provisioning::{ProvisioningSync, SyncStatus as RowStatus};
+
+const RESYNC: Duration = Duration::from_secs(600);
+
+fn spec(orders: &[(&str, &str)]) -> ProvisioningSyncSpec {
+    let mut spec: ProvisioningSyncSpec = serde_yaml::from_str(
+        "accountRef: {name: acme}\nendpoint: {url: 'https://scim.example/v2', auth: Bearer, \
+         credentialsSecretRef: {name: creds}}\nportalUrl: https://portal.example\n",
+    )
+    .expect("spec");
+    spec.orders = orders.iter().map(|(n, p)| order(n, p)).collect();
+    spec
+}
+
+fn account(state: LifecycleState) -> crate::store::accounts::Account {
+    account_row("acct-1", crate::core::account::details(&account_spec(ACCOUNT_YAML)), None, state)
+}
+
+fn record() -> ProvisioningSync {
+    ProvisioningSync {
+        id: "psync-1".to_owned(),
+        account_id: "acct-1".to_owned(),
+        endpoint: "https://scim.example/v2".to_owned(),
+        sync_status: RowStatus::Synchronized,
+        external_id: Some("scim-g".to_owned()),
+        last_sync_time: Some(now()),
+        last_error: None,
+        archived_at: None,
+        owner: None,
+        created_at: now(),
+        updated_at: now(),
+    }
+}
+
+#[test]
+fn a_sync_waits_for_its_account_to_be_active() {
+    for account in [None, Some(account(LifecycleState::Archived))] {
+        let observed = ObservedSync { account, ..ObservedSync::default() };
+        let o = preview(&spec(&[("o1", "P")]), &observed, RESYNC, now());
+        assert_eq!((o.action, o.reason), (Action::Waiting, "AccountNotReady"));
+        assert_eq!(o.message, "Account acme is not ready");
+        assert!(o.changes.is_empty(), "no order runs before the account is synced");
+    }
+}
+
+#[test]
+fn a_new_sync_is_created_and_runs_every_order() {
+    let observed = ObservedSync { account: Some(account(LifecycleState::Active)), ..ObservedSync::default() };
+    let o = preview(&spec(&[("o1", "P"), ("o2", "Q")]), &observed, RESYNC, now());
+    assert_eq!((o.action, o.id.as_deref()), (Action::Created, None));
+    let fields: Vec<&str> = o.changes.iter().map(|c| c.field.as_str()).collect();
+    assert_eq!(fields, ["orders[o1]", "orders[o2]"]);
+    assert!(o.is_ready());
+}
+
+#[test]
+fn an_existing_sync_runs_only_new_orders_and_refuses_product_changes() {
+    let observed = ObservedSync {
+        account: Some(account(LifecycleState::Active)),
+        row: Some(record()),
+        assets: vec![asset("o1", "P")],
+    };
+    let same = preview(&spec(&[("o1", "P")]), &observed, RESYNC, now());
+    assert_eq!((same.action, same.id.as_deref()), (Action::Unchanged, Some("psync-1")));
+    let facts = same.provisioning.as_deref().expect("facts");
+    assert_eq!(facts.assets.len(), 1, "the existing asset is listed");
+
+    let more = preview(&spec(&[("o1", "P"), ("o2", "Q")]), &observed, RESYNC, now());
+    assert_eq!(more.action, Action::Updated);
+    assert_eq!(more.changes.len(), 1);
+    assert_eq!(more.changes[0].field, "orders[o2]");
+
+    let changed = preview(&spec(&[("o1", "Other")]), &observed, RESYNC, now());
+    assert_eq!((changed.action, changed.reason), (Action::Conflict, "OrderImmutable"));
+    assert!(changed.message.contains("order o1 was executed for product \"P\""), "{}", changed.message);
+}
+
+#[test]
+fn prune_archives_a_record_and_says_the_external_system_is_left() {
+    let o = prune_outcome(Some(&record()), now());
+    assert_eq!((o.action, o.id.as_deref()), (Action::Archived, Some("psync-1")));
+    assert!(o.message.contains("external system is left as it is"), "{}", o.message);
+    let nothing = prune_outcome(None, now());
+    assert_eq!((nothing.action, nothing.id), (Action::Archived, None));
+    assert_eq!(nothing.requeue_at, None);
+}
