@@ -35,6 +35,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("migrations/postgres/0003_derived_memberships.sql"),
         include_str!("migrations/sqlite/0003_derived_memberships.sql"),
     ),
+    (
+        4,
+        "pushed_directory",
+        include_str!("migrations/postgres/0004_pushed_directory.sql"),
+        include_str!("migrations/sqlite/0004_pushed_directory.sql"),
+    ),
 ];
 
 /// The newest schema version this binary knows.

@@ -51,6 +51,8 @@ pub struct ProvisioningSync {
     /// Why the last run failed (cleared by a successful one).
     pub last_error: Option<String>,
     pub archived_at: Option<Timestamp>,
+    /// What the last push wrote to the external system (JSON, see `core::provisioning::pushed`).
+    pub pushed: Option<String>,
     pub owner: Option<StoredOwner>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
@@ -59,7 +61,7 @@ pub struct ProvisioningSync {
 macro_rules! columns {
     () => {
         "id, account_id, endpoint, sync_status, external_id, last_sync_time, last_error, \
-         archived_at, owner_cluster, owner_namespace, owner_name, owner_uid, created_at, \
+         archived_at, pushed, owner_cluster, owner_namespace, owner_name, owner_uid, created_at, \
          updated_at"
     };
 }
@@ -75,6 +77,7 @@ fn decode(row: &AnyRow) -> Result<ProvisioningSync, StoreError> {
         last_sync_time: c.opt_ts("last_sync_time")?,
         last_error: c.opt_text("last_error")?,
         archived_at: c.opt_ts("archived_at")?,
+        pushed: c.opt_text("pushed")?,
         owner: c.owner()?,
         created_at: c.ts("created_at")?,
         updated_at: c.ts("updated_at")?,
@@ -142,8 +145,47 @@ pub async fn list_by_account(conn: &mut Conn, account_id: &str) -> Result<Vec<Pr
     rows.iter().map(decode).collect()
 }
 
-/// Point sync `id` at another endpoint; its status goes back to `unsynchronized` when the
-/// endpoint changes.
+/// The live (not archived) syncs pushing to `endpoint` (trailing `/` ignored), oldest first.
+pub async fn list_live_by_endpoint(conn: &mut Conn, endpoint: &str) -> Result<Vec<ProvisioningSync>, StoreError> {
+    let base = endpoint.trim_end_matches('/');
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM provisioning_syncs WHERE archived_at IS NULL AND (endpoint = $1 OR endpoint = $2) \
+         ORDER BY created_at, id"
+    ))
+    .bind(base)
+    .bind(format!("{base}/"))
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(|e| Op::new(TABLE, base).error("list by endpoint", e))?;
+    rows.iter().map(decode).collect()
+}
+
+/// Record what a push wrote to the external system (`pushed`, JSON).
+pub async fn record_pushed(
+    conn: &mut Conn,
+    id: &str,
+    pushed: &str,
+    now: Timestamp,
+) -> Result<ProvisioningSync, StoreError> {
+    let op = Op::new(TABLE, id);
+    let row = sqlx::query(concat!(
+        "UPDATE provisioning_syncs SET pushed = $2, updated_at = $3 WHERE id = $1 RETURNING ",
+        columns!()
+    ))
+    .bind(id)
+    .bind(pushed)
+    .bind(time::encode(now))
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(|e| op.error("record the push of", e))?;
+    row.as_ref().map(decode).transpose()?.ok_or_else(|| op.not_found())
+}
+
+/// Point sync `id` at another endpoint; its status goes back to `unsynchronized` and the
+/// record of what was pushed is dropped (it describes the other system) when the endpoint
+/// changes.
 pub async fn update_endpoint(
     conn: &mut Conn,
     id: &str,
@@ -154,6 +196,7 @@ pub async fn update_endpoint(
     let row = sqlx::query(concat!(
         "UPDATE provisioning_syncs SET \
          sync_status = CASE WHEN endpoint = $2 THEN sync_status ELSE 'unsynchronized' END, \
+         pushed = CASE WHEN endpoint = $2 THEN pushed ELSE NULL END, \
          updated_at = CASE WHEN endpoint = $2 THEN updated_at ELSE $3 END, \
          endpoint = $2 WHERE id = $1 RETURNING ",
         columns!()

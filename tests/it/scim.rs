@@ -378,3 +378,78 @@ async fn psync_an_order_executes_once_with_one_welcome_mail_and_a_hashed_code() 
         assert!(!format!("{facts:?}").contains(code), "the code never reaches the facts");
     }
 }
+
+#[tokio::test]
+async fn psync_counts_as_drift_only_what_changed_in_the_external_system() {
+    let Some(server) = ScimServer::start().await else { return };
+    let (world, guards, scim) = (World::new().await, guards(), client(&server));
+    let desired = world.sync(&server.url(), &server.token, json!({}));
+    assert_eq!(sync(&world, &guards, &desired).await.user_count, Some(3));
+
+    // A new member and a member leaving one of her two organizations: our changes, not drift.
+    world.join("erin-eng", "eng", "erin@acme.example", false).await;
+    world.member("bob-ops", true).await;
+    let facts = sync(&world, &guards, &desired).await;
+    assert_eq!((facts.sync_status, facts.user_count, facts.drift_corrections), (SyncStatus::Synchronized, Some(4), 0));
+    let users = scim_users(&scim).await;
+    let bob = users[&world.users["bob@acme.example"]].clone();
+    assert_eq!(bob.active, Some(true), "bob is still in eng");
+    let bob_id = bob.id.clone().expect("id");
+    assert!(!members(&group(&scim, &world.orgs["ops"]).await).contains(&bob_id), "out of ops");
+    assert!(members(&group(&scim, &world.orgs["eng"]).await).contains(&bob_id));
+    let erin = users.values().find(|u| u.user_name == "erin@acme.example").expect("erin is pushed");
+    assert_eq!(erin.active, Some(true));
+
+    // Someone adds a stranger to a group there and renames a user there: two corrections.
+    let (stranger, _) = scim.create(&User::new("ext-9", "mallory@example.com", None, true)).await.expect("stranger");
+    let eng = group(&scim, &world.orgs["eng"]).await;
+    let mut with_stranger = eng.clone();
+    with_stranger.members.push(Member::user(&id(&stranger)));
+    scim.replace(&eng.id.clone().expect("id"), &with_stranger, eng.version()).await.expect("out-of-band member");
+    let anna = users[&world.users["anna@acme.example"]].clone();
+    let mut renamed = anna.clone();
+    renamed.display_name = Some("Someone else".to_owned());
+    scim.replace(&id(&anna), &renamed, anna.version()).await.expect("out-of-band rename");
+    let facts = sync(&world, &guards, &desired).await;
+    assert_eq!(facts.drift_corrections, 2, "{facts:?}");
+    assert!(!members(&group(&scim, &world.orgs["eng"]).await).contains(&id(&stranger)), "removed again");
+    let anna_now = scim.get::<User>(&id(&anna)).await.expect("get").expect("anna");
+    assert_eq!(anna_now.display_name.as_deref(), Some("anna"));
+    let stranger_now = scim.get::<User>(&id(&stranger)).await.expect("get").expect("stranger");
+    assert_eq!(stranger_now.active, Some(true), "a user this sync never pushed is never deactivated");
+    assert_eq!(sync(&world, &guards, &desired).await.drift_corrections, 0, "corrected once");
+}
+
+#[tokio::test]
+async fn psync_leaves_a_user_another_account_still_syncs() {
+    let Some(server) = ScimServer::start().await else { return };
+    let (world, guards, scim) = (World::new().await, guards(), client(&server));
+    let mut acme = world.sync(&server.url(), &server.token, json!({}));
+    let globex = world.second_account(&server.url(), &server.token).await;
+    // Bob works for both accounts: one SCIM user, in both account groups.
+    world.join("bob-globex", "globex-eng", "bob@acme.example", false).await;
+    assert_eq!(sync(&world, &guards, &acme).await.user_count, Some(3));
+    let facts = sync(&world, &guards, &globex).await;
+    assert_eq!((facts.sync_status, facts.user_count), (SyncStatus::Synchronized, Some(1)), "{facts:?}");
+    let bob_id = id(&scim_users(&scim).await[&world.users["bob@acme.example"]]);
+
+    // Bob leaves ACME: not deactivated, Globex still syncs him; out of ACME's account group.
+    world.member("bob-eng", true).await;
+    world.member("bob-ops", true).await;
+    let facts = sync(&world, &guards, &acme).await;
+    assert_eq!((facts.user_count, facts.drift_corrections), (Some(2), 0), "{facts:?}");
+    let bob = scim.get::<User>(&bob_id).await.expect("get").expect("bob");
+    assert_eq!(bob.active, Some(true), "held by the other sync");
+    assert!(!members(&group(&scim, &world.account_id).await).contains(&bob_id));
+
+    // ACME's sync is deleted: its own users are deactivated, Bob is not.
+    acme.deleting = true;
+    let deleted = sync(&world, &guards, &acme).await;
+    assert_eq!((deleted.reason, deleted.deletion_finished), ("Archived", true), "{deleted:?}");
+    assert!(deleted.message.contains("2 synced users deactivated"), "{}", deleted.message);
+    let users = scim_users(&scim).await;
+    assert_eq!(users[&world.users["anna@acme.example"]].active, Some(false));
+    assert_eq!(users[&world.users["bob@acme.example"]].active, Some(true));
+    let steady = sync(&world, &guards, &globex).await;
+    assert_eq!((steady.user_count, steady.drift_corrections), (Some(1), 0), "{steady:?}");
+}

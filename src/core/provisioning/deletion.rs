@@ -13,7 +13,8 @@
 
 use jiff::Timestamp;
 
-use super::{DesiredSync, SyncFacts, client, directory, sync};
+use super::pushed::PushRecord;
+use super::{DesiredSync, SyncFacts, client, directory, held_by_other_syncs, sync};
 use crate::api::DeletionPolicy;
 use crate::api::provisioning_sync::{Deprovision, SyncStatus};
 use crate::core::error::CoreError;
@@ -52,12 +53,16 @@ pub(super) async fn finish(
     };
     facts.message = "deleted; the sync record is archived (assets are kept)".to_owned();
     if row.archived_at.is_none() && pushed_before && spec.options.members_as_users {
-        let dir = {
+        let (dir, held_elsewhere) = {
             let mut conn = store.acquire().await?;
-            directory(&mut conn, &row.account_id, "").await?
+            (directory(&mut conn, &row.account_id, "").await?, held_by_other_syncs(&mut conn, &row).await?)
         };
+        let record = PushRecord::parse(row.pushed.as_deref());
         let done = match client(desired, guards) {
-            Ok(scim) => sync::deprovision_all(&scim, &row.account_id, &dir, spec.options.deprovision).await,
+            Ok(scim) => {
+                let how = spec.options.deprovision;
+                sync::deprovision_all(&scim, record.as_ref(), &row.account_id, &dir, how, &held_elsewhere).await
+            }
             Err(e) => Err(e),
         };
         match done {

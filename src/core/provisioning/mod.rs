@@ -19,6 +19,7 @@ mod deletion;
 pub mod orders;
 pub mod plan;
 pub mod preview;
+pub mod pushed;
 pub mod sync;
 
 #[cfg(test)]
@@ -30,11 +31,12 @@ mod plan_tests;
 #[cfg(test)]
 mod preview_tests;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::{SignedDuration, Timestamp};
 
 use self::plan::{DesiredGroup, DesiredUser, Directory};
+use self::pushed::PushRecord;
 use crate::api::provisioning_sync::{AssetRef, ProvisioningSyncSpec, SyncStatus};
 use crate::core::error::CoreError;
 use crate::core::flags::Flags;
@@ -44,7 +46,9 @@ use crate::provisioning::{Credentials, Guards, ScimClient, ScimConfig, ScimError
 use crate::store::accounts::LifecycleState;
 use crate::store::memberships::{self, MembershipPhase, Scope};
 use crate::store::ownership::Owner;
-use crate::store::provisioning::{self as syncs, NewProvisioningSync, SyncResult};
+use crate::store::provisioning::{
+    self as syncs, NewProvisioningSync, ProvisioningSync as ProvisioningSyncRow, SyncResult,
+};
 use crate::store::{Conn, Store, assets, organizations, users};
 
 /// At most this many assets are listed in status.
@@ -129,15 +133,22 @@ pub async fn reconcile(
         }
     };
     facts.sync_id = Some(row.id.clone());
-    let was_synced = row.last_sync_time.is_some();
     let dir = directory(&mut conn, &account.id, &account.details.legal_name).await?;
+    let before = PushRecord::parse(row.pushed.as_deref());
+    let legacy = before.is_none() && row.last_sync_time.is_some();
+    let held_elsewhere = held_by_other_syncs(&mut conn, &row).await?;
     drop(conn);
 
+    let mut record = before.clone().unwrap_or_default();
     let pushed = match client(desired, guards) {
-        Ok(scim) => sync::push(&scim, &dir, &spec.options, was_synced).await,
+        Ok(scim) => sync::push(&scim, &dir, &spec.options, &mut record, legacy, &held_elsewhere).await,
         Err(e) => Err(e),
     };
     let mut conn = store.acquire().await?;
+    // Whatever was written, even by a push that failed half-way, is recorded.
+    if before.as_ref() != Some(&record) {
+        syncs::record_pushed(&mut conn, &row.id, &record.to_json(), now).await?;
+    }
     let recorded = match &pushed {
         Ok(p) => {
             let result = SyncResult::Synchronized { external_id: p.external_id.clone() };
@@ -182,6 +193,14 @@ pub async fn reconcile(
         facts.assets = preview::asset_refs(&assets::list_by_sync(&mut conn, &row.id).await?);
     }
     Ok(facts)
+}
+
+/// The users (our IDs) other live syncs of the same external system have pushed.
+async fn held_by_other_syncs(conn: &mut Conn, row: &ProvisioningSyncRow) -> Result<BTreeSet<String>, CoreError> {
+    let others = syncs::list_live_by_endpoint(conn, &row.endpoint).await?;
+    let records: Vec<PushRecord> =
+        others.iter().filter(|o| o.id != row.id).filter_map(|o| PushRecord::parse(o.pushed.as_deref())).collect();
+    Ok(pushed::held_elsewhere(&records))
 }
 
 /// The SCIM client for the sync's endpoint, sharing the endpoint's guard.

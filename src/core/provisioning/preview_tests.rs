@@ -36,6 +36,7 @@ fn record() -> ProvisioningSync {
         last_sync_time: Some(now()),
         last_error: None,
         archived_at: None,
+        pushed: None,
         owner: None,
         created_at: now(),
         updated_at: now(),

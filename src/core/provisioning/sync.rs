@@ -3,21 +3,27 @@
 //! ```text
 //! users:  for each desired user: find by externalId ─► Missing: create (409 adopts)
 //!                                                   └► Changed: replace (If-Match)
-//! groups: account group (every synced user: our record of who was pushed) + one per org
+//! ended:  users in the record no longer desired ─► held by another sync of the system: forgotten
+//!                                               └► otherwise active:false (or DELETE), forgotten
+//! groups: account group (every synced user) + one per org
 //!         find by externalId ─► Missing: create │ Changed (name, member set): replace
-//! ended:  members of the account group no longer desired ─► active:false (or DELETE)
-//! gone:   (the sync deleted with deletionPolicy Delete) every member of the account group
-//!         and every user of the directory found by externalId ─► active:false (or DELETE)
+//! gone:   (the sync deleted with deletionPolicy Delete) every user of the record not held by
+//!         another sync ─► active:false (or DELETE)
 //! ```
-//! A correction counts as drift only when the system was in sync before (`was_synced`), and a
-//! group whose members differ only by users this run created or deprovisioned is following
-//! our change, not drift.
+//! Every write is entered in the [`PushRecord`] as it succeeds, so a push that fails half-way
+//! still records what it did. A correction counts as drift only when the system differs from
+//! the record ([`pushed`](super::pushed)); a group whose members moved only because of users this
+//! run created, recreated or deprovisioned is following those writes, not drifting.
+//!
+//! A sync recorded before the record existed (`legacy`) deprovisions as it used to: the members
+//! of its account group that are no longer desired.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::json;
 
 use super::plan::{Directory, Drift, classify_group, classify_user, scim_user};
+use super::pushed::{PushRecord, group_drifted, user_drifted};
 use crate::api::provisioning_sync::{Deprovision, SyncOptions};
 use crate::provisioning::{Group, Member, PatchOperation, Resource as _, ScimClient, ScimError, User};
 
@@ -34,30 +40,32 @@ pub struct Pushed {
     pub deprovisioned: usize,
 }
 
-/// Push `dir` (its first group is the account group) and return the counts.
+/// Push `dir` (its first group is the account group) and return the counts; `record` is
+/// updated with every write. `held_elsewhere`: users (our IDs) another sync of the same system
+/// has pushed, never deprovisioned here.
 pub async fn push(
     scim: &ScimClient,
     dir: &Directory,
     options: &SyncOptions,
-    was_synced: bool,
+    record: &mut PushRecord,
+    legacy: bool,
+    held_elsewhere: &BTreeSet<String>,
 ) -> Result<Pushed, ScimError> {
     let mut pushed = Pushed::default();
-    let count_drift = |drift: &Drift, pushed: &mut Pushed| {
-        if was_synced && drift.needs_write() {
-            pushed.drift += 1;
-        }
-    };
-    // SCIM IDs this run created or deprovisioned.
-    let mut ours: BTreeSet<String> = BTreeSet::new();
+    // SCIM IDs whose place in groups moved because of this run's user writes.
+    let mut settled: BTreeSet<String> = BTreeSet::new();
     // Our user ID → SCIM ID.
     let mut scim_ids: BTreeMap<String, String> = BTreeMap::new();
     if options.members_as_users {
         for desired in dir.users.values() {
             let observed = scim.find_one::<User>("externalId", &desired.user_id).await?;
             let drift = classify_user(desired, observed.as_ref());
-            count_drift(&drift, &mut pushed);
-            let created = drift == Drift::Missing;
-            let id = match (observed, drift) {
+            let before = record.users.get(&desired.user_id);
+            if drift.needs_write() && user_drifted(before, &desired.user_id, observed.as_ref()) {
+                pushed.drift += 1;
+            }
+            let earlier_id = before.map(|p| p.scim_id.clone());
+            let id = match (observed, &drift) {
                 (Some(user), Drift::InSync) => user.id,
                 (Some(user), Drift::Changed(fields)) => {
                     tracing::info!(user = %desired.user_id, ?fields, "correcting a SCIM user");
@@ -67,13 +75,32 @@ pub async fn push(
                 (_, _) => scim.create(&scim_user(desired)).await?.0.id,
             };
             if let Some(id) = id {
-                if created {
-                    ours.insert(id.clone());
+                if drift == Drift::Missing {
+                    settled.insert(id.clone());
+                    settled.extend(earlier_id);
                 }
+                record.user_pushed(desired, &id);
                 scim_ids.insert(desired.user_id.clone(), id);
             }
         }
         pushed.users = scim_ids.len();
+    }
+    // Users this sync pushed whose membership ended.
+    let ended: Vec<(String, String)> = record
+        .users
+        .iter()
+        .filter(|(user_id, _)| !dir.users.contains_key(*user_id))
+        .map(|(user_id, p)| (user_id.clone(), p.scim_id.clone()))
+        .collect();
+    for (user_id, scim_id) in ended {
+        if held_elsewhere.contains(&user_id) {
+            tracing::info!(user = %user_id, "membership ended; the user stays, another sync of this system holds it");
+        } else {
+            deprovision(scim, &scim_id, options.deprovision).await?;
+            pushed.deprovisioned += 1;
+        }
+        settled.insert(scim_id);
+        record.users.remove(&user_id);
     }
     let mut account_group_id = None;
     for (index, group) in dir.groups.iter().enumerate() {
@@ -88,19 +115,20 @@ pub async fn push(
             BTreeSet::new()
         };
         let observed = scim.find_one::<Group>("externalId", &group.external_id).await?;
-        if is_account {
-            // Before correcting the account group: who was pushed earlier and is no longer wanted.
+        if is_account && legacy {
+            // No record yet: who was pushed earlier is who is in the account group.
             let previous: Vec<String> =
                 observed.iter().flat_map(|g| g.members.iter().map(|m| m.value.clone())).collect();
             for id in previous.iter().filter(|id| !members.contains(*id)) {
                 deprovision(scim, id, options.deprovision).await?;
-                ours.insert(id.clone());
+                settled.insert(id.clone());
                 pushed.deprovisioned += 1;
             }
         }
         let drift = classify_group(group, &members, observed.as_ref());
-        if !observed.as_ref().is_some_and(|g| follows_our_change(&drift, g, &members, &ours)) {
-            count_drift(&drift, &mut pushed);
+        let before = record.groups.get(&group.external_id);
+        if drift.needs_write() && group_drifted(before, &group.external_id, observed.as_ref(), &settled) {
+            pushed.drift += 1;
         }
         let wanted =
             Group::new(&group.external_id, &group.display_name, members.iter().map(|m| Member::user(m)).collect());
@@ -112,6 +140,9 @@ pub async fn push(
             }
             (_, _) => scim.create(&wanted).await?.0.id,
         };
+        if let Some(id) = &id {
+            record.group_pushed(group, id, &members);
+        }
         pushed.groups += 1;
         if is_account {
             account_group_id = id;
@@ -121,29 +152,33 @@ pub async fn push(
     Ok(pushed)
 }
 
-/// Only the members differ, and only by users in `ours` (created or deprovisioned in this run).
-fn follows_our_change(drift: &Drift, observed: &Group, members: &BTreeSet<String>, ours: &BTreeSet<String>) -> bool {
-    let Drift::Changed(fields) = drift else { return false };
-    let have: BTreeSet<String> = observed.members.iter().map(|m| m.value.clone()).collect();
-    fields.as_slice() == ["members"] && have.symmetric_difference(members).all(|id| ours.contains(id))
-}
-
-/// Deprovision every user this sync pushed: the members of the account group (`externalId`
-/// = `account_id`) and, in case that group drifted, the directory's users found by
-/// `externalId`. Returns how many users were deactivated (or deleted).
+/// Deprovision every user this sync pushed that no other sync of the system holds: the users
+/// of `record`, or, for a sync recorded before the record existed, the members of the account
+/// group (`externalId` = `account_id`) and the directory's users found by `externalId`.
+/// Returns how many users were deactivated (or deleted).
 pub async fn deprovision_all(
     scim: &ScimClient,
+    record: Option<&PushRecord>,
     account_id: &str,
     dir: &Directory,
     how: Deprovision,
+    held_elsewhere: &BTreeSet<String>,
 ) -> Result<usize, ScimError> {
     let mut scim_ids: BTreeSet<String> = BTreeSet::new();
-    if let Some(group) = scim.find_one::<Group>("externalId", account_id).await? {
-        scim_ids.extend(group.members.into_iter().map(|m| m.value));
-    }
-    for desired in dir.users.values() {
-        if let Some(id) = scim.find_one::<User>("externalId", &desired.user_id).await?.and_then(|u| u.id) {
-            scim_ids.insert(id);
+    match record {
+        Some(record) => {
+            let ours = record.users.iter().filter(|(user_id, _)| !held_elsewhere.contains(*user_id));
+            scim_ids.extend(ours.map(|(_, p)| p.scim_id.clone()));
+        }
+        None => {
+            if let Some(group) = scim.find_one::<Group>("externalId", account_id).await? {
+                scim_ids.extend(group.members.into_iter().map(|m| m.value));
+            }
+            for desired in dir.users.values().filter(|u| !held_elsewhere.contains(&u.user_id)) {
+                if let Some(id) = scim.find_one::<User>("externalId", &desired.user_id).await?.and_then(|u| u.id) {
+                    scim_ids.insert(id);
+                }
+            }
         }
     }
     for id in &scim_ids {

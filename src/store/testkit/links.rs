@@ -159,16 +159,36 @@ pub async fn provisioning_syncs_crud(store: &Store) {
         (SyncStatus::Error, Some("grp-42"), Some(at(2)))
     );
     assert_eq!(err.last_error.as_deref(), Some("HTTP 503 from SCIM server"));
+    assert_eq!(err.pushed, None);
+    let pushed = provisioning::record_pushed(&mut c, &s.id, r#"{"users":{}}"#, at(3)).await.expect("pushed");
+    assert_eq!(pushed.pushed.as_deref(), Some(r#"{"users":{}}"#));
+    // Another sync of the same system (with a trailing slash) and one of another system.
+    let twin = NewProvisioningSync { endpoint: "https://scim.example/v2/".into(), ..new.clone() };
+    let twin = provisioning::insert(&mut c, &twin, at(3)).await.expect("twin");
+    let other = NewProvisioningSync { endpoint: "https://elsewhere.example/v2".into(), ..new.clone() };
+    provisioning::insert(&mut c, &other, at(3)).await.expect("other");
+    let same_system = provisioning::list_live_by_endpoint(&mut c, "https://scim.example/v2").await.expect("list");
+    let mut found: Vec<&str> = same_system.iter().map(|r| r.id.as_str()).collect();
+    found.sort_unstable();
+    let mut expected = vec![s.id.as_str(), twin.id.as_str()];
+    expected.sort_unstable();
+    assert_eq!(found, expected);
+    provisioning::archive(&mut c, &twin.id, at(3)).await.expect("archive the twin");
+    let live = provisioning::list_live_by_endpoint(&mut c, "https://scim.example/v2/").await.expect("list");
+    assert_eq!(live.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), [s.id.as_str()], "archived syncs are not live");
     let same = provisioning::update_endpoint(&mut c, &s.id, "https://scim.example/v2", at(4)).await.expect("same");
-    assert_eq!((same.sync_status, same.updated_at), (SyncStatus::Error, at(3)));
+    assert_eq!((same.sync_status, same.updated_at, same.pushed.is_some()), (SyncStatus::Error, at(3), true));
     let moved = provisioning::update_endpoint(&mut c, &s.id, "https://other.example/scim", at(5)).await.expect("move");
     assert_eq!(
-        (moved.sync_status, moved.endpoint.as_str()),
-        (SyncStatus::Unsynchronized, "https://other.example/scim")
+        (moved.sync_status, moved.endpoint.as_str(), moved.pushed),
+        (SyncStatus::Unsynchronized, "https://other.example/scim", None),
+        "the record of another system is dropped"
     );
     let archived = provisioning::archive(&mut c, &s.id, at(6)).await.expect("archive");
     assert_eq!(archived.archived_at, Some(at(6)));
-    assert_eq!(provisioning::list_by_account(&mut c, &acct.id).await.expect("list"), vec![archived]);
+    let all = provisioning::list_by_account(&mut c, &acct.id).await.expect("list");
+    assert_eq!(all.len(), 3);
+    assert_eq!(all.iter().find(|r| r.id == s.id), Some(&archived));
 }
 
 pub async fn assets_once_per_order(store: &Store) {

@@ -204,6 +204,38 @@ impl World {
         membership::reconcile(&self.store, &d, Timestamp::now(), &mail_settings()).await.expect("membership")
     }
 
+    /// A membership `name` of `email` in organization `org` (an object name known to the
+    /// store: `eng`, `ops`, or one made by [`World::second_account`]), with login.
+    pub async fn join(&self, name: &str, org: &str, email: &str, revoke: bool) -> Outcome {
+        let m = spec(json!({
+            "organizationRef": {"name": org}, "email": email, "roles": ["Engineer"], "login": true,
+            "displayName": email.split('@').next(),
+        }));
+        let d = DesiredMembership::new(owner(name), m, revoke, Flags::default());
+        membership::reconcile(&self.store, &d, Timestamp::now(), &mail_settings()).await.expect("membership")
+    }
+
+    /// Another account `globex` with organization `globex-eng`, in the same database; returns
+    /// the sync of that account (`globex-scim`) against `url`.
+    pub async fn second_account(&self, url: &str, token: &str) -> DesiredSync {
+        let now = Timestamp::now();
+        let account = spec(json!({
+            "legalName": "Globex GmbH", "billingEmail": "billing@globex.example", "currency": "EUR",
+            "billingAddress": {"street": ["Hauptstr. 1"], "city": "Berlin", "postalCode": "10115", "country": "DE"},
+        }));
+        let a = DesiredAccount::new(owner("globex"), account, false, Flags::default());
+        account::reconcile(&self.store, &a, now).await.expect("account").id.expect("account id");
+        let o = spec(json!({
+            "accountRef": {"name": "globex"}, "displayName": "Globex Engineering",
+            "roles": [{"name": "Engineer", "permissions": ["t.w"]}],
+        }));
+        let d = DesiredOrganization::new(owner("globex-eng"), o, false, Flags::default());
+        organization::reconcile(&self.store, &d, now).await.expect("org").id.expect("org id");
+        let mut sync = self.sync(url, token, json!({"accountRef": {"name": "globex"}}));
+        sync.owner = owner("globex-scim");
+        sync
+    }
+
     /// The ProvisioningSync `acme-scim` against `url`; `extra` is merged into the spec.
     pub fn sync(&self, url: &str, token: &str, extra: Value) -> DesiredSync {
         let mut value = json!({
