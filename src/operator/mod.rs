@@ -8,7 +8,8 @@
 //!     │
 //!     ▼
 //!  Membership, TenantLink, ProvisioningSync: likewise, each re-queued by what it refers to
-//!     │
+//!     │   (a ProvisioningSync by its Account, the namespace's Organizations and Memberships once
+//!     │    their change reached the database, and its credentials Secret)
 //!  reconcile::<K> ──► core::<kind>::reconcile ──► Store (one transaction), outbox, SCIM
 //!     │
 //!     └─► status (server-side apply, only when changed) + Events; resync for drift
@@ -363,7 +364,7 @@ fn sync_controller(
     let of_membership = in_namespace(cache.clone());
     let of_secret = cache;
     controller
-        .watches(accounts.clone(), wc.clone(), move |account| {
+        .watches_stream(settled(accounts, wc), move |account| {
             let (ns, name) = (account.namespace(), account.name_any());
             of_account
                 .state()
@@ -373,9 +374,11 @@ fn sync_controller(
                 .collect::<Vec<_>>()
         })
         // Organizations and memberships are the groups and users pushed; which account they
-        // belong to is only known from the database, so every sync of the namespace looks again.
-        .watches(organizations.clone(), wc.clone(), move |org| of_org(org.namespace()))
-        .watches(memberships.clone(), wc.clone(), move |m| of_membership(m.namespace()))
+        // belong to is only known from the database, so every sync of the namespace looks again,
+        // but only once the change reached the database (see `reconciled`), not for every
+        // status write (a member count, a condition's time), so SCIM is not asked for nothing.
+        .watches_stream(settled(organizations, wc), move |org| of_org(org.namespace()))
+        .watches_stream(settled(memberships, wc), move |m| of_membership(m.namespace()))
         // A rotated credentials Secret re-queues the syncs that name it (metadata only).
         .watches_stream(watcher(secrets.clone(), wc.clone()).touched_objects(), move |secret| {
             let (ns, name) = (secret.namespace(), secret.name_any());
@@ -389,6 +392,32 @@ fn sync_controller(
         .shutdown_on_signal()
         .run(reconcile::reconcile::<ProvisioningSync>, reconcile::error_policy::<ProvisioningSync>, ctx.clone())
         .for_each(|result| async move { log_result("ProvisioningSync", result) })
+}
+
+/// The objects of `api` whose changes reached the database, for a controller that reads the
+/// database rather than the objects (see [`reconciled`]).
+fn settled<K>(api: &Api<K>, wc: &watcher::Config) -> impl futures::Stream<Item = Result<K, watcher::Error>> + use<K>
+where
+    K: Managed + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + 'static,
+{
+    watcher(api.clone(), wc.clone())
+        .default_backoff()
+        .touched_objects()
+        .predicate_filter(reconciled::<K>, kube::runtime::PredicateConfig::default())
+}
+
+/// Changes when the object's reconciler wrote something to the database: a generation it
+/// observed, a deletion started, a finalizer removed (deletion done). Status writes that only
+/// move counts or condition times do not change it.
+fn reconciled<K: Managed>(obj: &K) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let meta = obj.meta();
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    meta.uid.hash(&mut hasher);
+    obj.status().and_then(K::observed_generation).hash(&mut hasher);
+    meta.deletion_timestamp.is_some().hash(&mut hasher);
+    meta.finalizers.hash(&mut hasher);
+    Some(hasher.finish())
 }
 
 /// What of a ProvisioningSync, when changed, calls for a reconcile (not its status).
@@ -487,5 +516,38 @@ fn log_result<T: std::fmt::Debug, E: std::fmt::Display>(kind: &str, result: Resu
     if let Err(e) = result {
         // Reconcile errors are already logged with their object; these are queue-level.
         tracing::debug!(kind, error = %e, "controller event");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::OrganizationStatus;
+
+    fn org(observed: Option<i64>, members: i32) -> Organization {
+        let spec = serde_yaml::from_str("accountRef: {name: acme}\ndisplayName: Eng\n").expect("spec");
+        let mut o = Organization::new("eng", spec);
+        o.metadata.uid = Some("uid-1".into());
+        o.metadata.generation = Some(2);
+        o.status = Some(OrganizationStatus {
+            observed_generation: observed,
+            member_count: Some(members),
+            ..Default::default()
+        });
+        o
+    }
+
+    #[test]
+    fn syncs_look_again_only_when_a_change_reached_the_database() {
+        let base = reconciled(&org(Some(1), 3));
+        assert_eq!(reconciled(&org(Some(1), 4)), base, "a member count written to status");
+        assert_ne!(reconciled(&org(Some(2), 3)), base, "the reconciler observed the new generation");
+        let mut deleting = org(Some(1), 3);
+        deleting.metadata.deletion_timestamp =
+            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::UNIX_EPOCH));
+        assert_ne!(reconciled(&deleting), base, "a deletion started");
+        let mut finalized = org(Some(1), 3);
+        finalized.metadata.finalizers = Some(vec!["accountops.dev/cleanup".into()]);
+        assert_ne!(reconciled(&finalized), base, "a finalizer added or removed");
     }
 }

@@ -1,6 +1,7 @@
 //! ProvisioningSync end to end: the operator on the real apiserver with PostgreSQL syncs an
 //! Account to scim2-server, executes its order once (welcome mail through aiosmtpd) and follows
-//! a rotated credentials Secret.
+//! a rotated credentials Secret. The activation code and the token stay out of the object, its
+//! Events and the operator's log.
 
 use std::time::Duration;
 
@@ -116,6 +117,18 @@ async fn a_sync_pushes_the_account_executes_its_order_once_and_follows_rotated_c
             .count()
     };
     eventually("the welcome mail", WAIT, || async { (welcome(&smtp) == 1).then_some(()) }).await;
+    // The activation code is in the mail and nowhere else: not in the object, its Events or the log.
+    let mail = smtp.messages().into_iter().find(|m| m.header("To").is_some_and(|to| to.contains("orders@example.de")));
+    let body = mail.and_then(|m| m.text).expect("a text part");
+    let code = body.lines().find_map(|l| l.strip_prefix("Activation code: ")).expect("a code").trim().to_owned();
+    assert!(code.len() >= 20, "{body}");
+    let events = env.kubectl(["get", "events", "-o", "json"]).await.ok().stdout;
+    assert!(events.contains("acct-scim"), "the sync has Events: {events}");
+    let object = env.kubectl(["get", "psync", "acct-scim", "-o", "yaml"]).await.ok().stdout;
+    for (what, text) in [("Events", &events), ("the object", &object), ("the log", &operator.log())] {
+        assert!(!text.contains(&code), "the activation code leaked into {what}");
+        assert!(!text.contains(&scim.token), "the SCIM token leaked into {what}");
+    }
 
     // A wrong token: a clear reason, then the right one again.
     env.apply(&secret("wrong-token")).await;
