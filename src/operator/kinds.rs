@@ -295,6 +295,23 @@ impl Managed for TenantLink {
     }
 }
 
+/// `OrdersExecuted`: False while an executed order's product is changed (`OrderImmutable`) or
+/// orders wait for the first successful sync (`OrdersPending`), True once every order ran.
+fn orders_condition(facts: &provisioning::SyncFacts) -> (ConditionStatus, &'static str, String) {
+    if let Some(hold) = &facts.order_hold {
+        return (ConditionStatus::False, "OrderImmutable", hold.clone());
+    }
+    if !facts.orders_pending.is_empty() {
+        let message = format!(
+            "{} wait for the account to be synchronized: {}",
+            facts.orders_pending.len(),
+            facts.orders_pending.join(", ")
+        );
+        return (ConditionStatus::False, "OrdersPending", message);
+    }
+    (ConditionStatus::True, "OrdersExecuted", format!("{} assets created by orders", facts.assets.len()))
+}
+
 /// The credentials of `spec.endpoint.credentialsSecretRef` and the hash of the Secret's
 /// content, `None` when the Secret does not exist (see [`provisioning::credentials`]).
 async fn scim_credentials(
@@ -308,9 +325,13 @@ async fn scim_credentials(
     data.map(|data| provisioning::credentials::from_secret(&sync.spec, &data)).transpose()
 }
 
+/// The condition a ProvisioningSync reports its orders on.
+pub const ORDERS_EXECUTED: &str = "OrdersExecuted";
+
 impl Managed for ProvisioningSync {
     type Status = ProvisioningSyncStatus;
     const KIND: Kind = Kind::ProvisioningSync;
+    const OWN_CONDITIONS: &'static [&'static str] = &[ORDERS_EXECUTED];
 
     status_accessors!(ProvisioningSyncStatus);
 
@@ -343,8 +364,23 @@ impl Managed for ProvisioningSync {
         Ok(facts.into_outcome(deleting, resync, now))
     }
 
-    fn absorb(status: &mut ProvisioningSyncStatus, outcome: &Outcome, _now: Timestamp) {
+    fn absorb(status: &mut ProvisioningSyncStatus, outcome: &Outcome, now: Timestamp) {
         let Some(facts) = outcome.provisioning.as_deref() else { return };
+        if !facts.deletion_finished && outcome.action != crate::core::Action::DeletionBlocked {
+            let previous = status.conditions.0.clone();
+            let (condition, reason, message) = orders_condition(facts);
+            let generation = status.observed_generation;
+            set_condition(
+                &mut status.conditions.0,
+                &previous,
+                ORDERS_EXECUTED,
+                condition,
+                reason,
+                message,
+                generation,
+                now,
+            );
+        }
         status.sync_status = Some(facts.sync_status);
         if facts.external_id.is_some() {
             status.external_id.clone_from(&facts.external_id);
@@ -412,6 +448,7 @@ mod tests {
                 executed_at: now.to_string(),
             }],
             executed: Vec::new(),
+            orders_pending: Vec::new(),
             reason: "Synchronized",
             message: String::new(),
             order_hold: None,
@@ -428,6 +465,35 @@ mod tests {
         assert_eq!(status.drift_corrections, Some(7));
         assert_eq!(status.last_sync_time.as_deref(), Some("2026-11-22T12:00:00Z"));
         assert_eq!(status.assets.len(), 1);
+        let orders = |status: &ProvisioningSyncStatus| {
+            let c = status.conditions.0.iter().find(|c| c.type_ == ORDERS_EXECUTED).expect("OrdersExecuted");
+            (c.status, c.reason.clone(), c.message.clone())
+        };
+        assert_eq!(
+            orders(&status),
+            (ConditionStatus::True, "OrdersExecuted".into(), "1 assets created by orders".into())
+        );
+        let held =
+            SyncFacts { order_hold: Some("order starter was executed for product \"a\"".into()), ..facts.clone() };
+        let mut status_held = status.clone();
+        ProvisioningSync::absorb(
+            &mut status_held,
+            &held.into_outcome(false, std::time::Duration::from_secs(60), now),
+            now,
+        );
+        assert_eq!(orders(&status_held).0, ConditionStatus::False);
+        assert_eq!(orders(&status_held).1, "OrderImmutable");
+        let waiting = SyncFacts { orders_pending: vec!["a".into(), "b".into()], ..facts.clone() };
+        let mut status_waiting = ProvisioningSyncStatus::default();
+        ProvisioningSync::absorb(
+            &mut status_waiting,
+            &waiting.into_outcome(false, std::time::Duration::from_secs(60), now),
+            now,
+        );
+        assert_eq!(
+            orders(&status_waiting),
+            (ConditionStatus::False, "OrdersPending".into(), "2 wait for the account to be synchronized: a, b".into())
+        );
         let failed = SyncFacts {
             sync_status: SyncStatus::Error,
             external_id: None,

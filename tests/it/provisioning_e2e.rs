@@ -117,6 +117,12 @@ async fn a_sync_pushes_the_account_executes_its_order_once_and_follows_rotated_c
             .count()
     };
     eventually("the welcome mail", WAIT, || async { (welcome(&smtp) == 1).then_some(()) }).await;
+    eventually("OrdersExecuted=True", WAIT, || async {
+        let conditions = api.get("acct-scim").await.ok()?.status?.conditions.0;
+        let c = conditions.into_iter().find(|c| c.type_ == "OrdersExecuted")?;
+        (format!("{:?}", c.status) == "True" && c.reason == "OrdersExecuted").then_some(())
+    })
+    .await;
     // The activation code is in the mail and nowhere else: not in the object, its Events or the log.
     let mail = smtp.messages().into_iter().find(|m| m.header("To").is_some_and(|to| to.contains("orders@example.de")));
     let body = mail.and_then(|m| m.text).expect("a text part");

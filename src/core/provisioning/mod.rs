@@ -88,6 +88,8 @@ pub struct SyncFacts {
     pub assets: Vec<AssetRef>,
     /// Orders executed in this run.
     pub executed: Vec<String>,
+    /// Orders of the spec that have no asset yet (they wait for the first successful sync).
+    pub orders_pending: Vec<String>,
     /// `Ready`/`Synced` reason: `Synchronized`, `AccountNotReady`, a SCIM error category
     /// (`Unauthorized`, `Unreachable`, `CircuitOpen`, ...), `OrderImmutable`, `Orphaned`, `Archived`.
     pub reason: &'static str,
@@ -190,7 +192,11 @@ pub async fn reconcile(
             facts.reason = "OrderImmutable";
         }
         let mut conn = store.acquire().await?;
-        facts.assets = preview::asset_refs(&assets::list_by_sync(&mut conn, &row.id).await?);
+        let all = assets::list_by_sync(&mut conn, &row.id).await?;
+        facts.orders_pending = preview::pending_orders(spec, &all);
+        facts.assets = preview::asset_refs(&all);
+    } else {
+        facts.orders_pending = preview::pending_orders(spec, &[]);
     }
     Ok(facts)
 }
@@ -264,6 +270,7 @@ impl SyncFacts {
             credentials_hash,
             assets: Vec::new(),
             executed: Vec::new(),
+            orders_pending: Vec::new(),
             reason: "AccountNotReady",
             message: String::new(),
             order_hold: None,

@@ -21,6 +21,7 @@ fn facts(sync_status: SyncStatus, reason: &'static str) -> SyncFacts {
         credentials_hash: "0".repeat(64),
         assets: Vec::new(),
         executed: Vec::new(),
+        orders_pending: Vec::new(),
         reason,
         message: "m".to_owned(),
         order_hold: None,

@@ -85,6 +85,12 @@ pub fn preview(spec: &ProvisioningSyncSpec, observed: &ObservedSync, resync: Dur
     facts.into_outcome(false, resync, now)
 }
 
+/// The orders of `spec` without an asset among `assets`.
+pub fn pending_orders(spec: &ProvisioningSyncSpec, assets: &[Asset]) -> Vec<String> {
+    let done: std::collections::BTreeSet<&str> = assets.iter().map(|a| a.order_name.as_str()).collect();
+    spec.orders.iter().filter(|o| !done.contains(o.name.as_str())).map(|o| o.name.clone()).collect()
+}
+
 /// The assets as status lists them (bounded; names and IDs only).
 pub fn asset_refs(assets: &[Asset]) -> Vec<AssetRef> {
     assets
