@@ -283,6 +283,7 @@ async fn psync_outages_are_errors_and_deletion_deactivates_the_users_before_arch
     let users = scim_users(&scim).await;
     assert_eq!(users.len(), 3);
     assert!(users.values().all(|u| u.active == Some(false)), "{users:?}");
+    assert!(scim.list::<Group>(None, 50, 100).await.expect("groups").is_empty(), "its groups are deleted");
     assert!(archived(&world, &sync_id).await);
     // Archived: a repeated deletion does not need the external system.
     server.stop();
@@ -418,6 +419,17 @@ async fn psync_counts_as_drift_only_what_changed_in_the_external_system() {
     let stranger_now = scim.get::<User>(&id(&stranger)).await.expect("get").expect("stranger");
     assert_eq!(stranger_now.active, Some(true), "a user this sync never pushed is never deactivated");
     assert_eq!(sync(&world, &guards, &desired).await.drift_corrections, 0, "corrected once");
+
+    // The ops organization goes: its group is deleted (our change), carol (only in ops) deactivated.
+    world.member("carol-ops", true).await;
+    world.member("dave-ops", true).await;
+    let archived = world.archive_org("ops").await;
+    assert!(archived.action.deletion_finished(), "{archived:?}");
+    let facts = sync(&world, &guards, &desired).await;
+    assert_eq!((facts.group_count, facts.drift_corrections), (Some(2), 0), "{facts:?}");
+    assert!(scim.find_one::<Group>("externalId", &world.orgs["ops"]).await.expect("filter").is_none(), "deleted");
+    let carol = scim.find_one::<User>("externalId", &world.users["carol@acme.example"]).await.expect("filter");
+    assert_eq!(carol.expect("kept").active, Some(false));
 }
 
 #[tokio::test]

@@ -3,7 +3,8 @@
 //! ```text
 //! Orphan ─────────────────────────────────────────────► finished (external system, record kept)
 //! Delete ─► no record / archived / never pushed ───────► archive ─► finished
-//!        └► pushed before ─► deprovision_all (active:false, or DELETE with deprovision: Delete)
+//!        └► pushed before ─► deprovision_all (active:false, or DELETE with deprovision: Delete;
+//!                            the groups it pushed are deleted)
 //!                 ├─ ok ───────────────────────────────► archive ─► finished
 //!                 ├─ failed, was Synchronized ─────────► Error, record kept, finalizer kept
 //!                 │                                      (retried; force-orphan gives up)
@@ -52,12 +53,12 @@ pub(super) async fn finish(
         Deprovision::Delete => "deleted",
     };
     facts.message = "deleted; the sync record is archived (assets are kept)".to_owned();
-    if row.archived_at.is_none() && pushed_before && spec.options.members_as_users {
+    let record = PushRecord::parse(row.pushed.as_deref());
+    if row.archived_at.is_none() && pushed_before && (record.is_some() || spec.options.members_as_users) {
         let (dir, held_elsewhere) = {
             let mut conn = store.acquire().await?;
             (directory(&mut conn, &row.account_id, "").await?, held_by_other_syncs(&mut conn, &row).await?)
         };
-        let record = PushRecord::parse(row.pushed.as_deref());
         let done = match client(desired, guards) {
             Ok(scim) => {
                 let how = spec.options.deprovision;

@@ -7,8 +7,9 @@
 //!                                               └► otherwise active:false (or DELETE), forgotten
 //! groups: account group (every synced user) + one per org
 //!         find by externalId ─► Missing: create │ Changed (name, member set): replace
+//!         groups in the record no longer wanted (archived organization) ─► DELETE
 //! gone:   (the sync deleted with deletionPolicy Delete) every user of the record not held by
-//!         another sync ─► active:false (or DELETE)
+//!         another sync ─► active:false (or DELETE); every group of the record ─► DELETE
 //! ```
 //! Every write is entered in the [`PushRecord`] as it succeeds, so a push that fails half-way
 //! still records what it did. A correction counts as drift only when the system differs from
@@ -38,6 +39,8 @@ pub struct Pushed {
     pub drift: u64,
     /// Users deactivated or deleted because their membership ended.
     pub deprovisioned: usize,
+    /// Groups deleted because their organization is gone (or groups are no longer pushed).
+    pub groups_deleted: usize,
 }
 
 /// Push `dir` (its first group is the account group) and return the counts; `record` is
@@ -148,14 +151,35 @@ pub async fn push(
             account_group_id = id;
         }
     }
+    // Groups this sync pushed that are no longer wanted (an archived organization, or
+    // organizationsAsGroups turned off): deleted, so nobody keeps access through them.
+    let wanted: BTreeSet<&str> = dir
+        .groups
+        .iter()
+        .enumerate()
+        .filter(|(index, _)| *index == 0 || options.organizations_as_groups)
+        .map(|(_, g)| g.external_id.as_str())
+        .collect();
+    let ended: Vec<(String, String)> = record
+        .groups
+        .iter()
+        .filter(|(external_id, _)| !wanted.contains(external_id.as_str()))
+        .map(|(external_id, g)| (external_id.clone(), g.scim_id.clone()))
+        .collect();
+    for (external_id, scim_id) in ended {
+        tracing::info!(group = %external_id, "deleting a SCIM group that is no longer wanted");
+        scim.delete::<Group>(&scim_id).await?;
+        record.groups.remove(&external_id);
+        pushed.groups_deleted += 1;
+    }
     pushed.external_id = account_group_id.unwrap_or_default();
     Ok(pushed)
 }
 
 /// Deprovision every user this sync pushed that no other sync of the system holds: the users
 /// of `record`, or, for a sync recorded before the record existed, the members of the account
-/// group (`externalId` = `account_id`) and the directory's users found by `externalId`.
-/// Returns how many users were deactivated (or deleted).
+/// group (`externalId` = `account_id`) and the directory's users found by `externalId`; then
+/// delete the groups of `record`. Returns how many users were deactivated (or deleted).
 pub async fn deprovision_all(
     scim: &ScimClient,
     record: Option<&PushRecord>,
@@ -183,6 +207,10 @@ pub async fn deprovision_all(
     }
     for id in &scim_ids {
         deprovision(scim, id, how).await?;
+    }
+    // The groups it pushed go with it (a recorded sync only: an older one never said which).
+    for group in record.iter().flat_map(|r| r.groups.values()) {
+        scim.delete::<Group>(&group.scim_id).await?;
     }
     Ok(scim_ids.len())
 }

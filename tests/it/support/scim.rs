@@ -215,6 +215,13 @@ impl World {
         membership::reconcile(&self.store, &d, Timestamp::now(), &mail_settings()).await.expect("membership")
     }
 
+    /// Delete organization object `name` (policy Delete): its row is archived once its
+    /// memberships are revoked.
+    pub async fn archive_org(&self, name: &str) -> Outcome {
+        let d = DesiredOrganization::deleted(owner(name), accountops::api::DeletionPolicy::Delete, Flags::default());
+        organization::reconcile(&self.store, &d, Timestamp::now()).await.expect("org deletion")
+    }
+
     /// Another account `globex` with organization `globex-eng`, in the same database; returns
     /// the sync of that account (`globex-scim`) against `url`.
     pub async fn second_account(&self, url: &str, token: &str) -> DesiredSync {
