@@ -218,23 +218,25 @@ impl Managed for Membership {
 
     fn absorb(status: &mut MembershipStatus, outcome: &Outcome, now: Timestamp) {
         let Some(facts) = outcome.membership.as_deref() else { return };
-        let previous = status.conditions.0.clone();
         facts.fill(status);
         if let Some(invitation) = &facts.invitation {
-            let (condition, reason, message) = invitation.delivered();
             let generation = status.observed_generation;
-            set_condition(
-                &mut status.conditions.0,
-                &previous,
-                INVITATION_DELIVERED,
-                condition,
-                reason,
-                message,
-                generation,
-                now,
-            );
+            put_condition(&mut status.conditions.0, INVITATION_DELIVERED, invitation.delivered(), generation, now);
         }
     }
+}
+
+/// Set a kind's own condition `type_` to `(status, reason, message)`, keeping its transition
+/// time when the status did not change.
+fn put_condition(
+    conditions: &mut Vec<Condition>,
+    type_: &str,
+    (status, reason, message): (ConditionStatus, &str, String),
+    generation: Option<i64>,
+    now: Timestamp,
+) {
+    let previous = conditions.clone();
+    set_condition(conditions, &previous, type_, status, reason, message, generation, now);
 }
 
 /// Whether the object's current generation still waits for a reconcile.
@@ -279,19 +281,17 @@ impl Managed for TenantLink {
 
     fn absorb(status: &mut TenantLinkStatus, outcome: &Outcome, now: Timestamp) {
         let Some(facts) = outcome.tenant_link.as_deref() else { return };
-        let previous = status.conditions.0.clone();
         status.phase = Some(facts.phase);
         status.link_id.clone_from(&facts.link_id);
         status.counterpart_organization_id.clone_from(&facts.counterpart_organization_id);
         status.counterpart_organization_name.clone_from(&facts.counterpart_organization_name);
         status.accepted_at = facts.accepted_at_text();
-        let (condition, reason, message) = if facts.accepted() {
+        let accepted = if facts.accepted() {
             (ConditionStatus::True, "Accepted", "the link is active".to_owned())
         } else {
             (ConditionStatus::False, outcome.reason, outcome.message.clone())
         };
-        let generation = status.observed_generation;
-        set_condition(&mut status.conditions.0, &previous, ACCEPTED, condition, reason, message, generation, now);
+        put_condition(&mut status.conditions.0, ACCEPTED, accepted, status.observed_generation, now);
     }
 }
 
@@ -367,19 +367,8 @@ impl Managed for ProvisioningSync {
     fn absorb(status: &mut ProvisioningSyncStatus, outcome: &Outcome, now: Timestamp) {
         let Some(facts) = outcome.provisioning.as_deref() else { return };
         if !facts.deletion_finished && outcome.action != crate::core::Action::DeletionBlocked {
-            let previous = status.conditions.0.clone();
-            let (condition, reason, message) = orders_condition(facts);
-            let generation = status.observed_generation;
-            set_condition(
-                &mut status.conditions.0,
-                &previous,
-                ORDERS_EXECUTED,
-                condition,
-                reason,
-                message,
-                generation,
-                now,
-            );
+            let orders = orders_condition(facts);
+            put_condition(&mut status.conditions.0, ORDERS_EXECUTED, orders, status.observed_generation, now);
         }
         status.sync_status = Some(facts.sync_status);
         if facts.external_id.is_some() {
