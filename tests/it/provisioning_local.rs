@@ -15,12 +15,11 @@ use accountops::store::Store;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::local::workspace::{Workspace, action_of, table_row, text};
+use crate::local::workspace::{CLOSED_SCIM_URL, Workspace, action_of, table_row, text};
 use crate::membership_local::{mails, unquote};
 use crate::support::scim::ScimServer;
 
 const SYNC: &str = "acme-provisioning";
-const EXAMPLE_URL: &str = "https://provisioning.example.com/scim/v2";
 const EXAMPLE_TOKEN: &str = "replace-with-the-provisioning-system-bearer-token";
 const NOTIFY: &str = "jan.nowak@acme.example.pl";
 
@@ -106,7 +105,7 @@ fn all_output(out: &Output) -> String {
 fn the_example_sync_pushes_once_runs_its_order_once_and_follows_the_manifests() {
     let Some(scim) = Scim::start() else { return };
     let ws = Workspace::with_examples();
-    ws.edit("40-provisioning-sync.yaml", EXAMPLE_URL, &scim.server.url());
+    ws.edit("40-provisioning-sync.yaml", CLOSED_SCIM_URL, &scim.server.url());
     ws.edit("40-provisioning-sync.yaml", EXAMPLE_TOKEN, &scim.server.token);
 
     // plan == apply; the plan contacts nobody.
@@ -217,7 +216,7 @@ fn the_example_sync_pushes_once_runs_its_order_once_and_follows_the_manifests() 
 fn a_system_that_is_down_waits_and_the_next_apply_syncs() {
     let Some(mut scim) = Scim::start() else { return };
     let ws = Workspace::with_examples();
-    ws.edit("40-provisioning-sync.yaml", EXAMPLE_URL, &scim.server.url());
+    ws.edit("40-provisioning-sync.yaml", CLOSED_SCIM_URL, &scim.server.url());
     ws.edit("40-provisioning-sync.yaml", EXAMPLE_TOKEN, &scim.server.token);
     scim.server.stop();
 

@@ -9,6 +9,11 @@ use accountops::store::accounts::{self, Account};
 use accountops::store::organizations::{self, Organization};
 use serde_json::Value;
 
+/// The SCIM endpoint of `examples/40-provisioning-sync.yaml`.
+pub const EXAMPLE_SCIM_URL: &str = "https://provisioning.example.com/scim/v2";
+/// Where [`Workspace::with_examples`] points it: the discard port, closed on loopback.
+pub const CLOSED_SCIM_URL: &str = "http://127.0.0.1:9/scim/v2";
+
 /// A working directory with a manifest folder `m/` and a database `state.db`.
 pub struct Workspace {
     dir: tempfile::TempDir,
@@ -21,7 +26,8 @@ impl Workspace {
         ws
     }
 
-    /// A workspace holding a copy of `examples/`.
+    /// A workspace holding a copy of `examples/`. The example sync's SCIM system does not exist;
+    /// it is pointed at a closed loopback port so it fails at once, whatever DNS does here.
     pub fn with_examples() -> Workspace {
         let ws = Workspace::new();
         let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
@@ -29,6 +35,7 @@ impl Workspace {
             let path = entry.expect("entry").path();
             std::fs::copy(&path, ws.manifests().join(path.file_name().expect("name"))).expect("copy example");
         }
+        ws.edit("40-provisioning-sync.yaml", EXAMPLE_SCIM_URL, CLOSED_SCIM_URL);
         ws
     }
 
