@@ -59,6 +59,7 @@ pub mod groups;
 pub mod invitations;
 pub mod memberships;
 pub mod migrate;
+mod named;
 pub mod organizations;
 pub mod outbox;
 pub mod ownership;

@@ -102,6 +102,7 @@ pub async fn roles_crud_and_unique_names(store: &Store) {
         permissions: vec!["tickets.read".into(), "tickets.write".into()],
     };
     let role = roles::insert(&mut c, &new, at(1)).await.expect("insert");
+    assert!(role.id.starts_with("role-"), "{}", role.id);
     assert_eq!((role.name.as_str(), role.permissions.clone()), ("Engineer", new.permissions.clone()));
     let err = fails(roles::insert(&mut c, &new, at(2)).await);
     assert_unique(&err, "organization_roles", "organization_id, name", &format!("{}, Engineer", org.id));
@@ -145,5 +146,10 @@ pub async fn groups_crud_and_unique_names(store: &Store) {
     assert_eq!(revived.description.as_deref(), Some("First line"));
     let same = groups::upsert(&mut c, &new, at(6)).await.expect("upsert unchanged");
     assert_eq!(same.updated_at, at(5));
-    assert_eq!(groups::list(&mut c, &org.id).await.expect("list"), vec![same]);
+    // No description (NULL) twice is no change either.
+    let quiet = NewGroup { name: "Quiet".into(), description: None, ..new.clone() };
+    let first = groups::upsert(&mut c, &quiet, at(7)).await.expect("upsert without description");
+    let again = groups::upsert(&mut c, &quiet, at(8)).await.expect("upsert unchanged");
+    assert_eq!((again.id.as_str(), again.updated_at), (first.id.as_str(), at(7)), "NULL = NULL here");
+    assert_eq!(groups::list(&mut c, &org.id).await.expect("list"), vec![same, again]);
 }
