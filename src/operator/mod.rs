@@ -23,6 +23,7 @@ mod kinds;
 mod leader;
 pub mod metrics;
 mod provider;
+mod provisioning_sync;
 mod reconcile;
 pub mod secrets;
 
