@@ -17,7 +17,7 @@
 //! | TenantLink that redeems a code of a Secret | later TenantLink with the same code | the code, used |
 //! | TenantLink revoked (`--prune`), or its provider staff added or removed | Organization pruned after it | its live memberships counted accordingly |
 //!
-//! A TenantLink whose code a provider of the set issues in the run ([`codes`](super::codes))
+//! A TenantLink whose code a provider of the set issues in the run ([`codes`])
 //! redeems a stand-in code in the plan: an open code of that provider, as `apply` issues it.
 //!
 //! The first also covers an Account that becomes visible only by the run (adopted with the

@@ -2,7 +2,7 @@
 //!
 //! Groups follow the Organization spec: [`upsert`] makes the row match a declared group
 //! (reviving it if it was archived), [`archive`] retires one the spec no longer lists. The
-//! statements are shared with roles ([`named`](super::named)).
+//! statements are shared with roles (`store::named`).
 
 use jiff::Timestamp;
 

@@ -2,7 +2,7 @@
 //!
 //! Roles follow the Organization spec: [`upsert`] makes the row match a declared role
 //! (reviving it if it was archived), [`archive`] retires one the spec no longer lists. The
-//! statements are shared with groups ([`named`](super::named)).
+//! statements are shared with groups (`store::named`).
 
 use jiff::Timestamp;
 

@@ -107,7 +107,7 @@ fn tenant_of(
 }
 
 /// An Organization status's `links`: its active links as provider (tenants served) and as
-/// tenant (providers appointed), with up to [`SUMMARY_IDS`] counterpart IDs each.
+/// tenant (providers appointed), with up to `SUMMARY_IDS` counterpart IDs each.
 pub async fn link_summary(conn: &mut Conn, organization_id: &str) -> Result<LinkSummary, CoreError> {
     let mut summary = LinkSummary::default();
     for link in tenant_links::list_by_organization(conn, organization_id).await? {
