@@ -1,5 +1,6 @@
 //! Prometheus metrics of the operator: reconciles by kind and result, their durations, errors
-//! by category, database errors and the mail outbox depth.
+//! by category, database errors, the mail outbox depth, and requests to the external
+//! provisioning systems (SCIM) by endpoint and outcome with their circuit breakers.
 
 use std::time::Duration;
 
@@ -28,6 +29,19 @@ pub struct ErrorLabels {
     pub category: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ScimLabels {
+    /// The SCIM base URL (without credentials).
+    pub endpoint: String,
+    /// `answered`, `failed`, `rate_limited` or `circuit_open`.
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EndpointLabels {
+    pub endpoint: String,
+}
+
 pub struct Metrics {
     pub registry: Registry,
     pub reconciles: Family<ReconcileLabels, Counter>,
@@ -41,6 +55,9 @@ pub struct Metrics {
     pub mail_failures: Counter,
     pub mail_dead: Counter,
     pub queue_depth: Family<KindLabels, Gauge>,
+    pub scim_requests: Family<ScimLabels, Counter>,
+    pub scim_circuit_open: Family<EndpointLabels, Gauge>,
+    scim: std::sync::Mutex<Option<crate::provisioning::Guards>>,
     delivery: std::sync::Mutex<Option<std::sync::Arc<crate::mail::DeliveryStats>>>,
     queues: std::sync::Mutex<Vec<(&'static str, QueueProbe)>>,
 }
@@ -79,6 +96,18 @@ impl Default for Metrics {
         registry.register("mail_delivery_failures", "Failed delivery attempts (retried later)", mail_failures.clone());
         let mail_dead = Counter::default();
         registry.register("mail_dead", "Mails given up after the last attempt", mail_dead.clone());
+        let scim_requests = Family::<ScimLabels, Counter>::default();
+        registry.register(
+            "scim_requests",
+            "Requests to external provisioning systems by endpoint and outcome",
+            scim_requests.clone(),
+        );
+        let scim_circuit_open = Family::<EndpointLabels, Gauge>::default();
+        registry.register(
+            "scim_circuit_open",
+            "1 while the circuit breaker of an external provisioning system is open",
+            scim_circuit_open.clone(),
+        );
         Metrics {
             registry,
             reconciles,
@@ -92,6 +121,9 @@ impl Default for Metrics {
             mail_failures,
             mail_dead,
             queue_depth,
+            scim_requests,
+            scim_circuit_open,
+            scim: std::sync::Mutex::new(None),
             delivery: std::sync::Mutex::new(None),
             queues: std::sync::Mutex::new(Vec::new()),
         }
@@ -131,6 +163,30 @@ impl Metrics {
         }
     }
 
+    /// Export the SCIM endpoints' counters and breakers (read at each scrape).
+    pub fn track_scim(&self, guards: crate::provisioning::Guards) {
+        *self.scim.lock().unwrap_or_else(|p| p.into_inner()) = Some(guards);
+    }
+
+    fn sync_scim(&self) {
+        let guard = self.scim.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(guards) = guard.as_ref() else { return };
+        for report in guards.reports() {
+            for (outcome, total) in [
+                ("answered", report.answered),
+                ("failed", report.failed),
+                ("rate_limited", report.rate_limited),
+                ("circuit_open", report.circuit_open),
+            ] {
+                let counter =
+                    self.scim_requests.get_or_create(&ScimLabels { endpoint: report.endpoint.clone(), outcome });
+                counter.inc_by(total.saturating_sub(counter.get()));
+            }
+            let open = self.scim_circuit_open.get_or_create(&EndpointLabels { endpoint: report.endpoint.clone() });
+            open.set(i64::from(report.open));
+        }
+    }
+
     /// Report `kind`'s queue depth from `probe` at each scrape.
     pub fn track_queue(&self, kind: &'static str, probe: QueueProbe) {
         self.queues.lock().unwrap_or_else(|p| p.into_inner()).push((kind, probe));
@@ -147,6 +203,7 @@ impl Metrics {
     pub fn encode(&self) -> String {
         self.sync_delivery();
         self.sync_queues();
+        self.sync_scim();
         let mut out = String::new();
         if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
             out.clear();
@@ -175,5 +232,25 @@ mod tests {
         assert!(text.contains("accountops_database_errors_total 1"), "{text}");
         assert!(text.contains(r#"accountops_reconcile_duration_seconds_count{kind="Account"} 2"#), "{text}");
         assert!(text.contains("accountops_outbox_pending 3"), "{text}");
+    }
+
+    #[test]
+    fn scim_requests_and_breakers_are_exposed_per_endpoint() {
+        use crate::provisioning::{GuardSettings, Guards};
+        let m = Metrics::default();
+        let guards = Guards::new(GuardSettings { failure_threshold: 1, ..GuardSettings::default() });
+        m.track_scim(guards.clone());
+        let scim = guards.for_endpoint("http://scim.example/v2");
+        scim.success();
+        scim.success();
+        let text = m.encode();
+        let answered = r#"accountops_scim_requests_total{endpoint="http://scim.example/v2",outcome="answered"}"#;
+        assert!(text.contains(&format!("{answered} 2")), "{text}");
+        assert!(text.contains(r#"accountops_scim_circuit_open{endpoint="http://scim.example/v2"} 0"#), "{text}");
+        scim.failure();
+        let text = m.encode();
+        assert!(text.contains(&format!("{answered} 2")), "counters never go back: {text}");
+        assert!(text.contains(r#"outcome="failed"} 1"#), "{text}");
+        assert!(text.contains(r#"accountops_scim_circuit_open{endpoint="http://scim.example/v2"} 1"#), "{text}");
     }
 }

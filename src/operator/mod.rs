@@ -114,6 +114,7 @@ pub async fn run(client: Client, config: Config) -> anyhow::Result<()> {
     info!(%cluster_id, namespace = config.namespace.as_deref().unwrap_or("(all)"), resync = ?config.resync, "starting controllers");
     let mut context = Context::new(client.clone(), store.clone(), cluster_id, config.resync, metrics.clone());
     context.mail_settings = config.mail.settings.clone();
+    metrics.track_scim(context.scim_guards.clone());
 
     let lease = match &config.leader_election {
         // A standby waits for the lease; SIGTERM while waiting ends it cleanly.

@@ -195,7 +195,9 @@ impl ScimClient {
                             let error = from_response(verb, path, status.as_u16(), &body);
                             if status.is_server_error() {
                                 self.guard.failure();
-                            } else if status != StatusCode::TOO_MANY_REQUESTS {
+                            } else if status == StatusCode::TOO_MANY_REQUESTS {
+                                self.guard.rate_limited();
+                            } else {
                                 self.guard.success();
                                 return Err(error);
                             }

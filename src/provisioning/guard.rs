@@ -2,6 +2,7 @@
 //! shared by every sync that talks to the same base URL.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -32,12 +33,39 @@ struct Inner {
     breaker: Breaker,
 }
 
+/// What became of the requests to one endpoint, for metrics.
+#[derive(Debug, Default)]
+pub struct EndpointStats {
+    /// Answered: 2xx, or a 4xx other than 429 (the system is up; the request was refused).
+    pub answered: AtomicU64,
+    /// No answer, or a 5xx.
+    pub failed: AtomicU64,
+    /// 429 Too Many Requests.
+    pub rate_limited: AtomicU64,
+    /// Not sent: the circuit was open.
+    pub circuit_open: AtomicU64,
+}
+
+/// The counters of one endpoint at a moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointReport {
+    /// The base URL without user or password.
+    pub endpoint: String,
+    pub answered: u64,
+    pub failed: u64,
+    pub rate_limited: u64,
+    pub circuit_open: u64,
+    /// The breaker is open now.
+    pub open: bool,
+}
+
 /// The rate budget and breaker of one endpoint.
 #[derive(Debug)]
 pub struct EndpointGuard {
     endpoint: String,
     origin: Instant,
     inner: Mutex<Inner>,
+    stats: EndpointStats,
 }
 
 impl EndpointGuard {
@@ -49,6 +77,7 @@ impl EndpointGuard {
                 bucket: TokenBucket::per_minute(settings.requests_per_minute),
                 breaker: Breaker::new(settings.failure_threshold, settings.cool_down),
             }),
+            stats: EndpointStats::default(),
         }
     }
 
@@ -68,6 +97,7 @@ impl EndpointGuard {
                 let mut inner = self.lock();
                 let now = self.now();
                 if let Err(retry_in) = inner.breaker.allow(now) {
+                    self.stats.circuit_open.fetch_add(1, Ordering::Relaxed);
                     let failures = inner.breaker.failures();
                     return Err(ScimError::CircuitOpen { endpoint: self.endpoint.clone(), failures, retry_in });
                 }
@@ -80,13 +110,35 @@ impl EndpointGuard {
         }
     }
 
+    /// The system answered (2xx, or a 4xx other than 429).
     pub fn success(&self) {
+        self.stats.answered.fetch_add(1, Ordering::Relaxed);
         self.lock().breaker.success();
     }
 
+    /// No answer, or a 5xx.
     pub fn failure(&self) {
+        self.stats.failed.fetch_add(1, Ordering::Relaxed);
         let now = self.now();
         self.lock().breaker.failure(now);
+    }
+
+    /// A 429: the system is up and wants fewer requests (the breaker is left alone).
+    pub fn rate_limited(&self) {
+        self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The counters now.
+    pub fn report(&self) -> EndpointReport {
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        EndpointReport {
+            endpoint: without_credentials(&self.endpoint),
+            answered: load(&self.stats.answered),
+            failed: load(&self.stats.failed),
+            rate_limited: load(&self.stats.rate_limited),
+            circuit_open: load(&self.stats.circuit_open),
+            open: self.is_open(),
+        }
     }
 
     pub fn is_open(&self) -> bool {
@@ -113,6 +165,27 @@ impl Guards {
         let mut map = self.map.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         map.entry(key.clone()).or_insert_with(|| Arc::new(EndpointGuard::new(&key, self.settings))).clone()
     }
+
+    /// The counters of every endpoint used so far, by endpoint.
+    pub fn reports(&self) -> Vec<EndpointReport> {
+        let map = self.map.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut out: Vec<EndpointReport> = map.values().map(|g| g.report()).collect();
+        out.sort_by(|a, b| a.endpoint.cmp(&b.endpoint));
+        out
+    }
+}
+
+/// `endpoint` without a user or password, fit for a metric label; as it is when it is no URL.
+fn without_credentials(endpoint: &str) -> String {
+    match reqwest::Url::parse(endpoint) {
+        Ok(mut url) if !url.username().is_empty() || url.password().is_some() => {
+            // Setting these only fails for URLs that cannot have them, which these do.
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            url.to_string().trim_end_matches('/').to_owned()
+        }
+        _ => endpoint.to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -131,5 +204,34 @@ mod tests {
         let err = a.admit().await.expect_err("open");
         assert_eq!(err.category(), "CircuitOpen");
         assert!(err.to_string().contains("2 consecutive failures"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn every_request_is_counted_by_outcome_and_labels_carry_no_credentials() {
+        let guards = Guards::new(GuardSettings { failure_threshold: 2, ..GuardSettings::default() });
+        let a = guards.for_endpoint("https://sync:s3cret@scim.example/v2");
+        guards.for_endpoint("http://other.example/scim").success();
+        a.success();
+        a.rate_limited();
+        a.failure();
+        a.failure();
+        a.admit().await.expect_err("open");
+        let reports = guards.reports();
+        assert_eq!(reports.len(), 2);
+        assert_eq!(
+            reports[1],
+            EndpointReport {
+                endpoint: "https://scim.example/v2".into(),
+                answered: 1,
+                failed: 2,
+                rate_limited: 1,
+                circuit_open: 1,
+                open: true,
+            }
+        );
+        assert_eq!(
+            (reports[0].endpoint.as_str(), reports[0].answered, reports[0].open),
+            ("http://other.example/scim", 1, false)
+        );
     }
 }

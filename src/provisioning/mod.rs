@@ -19,5 +19,5 @@ pub mod resources;
 
 pub use client::{Creation, Credentials, RetryPolicy, ScimClient, ScimConfig};
 pub use error::ScimError;
-pub use guard::{EndpointGuard, GuardSettings, Guards};
+pub use guard::{EndpointGuard, EndpointReport, GuardSettings, Guards};
 pub use resources::{Email, Group, Member, PatchOperation, Resource, User};

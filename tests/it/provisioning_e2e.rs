@@ -10,10 +10,10 @@ use kube::api::Api;
 
 use crate::harness;
 use crate::store_pg;
-use crate::support::eventually;
 use crate::support::operator::Operator;
 use crate::support::scim::ScimServer;
 use crate::support::smtp::{Security, SmtpServer};
+use crate::support::{eventually, http};
 
 const RESYNC: Duration = Duration::from_secs(2);
 const WAIT: Duration = Duration::from_secs(90);
@@ -135,6 +135,14 @@ async fn a_sync_pushes_the_account_executes_its_order_once_and_follows_rotated_c
         assert!(!text.contains(&code), "the activation code leaked into {what}");
         assert!(!text.contains(&scim.token), "the SCIM token leaked into {what}");
     }
+
+    // /metrics counts the requests to the SCIM system, whose breaker is closed.
+    let endpoint = scim.url();
+    let (_, metrics) = http::get(operator.health, "/metrics").await.expect("metrics answer");
+    let answered = format!("accountops_scim_requests_total{{endpoint=\"{endpoint}\",outcome=\"answered\"}} ");
+    let count = metrics.lines().find_map(|l| l.strip_prefix(answered.as_str())).and_then(|n| n.parse::<u64>().ok());
+    assert!(count.is_some_and(|n| n > 0), "{answered}N in\n{metrics}");
+    assert!(metrics.contains(&format!("accountops_scim_circuit_open{{endpoint=\"{endpoint}\"}} 0")), "{metrics}");
 
     // A wrong token: a clear reason, then the right one again.
     env.apply(&secret("wrong-token")).await;
