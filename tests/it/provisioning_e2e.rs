@@ -1,5 +1,6 @@
 //! ProvisioningSync end to end: the operator on the real apiserver with PostgreSQL syncs an
-//! Account to scim2-server, executes its order once (welcome mail through aiosmtpd) and follows
+//! Account to scim2-server, executes its order once across resyncs and a restart (welcome mail
+//! through aiosmtpd) and follows
 //! a rotated credentials Secret. The activation code and the token stay out of the object, its
 //! Events and the operator's log.
 
@@ -92,7 +93,7 @@ async fn a_sync_pushes_the_account_executes_its_order_once_and_follows_rotated_c
     let Some(scim) = ScimServer::start().await else { return };
     let Some(smtp) = SmtpServer::start(Security::Plain).await else { return };
     let smtp_url = format!("--smtp-url={}", smtp.url());
-    let operator = Operator::start_with(&env, &db.url, &format!("test-{}", env.ns), RESYNC, &[smtp_url.as_str()]);
+    let mut operator = Operator::start_with(&env, &db.url, &format!("test-{}", env.ns), RESYNC, &[smtp_url.as_str()]);
 
     env.apply(&secret(&scim.token)).await;
     env.apply(&OBJECTS.replace("SCIM_URL", &scim.url())).await;
@@ -151,10 +152,22 @@ async fn a_sync_pushes_the_account_executes_its_order_once_and_follows_rotated_c
     assert!(!yaml.contains("wrong-token") && !yaml.contains(&scim.token), "no credentials in the object");
     env.apply(&secret(&scim.token)).await;
     let back = wait_sync(&api, SyncStatus::Synchronized, "Available", Some(1)).await;
-    let assets = back.status.expect("status").assets;
+    let assets = back.status.clone().expect("status").assets;
     assert_eq!(assets.len(), 1, "{assets:?}");
     assert_eq!(assets[0].asset_id, asset.asset_id);
-    // Several resyncs later, still exactly one welcome mail.
+    // Several resyncs and an operator restart later, still exactly one asset and one welcome mail.
     tokio::time::sleep(Duration::from_secs(4)).await;
+    operator.restart();
+    let before = back.metadata.resource_version.clone();
+    eventually("a resync after the restart", WAIT, || async {
+        let s = api.get("acct-scim").await.ok()?;
+        let again =
+            s.metadata.resource_version != before && s.status.as_ref()?.sync_status == Some(SyncStatus::Synchronized);
+        again.then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let assets = api.get("acct-scim").await.expect("the sync").status.expect("status").assets;
+    assert_eq!((assets.len(), assets[0].asset_id.as_str()), (1, asset.asset_id.as_str()), "{assets:?}");
     assert_eq!(welcome(&smtp), 1, "{}", operator.log());
 }
