@@ -1,8 +1,7 @@
 //! ProvisioningSync end to end: the operator on the real apiserver with PostgreSQL syncs an
 //! Account to scim2-server, executes its order once across resyncs and a restart (welcome mail
-//! through aiosmtpd) and follows
-//! a rotated credentials Secret. The activation code and the token stay out of the object, its
-//! Events and the operator's log.
+//! through aiosmtpd) and follows a rotated credentials Secret. The activation code and the token
+//! stay out of the object, its Events and the operator's log.
 
 use std::time::Duration;
 
