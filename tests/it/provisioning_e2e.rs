@@ -1,11 +1,14 @@
 //! ProvisioningSync end to end: the operator on the real apiserver with PostgreSQL syncs an
 //! Account to scim2-server, executes its order once across resyncs and a restart (welcome mail
-//! through aiosmtpd) and follows a rotated credentials Secret. The activation code and the token
-//! stay out of the object, its Events and the operator's log.
+//! through aiosmtpd), follows a rotated credentials Secret, and on `kubectl delete` deactivates
+//! its users before the finalizer goes. The activation code and the token stay out of the
+//! object, its Events and the operator's log.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use accountops::api::{ProvisioningSync, SyncStatus};
+use accountops::provisioning::{Credentials, EndpointGuard, Group, GuardSettings, ScimClient, ScimConfig, User};
 use kube::api::Api;
 
 use crate::harness;
@@ -169,4 +172,24 @@ async fn a_sync_pushes_the_account_executes_its_order_once_and_follows_rotated_c
     let assets = api.get("acct-scim").await.expect("the sync").status.expect("status").assets;
     assert_eq!((assets.len(), assets[0].asset_id.as_str()), (1, asset.asset_id.as_str()), "{assets:?}");
     assert_eq!(welcome(&smtp), 1, "{}", operator.log());
+
+    // kubectl delete (deletionPolicy Delete): Anna is deactivated in the SCIM system before the
+    // finalizer goes, the groups are deleted, the asset stays.
+    let deleted = env.kubectl(["delete", "psync", "acct-scim", "--wait=true", "--timeout=60s"]).await;
+    assert!(deleted.status.success(), "{}{}\n{}", deleted.stdout, deleted.stderr, operator.log());
+    let scim_client = {
+        let config = ScimConfig::new(&scim.url(), Credentials::Bearer(scim.token.clone()));
+        ScimClient::new(&config, Arc::new(EndpointGuard::new(&scim.url(), GuardSettings::default()))).expect("client")
+    };
+    let anna = scim_client.find_one::<User>("userName", "anna@example.de").await.expect("filter").expect("kept");
+    assert_eq!(anna.active, Some(false), "deactivated, not deleted");
+    assert!(scim_client.list::<Group>(None, 50, 100).await.expect("groups").is_empty(), "its groups are deleted");
+    let store = accountops::store::Store::connect(&db.url).await.expect("connect");
+    let mut conn = store.acquire().await.expect("connection");
+    let archived: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM provisioning_syncs WHERE archived_at IS NOT NULL")
+        .fetch_one(&mut *conn)
+        .await
+        .expect("count");
+    let assets: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM assets").fetch_one(&mut *conn).await.expect("count");
+    assert_eq!((archived, assets), (1, 1), "the record is archived, the asset kept");
 }
