@@ -67,12 +67,13 @@ pub const EXIT_STATUS_HELP: &str = "Exit status:\n  \
     plan   0 when every object could be planned, 1 otherwise.\n  \
     apply  0 when everything was applied, even if some objects wait for something outside this run\n         \
     (AccountNotReady, OrganizationNotReady, PartnerNotFound, CodeSecretNotFound,\n         \
-    CredentialsSecretNotFound, a partner invitation awaiting acceptance, a provisioning system that\n         \
-    did not answer: Unreachable, ServerError, RateLimited, CircuitOpen): they show READY False with\n         \
-    the reason and are counted in the summary.\n         \
-    1 on errors, conflicts (CodeAlreadyUsed, OrderImmutable…), refused codes (CodeUnknown, CodeExpired,\n         \
-    CodeRevoked), a provisioning system that refused the sync (Unauthorized, Forbidden…), blocked\n         \
-    deletions, rows to adopt, drift under observe-only and unusable invitations.\n  \
+    CredentialsSecretNotFound, a partner invitation awaiting acceptance, a provisioning system\n         \
+    that did not answer: Unreachable, ServerError, RateLimited, CircuitOpen): they show READY\n         \
+    False with the reason and are counted in the summary.\n         \
+    1 on errors, conflicts (CodeAlreadyUsed, OrderImmutable…), refused codes (CodeUnknown,\n         \
+    CodeExpired, CodeRevoked), a provisioning system that refused the sync (Unauthorized,\n         \
+    Forbidden, TlsError…), blocked deletions, rows to adopt, drift under observe-only and\n         \
+    unusable invitations.\n  \
     Both exit 1 without touching the database when the manifests do not validate.";
 
 /// The options `plan` and `apply` share.

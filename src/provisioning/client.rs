@@ -211,7 +211,12 @@ impl ScimClient {
                 }
                 Err(e) => {
                     self.guard.failure();
-                    (transport(verb, path, &e), None)
+                    let error = transport(verb, path, &e);
+                    if !error.is_transient() {
+                        // A certificate nobody trusts will not be trusted on the next attempt.
+                        return Err(error);
+                    }
+                    (error, None)
                 }
             };
             if attempt >= attempts {
@@ -386,7 +391,17 @@ fn transport(verb: &'static str, path: &str, e: &reqwest::Error) -> ScimError {
         reason.push_str(&s.to_string());
         source = s.source();
     }
-    ScimError::Transport { method: verb, path: path.to_owned(), reason }
+    if is_tls_failure(&reason) {
+        ScimError::Tls { method: verb, path: path.to_owned(), reason }
+    } else {
+        ScimError::Transport { method: verb, path: path.to_owned(), reason }
+    }
+}
+
+/// Whether a connection error chain is a TLS handshake failure (rustls names the certificate
+/// problem, or the record that was no TLS), not an outage.
+fn is_tls_failure(reason: &str) -> bool {
+    ["certificate", "InvalidContentType", "received corrupt message"].iter().any(|needle| reason.contains(needle))
 }
 
 trait WithoutUrl {
@@ -419,6 +434,24 @@ mod tests {
         let b = format!("{:?}", Credentials::Bearer("s3cret".to_owned()));
         let basic = format!("{:?}", Credentials::Basic { username: "u".to_owned(), password: "s3cret".to_owned() });
         assert!(!b.contains("s3cret") && !basic.contains("s3cret"), "{b} {basic}");
+    }
+
+    #[test]
+    fn handshake_failures_are_tls_errors_and_outages_are_not() {
+        for reason in [
+            "client error (Connect): invalid peer certificate: UnknownIssuer",
+            "client error (Connect): invalid peer certificate: certificate not valid for name \"x\"",
+            "client error (Connect): received corrupt message of type InvalidContentType",
+        ] {
+            assert!(is_tls_failure(reason), "{reason}");
+        }
+        for reason in [
+            "client error (Connect): tcp connect error: Connection refused (os error 111)",
+            "client error (Connect): dns error: failed to lookup address information",
+            "operation timed out",
+        ] {
+            assert!(!is_tls_failure(reason), "{reason}");
+        }
     }
 
     #[test]

@@ -16,6 +16,10 @@ pub enum ScimError {
     /// No answer: connection refused, TLS failure, timeout.
     #[error("cannot reach the SCIM endpoint ({method} {path}): {reason}")]
     Transport { method: &'static str, path: String, reason: String },
+    /// The TLS handshake failed: a certificate the client does not trust (set `caSecretRef`,
+    /// or fix the server's), or no TLS at all on the other side. Someone must act; not retried.
+    #[error("TLS with the SCIM endpoint failed ({method} {path}): {reason}")]
+    Tls { method: &'static str, path: String, reason: String },
     /// The circuit breaker of this endpoint is open after repeated failures.
     #[error("SCIM endpoint {endpoint} is failing ({failures} consecutive failures); next attempt in {}s", retry_in.as_secs().max(1))]
     CircuitOpen { endpoint: String, failures: u32, retry_in: Duration },
@@ -44,6 +48,7 @@ impl ScimError {
                 _ => "RequestRejected",
             },
             ScimError::Transport { .. } => "Unreachable",
+            ScimError::Tls { .. } => "TlsError",
             ScimError::CircuitOpen { .. } => "CircuitOpen",
             ScimError::InvalidResponse { .. } => "InvalidResponse",
             ScimError::Config(_) => "InvalidConfig",
@@ -63,7 +68,7 @@ impl ScimError {
         match self {
             ScimError::Status { status, .. } => *status == 429 || *status >= 500,
             ScimError::Transport { .. } | ScimError::CircuitOpen { .. } => true,
-            ScimError::InvalidResponse { .. } | ScimError::Config(_) => false,
+            ScimError::InvalidResponse { .. } | ScimError::Tls { .. } | ScimError::Config(_) => false,
         }
     }
 

@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 
 use crate::local::workspace::{CLOSED_SCIM_URL, Workspace, action_of, table_row, text};
 use crate::membership_local::{mails, unquote};
-use crate::support::scim::ScimServer;
+use crate::support::scim::{ScimServer, TlsFront};
 
 const SYNC: &str = "acme-provisioning";
 const EXAMPLE_TOKEN: &str = "replace-with-the-provisioning-system-bearer-token";
@@ -260,4 +260,44 @@ fn a_missing_credentials_secret_waits_and_a_missing_key_is_an_error() {
     );
     let planned = ws.run("plan", &[]);
     assert!(!planned.status.success(), "plan reports it too: {}", all_output(&planned));
+}
+
+#[test]
+fn a_sync_over_tls_trusts_the_ca_secret_of_the_set() {
+    let Some(scim) = Scim::start() else { return };
+    let front = scim.rt.block_on(TlsFront::start(&scim.server));
+    let ws = Workspace::with_examples();
+    ws.edit("40-provisioning-sync.yaml", CLOSED_SCIM_URL, &front.url());
+    ws.edit("40-provisioning-sync.yaml", EXAMPLE_TOKEN, &scim.server.token);
+
+    // Without the CA: a TLS error someone must fix, so apply fails.
+    let refused = ws.run("apply", &[]);
+    assert!(!refused.status.success(), "{}", all_output(&refused));
+    let shown = text(&refused.stdout);
+    assert_eq!(
+        table_row(&shown, "ProvisioningSync", &format!("default/{SYNC}"))[3..],
+        ["ExternalError", "False", "TlsError"]
+    );
+
+    // The CA in a Secret of the set, named by caSecretRef.
+    let pem = String::from_utf8(front.ca_pem.clone()).expect("PEM is text");
+    let indented: String = pem.lines().map(|l| format!("    {l}\n")).collect();
+    ws.write(
+        "45-scim-ca.yaml",
+        &format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: scim-ca\nstringData:\n  ca.crt: |\n{indented}"),
+    );
+    ws.edit(
+        "40-provisioning-sync.yaml",
+        "    auth: Bearer\n",
+        "    auth: Bearer\n    caSecretRef:\n      name: scim-ca\n",
+    );
+    let (ok, report) = ws.json("apply", &[]);
+    assert!(ok, "{report:#}");
+    let synced = sync_of(&report);
+    assert_eq!(
+        (synced["syncStatus"].as_str(), synced["ready"].as_bool()),
+        (Some("Synchronized"), Some(true)),
+        "{synced:#}"
+    );
+    assert!(scim.users().iter().any(|(n, a)| n == NOTIFY && *a == Some(true)), "pushed over TLS");
 }

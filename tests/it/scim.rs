@@ -18,7 +18,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::support::eventually;
-use crate::support::scim::{ScimServer, World, mail_settings};
+use crate::support::scim::{ScimServer, TlsFront, World, mail_settings};
 
 fn client_with(server: &ScimServer, token: &str, retry: RetryPolicy, guard: GuardSettings) -> ScimClient {
     let mut config = ScimConfig::new(&server.url(), Credentials::Bearer(token.to_owned()));
@@ -464,4 +464,43 @@ async fn psync_leaves_a_user_another_account_still_syncs() {
     assert_eq!(users[&world.users["bob@acme.example"]].active, Some(true));
     let steady = sync(&world, &guards, &globex).await;
     assert_eq!((steady.user_count, steady.drift_corrections), (Some(1), 0), "{steady:?}");
+}
+
+#[tokio::test]
+async fn scim_over_tls_trusts_the_given_ca_or_nothing_unknown() {
+    let Some(server) = ScimServer::start().await else { return };
+    let front = TlsFront::start(&server).await;
+    let tls = |ca: Option<Vec<u8>>, insecure: bool| {
+        let mut config = ScimConfig::new(&front.url(), Credentials::Bearer(server.token.clone()));
+        config.ca_pem = ca;
+        config.insecure_skip_tls_verify = insecure;
+        config.retry = RetryPolicy { attempts: 3, base: Duration::from_millis(50), max: Duration::from_millis(100) };
+        ScimClient::new(&config, Arc::new(EndpointGuard::new(&front.url(), GuardSettings::default()))).expect("client")
+    };
+    // The CA of caSecretRef: a real handshake, then SCIM as usual.
+    let trusted = tls(Some(front.ca_pem.clone()), false);
+    trusted.create(&User::new("user-a", "a@example.com", None, true)).await.expect("create over TLS");
+    assert!(trusted.find_one::<User>("externalId", "user-a").await.expect("filter").is_some());
+
+    // No CA: the certificate is refused, at once (no retries), as a TLS error someone must fix.
+    let unknown = tls(None, false);
+    let started = Instant::now();
+    let err = unknown.find_one::<User>("externalId", "user-a").await.expect_err("an unknown issuer");
+    assert_eq!(err.category(), "TlsError", "{err}");
+    assert!(!err.is_transient(), "{err}");
+    assert!(err.to_string().contains("certificate"), "{err}");
+    assert!(started.elapsed() < Duration::from_millis(100), "not retried: {:?}", started.elapsed());
+
+    // insecureSkipTlsVerify: accepted without a CA.
+    let insecure = tls(None, true);
+    assert!(insecure.find_one::<User>("externalId", "user-a").await.expect("insecure").is_some());
+
+    // https:// to a plain HTTP port is a TLS error too, not an outage.
+    let mut config =
+        ScimConfig::new(&format!("https://127.0.0.1:{}/v2", server.addr.port()), Credentials::Bearer("t".into()));
+    config.retry = RetryPolicy { attempts: 3, base: Duration::from_millis(50), max: Duration::from_millis(100) };
+    let plain =
+        ScimClient::new(&config, Arc::new(EndpointGuard::new("plain", GuardSettings::default()))).expect("client");
+    let err = plain.find_one::<User>("externalId", "user-a").await.expect_err("not TLS");
+    assert_eq!(err.category(), "TlsError", "{err}");
 }

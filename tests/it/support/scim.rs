@@ -111,6 +111,50 @@ impl ScimServer {
     }
 }
 
+/// A TLS front (`tests/tools/tls_proxy.py`) for a [`ScimServer`], with a certificate from a
+/// fresh CA: the SCIM base URL over HTTPS, and the CA's PEM.
+pub struct TlsFront {
+    pub addr: SocketAddr,
+    pub ca_pem: Vec<u8>,
+    // Stopped before its directory goes.
+    _process: Supervised,
+    _dir: tempfile::TempDir,
+}
+
+impl TlsFront {
+    pub async fn start(server: &ScimServer) -> TlsFront {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (ca, cert, key) = crate::support::smtp::make_certificates(dir.path());
+        let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/tools/tls_proxy.py");
+        let args: Vec<String> = [
+            script.display().to_string(),
+            addr.port().to_string(),
+            server.addr.port().to_string(),
+            cert.display().to_string(),
+            key.display().to_string(),
+        ]
+        .into();
+        let log = dir.path().join("tls_proxy.log");
+        let mut process = Supervised::spawn("tls_proxy", &PathBuf::from("python3"), &args, &log).expect("tls proxy");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            if let Some(status) = process.exited() {
+                panic!("tls_proxy exited ({status}):\n{}", process.log_tail());
+            }
+            assert!(Instant::now() < deadline, "tls_proxy did not listen on {addr}:\n{}", process.log_tail());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let ca_pem = std::fs::read(ca).expect("read the CA");
+        TlsFront { addr, ca_pem, _process: process, _dir: dir }
+    }
+
+    /// The SCIM base URL through the front.
+    pub fn url(&self) -> String {
+        format!("https://localhost:{}/v2", self.addr.port())
+    }
+}
+
 /// Does an HTTP request to `/v2/ServiceProviderConfig` get a status line back?
 fn answers(addr: SocketAddr) -> bool {
     use std::io::{Read, Write};

@@ -203,7 +203,9 @@ pub fn parse_eml_dir(dir: &Path) -> Vec<ParsedMail> {
 }
 
 /// A CA and a server certificate for 127.0.0.1, as PEM files: (ca, cert, key).
-fn make_certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+/// A fresh CA and a certificate for `127.0.0.1`/`localhost` signed by it, written into `dir`:
+/// `(ca.pem, server.pem, server.key)`.
+pub(crate) fn make_certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
     params.distinguished_name.push(DnType::CommonName, "accountops-test-smtp-ca");
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
