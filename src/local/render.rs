@@ -324,6 +324,7 @@ pub fn json(report: &Report) -> Value {
                 map.insert("groupCount".into(), json!(p.group_count));
                 map.insert("driftCorrections".into(), json!(p.drift_corrections));
                 map.insert("assets".into(), json!(p.assets));
+                map.insert("ordersPending".into(), json!(p.orders_pending));
             }
             object
         })

@@ -226,6 +226,8 @@ fn a_system_that_is_down_waits_and_the_next_apply_syncs() {
     assert_eq!(table_row(&shown, "ProvisioningSync", &format!("default/{SYNC}"))[4..], ["False", "Unreachable"]);
     assert!(shown.contains("1 Unreachable"), "counted as waiting: {shown}");
     assert!(welcome_mails(&ws).is_empty(), "no order runs before the first sync");
+    let (_, report) = ws.json("apply", &[]);
+    assert_eq!(sync_of(&report)["ordersPending"], serde_json::json!(["mailbox-migration-2026"]), "{report:#}");
 
     scim.rt.block_on(scim.server.start_again());
     let (ok, report) = ws.json("apply", &[]);
@@ -233,6 +235,7 @@ fn a_system_that_is_down_waits_and_the_next_apply_syncs() {
     let synced = sync_of(&report);
     assert_eq!((synced["syncStatus"].as_str(), synced["ready"].as_bool()), (Some("Synchronized"), Some(true)));
     assert_eq!(welcome_mails(&ws).len(), 1, "the order runs once the account is synced");
+    assert_eq!(synced["ordersPending"], serde_json::json!([]));
 }
 
 #[test]
