@@ -406,7 +406,7 @@ impl Walker<'_> {
                     .await
                     .map(|facts| facts.into_outcome(false, resync, now))
             }
-            Walker::Plan { conn, dry } => match preview::observe(conn, &owner, spec).await {
+            Walker::Plan { conn, dry } => match preview::observe(conn, &owner, spec, flags.adopt).await {
                 Ok(mut observed) => {
                     // The account as this run leaves it (created, updated or archived).
                     if let Some(planned) = dry.account_row(&item.namespace, spec.account_ref.name.as_str()) {

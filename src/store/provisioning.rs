@@ -145,6 +145,45 @@ pub async fn list_by_account(conn: &mut Conn, account_id: &str) -> Result<Vec<Pr
     rows.iter().map(decode).collect()
 }
 
+/// The newest sync last managed by the object `namespace/name` of `cluster` that no object
+/// owns now (released by deletionPolicy Orphan or Delete), if any.
+pub async fn find_released(
+    conn: &mut Conn,
+    cluster: &str,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<ProvisioningSync>, StoreError> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM provisioning_syncs WHERE owner_uid IS NULL AND owner_cluster = $1 AND owner_namespace = $2 \
+         AND owner_name = $3 ORDER BY updated_at DESC, id DESC LIMIT 1"
+    ))
+    .bind(cluster)
+    .bind(namespace)
+    .bind(name)
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(|e| Op::new(TABLE, name).error("find released", e))?;
+    row.as_ref().map(decode).transpose()
+}
+
+/// Bring archived sync `id` back (`archived_at` cleared). Idempotent.
+pub async fn unarchive(conn: &mut Conn, id: &str, now: Timestamp) -> Result<ProvisioningSync, StoreError> {
+    let op = Op::new(TABLE, id);
+    let row = sqlx::query(concat!(
+        "UPDATE provisioning_syncs SET archived_at = NULL, \
+         updated_at = CASE WHEN archived_at IS NULL THEN updated_at ELSE $2 END WHERE id = $1 RETURNING ",
+        columns!()
+    ))
+    .bind(id)
+    .bind(time::encode(now))
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(|e| op.error("unarchive", e))?;
+    row.as_ref().map(decode).transpose()?.ok_or_else(|| op.not_found())
+}
+
 /// The live (not archived) syncs pushing to `endpoint` (trailing `/` ignored), oldest first.
 pub async fn list_live_by_endpoint(conn: &mut Conn, endpoint: &str) -> Result<Vec<ProvisioningSync>, StoreError> {
     let base = endpoint.trim_end_matches('/');

@@ -504,3 +504,54 @@ async fn scim_over_tls_trusts_the_given_ca_or_nothing_unknown() {
     let err = plain.find_one::<User>("externalId", "user-a").await.expect_err("not TLS");
     assert_eq!(err.category(), "TlsError", "{err}");
 }
+
+#[tokio::test]
+async fn psync_a_recreated_sync_keeps_its_record_when_restored_or_asked_and_starts_afresh_otherwise() {
+    let Some(server) = ScimServer::start().await else { return };
+    let (world, guards) = (World::new().await, guards());
+    let order = json!({"name": "starter", "product": "p", "quantity": 1, "notificationEmail": "ops@acme.example"});
+    let mut desired = world.sync(&server.url(), &server.token, json!({ "orders": [order] }));
+    let first = sync(&world, &guards, &desired).await;
+    assert_eq!(first.executed, ["starter"], "{first:?}");
+    let record = first.sync_id.clone().expect("a record");
+
+    // The cluster is restored from a backup: same namespace/name, new UID, the record still live.
+    desired.owner.uid = "uid-acme-scim-restored".into();
+    let restored = sync(&world, &guards, &desired).await;
+    assert_eq!((restored.sync_id.as_deref(), restored.created), (Some(record.as_str()), false), "{restored:?}");
+    assert!(restored.executed.is_empty(), "the order ran once: {restored:?}");
+
+    // Deleted (policy Delete), then re-created with the adopt annotation: the record comes back.
+    desired.deleting = true;
+    assert!(sync(&world, &guards, &desired).await.deletion_finished);
+    assert!(archived(&world, &record).await);
+    desired.deleting = false;
+    desired.owner.uid = "uid-acme-scim-3".into();
+    desired.flags.adopt = true;
+    let adopted = sync(&world, &guards, &desired).await;
+    assert_eq!((adopted.sync_status, adopted.sync_id.as_deref()), (SyncStatus::Synchronized, Some(record.as_str())));
+    assert!(adopted.executed.is_empty() && adopted.assets.len() == 1, "{adopted:?}");
+    assert!(!archived(&world, &record).await, "revived");
+
+    // Deleted again and re-created without it: a new record, whose order runs anew.
+    desired.flags.adopt = false;
+    desired.deleting = true;
+    assert!(sync(&world, &guards, &desired).await.deletion_finished);
+    desired.deleting = false;
+    desired.owner.uid = "uid-acme-scim-4".into();
+    let fresh = sync(&world, &guards, &desired).await;
+    assert_eq!(fresh.sync_status, SyncStatus::Synchronized, "{fresh:?}");
+    assert!(fresh.created && fresh.sync_id.as_deref() != Some(record.as_str()), "{fresh:?}");
+    assert_eq!(fresh.executed, ["starter"]);
+
+    // Orphaned (policy Orphan): released, not archived; a re-created object makes a new record.
+    desired.spec.deletion_policy = accountops::api::DeletionPolicy::Orphan;
+    desired.deleting = true;
+    let orphaned = sync(&world, &guards, &desired).await;
+    assert_eq!((orphaned.reason, orphaned.deletion_finished), ("Orphaned", true));
+    desired.deleting = false;
+    desired.owner.uid = "uid-acme-scim-5".into();
+    let after_orphan = sync(&world, &guards, &desired).await;
+    assert_eq!(after_orphan.sync_status, SyncStatus::Synchronized, "{after_orphan:?}");
+    assert_ne!(after_orphan.sync_id, fresh.sync_id);
+}

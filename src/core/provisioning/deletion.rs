@@ -1,14 +1,15 @@
 //! Deleting a ProvisioningSync.
 //!
 //! ```text
-//! Orphan ─────────────────────────────────────────────► finished (external system, record kept)
-//! Delete ─► no record / archived / never pushed ───────► archive ─► finished
+//! Orphan ─────────────────────────────────────────────► release ─► finished (external system
+//!                                                                            and record kept)
+//! Delete ─► no record / archived / never pushed ───────► archive + release ─► finished
 //!        └► pushed before ─► deprovision_all (active:false, or DELETE with deprovision: Delete;
 //!                            the groups it pushed are deleted)
-//!                 ├─ ok ───────────────────────────────► archive ─► finished
+//!                 ├─ ok ───────────────────────────────► archive + release ─► finished
 //!                 ├─ failed, was Synchronized ─────────► Error, record kept, finalizer kept
 //!                 │                                      (retried; force-orphan gives up)
-//!                 └─ failed, never Synchronized ───────► archive ─► finished (best effort)
+//!                 └─ failed, never Synchronized ───────► archive + release ─► finished (best effort)
 //! ```
 //! Assets are always kept.
 
@@ -22,6 +23,7 @@ use crate::core::error::CoreError;
 use crate::core::flags::FORCE_ORPHAN_ANNOTATION;
 use crate::provisioning::Guards;
 use crate::store::Store;
+use crate::store::ownership::{self, ManagedTable};
 use crate::store::provisioning::{self as syncs, ProvisioningSync, SyncResult, SyncStatus as RowStatus};
 
 /// Finish the deletion of `desired` (its `provisioning_syncs` row is `row`).
@@ -35,6 +37,12 @@ pub(super) async fn finish(
 ) -> Result<SyncFacts, CoreError> {
     let spec = &desired.spec;
     if spec.deletion_policy != DeletionPolicy::Delete {
+        // Released, so a re-created object starts afresh unless it asks to adopt the record.
+        if let Some(row) = &row {
+            let mut conn = store.acquire().await?;
+            ownership::release(&mut conn, ManagedTable::ProvisioningSyncs, &row.id, now).await?;
+            facts.sync_id = Some(row.id.clone());
+        }
         facts.reason = "Orphaned";
         facts.message = "deleted; the external system and the sync record are left as they are".to_owned();
         facts.deletion_finished = true;
@@ -94,7 +102,11 @@ pub(super) async fn finish(
             }
         }
     }
-    let mut conn = store.acquire().await?;
-    syncs::archive(&mut conn, &row.id, now).await?;
+    // Archived and released in one go: a re-created object of the same name makes a new record
+    // (or, with accountops.dev/adopt, revives this one).
+    let mut tx = store.begin().await?;
+    syncs::archive(&mut tx, &row.id, now).await?;
+    ownership::release(&mut tx, ManagedTable::ProvisioningSyncs, &row.id, now).await?;
+    crate::core::db::commit(tx).await?;
     Ok(facts)
 }

@@ -45,7 +45,7 @@ use crate::mail::MailSettings;
 use crate::provisioning::{Credentials, Guards, ScimClient, ScimConfig, ScimError};
 use crate::store::accounts::LifecycleState;
 use crate::store::memberships::{self, MembershipPhase, Scope};
-use crate::store::ownership::Owner;
+use crate::store::ownership::{self, ManagedTable, Owner};
 use crate::store::provisioning::{
     self as syncs, NewProvisioningSync, ProvisioningSync as ProvisioningSyncRow, SyncResult,
 };
@@ -112,28 +112,18 @@ pub async fn reconcile(
     let mut facts = SyncFacts::new(desired.credentials_hash.clone());
     let mut conn = store.acquire().await?;
     let me = &desired.owner;
-    let observed = preview::observe(&mut conn, me, spec).await?;
+    let observed = preview::observe(&mut conn, me, spec, desired.flags.adopt).await?;
     if desired.deleting {
         drop(conn);
-        return deletion::finish(store, guards, desired, observed.row, facts, now).await;
+        let ours = observed.row.filter(|_| matches!(observed.claim, preview::Claim::Own | preview::Claim::ReAdopt));
+        return deletion::finish(store, guards, desired, ours, facts, now).await;
     }
     let Some(account) = preview::ready_account(&observed) else {
         facts.message = format!("Account {} is not ready", spec.account_ref.name.as_str());
         return Ok(facts);
     };
-    let row = match observed.row.clone() {
-        Some(row) if row.endpoint == spec.endpoint.url => row,
-        Some(row) => syncs::update_endpoint(&mut conn, &row.id, &spec.endpoint.url, now).await?,
-        None => {
-            let new = NewProvisioningSync {
-                account_id: account.id.clone(),
-                endpoint: spec.endpoint.url.clone(),
-                owner: Some(me.clone()),
-            };
-            facts.created = true;
-            syncs::insert(&mut conn, &new, now).await?
-        }
-    };
+    let (row, created) = claim_record(&mut conn, desired, &observed, &account.id, now).await?;
+    facts.created = created;
     facts.sync_id = Some(row.id.clone());
     let dir = directory(&mut conn, &account.id, &account.details.legal_name).await?;
     let before = PushRecord::parse(row.pushed.as_deref());
@@ -199,6 +189,55 @@ pub async fn reconcile(
         facts.orders_pending = preview::pending_orders(spec, &[]);
     }
     Ok(facts)
+}
+
+/// The record this run continues, as `observed.claim` says: this object's own, taken over from
+/// a re-created object, revived, or a new one (releasing a stale one first). A record of
+/// another account (the object named another Account before) is released and a new one made.
+/// Its endpoint follows the spec. Also says whether the record was created now.
+async fn claim_record(
+    conn: &mut Conn,
+    desired: &DesiredSync,
+    observed: &preview::ObservedSync,
+    account_id: &str,
+    now: Timestamp,
+) -> Result<(ProvisioningSyncRow, bool), CoreError> {
+    use preview::Claim;
+    let me = &desired.owner;
+    let endpoint = desired.spec.endpoint.url.as_str();
+    let mut row = observed.row.clone().filter(|r| r.account_id == account_id);
+    if let Some(other) = observed.row.as_ref().filter(|r| r.account_id != account_id) {
+        tracing::info!(sync = %other.id, "the record belongs to another account; starting a new one");
+        ownership::release(conn, ManagedTable::ProvisioningSyncs, &other.id, now).await?;
+    }
+    if let Claim::ReleaseStale { id } = &observed.claim {
+        ownership::release(conn, ManagedTable::ProvisioningSyncs, id, now).await?;
+    }
+    if let Some(found) = &row {
+        match observed.claim {
+            Claim::ReAdopt | Claim::Revive => {
+                if found.archived_at.is_some() {
+                    syncs::unarchive(conn, &found.id, now).await?;
+                }
+                let how = ownership::adopt(conn, ManagedTable::ProvisioningSyncs, &found.id, me, now).await?;
+                tracing::info!(sync = %found.id, ?how, "sync record taken over by a re-created object");
+                row = Some(syncs::get(conn, &found.id).await?);
+            }
+            Claim::Own | Claim::Create | Claim::ReleaseStale { .. } => {}
+        }
+    }
+    Ok(match row {
+        Some(row) if row.endpoint == endpoint => (row, false),
+        Some(row) => (syncs::update_endpoint(conn, &row.id, endpoint, now).await?, false),
+        None => {
+            let new = NewProvisioningSync {
+                account_id: account_id.to_owned(),
+                endpoint: endpoint.to_owned(),
+                owner: Some(me.clone()),
+            };
+            (syncs::insert(conn, &new, now).await?, true)
+        }
+    })
 }
 
 /// The users (our IDs) other live syncs of the same external system have pushed.

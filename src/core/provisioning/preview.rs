@@ -20,19 +20,44 @@ use crate::store::ownership::{self, ManagedTable, Owner};
 use crate::store::provisioning::{self as syncs, ProvisioningSync};
 use crate::store::{Conn, Store};
 
+/// How the object comes by its sync record.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Claim {
+    /// No record: one is created.
+    #[default]
+    Create,
+    /// The record this object (its UID) owns.
+    Own,
+    /// A live record of the same namespace/name under another UID: the object was re-created
+    /// while its record stayed (a restored cluster, a lost object); taken over as it is.
+    ReAdopt,
+    /// A released record of the same namespace/name (deleted or orphaned before), taken back
+    /// because the object asks (`accountops.dev/adopt`); revived if archived.
+    Revive,
+    /// A record archived by an older version that kept its owner: released, then a new one is
+    /// created.
+    ReleaseStale { id: String },
+}
+
 /// The rows a sync starts from.
 #[derive(Debug, Clone, Default)]
 pub struct ObservedSync {
     /// The Account named by `spec.accountRef`, in the sync's namespace and cluster.
     pub account: Option<Account>,
-    /// The live sync record this object owns.
+    /// The record the sync continues (see [`Claim`]); `None` when one is created.
     pub row: Option<ProvisioningSync>,
+    pub claim: Claim,
     /// The assets of that record.
     pub assets: Vec<Asset>,
 }
 
-/// Read the account, the sync record and its assets.
-pub async fn observe(conn: &mut Conn, owner: &Owner, spec: &ProvisioningSyncSpec) -> Result<ObservedSync, CoreError> {
+/// Read the account, the sync record (found as [`Claim`] says) and its assets.
+pub async fn observe(
+    conn: &mut Conn,
+    owner: &Owner,
+    spec: &ProvisioningSyncSpec,
+    adopt: bool,
+) -> Result<ObservedSync, CoreError> {
     let account_name = spec.account_ref.name.as_str();
     let account =
         match ownership::find_by_owner(conn, ManagedTable::Accounts, &owner.cluster, &owner.namespace, account_name)
@@ -41,15 +66,53 @@ pub async fn observe(conn: &mut Conn, owner: &Owner, spec: &ProvisioningSyncSpec
             Some(found) => accounts::find(conn, &found.id).await?,
             None => None,
         };
-    let row = match ownership::find_by_uid(conn, ManagedTable::ProvisioningSyncs, &owner.uid).await? {
-        Some(found) => syncs::find(conn, &found.id).await?.filter(|r| r.archived_at.is_none()),
+    let by_uid = match ownership::find_by_uid(conn, ManagedTable::ProvisioningSyncs, &owner.uid).await? {
+        Some(found) => syncs::find(conn, &found.id).await?,
         None => None,
     };
+    let by_names = match ownership::find_by_owner(
+        conn,
+        ManagedTable::ProvisioningSyncs,
+        &owner.cluster,
+        &owner.namespace,
+        &owner.name,
+    )
+    .await?
+    {
+        Some(found) => syncs::find(conn, &found.id).await?,
+        None => None,
+    };
+    let released =
+        if adopt { syncs::find_released(conn, &owner.cluster, &owner.namespace, &owner.name).await? } else { None };
+    let (claim, row) = claim(by_uid, by_names, released, adopt);
     let assets = match &row {
         Some(row) => assets::list_by_sync(conn, &row.id).await?,
         None => Vec::new(),
     };
-    Ok(ObservedSync { account, row, assets })
+    Ok(ObservedSync { account, row, claim, assets })
+}
+
+/// Which record the object continues: its own, one of the same namespace/name left live by a
+/// re-created object, or (asked to adopt) a released one; otherwise a new one. Pure.
+pub fn claim(
+    by_uid: Option<ProvisioningSync>,
+    by_names: Option<ProvisioningSync>,
+    released: Option<ProvisioningSync>,
+    adopt: bool,
+) -> (Claim, Option<ProvisioningSync>) {
+    match (by_uid, by_names) {
+        (Some(row), _) if row.archived_at.is_none() => (Claim::Own, Some(row)),
+        // Our own record, archived by a deletion that kept the owner (older versions).
+        (Some(row), _) if adopt => (Claim::Revive, Some(row)),
+        (Some(row), _) => (Claim::ReleaseStale { id: row.id }, None),
+        (None, Some(row)) if row.archived_at.is_none() => (Claim::ReAdopt, Some(row)),
+        (None, Some(row)) if adopt => (Claim::Revive, Some(row)),
+        (None, Some(row)) => (Claim::ReleaseStale { id: row.id }, None),
+        (None, None) => match released {
+            Some(row) if adopt => (Claim::Revive, Some(row)),
+            _ => (Claim::Create, None),
+        },
+    }
 }
 
 /// The account, when it is there and active.
@@ -60,16 +123,19 @@ pub fn ready_account(observed: &ObservedSync) -> Option<&Account> {
 /// The outcome `apply` reports when the push succeeds; see the module documentation.
 pub fn preview(spec: &ProvisioningSyncSpec, observed: &ObservedSync, resync: Duration, now: Timestamp) -> Outcome {
     let mut facts = SyncFacts::new(String::new());
-    let Some(_) = ready_account(observed) else {
+    let Some(account) = ready_account(observed) else {
         facts.message = format!("Account {} is not ready", spec.account_ref.name.as_str());
         return facts.into_outcome(false, resync, now);
     };
-    facts.created = observed.row.is_none();
-    facts.sync_id = observed.row.as_ref().map(|r| r.id.clone());
+    // A record of another account is not continued (see `claim_record`).
+    let row = observed.row.as_ref().filter(|r| r.account_id == account.id);
+    let assets: &[Asset] = if row.is_some() { &observed.assets } else { &[] };
+    facts.created = row.is_none();
+    facts.sync_id = row.map(|r| r.id.clone());
     facts.sync_status = SyncStatus::Synchronized;
     facts.reason = "Synchronized";
     facts.message = format!("the account is pushed to {}", spec.endpoint.url);
-    let steps = plan::plan_orders(&spec.orders, &observed.assets);
+    let steps = plan::plan_orders(&spec.orders, assets);
     facts.order_hold = plan::immutable_message(&steps);
     if facts.order_hold.is_some() {
         facts.reason = "OrderImmutable";
@@ -81,7 +147,8 @@ pub fn preview(spec: &ProvisioningSyncSpec, observed: &ObservedSync, resync: Dur
             _ => None,
         })
         .collect();
-    facts.assets = asset_refs(&observed.assets);
+    facts.assets = asset_refs(assets);
+    facts.orders_pending = pending_orders(spec, assets);
     facts.into_outcome(false, resync, now)
 }
 

@@ -69,6 +69,7 @@ fn an_existing_sync_runs_only_new_orders_and_refuses_product_changes() {
     let observed = ObservedSync {
         account: Some(account(LifecycleState::Active)),
         row: Some(record()),
+        claim: super::preview::Claim::Own,
         assets: vec![asset("o1", "P")],
     };
     let same = preview(&spec(&[("o1", "P")]), &observed, RESYNC, now());
@@ -94,4 +95,35 @@ fn prune_archives_a_record_and_says_the_external_system_is_left() {
     let nothing = prune_outcome(None, now());
     assert_eq!((nothing.action, nothing.id), (Action::Archived, None));
     assert_eq!(nothing.requeue_at, None);
+}
+
+#[test]
+fn a_record_is_continued_taken_over_revived_or_made_anew() {
+    use super::preview::{Claim, claim};
+    let live = || Some(record());
+    let archived = || Some(ProvisioningSync { archived_at: Some(now()), ..record() });
+    assert_eq!(claim(live(), live(), None, false), (Claim::Own, live()), "its own record");
+    assert_eq!(claim(None, live(), None, false), (Claim::ReAdopt, live()), "re-created, record still live");
+    assert_eq!(claim(None, None, live(), true), (Claim::Revive, live()), "released, adopt asked");
+    assert_eq!(claim(None, None, live(), false), (Claim::Create, None), "released, not asked");
+    assert_eq!(claim(None, None, None, true), (Claim::Create, None), "nothing to adopt");
+    // Archived by an older version that kept the owner: revived when asked, else let go.
+    assert_eq!(claim(archived(), None, None, true), (Claim::Revive, archived()));
+    assert_eq!(claim(archived(), None, None, false), (Claim::ReleaseStale { id: "psync-1".into() }, None));
+    assert_eq!(claim(None, archived(), None, true), (Claim::Revive, archived()));
+    assert_eq!(claim(None, archived(), None, false), (Claim::ReleaseStale { id: "psync-1".into() }, None));
+}
+
+#[test]
+fn a_record_of_another_account_is_not_continued() {
+    let other = ProvisioningSync { account_id: "acct-other".into(), ..record() };
+    let observed = ObservedSync {
+        account: Some(account(LifecycleState::Active)),
+        row: Some(other),
+        claim: super::preview::Claim::Own,
+        assets: vec![asset("o1", "P")],
+    };
+    let o = preview(&spec(&[("o1", "P")]), &observed, RESYNC, now());
+    assert_eq!((o.action, o.id), (Action::Created, None), "a new record");
+    assert_eq!(o.changes.len(), 1, "its orders run anew");
 }

@@ -3,6 +3,7 @@
 use super::fixtures::*;
 use crate::store::assets::{self, InvoiceChoice, NewAsset};
 use crate::store::outbox::{self, Enqueued, MailState, NewMail, Related};
+use crate::store::ownership::{self, ManagedTable};
 use crate::store::provider_codes::{self, NewProviderCode, RedeemOutcome};
 use crate::store::provisioning::{self, NewProvisioningSync, SyncResult, SyncStatus};
 use crate::store::tenant_links::{
@@ -186,9 +187,23 @@ pub async fn provisioning_syncs_crud(store: &Store) {
     );
     let archived = provisioning::archive(&mut c, &s.id, at(6)).await.expect("archive");
     assert_eq!(archived.archived_at, Some(at(6)));
+    let back = provisioning::unarchive(&mut c, &s.id, at(7)).await.expect("unarchive");
+    assert_eq!((back.archived_at, back.updated_at), (None, at(7)));
+    let archived = provisioning::archive(&mut c, &s.id, at(6)).await.expect("archive again");
     let all = provisioning::list_by_account(&mut c, &acct.id).await.expect("list");
     assert_eq!(all.len(), 3);
     assert_eq!(all.iter().find(|r| r.id == s.id), Some(&archived));
+
+    // A released sync is found by the names of its last owner; a live one is not.
+    let mine = owner("acme-scim", "uid-1");
+    let owned = NewProvisioningSync { owner: Some(mine.clone()), ..new.clone() };
+    let owned = provisioning::insert(&mut c, &owned, at(8)).await.expect("owned");
+    let (cluster, ns, name) = (mine.cluster.as_str(), mine.namespace.as_str(), mine.name.as_str());
+    let found = provisioning::find_released(&mut c, cluster, ns, name).await.expect("find released");
+    assert_eq!(found, None, "still owned");
+    ownership::release(&mut c, ManagedTable::ProvisioningSyncs, &owned.id, at(9)).await.expect("release");
+    let found = provisioning::find_released(&mut c, cluster, ns, name).await.expect("find released");
+    assert_eq!(found.map(|r| r.id), Some(owned.id.clone()));
 }
 
 pub async fn assets_once_per_order(store: &Store) {
