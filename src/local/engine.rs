@@ -406,13 +406,17 @@ impl Walker<'_> {
                     .await
                     .map(|facts| facts.into_outcome(false, resync, now))
             }
-            Walker::Plan { conn, dry } => match preview::observe(conn, &owner, spec, flags.adopt).await {
+            Walker::Plan { conn, dry } => match preview::observe(conn, &owner, spec, &flags).await {
                 Ok(mut observed) => {
                     // The account as this run leaves it (created, updated or archived).
                     if let Some(planned) = dry.account_row(&item.namespace, spec.account_ref.name.as_str()) {
                         observed.account = Some(planned.clone());
                     }
-                    Ok(preview::preview(spec, &observed, resync, now))
+                    if flags.observe_only {
+                        Ok(preview::preview_observe_only(spec, &observed, resync, now))
+                    } else {
+                        Ok(preview::preview(spec, &observed, resync, now))
+                    }
                 }
                 Err(e) => Err(e),
             },

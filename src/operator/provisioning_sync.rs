@@ -123,25 +123,19 @@ mod tests {
         let now: Timestamp = "2026-11-22T12:00:00Z".parse().expect("timestamp");
         let facts = SyncFacts {
             sync_status: SyncStatus::Synchronized,
-            created: false,
             sync_id: Some("psync-1".to_owned()),
             external_id: Some("scim-1".to_owned()),
             user_count: Some(3),
             group_count: Some(2),
             drift_corrections: 2,
             last_sync_time: Some(now),
-            credentials_hash: "a".repeat(64),
             assets: vec![AssetRef {
                 order: "starter".to_owned(),
                 asset_id: "asset-1".to_owned(),
                 executed_at: now.to_string(),
             }],
-            executed: Vec::new(),
-            orders_pending: Vec::new(),
             reason: "Synchronized",
-            message: String::new(),
-            order_hold: None,
-            deletion_finished: false,
+            ..SyncFacts::new("a".repeat(64))
         };
         let mut status = ProvisioningSyncStatus { drift_corrections: Some(5), ..Default::default() };
         let synced = facts.clone().into_outcome(false, std::time::Duration::from_secs(60), now);

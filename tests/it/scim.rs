@@ -555,3 +555,95 @@ async fn psync_a_recreated_sync_keeps_its_record_when_restored_or_asked_and_star
     assert_eq!(after_orphan.sync_status, SyncStatus::Synchronized, "{after_orphan:?}");
     assert_ne!(after_orphan.sync_id, fresh.sync_id);
 }
+
+#[tokio::test]
+async fn psync_observe_only_lists_what_differs_and_writes_nothing() {
+    let Some(server) = ScimServer::start().await else { return };
+    let (world, guards, scim) = (World::new().await, guards(), client(&server));
+    let mut desired = world.sync(&server.url(), &server.token, json!({}));
+    desired.flags.observe_only = true;
+    let nothing = sync(&world, &guards, &desired).await;
+    assert_eq!((nothing.reason, nothing.sync_id.as_deref()), ("NotFound", None), "{nothing:?}");
+    assert!(scim_users(&scim).await.is_empty(), "nothing pushed");
+
+    desired.flags.observe_only = false;
+    let first = sync(&world, &guards, &desired).await;
+    let record = first.sync_id.clone().expect("record");
+    let stored = |world: &World| {
+        let store = world.store.clone();
+        let id = record.clone();
+        async move {
+            let mut conn = store.acquire().await.expect("conn");
+            syncs::get(&mut conn, &id).await.expect("row")
+        }
+    };
+    let before = stored(&world).await;
+
+    // Out of band: anna deleted there; in the platform: carol leaves; a new order is added.
+    let users = scim_users(&scim).await;
+    let anna = id(&users[&world.users["anna@acme.example"]]);
+    scim.delete::<User>(&anna).await.expect("out-of-band delete");
+    world.member("carol-ops", true).await;
+    desired.flags.observe_only = true;
+    desired.spec.orders = vec![
+        serde_json::from_value(
+            json!({"name": "o", "product": "p", "quantity": 1, "notificationEmail": "o@acme.example"}),
+        )
+        .expect("order"),
+    ];
+    let observed = sync(&world, &guards, &desired).await;
+    let differences = observed.observed_only.clone().expect("observe-only facts");
+    assert!(differences.contains(&("users[anna@acme.example]".to_owned(), "missing".to_owned())), "{differences:?}");
+    assert!(
+        differences.contains(&("users[carol@acme.example]".to_owned(), "deactivate".to_owned())),
+        "{differences:?}"
+    );
+    assert!(differences.iter().any(|(what, _)| what == "groups[Acme Operations]"), "{differences:?}");
+    assert_eq!(observed.reason, "DriftDetected");
+    assert!(observed.executed.is_empty() && observed.orders_pending == ["o"], "no order runs: {observed:?}");
+    // Nothing written: anna still gone, carol still active, the record as it was.
+    let users = scim_users(&scim).await;
+    assert!(!users.contains_key(&world.users["anna@acme.example"]));
+    assert_eq!(users[&world.users["carol@acme.example"]].active, Some(true));
+    assert_eq!(stored(&world).await, before, "the record is untouched");
+
+    // Deleting under observe-only leaves the external system as it is.
+    desired.deleting = true;
+    let deleted = sync(&world, &guards, &desired).await;
+    assert_eq!((deleted.reason, deleted.deletion_finished), ("Orphaned", true), "{deleted:?}");
+    assert_eq!(scim_users(&scim).await[&world.users["bob@acme.example"]].active, Some(true));
+}
+
+#[tokio::test]
+async fn psync_external_id_imports_a_record_and_never_takes_a_live_one() {
+    let Some(server) = ScimServer::start().await else { return };
+    let (world, guards) = (World::new().await, guards());
+    let order = json!({"name": "starter", "product": "p", "quantity": 1, "notificationEmail": "ops@acme.example"});
+    let mut first = world.sync(&server.url(), &server.token, json!({ "orders": [order] }));
+    let record = sync(&world, &guards, &first).await.sync_id.expect("a record");
+
+    // Another object names the record while its owner lives: refused, nothing taken.
+    let mut other = first.clone();
+    other.owner.name = "acme-scim-v2".into();
+    other.owner.uid = "uid-acme-scim-v2".into();
+    other.flags.external_id = Some(record.clone());
+    let err = reconcile(&world.store, &guards, &other, &mail_settings(), Timestamp::now()).await.expect_err("owned");
+    assert_eq!(err.reason(), "Conflict", "{err}");
+
+    // Once the first object let go (Orphan), the import takes the record over: no order runs again.
+    first.spec.deletion_policy = accountops::api::DeletionPolicy::Orphan;
+    first.deleting = true;
+    assert!(sync(&world, &guards, &first).await.deletion_finished);
+    let imported = sync(&world, &guards, &other).await;
+    assert_eq!((imported.sync_id.as_deref(), imported.created), (Some(record.as_str()), false), "{imported:?}");
+    assert!(imported.executed.is_empty() && imported.assets.len() == 1, "{imported:?}");
+
+    // A record that does not exist: NotFound, nothing created.
+    let mut missing = other.clone();
+    missing.owner.name = "acme-scim-v3".into();
+    missing.owner.uid = "uid-acme-scim-v3".into();
+    missing.flags.external_id = Some("psync-00000000-0000-4000-8000-000000000000".into());
+    let facts = sync(&world, &guards, &missing).await;
+    assert_eq!((facts.reason, facts.sync_id.as_deref()), ("NotFound", None), "{facts:?}");
+    assert!(facts.message.contains("no sync record psync-00000000"), "{}", facts.message);
+}

@@ -36,7 +36,7 @@ pub(super) async fn finish(
     now: Timestamp,
 ) -> Result<SyncFacts, CoreError> {
     let spec = &desired.spec;
-    if spec.deletion_policy != DeletionPolicy::Delete {
+    if spec.deletion_policy != DeletionPolicy::Delete || desired.flags.observe_only {
         // Released, so a re-created object starts afresh unless it asks to adopt the record.
         if let Some(row) = &row {
             let mut conn = store.acquire().await?;

@@ -98,6 +98,9 @@ pub struct SyncFacts {
     pub order_hold: Option<String>,
     /// Deletion is finished; the shell may drop its finalizer.
     pub deletion_finished: bool,
+    /// Observe-only: what a push would write (`users[…]`/`groups[…]`, what); `Some` and empty
+    /// when nothing differs.
+    pub observed_only: Option<Vec<(String, String)>>,
 }
 
 /// Observe, push to SCIM, record the result, execute new orders.
@@ -112,7 +115,7 @@ pub async fn reconcile(
     let mut facts = SyncFacts::new(desired.credentials_hash.clone());
     let mut conn = store.acquire().await?;
     let me = &desired.owner;
-    let observed = preview::observe(&mut conn, me, spec, desired.flags.adopt).await?;
+    let observed = preview::observe(&mut conn, me, spec, &desired.flags).await?;
     if desired.deleting {
         drop(conn);
         let ours = observed.row.filter(|_| matches!(observed.claim, preview::Claim::Own | preview::Claim::ReAdopt));
@@ -122,6 +125,14 @@ pub async fn reconcile(
         facts.message = format!("Account {} is not ready", spec.account_ref.name.as_str());
         return Ok(facts);
     };
+    if let preview::Claim::ImportMissing { id } = &observed.claim {
+        preview::import_missing(&mut facts, id);
+        return Ok(facts);
+    }
+    if desired.flags.observe_only {
+        drop(conn);
+        return observe_only(store, guards, desired, &observed, &account.id, facts).await;
+    }
     let (row, created) = claim_record(&mut conn, desired, &observed, &account.id, now).await?;
     facts.created = created;
     facts.sync_id = Some(row.id.clone());
@@ -133,7 +144,10 @@ pub async fn reconcile(
 
     let mut record = before.clone().unwrap_or_default();
     let pushed = match client(desired, guards) {
-        Ok(scim) => sync::push(&scim, &dir, &spec.options, &mut record, legacy, &held_elsewhere).await,
+        Ok(scim) => {
+            let options = &spec.options;
+            sync::push(&scim, &dir, options, &mut record, legacy, &held_elsewhere, sync::Mode::Write).await
+        }
         Err(e) => Err(e),
     };
     let mut conn = store.acquire().await?;
@@ -191,6 +205,62 @@ pub async fn reconcile(
     Ok(facts)
 }
 
+/// `accountops.dev/observe-only`: compare the external system with the platform and list what a
+/// push would write, writing nothing anywhere (no record, no orders, no SCIM writes).
+async fn observe_only(
+    store: &Store,
+    guards: &Guards,
+    desired: &DesiredSync,
+    observed: &preview::ObservedSync,
+    account_id: &str,
+    mut facts: SyncFacts,
+) -> Result<SyncFacts, CoreError> {
+    let spec = &desired.spec;
+    let row = observed.row.as_ref().filter(|r| r.account_id == account_id);
+    let Some(row) = row else {
+        preview::no_record_to_observe(&mut facts);
+        return Ok(facts);
+    };
+    facts.sync_id = Some(row.id.clone());
+    facts.external_id = row.external_id.clone();
+    facts.last_sync_time = row.last_sync_time;
+    facts.assets = preview::asset_refs(&observed.assets);
+    facts.orders_pending = preview::pending_orders(spec, &observed.assets);
+    let (dir, held_elsewhere) = {
+        let mut conn = store.acquire().await?;
+        (directory(&mut conn, account_id, "").await?, held_by_other_syncs(&mut conn, row).await?)
+    };
+    let mut record = PushRecord::parse(row.pushed.as_deref()).unwrap_or_default();
+    let legacy = row.pushed.is_none() && row.last_sync_time.is_some();
+    let read = match client(desired, guards) {
+        Ok(scim) => {
+            let options = &spec.options;
+            sync::push(&scim, &dir, options, &mut record, legacy, &held_elsewhere, sync::Mode::Observe).await
+        }
+        Err(e) => Err(e),
+    };
+    match read {
+        Ok(p) => {
+            let differs = !p.differences.is_empty();
+            facts.sync_status = if differs { SyncStatus::UnSynchronized } else { SyncStatus::Synchronized };
+            facts.user_count = i32::try_from(p.users).ok();
+            facts.group_count = i32::try_from(p.groups).ok();
+            facts.reason = if differs { "DriftDetected" } else { "Synchronized" };
+            facts.message = format!(
+                "the external system differs from the platform in {} places (observe-only, not corrected)",
+                p.differences.len()
+            );
+            facts.observed_only = Some(p.differences);
+        }
+        Err(e) => {
+            facts.sync_status = SyncStatus::Error;
+            facts.reason = e.category();
+            facts.message = e.to_string();
+        }
+    }
+    Ok(facts)
+}
+
 /// The record this run continues, as `observed.claim` says: this object's own, taken over from
 /// a re-created object, revived, or a new one (releasing a stale one first). A record of
 /// another account (the object named another Account before) is released and a new one made.
@@ -215,7 +285,7 @@ async fn claim_record(
     }
     if let Some(found) = &row {
         match observed.claim {
-            Claim::ReAdopt | Claim::Revive => {
+            Claim::ReAdopt | Claim::Revive | Claim::Import => {
                 if found.archived_at.is_some() {
                     syncs::unarchive(conn, &found.id, now).await?;
                 }
@@ -223,7 +293,7 @@ async fn claim_record(
                 tracing::info!(sync = %found.id, ?how, "sync record taken over by a re-created object");
                 row = Some(syncs::get(conn, &found.id).await?);
             }
-            Claim::Own | Claim::Create | Claim::ReleaseStale { .. } => {}
+            Claim::Own | Claim::Create | Claim::ReleaseStale { .. } | Claim::ImportMissing { .. } => {}
         }
     }
     Ok(match row {
@@ -314,6 +384,7 @@ impl SyncFacts {
             message: String::new(),
             order_hold: None,
             deletion_finished: false,
+            observed_only: None,
         }
     }
 
@@ -337,6 +408,10 @@ impl SyncFacts {
             Action::DeletionBlocked
         } else if self.reason == "AccountNotReady" {
             Action::Waiting
+        } else if self.reason == "NotFound" {
+            Action::NotFound
+        } else if let Some(differences) = &self.observed_only {
+            if differences.is_empty() { Action::Unchanged } else { Action::DriftDetected }
         } else if self.sync_status != SyncStatus::Synchronized {
             Action::ExternalError
         } else if self.order_hold.is_some() {
@@ -355,6 +430,9 @@ impl SyncFacts {
             .collect();
         if self.drift_corrections > 0 {
             changes.push(Change::new("externalSystem", None, Some(format!("{} corrections", self.drift_corrections))));
+        }
+        for (what, how) in self.observed_only.iter().flatten() {
+            changes.push(Change::new(format!("externalSystem.{what}"), None, Some(how.clone())));
         }
         let message = match &self.order_hold {
             Some(hold) if self.reason == "OrderImmutable" => hold.clone(),

@@ -11,21 +11,10 @@ use crate::core::Action;
 fn facts(sync_status: SyncStatus, reason: &'static str) -> SyncFacts {
     SyncFacts {
         sync_status,
-        created: false,
         sync_id: Some("psync-1".to_owned()),
-        external_id: None,
-        user_count: None,
-        group_count: None,
-        drift_corrections: 0,
-        last_sync_time: None,
-        credentials_hash: "0".repeat(64),
-        assets: Vec::new(),
-        executed: Vec::new(),
-        orders_pending: Vec::new(),
         reason,
         message: "m".to_owned(),
-        order_hold: None,
-        deletion_finished: false,
+        ..SyncFacts::new("0".repeat(64))
     }
 }
 
@@ -85,4 +74,24 @@ fn deletion_finishes_as_archived_or_orphaned_and_otherwise_waits() {
     assert_eq!(orphaned.into_outcome(true, RESYNC, now()).action, Action::Orphaned);
     let blocked = facts(SyncStatus::Error, "Unreachable").into_outcome(true, RESYNC, now());
     assert_eq!((blocked.action, blocked.requeue_at), (Action::DeletionBlocked, None));
+}
+
+#[test]
+fn observe_only_reports_differences_or_a_missing_record_and_corrects_nothing() {
+    let mut differs = facts(SyncStatus::UnSynchronized, "DriftDetected");
+    differs.observed_only = Some(vec![("users[ann@example.com]".to_owned(), "displayName".to_owned())]);
+    let o = differs.into_outcome(false, RESYNC, now());
+    assert_eq!((o.action, o.reason), (Action::DriftDetected, "DriftDetected"));
+    assert!(!o.is_ready());
+    assert_eq!(o.changes[0].field, "externalSystem.users[ann@example.com]");
+    let mut same = facts(SyncStatus::Synchronized, "Synchronized");
+    same.observed_only = Some(Vec::new());
+    assert_eq!(same.into_outcome(false, RESYNC, now()).action, Action::Unchanged);
+    let mut none = facts(SyncStatus::UnSynchronized, "NotFound");
+    none.observed_only = Some(Vec::new());
+    none.sync_id = None;
+    assert_eq!(none.into_outcome(false, RESYNC, now()).action, Action::NotFound);
+    // A read that failed is an external error, observe-only or not.
+    let failed = facts(SyncStatus::Error, "Unreachable");
+    assert_eq!(failed.into_outcome(false, RESYNC, now()).action, Action::ExternalError);
 }

@@ -13,6 +13,7 @@ use jiff::Timestamp;
 use super::{MAX_ASSETS_IN_STATUS, SyncFacts, plan};
 use crate::api::provisioning_sync::{AssetRef, ProvisioningSyncSpec, SyncStatus};
 use crate::core::error::CoreError;
+use crate::core::flags::Flags;
 use crate::core::outcome::Outcome;
 use crate::store::accounts::{self, Account, LifecycleState};
 use crate::store::assets::{self, Asset};
@@ -37,6 +38,11 @@ pub enum Claim {
     /// A record archived by an older version that kept its owner: released, then a new one is
     /// created.
     ReleaseStale { id: String },
+    /// The record `accountops.dev/external-id` names, taken over (never from another live
+    /// object: that is a conflict); revived if archived.
+    Import,
+    /// `accountops.dev/external-id` names no record.
+    ImportMissing { id: String },
 }
 
 /// The rows a sync starts from.
@@ -56,8 +62,9 @@ pub async fn observe(
     conn: &mut Conn,
     owner: &Owner,
     spec: &ProvisioningSyncSpec,
-    adopt: bool,
+    flags: &Flags,
 ) -> Result<ObservedSync, CoreError> {
+    let adopt = flags.adopt;
     let account_name = spec.account_ref.name.as_str();
     let account =
         match ownership::find_by_owner(conn, ManagedTable::Accounts, &owner.cluster, &owner.namespace, account_name)
@@ -84,7 +91,11 @@ pub async fn observe(
     };
     let released =
         if adopt { syncs::find_released(conn, &owner.cluster, &owner.namespace, &owner.name).await? } else { None };
-    let (claim, row) = claim(by_uid, by_names, released, adopt);
+    let imported = match &flags.external_id {
+        Some(id) => Some((id.clone(), syncs::find(conn, id).await?)),
+        None => None,
+    };
+    let (claim, row) = claim(by_uid, by_names, released, adopt, imported);
     let assets = match &row {
         Some(row) => assets::list_by_sync(conn, &row.id).await?,
         None => Vec::new(),
@@ -92,16 +103,23 @@ pub async fn observe(
     Ok(ObservedSync { account, row, claim, assets })
 }
 
-/// Which record the object continues: its own, one of the same namespace/name left live by a
-/// re-created object, or (asked to adopt) a released one; otherwise a new one. Pure.
+/// Which record the object continues: its own, the one `external-id` names, one of the same
+/// namespace/name left live by a re-created object, or (asked to adopt) a released one;
+/// otherwise a new one. `imported`: the external-id and the record found under it. Pure.
 pub fn claim(
     by_uid: Option<ProvisioningSync>,
     by_names: Option<ProvisioningSync>,
     released: Option<ProvisioningSync>,
     adopt: bool,
+    imported: Option<(String, Option<ProvisioningSync>)>,
 ) -> (Claim, Option<ProvisioningSync>) {
+    match (&by_uid, imported) {
+        (Some(row), _) if row.archived_at.is_none() => return (Claim::Own, by_uid),
+        (_, Some((_, Some(row)))) => return (Claim::Import, Some(row)),
+        (_, Some((id, None))) => return (Claim::ImportMissing { id }, None),
+        _ => {}
+    }
     match (by_uid, by_names) {
-        (Some(row), _) if row.archived_at.is_none() => (Claim::Own, Some(row)),
         // Our own record, archived by a deletion that kept the owner (older versions).
         (Some(row), _) if adopt => (Claim::Revive, Some(row)),
         (Some(row), _) => (Claim::ReleaseStale { id: row.id }, None),
@@ -127,6 +145,10 @@ pub fn preview(spec: &ProvisioningSyncSpec, observed: &ObservedSync, resync: Dur
         facts.message = format!("Account {} is not ready", spec.account_ref.name.as_str());
         return facts.into_outcome(false, resync, now);
     };
+    if let Claim::ImportMissing { id } = &observed.claim {
+        import_missing(&mut facts, id);
+        return facts.into_outcome(false, resync, now);
+    }
     // A record of another account is not continued (see `claim_record`).
     let row = observed.row.as_ref().filter(|r| r.account_id == account.id);
     let assets: &[Asset] = if row.is_some() { &observed.assets } else { &[] };
@@ -150,6 +172,49 @@ pub fn preview(spec: &ProvisioningSyncSpec, observed: &ObservedSync, resync: Dur
     facts.assets = asset_refs(assets);
     facts.orders_pending = pending_orders(spec, assets);
     facts.into_outcome(false, resync, now)
+}
+
+/// `plan` of an observe-only sync: `NotFound` without a record; with one, the comparison is
+/// `apply`'s (it reads the external system, `plan` does not) and no order runs either way.
+pub fn preview_observe_only(
+    spec: &ProvisioningSyncSpec,
+    observed: &ObservedSync,
+    resync: Duration,
+    now: Timestamp,
+) -> Outcome {
+    let mut facts = SyncFacts::new(String::new());
+    let Some(account) = ready_account(observed) else {
+        facts.message = format!("Account {} is not ready", spec.account_ref.name.as_str());
+        return facts.into_outcome(false, resync, now);
+    };
+    match observed.row.as_ref().filter(|r| r.account_id == account.id) {
+        None => no_record_to_observe(&mut facts),
+        Some(row) => {
+            facts.sync_id = Some(row.id.clone());
+            facts.observed_only = Some(Vec::new());
+            facts.sync_status = SyncStatus::Synchronized;
+            facts.reason = "Synchronized";
+            facts.message = "observe-only: apply compares the external system and writes nothing".to_owned();
+            facts.assets = asset_refs(&observed.assets);
+            facts.orders_pending = pending_orders(spec, &observed.assets);
+        }
+    }
+    facts.into_outcome(false, resync, now)
+}
+
+/// `accountops.dev/external-id` names no record: nothing is created in its place.
+pub(super) fn import_missing(facts: &mut SyncFacts, id: &str) {
+    facts.reason = "NotFound";
+    facts.message = format!("no sync record {id} to import ({})", crate::core::flags::EXTERNAL_ID_ANNOTATION);
+}
+
+/// Observe-only without a record: nothing to compare, and none is created.
+pub(super) fn no_record_to_observe(facts: &mut SyncFacts) {
+    facts.reason = "NotFound";
+    facts.message = format!(
+        "no sync record exists for this object (observe-only); remove {} to create one",
+        crate::core::flags::OBSERVE_ONLY_ANNOTATION
+    );
 }
 
 /// The orders of `spec` without an asset among `assets`.

@@ -102,16 +102,21 @@ fn a_record_is_continued_taken_over_revived_or_made_anew() {
     use super::preview::{Claim, claim};
     let live = || Some(record());
     let archived = || Some(ProvisioningSync { archived_at: Some(now()), ..record() });
-    assert_eq!(claim(live(), live(), None, false), (Claim::Own, live()), "its own record");
-    assert_eq!(claim(None, live(), None, false), (Claim::ReAdopt, live()), "re-created, record still live");
-    assert_eq!(claim(None, None, live(), true), (Claim::Revive, live()), "released, adopt asked");
-    assert_eq!(claim(None, None, live(), false), (Claim::Create, None), "released, not asked");
-    assert_eq!(claim(None, None, None, true), (Claim::Create, None), "nothing to adopt");
+    assert_eq!(claim(live(), live(), None, false, None), (Claim::Own, live()), "its own record");
+    assert_eq!(claim(None, live(), None, false, None), (Claim::ReAdopt, live()), "re-created, record still live");
+    assert_eq!(claim(None, None, live(), true, None), (Claim::Revive, live()), "released, adopt asked");
+    assert_eq!(claim(None, None, live(), false, None), (Claim::Create, None), "released, not asked");
+    assert_eq!(claim(None, None, None, true, None), (Claim::Create, None), "nothing to adopt");
     // Archived by an older version that kept the owner: revived when asked, else let go.
-    assert_eq!(claim(archived(), None, None, true), (Claim::Revive, archived()));
-    assert_eq!(claim(archived(), None, None, false), (Claim::ReleaseStale { id: "psync-1".into() }, None));
-    assert_eq!(claim(None, archived(), None, true), (Claim::Revive, archived()));
-    assert_eq!(claim(None, archived(), None, false), (Claim::ReleaseStale { id: "psync-1".into() }, None));
+    assert_eq!(claim(archived(), None, None, true, None), (Claim::Revive, archived()));
+    assert_eq!(claim(archived(), None, None, false, None), (Claim::ReleaseStale { id: "psync-1".into() }, None));
+    assert_eq!(claim(None, archived(), None, true, None), (Claim::Revive, archived()));
+    assert_eq!(claim(None, archived(), None, false, None), (Claim::ReleaseStale { id: "psync-1".into() }, None));
+    // external-id: the named record, unless the object already has its own; a missing one is said.
+    let named = |row| Some(("psync-1".to_owned(), row));
+    assert_eq!(claim(None, None, None, false, named(live())), (Claim::Import, live()));
+    assert_eq!(claim(live(), None, None, false, named(archived())), (Claim::Own, live()), "imported before");
+    assert_eq!(claim(None, None, None, false, named(None)), (Claim::ImportMissing { id: "psync-1".into() }, None));
 }
 
 #[test]
@@ -126,4 +131,34 @@ fn a_record_of_another_account_is_not_continued() {
     let o = preview(&spec(&[("o1", "P")]), &observed, RESYNC, now());
     assert_eq!((o.action, o.id), (Action::Created, None), "a new record");
     assert_eq!(o.changes.len(), 1, "its orders run anew");
+}
+
+#[test]
+fn an_observe_only_plan_creates_nothing_and_runs_no_order() {
+    use super::preview::preview_observe_only;
+    let without = ObservedSync { account: Some(account(LifecycleState::Active)), ..ObservedSync::default() };
+    let o = preview_observe_only(&spec(&[("o1", "P")]), &without, RESYNC, now());
+    assert_eq!((o.action, o.reason), (Action::NotFound, "NotFound"));
+    assert!(o.message.contains("remove accountops.dev/observe-only to create one"), "{}", o.message);
+    let with = ObservedSync {
+        account: Some(account(LifecycleState::Active)),
+        row: Some(record()),
+        claim: super::preview::Claim::Own,
+        assets: Vec::new(),
+    };
+    let o = preview_observe_only(&spec(&[("o1", "P")]), &with, RESYNC, now());
+    assert_eq!((o.action, o.changes.len()), (Action::Unchanged, 0), "no order runs");
+    assert_eq!(o.provisioning.as_deref().map(|f| f.orders_pending.clone()), Some(vec!["o1".to_owned()]));
+}
+
+#[test]
+fn an_import_of_a_record_that_does_not_exist_plans_nothing() {
+    let observed = ObservedSync {
+        account: Some(account(LifecycleState::Active)),
+        claim: super::preview::Claim::ImportMissing { id: "psync-9".into() },
+        ..ObservedSync::default()
+    };
+    let o = preview(&spec(&[("o1", "P")]), &observed, RESYNC, now());
+    assert_eq!((o.action, o.reason), (Action::NotFound, "NotFound"));
+    assert_eq!(o.message, "no sync record psync-9 to import (accountops.dev/external-id)");
 }

@@ -41,11 +41,31 @@ pub struct Pushed {
     pub deprovisioned: usize,
     /// Groups deleted because their organization is gone (or groups are no longer pushed).
     pub groups_deleted: usize,
+    /// Observe-only: what a push would write, as (`users[e-mail]` or `groups[name]`, what);
+    /// nothing was written.
+    pub differences: Vec<(String, String)>,
+}
+
+/// Whether a push writes, or only reads and lists what it would write (observe-only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Write,
+    Observe,
+}
+
+/// What a write would do, for observe-only.
+fn describe(drift: &Drift) -> String {
+    match drift {
+        Drift::Missing => "missing".to_owned(),
+        Drift::Changed(fields) => fields.join(", "),
+        Drift::InSync => "in sync".to_owned(),
+    }
 }
 
 /// Push `dir` (its first group is the account group) and return the counts; `record` is
 /// updated with every write. `held_elsewhere`: users (our IDs) another sync of the same system
-/// has pushed, never deprovisioned here.
+/// has pushed, never deprovisioned here. With [`Mode::Observe`] nothing is written: what would
+/// be is listed in [`Pushed::differences`] (and `record` is left as it was).
 pub async fn push(
     scim: &ScimClient,
     dir: &Directory,
@@ -53,7 +73,9 @@ pub async fn push(
     record: &mut PushRecord,
     legacy: bool,
     held_elsewhere: &BTreeSet<String>,
+    mode: Mode,
 ) -> Result<Pushed, ScimError> {
+    let write = mode == Mode::Write;
     let mut pushed = Pushed::default();
     // SCIM IDs whose place in groups moved because of this run's user writes.
     let mut settled: BTreeSet<String> = BTreeSet::new();
@@ -68,6 +90,15 @@ pub async fn push(
                 pushed.drift += 1;
             }
             let earlier_id = before.map(|p| p.scim_id.clone());
+            if !write {
+                if drift.needs_write() {
+                    pushed.differences.push((format!("users[{}]", desired.email), describe(&drift)));
+                }
+                if let Some(id) = observed.and_then(|u| u.id) {
+                    scim_ids.insert(desired.user_id.clone(), id);
+                }
+                continue;
+            }
             let id = match (observed, &drift) {
                 (Some(user), Drift::InSync) => user.id,
                 (Some(user), Drift::Changed(fields)) => {
@@ -98,6 +129,10 @@ pub async fn push(
     for (user_id, scim_id) in ended {
         if held_elsewhere.contains(&user_id) {
             tracing::info!(user = %user_id, "membership ended; the user stays, another sync of this system holds it");
+        } else if !write {
+            let email = record.users.get(&user_id).map(|u| u.email.clone()).unwrap_or_default();
+            pushed.differences.push((format!("users[{email}]"), deprovision_verb(options.deprovision).to_owned()));
+            continue;
         } else {
             deprovision(scim, &scim_id, options.deprovision).await?;
             pushed.deprovisioned += 1;
@@ -123,6 +158,11 @@ pub async fn push(
             let previous: Vec<String> =
                 observed.iter().flat_map(|g| g.members.iter().map(|m| m.value.clone())).collect();
             for id in previous.iter().filter(|id| !members.contains(*id)) {
+                if !write {
+                    let what = deprovision_verb(options.deprovision).to_owned();
+                    pushed.differences.push((format!("users[{id}]"), what));
+                    continue;
+                }
                 deprovision(scim, id, options.deprovision).await?;
                 settled.insert(id.clone());
                 pushed.deprovisioned += 1;
@@ -132,6 +172,16 @@ pub async fn push(
         let before = record.groups.get(&group.external_id);
         if drift.needs_write() && group_drifted(before, &group.external_id, observed.as_ref(), &settled) {
             pushed.drift += 1;
+        }
+        if !write {
+            if drift.needs_write() {
+                pushed.differences.push((format!("groups[{}]", group.display_name), describe(&drift)));
+            }
+            pushed.groups += 1;
+            if is_account {
+                account_group_id = observed.and_then(|g| g.id);
+            }
+            continue;
         }
         let wanted =
             Group::new(&group.external_id, &group.display_name, members.iter().map(|m| Member::user(m)).collect());
@@ -167,6 +217,11 @@ pub async fn push(
         .map(|(external_id, g)| (external_id.clone(), g.scim_id.clone()))
         .collect();
     for (external_id, scim_id) in ended {
+        if !write {
+            let name = record.groups.get(&external_id).map(|g| g.display_name.clone()).unwrap_or_default();
+            pushed.differences.push((format!("groups[{name}]"), "delete".to_owned()));
+            continue;
+        }
         tracing::info!(group = %external_id, "deleting a SCIM group that is no longer wanted");
         scim.delete::<Group>(&scim_id).await?;
         record.groups.remove(&external_id);
@@ -213,6 +268,13 @@ pub async fn deprovision_all(
         scim.delete::<Group>(&group.scim_id).await?;
     }
     Ok(scim_ids.len())
+}
+
+fn deprovision_verb(how: Deprovision) -> &'static str {
+    match how {
+        Deprovision::Deactivate => "deactivate",
+        Deprovision::Delete => "delete",
+    }
 }
 
 async fn deprovision(scim: &ScimClient, scim_id: &str, how: Deprovision) -> Result<(), ScimError> {
