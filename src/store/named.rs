@@ -44,6 +44,15 @@ impl Value for Option<String> {
     }
 }
 
+/// What an insert or upsert binds.
+struct NewRow<'a, V> {
+    id: &'a str,
+    organization_id: &'a str,
+    name: &'a str,
+    value: &'a V,
+    now: Timestamp,
+}
+
 /// A row of either table.
 pub(super) struct Named<V> {
     pub id: String,
@@ -93,16 +102,8 @@ impl Catalog {
              VALUES ($1, $2, $3, $4, $5, $5) RETURNING {}",
             self.columns()
         );
-        let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(&id)
-            .bind(organization_id)
-            .bind(name)
-            .bind(value.encode())
-            .bind(time::encode(now))
-            .fetch_one(&mut *conn)
-            .await
-            .map_err(|e| op.error("insert", e))?;
-        self.decode(&row)
+        let new = NewRow { id: &id, organization_id, name, value, now };
+        self.write(conn, sql, new).await.map_err(|e| op.error("insert", e))?
     }
 
     /// Make the row `name` exist, live, with `value` (reviving an archived one); `updated_at`
@@ -127,16 +128,28 @@ impl Catalog {
              THEN {t}.updated_at ELSE excluded.updated_at END RETURNING {}",
             self.columns()
         );
+        let new = NewRow { id: &id, organization_id, name, value, now };
+        self.write(conn, sql, new).await.map_err(|e| op.error("upsert", e))?
+    }
+
+    /// Run an insert-shaped statement: `$1` ID, `$2` organization, `$3` name, `$4` value,
+    /// `$5` now. The outer error is the database's, for the caller to name; the inner one is
+    /// decoding the row.
+    async fn write<V: Value>(
+        &self,
+        conn: &mut Conn,
+        sql: String,
+        new: NewRow<'_, V>,
+    ) -> Result<Result<Named<V>, StoreError>, sqlx::Error> {
         let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(&id)
-            .bind(organization_id)
-            .bind(name)
-            .bind(value.encode())
-            .bind(time::encode(now))
+            .bind(new.id)
+            .bind(new.organization_id)
+            .bind(new.name)
+            .bind(new.value.encode())
+            .bind(time::encode(new.now))
             .fetch_one(&mut *conn)
-            .await
-            .map_err(|e| op.error("upsert", e))?;
-        self.decode(&row)
+            .await?;
+        Ok(self.decode(&row))
     }
 
     /// The row `name` of an organization (live or archived), if any.
