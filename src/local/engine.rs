@@ -382,7 +382,7 @@ impl Walker<'_> {
         now: Timestamp,
     ) -> Status {
         let spec = &item.object.spec;
-        let resync = credentials::resync_interval(spec);
+        let resync = provisioning::resync_interval(spec);
         let Some(data) = syncs::credentials(set, item) else {
             return Status::Done(credentials::secret_missing(spec, &item.namespace, resync, now));
         };

@@ -59,7 +59,7 @@ impl Managed for ProvisioningSync {
         flags: Flags,
         now: Timestamp,
     ) -> Result<Outcome, CoreError> {
-        let resync = provisioning::credentials::resync_interval(&self.spec);
+        let resync = provisioning::resync_interval(&self.spec);
         // Credentials and the CA are read from this object's own namespace only.
         let (credentials, credentials_hash) = match scim_credentials(ctx, self, &owner.namespace).await? {
             Some(found) => found,

@@ -168,6 +168,25 @@ pub async fn find_released(
     row.as_ref().map(decode).transpose()
 }
 
+/// Archive sync `id` and let go of it (`owner_uid` cleared, the names kept as a record), in
+/// one statement: a re-created object of the same name then makes a new record unless it asks
+/// to adopt this one. Idempotent: the first `archived_at` stays.
+pub async fn retire(conn: &mut Conn, id: &str, now: Timestamp) -> Result<ProvisioningSync, StoreError> {
+    let op = Op::new(TABLE, id);
+    let row = sqlx::query(concat!(
+        "UPDATE provisioning_syncs SET archived_at = COALESCE(archived_at, $2), owner_uid = NULL, \
+         updated_at = CASE WHEN archived_at IS NULL OR owner_uid IS NOT NULL THEN $2 ELSE updated_at END \
+         WHERE id = $1 RETURNING ",
+        columns!()
+    ))
+    .bind(id)
+    .bind(time::encode(now))
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(|e| op.error("retire", e))?;
+    row.as_ref().map(decode).transpose()?.ok_or_else(|| op.not_found())
+}
+
 /// Bring archived sync `id` back (`archived_at` cleared). Idempotent.
 pub async fn unarchive(conn: &mut Conn, id: &str, now: Timestamp) -> Result<ProvisioningSync, StoreError> {
     let op = Op::new(TABLE, id);

@@ -71,11 +71,6 @@ pub fn secret_missing(spec: &ProvisioningSyncSpec, namespace: &str, resync: Dura
     }
 }
 
-/// A sync's resync interval (10 minutes when unparsable).
-pub fn resync_interval(spec: &ProvisioningSyncSpec) -> Duration {
-    spec.resync_interval.to_duration().unwrap_or(Duration::from_secs(600))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -104,9 +104,7 @@ pub(super) async fn finish(
     }
     // Archived and released in one go: a re-created object of the same name makes a new record
     // (or, with accountops.dev/adopt, revives this one).
-    let mut tx = store.begin().await?;
-    syncs::archive(&mut tx, &row.id, now).await?;
-    ownership::release(&mut tx, ManagedTable::ProvisioningSyncs, &row.id, now).await?;
-    crate::core::db::commit(tx).await?;
+    let mut conn = store.acquire().await?;
+    syncs::retire(&mut conn, &row.id, now).await?;
     Ok(facts)
 }

@@ -103,6 +103,11 @@ pub struct SyncFacts {
     pub observed_only: Option<Vec<(String, String)>>,
 }
 
+/// A sync's resync interval (10 minutes when unparsable).
+pub fn resync_interval(spec: &ProvisioningSyncSpec) -> std::time::Duration {
+    spec.resync_interval.to_duration().unwrap_or(std::time::Duration::from_secs(600))
+}
+
 /// Observe, push to SCIM, record the result, execute new orders.
 pub async fn reconcile(
     store: &Store,
@@ -136,23 +141,14 @@ pub async fn reconcile(
     let (row, created) = claim_record(&mut conn, desired, &observed, &account.id, now).await?;
     facts.created = created;
     facts.sync_id = Some(row.id.clone());
-    let dir = directory(&mut conn, &account.id, &account.details.legal_name).await?;
-    let before = PushRecord::parse(row.pushed.as_deref());
-    let legacy = before.is_none() && row.last_sync_time.is_some();
-    let held_elsewhere = held_by_other_syncs(&mut conn, &row).await?;
+    let inputs = PushInputs::read(&mut conn, &row, &account.id, &account.details.legal_name).await?;
     drop(conn);
 
-    let mut record = before.clone().unwrap_or_default();
-    let pushed = match client(desired, guards) {
-        Ok(scim) => {
-            let options = &spec.options;
-            sync::push(&scim, &dir, options, &mut record, legacy, &held_elsewhere, sync::Mode::Write).await
-        }
-        Err(e) => Err(e),
-    };
+    let mut record = inputs.before.clone().unwrap_or_default();
+    let pushed = inputs.push(desired, guards, &mut record, sync::Mode::Write).await;
     let mut conn = store.acquire().await?;
     // Whatever was written, even by a push that failed half-way, is recorded.
-    if before.as_ref() != Some(&record) {
+    if inputs.before.as_ref() != Some(&record) {
         syncs::record_pushed(&mut conn, &row.id, &record.to_json(), now).await?;
     }
     let recorded = match &pushed {
@@ -226,19 +222,12 @@ async fn observe_only(
     facts.last_sync_time = row.last_sync_time;
     facts.assets = preview::asset_refs(&observed.assets);
     facts.orders_pending = preview::pending_orders(spec, &observed.assets);
-    let (dir, held_elsewhere) = {
+    let inputs = {
         let mut conn = store.acquire().await?;
-        (directory(&mut conn, account_id, "").await?, held_by_other_syncs(&mut conn, row).await?)
+        PushInputs::read(&mut conn, row, account_id, "").await?
     };
-    let mut record = PushRecord::parse(row.pushed.as_deref()).unwrap_or_default();
-    let legacy = row.pushed.is_none() && row.last_sync_time.is_some();
-    let read = match client(desired, guards) {
-        Ok(scim) => {
-            let options = &spec.options;
-            sync::push(&scim, &dir, options, &mut record, legacy, &held_elsewhere, sync::Mode::Observe).await
-        }
-        Err(e) => Err(e),
-    };
+    let mut record = inputs.before.clone().unwrap_or_default();
+    let read = inputs.push(desired, guards, &mut record, sync::Mode::Observe).await;
     match read {
         Ok(p) => {
             let differs = !p.differences.is_empty();
@@ -308,6 +297,45 @@ async fn claim_record(
             (syncs::insert(conn, &new, now).await?, true)
         }
     })
+}
+
+/// What a push of `row` starts from.
+struct PushInputs {
+    dir: Directory,
+    /// The record of the last push; `None` when there is none (yet).
+    before: Option<PushRecord>,
+    /// Synced before the record existed (see [`sync`]).
+    legacy: bool,
+    /// Users other syncs of the system hold; only read when a recorded user left the directory,
+    /// the one case that needs them, so a steady resync does not scan every sync of the system.
+    held_elsewhere: BTreeSet<String>,
+}
+
+impl PushInputs {
+    async fn read(
+        conn: &mut Conn,
+        row: &ProvisioningSyncRow,
+        account_id: &str,
+        account_name: &str,
+    ) -> Result<PushInputs, CoreError> {
+        let dir = directory(conn, account_id, account_name).await?;
+        let before = PushRecord::parse(row.pushed.as_deref());
+        let legacy = before.is_none() && row.last_sync_time.is_some();
+        let someone_left = before.as_ref().is_some_and(|r| r.users.keys().any(|u| !dir.users.contains_key(u)));
+        let held_elsewhere = if someone_left { held_by_other_syncs(conn, row).await? } else { BTreeSet::new() };
+        Ok(PushInputs { dir, before, legacy, held_elsewhere })
+    }
+
+    async fn push(
+        &self,
+        desired: &DesiredSync,
+        guards: &Guards,
+        record: &mut PushRecord,
+        mode: sync::Mode,
+    ) -> Result<sync::Pushed, ScimError> {
+        let scim = client(desired, guards)?;
+        sync::push(&scim, &self.dir, &desired.spec.options, record, self.legacy, &self.held_elsewhere, mode).await
+    }
 }
 
 /// The users (our IDs) other live syncs of the same external system have pushed.

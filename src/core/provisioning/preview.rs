@@ -262,12 +262,10 @@ pub fn prune_outcome(row: Option<&ProvisioningSync>, now: Timestamp) -> Outcome 
 
 /// `apply --prune` of a sync whose manifest is gone; see [`prune_outcome`].
 pub async fn prune(store: &Store, owner: &Owner, now: Timestamp) -> Result<Outcome, CoreError> {
-    let mut tx = store.begin().await?;
-    let row = pruned_record(&mut tx, owner).await?;
+    let mut conn = store.acquire().await?;
+    let row = pruned_record(&mut conn, owner).await?;
     if let Some(row) = &row {
-        syncs::archive(&mut tx, &row.id, now).await?;
-        ownership::release(&mut tx, ManagedTable::ProvisioningSyncs, &row.id, now).await?;
+        syncs::retire(&mut conn, &row.id, now).await?;
     }
-    crate::core::db::commit(tx).await?;
     Ok(prune_outcome(row.as_ref(), now))
 }

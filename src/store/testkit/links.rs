@@ -204,6 +204,14 @@ pub async fn provisioning_syncs_crud(store: &Store) {
     ownership::release(&mut c, ManagedTable::ProvisioningSyncs, &owned.id, at(9)).await.expect("release");
     let found = provisioning::find_released(&mut c, cluster, ns, name).await.expect("find released");
     assert_eq!(found.map(|r| r.id), Some(owned.id.clone()));
+
+    // Retiring archives and releases in one go, once.
+    let other = NewProvisioningSync { owner: Some(owner("other-scim", "uid-2")), ..new.clone() };
+    let other = provisioning::insert(&mut c, &other, at(10)).await.expect("other");
+    let retired = provisioning::retire(&mut c, &other.id, at(11)).await.expect("retire");
+    assert_eq!((retired.archived_at, retired.owner.as_ref().and_then(|o| o.uid.clone())), (Some(at(11)), None));
+    let again = provisioning::retire(&mut c, &other.id, at(12)).await.expect("retire again");
+    assert_eq!((again.archived_at, again.updated_at), (Some(at(11)), at(11)));
 }
 
 pub async fn assets_once_per_order(store: &Store) {
