@@ -1,8 +1,18 @@
 //! The generated CustomResourceDefinitions, as the binary prints them and `crds/` stores them.
+//!
+//! ```text
+//! Rust types ─► kube's CustomResourceExt::crd() ─► reflow descriptions ─► storable strings ─► CRD
+//! ```
+//!
+//! Two passes over the derived schema apply to every field at once, so a new field cannot miss
+//! them: descriptions lose the source's line breaks, and every string of a spec gets the CEL
+//! rule that refuses what the platform database cannot store ([`fields::UNSTORABLE`]).
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
+use serde_json::{Value, json};
 
+use super::fields;
 use super::{Account, Membership, Organization, ProvisioningSync, TenantLink};
 
 /// Every CRD, in dependency order (an Account before the Organizations that point at it).
@@ -10,7 +20,44 @@ pub fn all() -> Vec<CustomResourceDefinition> {
     vec![Account::crd(), Organization::crd(), Membership::crd(), TenantLink::crd(), ProvisioningSync::crd()]
         .into_iter()
         .map(reflow_descriptions)
+        .map(storable_strings)
         .collect()
+}
+
+/// Every string of every version's spec (not an enum: its values are ours) refuses
+/// [`fields::UNSTORABLE`] with [`fields::STORABLE_RULE`].
+fn storable_strings(crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    fn walk(schema: &mut Value) {
+        let Some(map) = schema.as_object_mut() else { return };
+        if map.get("type").and_then(Value::as_str) == Some("string") && !map.contains_key("enum") {
+            let rules = map.entry("x-kubernetes-validations").or_insert_with(|| json!([]));
+            if let Some(rules) = rules.as_array_mut() {
+                rules.push(json!({ "rule": fields::STORABLE_RULE, "message": fields::STORABLE_MESSAGE }));
+            }
+        }
+        if let Some(props) = map.get_mut("properties").and_then(Value::as_object_mut) {
+            props.values_mut().for_each(walk);
+        }
+        for key in ["items", "additionalProperties"] {
+            if let Some(child) = map.get_mut(key) {
+                walk(child);
+            }
+        }
+        for key in ["allOf", "anyOf", "oneOf"] {
+            if let Some(children) = map.get_mut(key).and_then(Value::as_array_mut) {
+                children.iter_mut().for_each(walk);
+            }
+        }
+    }
+    let Ok(mut value) = serde_json::to_value(&crd) else { return crd };
+    if let Some(versions) = value.pointer_mut("/spec/versions").and_then(Value::as_array_mut) {
+        for version in versions {
+            if let Some(spec) = version.pointer_mut("/schema/openAPIV3Schema/properties/spec") {
+                walk(spec);
+            }
+        }
+    }
+    serde_json::from_value(value).unwrap_or(crd)
 }
 
 /// Doc comments are wrapped for the source file; `kubectl explain` wraps on its own, so a
@@ -123,6 +170,65 @@ mod tests {
             for column in ["Ready", "Age"] {
                 assert!(columns.contains(&column), "{kind} prints {column}: {columns:?}");
             }
+        }
+    }
+
+    /// Every string a user writes into a spec refuses NUL, which PostgreSQL cannot store.
+    #[test]
+    fn every_spec_string_refuses_what_the_database_cannot_store() {
+        for crd in all() {
+            let v = version(&crd);
+            let mut strings = 0;
+            let mut missing = Vec::new();
+            walk(&v["schema"]["openAPIV3Schema"]["properties"]["spec"], "spec".to_owned(), &mut |path, s| {
+                if s["type"] == "string" && s.get("enum").is_none() {
+                    strings += 1;
+                    let rules = s["x-kubernetes-validations"].as_array().cloned().unwrap_or_default();
+                    if !rules
+                        .iter()
+                        .any(|r| r["rule"] == fields::STORABLE_RULE && r["message"] == fields::STORABLE_MESSAGE)
+                    {
+                        missing.push(path.to_owned());
+                    }
+                }
+            });
+            assert!(strings > 0, "{}", crd.spec.names.kind);
+            assert!(missing.is_empty(), "{}: strings without the NUL rule: {missing:?}", crd.spec.names.kind);
+        }
+    }
+
+    /// Each lifetime and interval carries its bounds as a rule and says them in its description.
+    #[test]
+    fn every_lifetime_is_bounded_and_documents_its_bounds() {
+        let bounded = [
+            ("Organization", "spec.serviceProvider.codeLifetime", fields::CODE_LIFETIME),
+            ("Membership", "spec.invitation.lifetime", fields::INVITATION_LIFETIME),
+            ("TenantLink", "spec.partnerInvitation.lifetime", fields::INVITATION_LIFETIME),
+            ("ProvisioningSync", "spec.resyncInterval", fields::RESYNC_INTERVAL),
+        ];
+        let mut found = Vec::new();
+        for crd in all() {
+            let kind = crd.spec.names.kind.clone();
+            let v = version(&crd);
+            walk(&v["schema"]["openAPIV3Schema"]["properties"]["spec"], "spec".to_owned(), &mut |path, s| {
+                let rules = s["x-kubernetes-validations"].as_array().cloned().unwrap_or_default();
+                if rules.iter().any(|r| r["rule"].as_str().is_some_and(|t| t.contains(fields::DURATION_PATTERN))) {
+                    found.push((kind.clone(), path.to_owned(), s.clone()));
+                }
+            });
+        }
+        let paths: Vec<(String, String)> = found.iter().map(|(k, p, _)| (k.clone(), p.clone())).collect();
+        let expected: Vec<(String, String)> = bounded.iter().map(|(k, p, _)| (k.to_string(), p.to_string())).collect();
+        assert_eq!(paths, expected, "every duration field is in this list");
+        for ((kind, path, schema), (_, _, bounds)) in found.iter().zip(bounded) {
+            let rules = schema["x-kubernetes-validations"].as_array().expect("rules");
+            let message = format!("must be between {} and {}", bounds.min, bounds.max);
+            assert!(rules.iter().any(|r| r["message"] == message), "{kind} {path}: {rules:?}");
+            let description = schema["description"].as_str().unwrap_or_default();
+            assert!(
+                description.contains(&format!("from {} to {}", bounds.min, bounds.max)),
+                "{kind} {path}: {description}"
+            );
         }
     }
 

@@ -5,7 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::common::{Conditions, DeletionPolicy, LocalRef, Locale};
-use super::fields::{Email, Lifetime};
+use super::fields::{Email, INVITATION_LIFETIME, Lifetime};
 
 /// A person in an Organization or Account: an invited user who signs in (`login: true`) or an
 /// authorized contact only (`login: false`).
@@ -95,14 +95,15 @@ pub enum NotificationLevel {
 }
 
 /// Invitation settings.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct InvitationSpec {
     /// Language of the invitation mail: `en` or `pl`.
     #[serde(default)]
     pub locale: Locale,
-    /// How long the invitation can be accepted (default 7d).
+    /// How long the invitation can be accepted: from 1h to 30d (default 7d).
     #[serde(default = "default_lifetime")]
+    #[x_kube(validation = INVITATION_LIFETIME.rule())]
     pub lifetime: Lifetime,
     /// Change this value to send a fresh invitation with a new token and lifetime.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -5,7 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::common::{Conditions, DeletionPolicy, LocalRef};
-use super::fields::Lifetime;
+use super::fields::{CODE_LIFETIME, Lifetime};
 
 /// An organization of the platform under an Account; members, roles and provider links hang off it.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -109,14 +109,15 @@ pub struct GroupSpec {
 }
 
 /// Service-provider settings.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ServiceProviderSpec {
     /// Whether the organization currently issues provider codes.
     #[serde(default = "yes")]
     pub enabled: bool,
-    /// How long an issued provider code stays redeemable (default 24h).
+    /// How long an issued provider code stays redeemable: from 15m to 30d (default 24h).
     #[serde(default = "default_code_lifetime")]
+    #[x_kube(validation = CODE_LIFETIME.rule())]
     pub code_lifetime: Lifetime,
 }
 

@@ -5,7 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::common::{Conditions, DeletionPolicy, LocalRef, Locale, SecretRef};
-use super::fields::{Email, Lifetime};
+use super::fields::{Email, Lifetime, RESYNC_INTERVAL};
 
 /// Synchronizes an Account (organizations as groups, login members as users) with an external
 /// provisioning system over SCIM 2.0, and executes orders that create assets exactly once.
@@ -61,8 +61,9 @@ pub struct ProvisioningSyncSpec {
     /// What is pushed to the external system.
     #[serde(default)]
     pub options: SyncOptions,
-    /// How often the external system is compared and corrected (default 10m).
+    /// How often the external system is compared and corrected: from 1m to 24h (default 10m).
     #[serde(default = "default_resync")]
+    #[x_kube(validation = RESYNC_INTERVAL.rule())]
     pub resync_interval: Lifetime,
     /// Portal link put into welcome mails.
     #[x_kube(validation = Rule::new("self.matches('^https?://[^\\\\s]+$')").message("must be an http(s) URL"))]

@@ -5,7 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::common::{Conditions, DeletionPolicy, LocalRef, Locale, SecretKeyRef};
-use super::fields::{Email, Lifetime};
+use super::fields::{Email, INVITATION_LIFETIME, Lifetime};
 
 /// A link between two organizations, made either by redeeming a service provider's single-use
 /// code (`providerCode`) or by inviting a partner organization by its platform ID
@@ -108,8 +108,9 @@ pub struct PartnerInvitationSpec {
     /// Language of the invitation mail: `en` or `pl`.
     #[serde(default)]
     pub locale: Locale,
-    /// How long the invitation can be accepted (default 7d).
+    /// How long the invitation can be accepted: from 1h to 30d (default 7d).
     #[serde(default = "default_lifetime")]
+    #[x_kube(validation = INVITATION_LIFETIME.rule())]
     pub lifetime: Lifetime,
 }
 

@@ -26,6 +26,10 @@ pub enum CoreError {
     /// A shell could not read an input the engine needs (e.g. a Secret from the API server).
     #[error("reading {what}: {reason}")]
     Input { what: String, reason: String },
+
+    /// A field holds a string the platform database cannot store (see [`super::storable`]).
+    #[error("{field}: contains U+0000 (NUL), which the platform database cannot store")]
+    Unstorable { field: String },
 }
 
 /// Why `accountops invitation accept` (or the web app) cannot accept a token. Never holds
@@ -56,6 +60,7 @@ impl CoreError {
             CoreError::Invitation(_) => "invitation",
             CoreError::Random(_) => "random",
             CoreError::Input { .. } => "input_unavailable",
+            CoreError::Unstorable { .. } => "unstorable_value",
         }
     }
 
@@ -69,6 +74,7 @@ impl CoreError {
             "invitation" => "InvitationNotAccepted",
             "random" => "RandomUnavailable",
             "input_unavailable" => "InputUnavailable",
+            "unstorable_value" => "UnstorableValue",
             _ => "DatabaseError",
         }
     }
@@ -81,7 +87,7 @@ impl CoreError {
             // A race lost to another writer: the next reconcile sees the new state.
             CoreError::Store(StoreError::OwnedElsewhere { .. } | StoreError::UniqueViolation { .. }) => true,
             CoreError::Store(e) => e.is_transient(),
-            CoreError::InvalidAnnotation { .. } | CoreError::Invitation(_) => false,
+            CoreError::InvalidAnnotation { .. } | CoreError::Invitation(_) | CoreError::Unstorable { .. } => false,
             CoreError::Random(_) | CoreError::Input { .. } => true,
         }
     }

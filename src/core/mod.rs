@@ -45,6 +45,7 @@ pub mod outcome;
 pub mod plan;
 pub mod provider_code;
 pub mod provisioning;
+pub mod storable;
 pub mod tenant_link;
 pub mod tokens;
 

@@ -7,13 +7,15 @@
 //! `--prune` never touches a row an operator manages.
 //!
 //! A bad engine annotation (`accountops.dev/adopt: "yes"`) is a manifest problem like any
-//! other: it is reported before the database is opened, so nothing is touched.
+//! other: it is reported before the database is opened, so nothing is touched. A string the
+//! database cannot store fails its object here, before the core, with the field named.
 
 use kube::ResourceExt;
+use serde::Serialize;
 
 use super::manifest::{Document, field_line};
 use super::validate::{Item, ManifestSet, Problem};
-use crate::core::{CoreError, Flags};
+use crate::core::{CoreError, Flags, storable};
 use crate::store::Owner;
 
 /// The cluster identity local mode records when no `--cluster-id` is given.
@@ -37,8 +39,16 @@ pub fn is_local_uid(uid: &str) -> bool {
     uid.starts_with(UID_PREFIX)
 }
 
-/// The engine flags of a manifest, decoded from its annotations.
-pub fn flags<K: ResourceExt>(item: &Item<K>) -> Result<Flags, CoreError> {
+/// The engine flags of a manifest, decoded from its annotations, for a manifest the database
+/// can store: this is where every manifest becomes the engine's desired state, so the guard of
+/// [`storable`] runs here (a set `validate` passed never fails it; one built otherwise does).
+pub fn flags<K: ResourceExt + Serialize>(item: &Item<K>) -> Result<Flags, CoreError> {
+    storable::check(&item.object)?;
+    annotation_flags(item)
+}
+
+/// The engine flags of a manifest's annotations alone.
+fn annotation_flags<K: ResourceExt>(item: &Item<K>) -> Result<Flags, CoreError> {
     Flags::from_annotations(item.object.annotations().iter().map(|(k, v)| (k.as_str(), v.as_str())))
 }
 
@@ -48,8 +58,12 @@ pub fn annotation_problems(set: &ManifestSet, docs: &[Document]) -> Vec<Problem>
     let mut out: Vec<Problem> = set
         .accounts
         .iter()
-        .filter_map(|item| problem(item, "Account", flags(item).err()?, docs))
-        .chain(set.organizations.iter().filter_map(|item| problem(item, "Organization", flags(item).err()?, docs)))
+        .filter_map(|item| problem(item, "Account", annotation_flags(item).err()?, docs))
+        .chain(
+            set.organizations
+                .iter()
+                .filter_map(|item| problem(item, "Organization", annotation_flags(item).err()?, docs)),
+        )
         .collect();
     out.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
     out

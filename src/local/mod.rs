@@ -9,6 +9,7 @@ pub mod desired;
 pub mod dry_run;
 pub mod engine;
 pub mod manifest;
+pub mod metadata_check;
 pub mod references;
 pub mod render;
 pub mod schema_check;

@@ -2,10 +2,14 @@
 //! references between manifests, with every problem reported as `file:line: object: field: message`.
 //!
 //! ```text
-//! files ─► documents ─► per object: schema check ─► CEL rules ─► typed object ─┐
-//!                                                                              ├─► ManifestSet
-//!                                    references between objects (same namespace) ◄─┘
+//! files ─► documents ─► per object: metadata ─► schema ─► CEL rules ─► storable ─► typed ─┐
+//!                                                                                                  ├─► ManifestSet
+//!                                                  references between objects (same namespace) ◄──┘
 //! ```
+//!
+//! The metadata checks are the apiserver's ([`metadata_check`]); schema and CEL come from the
+//! generated CRDs; "storable" is the core's own guard ([`storable`]), which here only finds
+//! what no schema covers (an engine annotation holding NUL).
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -17,8 +21,10 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::manifest::{Document, field_line};
+use super::metadata_check;
 use super::schema_check::{self, FieldError};
 use crate::api::{self, Account, Membership, Organization, ProvisioningSync, TenantLink};
+use crate::core::storable;
 
 /// One problem found in the manifests.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -161,7 +167,7 @@ pub fn validate(docs: &[Document]) -> (ManifestSet, Vec<Problem>) {
             continue;
         };
         let mut field_errors = Vec::new();
-        check_name(name, &mut field_errors);
+        metadata_check::check(value, &mut field_errors);
         // Status is written by the operator; kubectl apply ignores it, so do we.
         let mut checked = value.clone();
         if let Some(m) = checked.as_object_mut() {
@@ -195,6 +201,12 @@ pub fn validate(docs: &[Document]) -> (ManifestSet, Vec<Problem>) {
             }
             continue;
         }
+        if let Some(field) = storable::first_unstorable(&checked) {
+            // An annotation's key is no path segment of the document.
+            let line = field_line(doc, if field.starts_with("metadata.") { "metadata.annotations" } else { &field });
+            problems.push(at(line, obj, Some(field), api::fields::STORABLE_MESSAGE.to_owned()));
+            continue;
+        }
         if let Some((file, line)) = seen.insert(object_id.clone(), (doc.file.clone(), doc.line)) {
             problems.push(at(doc.line, obj, None, format!("defined twice: also at {}:{line}", file.display())));
             continue;
@@ -214,22 +226,6 @@ pub fn validate(docs: &[Document]) -> (ManifestSet, Vec<Problem>) {
     problems.extend(super::desired::annotation_problems(&set, docs));
     problems.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
     (set, problems)
-}
-
-fn check_name(name: &str, out: &mut Vec<FieldError>) {
-    let valid = !name.is_empty()
-        && name.len() <= 253
-        && regex::Regex::new(api::fields::NAME_PATTERN).map(|re| re.is_match(name)).unwrap_or(false);
-    if name.is_empty() {
-        out.push(FieldError { path: "metadata.name".into(), message: "Required value".into() });
-    } else if !valid {
-        out.push(FieldError {
-            path: "metadata.name".into(),
-            message: format!(
-                "Invalid value: {name:?}: must be lower-case letters, digits, '-' and '.', at most 253 characters"
-            ),
-        });
-    }
 }
 
 fn typed<T: DeserializeOwned>(value: &Value) -> Result<T, String> {

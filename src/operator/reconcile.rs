@@ -5,7 +5,7 @@
 //!              │
 //!              ├─ deleting: core (deleting) ─► finished? remove finalizer : status "blocked", retry
 //!              │               └─ database down + force-orphan annotation ─► remove finalizer
-//!              └─ live: finalizer ─► core ─► Outcome ─► status (only if changed) + Event ─► resync
+//!              └─ live: storable? ─► finalizer ─► core ─► Outcome ─► status (only if changed) + Event ─► resync
 //! ```
 //!
 //! Errors become `Synced=False` conditions and a Warning Event, then [`error_policy`] backs off.
@@ -93,6 +93,11 @@ async fn reconcile_inner<K: Managed>(obj: &K, ctx: &Context) -> Result<Action, E
         let conditions = paused_conditions(K::conditions(&status), obj.meta().generation, now);
         K::set_conditions(&mut status, conditions, obj.meta().generation);
         write_status(&api, obj, status).await?;
+        return Ok(Action::await_change());
+    }
+    // Permanent, like a bad annotation: nothing is written until the object changes.
+    if let Err(e) = crate::core::storable::check(obj) {
+        report_error(&api, obj, ctx, &e, now).await?;
         return Ok(Action::await_change());
     }
     if !obj.finalizers().iter().any(|f| f == FINALIZER) {

@@ -86,7 +86,7 @@ pub fn invalid_fixtures() -> Vec<(PathBuf, String, String)> {
 fn validate_rejects_each_invalid_fixture_naming_file_line_object_and_field() {
     let fixtures = invalid_fixtures();
     assert!(fixtures.len() >= 10);
-    let kind_ns_name = regex::Regex::new(r": [A-Za-z]+/default/[a-z0-9-]+: ").expect("regex");
+    let kind_ns_name = regex::Regex::new(r": [A-Za-z]+/default/[A-Za-z0-9_.-]+: ").expect("regex");
     for (file, field, message) in fixtures {
         let rel = file.strip_prefix(env!("CARGO_MANIFEST_DIR")).expect("in repo");
         let out = accountops(&["validate", "-f", rel.to_str().expect("utf-8")]);

@@ -4,6 +4,7 @@ mod apiserver;
 mod chart;
 mod cli;
 mod harness;
+mod input;
 mod local;
 mod mail;
 mod membership_e2e;

@@ -55,7 +55,7 @@ spec:
   endpoint:
     url: SCIM_URL
     credentialsSecretRef: {name: scim-credentials}
-  resyncInterval: 3s
+  resyncInterval: 1m
   portalUrl: https://portal.example.com/start
   orders:
     - {name: starter, product: starter-pack, quantity: 2, notificationEmail: orders@example.de}

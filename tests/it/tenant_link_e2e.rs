@@ -168,15 +168,21 @@ async fn a_provider_code_is_redeemed_once_and_a_fresh_one_issued() {
 
 #[tokio::test]
 async fn unknown_expired_and_foreign_codes_are_refused_with_their_reason() {
-    let Some((env, _db, _smtp, _operator)) = setup().await else { return };
-    env.apply(&ORGS.replace("LIFETIME", "4s")).await;
+    let Some((env, db, _smtp, _operator)) = setup().await else { return };
+    env.apply(&ORGS.replace("LIFETIME", "15m")).await;
     let links: Api<TenantLink> = env.api();
     env.apply(&code_secret("made-up", "not-a-real-code-but-long-enough-0000")).await;
     env.apply(&link("unknown", "tenant-a", "made-up")).await;
     wait_reason(&links, "unknown", "CodeUnknown").await;
 
     let first = eventually("a code", WAIT, || async { provider_code(&env, "provider-provider-code").await }).await;
-    // Let it expire unused, then redeem it.
+    // Let it expire unused (the shortest lifetime a spec takes is 15m, so the row is made
+    // due at once), then redeem it.
+    let expire = "UPDATE provider_codes SET expires_at = to_char(now() AT TIME ZONE 'UTC', \
+                  'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') WHERE used_at IS NULL AND revoked_at IS NULL";
+    let expired =
+        sqlx::query(expire).execute(accountops::store::testkit::TestDatabase::store(&db).pool()).await.expect("update");
+    assert_eq!(expired.rows_affected(), 1);
     eventually("a code issued after expiry", WAIT, || async {
         provider_code(&env, "provider-provider-code").await.filter(|c| *c != first)
     })
