@@ -44,6 +44,12 @@ use super::fields::{CountryCode, CurrencyCode, Email};
         description = "Platform record present and current"
     ),
     printcolumn(
+        name = "Synced",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Synced\")].status",
+        description = "Last reconcile succeeded"
+    ),
+    printcolumn(
         name = "Reason",
         type_ = "string",
         json_path = ".status.conditions[?(@.type==\"Ready\")].reason",

@@ -167,9 +167,25 @@ mod tests {
                 .iter()
                 .filter_map(|c| c["name"].as_str())
                 .collect();
-            for column in ["Ready", "Age"] {
+            for column in ["Ready", "Synced", "Age"] {
                 assert!(columns.contains(&column), "{kind} prints {column}: {columns:?}");
             }
+        }
+    }
+
+    #[test]
+    fn synced_is_a_column_everywhere_and_reason_is_shown_wide() {
+        for crd in all() {
+            let kind = crd.spec.names.kind.clone();
+            let v = version(&crd);
+            let columns = v["additionalPrinterColumns"].as_array().expect("columns");
+            let column = |name: &str| columns.iter().find(|c| c["name"] == name);
+            let synced = column("Synced").unwrap_or_else(|| panic!("{kind} has Synced"));
+            assert_eq!(synced["jsonPath"], ".status.conditions[?(@.type==\"Synced\")].status", "{kind}");
+            assert!(synced.get("priority").is_none(), "{kind}: Synced is shown by default");
+            let reason = column("Reason").unwrap_or_else(|| panic!("{kind} has Reason"));
+            assert_eq!(reason["priority"], 1, "{kind}: Reason only with -o wide");
+            assert_eq!(reason["jsonPath"], ".status.conditions[?(@.type==\"Ready\")].reason", "{kind}");
         }
     }
 

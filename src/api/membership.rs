@@ -26,6 +26,8 @@ use super::fields::{Email, INVITATION_LIFETIME, Lifetime};
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase", description = "Pending, Invited, Active, Expired, Failed or Revoked"),
     printcolumn(name = "User ID", type_ = "string", json_path = ".status.userId", priority = 1, description = "Platform user ID"),
     printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status", description = "Membership recorded and current"),
+    printcolumn(name = "Synced", type_ = "string", json_path = ".status.conditions[?(@.type==\"Synced\")].status", description = "Last reconcile succeeded"),
+    printcolumn(name = "Reason", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].reason", priority = 1, description = "Why Ready is what it is"),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[x_kube(validation = Rule::new("has(self.organizationRef) == has(oldSelf.organizationRef)").message("the scope of a membership (organizationRef or accountRef) is immutable"))]

@@ -49,6 +49,19 @@ use super::fields::{Email, Lifetime, RESYNC_INTERVAL};
         json_path = ".status.conditions[?(@.type==\"Ready\")].status",
         description = "External system in sync"
     ),
+    printcolumn(
+        name = "Synced",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Synced\")].status",
+        description = "Last reconcile succeeded"
+    ),
+    printcolumn(
+        name = "Reason",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].reason",
+        priority = 1,
+        description = "Why Ready is what it is"
+    ),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[serde(rename_all = "camelCase")]

@@ -25,6 +25,7 @@ use super::fields::{Email, INVITATION_LIFETIME, Lifetime};
     printcolumn(name = "Counterpart", type_ = "string", json_path = ".status.counterpartOrganizationId", description = "Platform ID of the provider or partner organization"),
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase", description = "Pending, Active, Rejected, Expired or Revoked"),
     printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status", description = "Link established and current"),
+    printcolumn(name = "Synced", type_ = "string", json_path = ".status.conditions[?(@.type==\"Synced\")].status", description = "Last reconcile succeeded"),
     printcolumn(name = "Reason", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].reason", priority = 1, description = "Why Ready is what it is"),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]

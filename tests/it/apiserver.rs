@@ -118,3 +118,53 @@ async fn kubectl_explain_teaches_the_api() {
     let field = env.kubectl(["explain", "account.spec.billingAddress.country"]).await.ok();
     assert!(field.stdout.contains("ISO 3166-1 alpha-2 country code"), "{}", field.stdout);
 }
+
+/// The cell under `header` in the row of `name`, in the `kubectl get` table of `kind` (one
+/// table per kind; a cell starts where its header starts, counted in characters).
+fn cell(output: &str, kind: &str, name: &str, header: &str) -> Option<String> {
+    let table: Vec<&str> = output
+        .split("\n\n")
+        .find(|t| t.lines().nth(1).is_some_and(|row| row.starts_with(&format!("{kind}.accountops.dev/"))))?
+        .lines()
+        .collect();
+    let at = table[0].find(&format!("{header} ")).or_else(|| table[0].rfind(header))?;
+    let start = table[0][..at].chars().count();
+    let row = table.iter().find(|r| r.starts_with(&format!("{kind}.accountops.dev/{name} ")))?;
+    let rest: String = row.chars().skip(start).collect();
+    rest.split_whitespace().next().map(str::to_owned)
+}
+
+#[tokio::test]
+async fn kubectl_get_shows_synced_and_with_wide_the_reason_of_every_kind() {
+    let Some(env) = harness::test_env().await else { return };
+    env.kubectl(["apply", "-f", EXAMPLES]).await.ok();
+    let objects = [
+        ("account", "acme-polska", "HasOrganizations"),
+        ("organization", "acme-retail", "AccountNotReady"),
+        ("membership", "jan-nowak", "RoleNotFound"),
+        ("tenantlink", "acme-retail-invites-logistics-partner", "PartnerNotFound"),
+        ("provisioningsync", "acme-provisioning", "ExternalError"),
+    ];
+    // Status as the operator writes it: Ready False with a reason, Synced True.
+    for (kind, name, reason) in objects {
+        let condition = |type_: &str, status: &str, reason: &str| {
+            serde_json::json!({"type": type_, "status": status, "reason": reason, "message": "m",
+                               "lastTransitionTime": "2026-01-01T00:00:00Z", "observedGeneration": 1})
+        };
+        let patch = serde_json::json!({"status": {"conditions": [
+            condition("Ready", "False", reason),
+            condition("Synced", "True", "ReconcileSuccess"),
+        ]}});
+        env.kubectl(["patch", kind, name, "--subresource=status", "--type=merge", "-p", &patch.to_string()]).await.ok();
+    }
+    let kinds = "accounts,organizations,memberships,tenantlinks,provisioningsyncs";
+    let plain = env.kubectl(["get", kinds]).await.ok().stdout;
+    let wide = env.kubectl(["get", kinds, "-o", "wide"]).await.ok().stdout;
+    for (kind, name, reason) in objects {
+        assert_eq!(cell(&plain, kind, name, "SYNCED").as_deref(), Some("True"), "{kind} SYNCED in\n{plain}");
+        assert_eq!(cell(&plain, kind, name, "READY").as_deref(), Some("False"), "{kind} READY in\n{plain}");
+        assert_eq!(cell(&plain, kind, name, "REASON"), None, "{kind}: REASON only with -o wide:\n{plain}");
+        assert_eq!(cell(&wide, kind, name, "SYNCED").as_deref(), Some("True"), "{kind} in\n{wide}");
+        assert_eq!(cell(&wide, kind, name, "REASON").as_deref(), Some(reason), "{kind} REASON in\n{wide}");
+    }
+}
