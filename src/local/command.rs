@@ -81,7 +81,8 @@ pub const EXIT_STATUS_HELP: &str = "Exit status:\n  \
 #[command(after_help = EXIT_STATUS_HELP)]
 pub struct LocalArgs {
     /// Manifest file or directory (searched recursively for *.yaml and *.yml); repeatable.
-    #[arg(short = 'f', long = "filename", value_name = "PATH", required = true)]
+    /// `-` reads standard input (`kustomize build | accountops apply -f -`).
+    #[arg(short = 'f', long = "filename", value_name = "PATH", required = true, value_hint = clap::ValueHint::AnyPath)]
     pub paths: Vec<PathBuf>,
     /// Database URL: sqlite://PATH (created and migrated on first use) or
     /// postgres://USER:PASSWORD@HOST/DB.

@@ -1,7 +1,10 @@
-//! Reading manifests from files: every YAML document with the file and line it starts at.
+//! Reading manifests from files or standard input: every YAML document with the file and line
+//! it starts at.
 //!
 //! Local mode and `validate` report problems as `file:line`, so each document keeps its origin,
-//! and `field_line` finds the line of a field inside a block-style document.
+//! and `field_line` finds the line of a field inside a block-style document. The path `-`
+//! reads standard input (`kustomize build | accountops validate -f -`); its documents are
+//! named [`STDIN`].
 
 use std::path::{Path, PathBuf};
 
@@ -49,10 +52,33 @@ pub fn manifest_files(path: &Path) -> Result<Vec<PathBuf>, ReadError> {
     Ok(out)
 }
 
-/// Reads every document of every manifest file under the given paths.
+/// The path that stands for standard input.
+pub const STDIN_PATH: &str = "-";
+/// The file name problems in standard input's documents are reported under.
+pub const STDIN: &str = "<stdin>";
+
+/// Reads every document of every manifest file under the given paths (`-`: standard input,
+/// at most once).
 pub fn read_documents(paths: &[PathBuf]) -> Result<Vec<Document>, ReadError> {
+    read_documents_from(paths, std::io::stdin().lock())
+}
+
+/// [`read_documents`] with standard input given.
+pub fn read_documents_from(paths: &[PathBuf], mut stdin: impl std::io::Read) -> Result<Vec<Document>, ReadError> {
     let mut docs = Vec::new();
+    let mut stdin_read = false;
     for path in paths {
+        if path.as_os_str() == STDIN_PATH {
+            let at_stdin = |source| ReadError { path: PathBuf::from(STDIN), source };
+            if std::mem::replace(&mut stdin_read, true) {
+                let twice = std::io::Error::new(std::io::ErrorKind::InvalidInput, "`-f -` can be given only once");
+                return Err(at_stdin(twice));
+            }
+            let mut text = String::new();
+            stdin.read_to_string(&mut text).map_err(at_stdin)?;
+            docs.extend(split_documents(Path::new(STDIN), &text));
+            continue;
+        }
         for file in manifest_files(path)? {
             let text = std::fs::read_to_string(&file).map_err(|source| ReadError { path: file.clone(), source })?;
             docs.extend(split_documents(&file, &text));
@@ -190,6 +216,19 @@ mod tests {
         assert_eq!(field_line(b, "spec.city"), 14);
         assert_eq!(field_line(b, "spec.missing"), 9, "falls back to the deepest key found");
         assert_eq!(field_line(b, "nothing"), 7, "falls back to the document");
+    }
+
+    #[test]
+    fn dash_reads_standard_input_once_named_stdin() {
+        let input = "apiVersion: v1\nkind: A\n---\napiVersion: v1\nkind: B\n";
+        let docs = read_documents_from(&[PathBuf::from("-")], input.as_bytes()).expect("reads");
+        assert_eq!(docs.len(), 2);
+        assert_eq!((docs[1].file.as_path(), docs[1].line), (Path::new("<stdin>"), 4));
+        let twice = read_documents_from(&[PathBuf::from("-"), PathBuf::from("-")], input.as_bytes());
+        let err = twice.expect_err("stdin has one stream").to_string();
+        assert_eq!(err, "<stdin>: `-f -` can be given only once");
+        let binary = read_documents_from(&[PathBuf::from("-")], &[0xff, 0xfe][..]).expect_err("not UTF-8");
+        assert!(binary.to_string().starts_with("<stdin>: "), "{binary}");
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! `accountops validate`: every manifest checked the way the apiserver would check it, plus the
-//! references between manifests, with every problem reported as `file:line: object: field: message`.
+//! references between manifests, with every problem reported as `file:line: object: field: message`
+//! (or as JSON, see [`json`]).
 //!
 //! ```text
-//! files ─► documents ─► per object: metadata ─► schema ─► CEL rules ─► storable ─► typed ─┐
+//! files / stdin ─► documents ─► per object: metadata ─► schema ─► CEL rules ─► storable ─► typed ─┐
 //!                                                                                                  ├─► ManifestSet
 //!                                                  references between objects (same namespace) ◄──┘
 //! ```
@@ -26,7 +27,7 @@ use super::schema_check::{self, FieldError};
 use crate::api::{self, Account, Membership, Organization, ProvisioningSync, TenantLink};
 use crate::core::storable;
 
-/// One problem found in the manifests.
+/// One problem found in the manifests; its JSON form is part of `validate -o json` ([`json`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Problem {
     pub file: PathBuf,
@@ -234,6 +235,42 @@ fn typed<T: DeserializeOwned>(value: &Value) -> Result<T, String> {
 
 fn item<T>(doc: &Document, namespace: &str, name: &str, object: T) -> Item<T> {
     Item { file: doc.file.clone(), line: doc.line, namespace: namespace.to_owned(), name: name.to_owned(), object }
+}
+
+/// How `validate` prints its result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// One line per problem, `file:line: Kind/namespace/name: field: message`, then a summary.
+    Text,
+    /// One JSON document: `{"valid", "documents", "objects", "problems": [{"file", "line",
+    /// "object", "field", "message"}]}` (`object` and `field` null when unknown).
+    Json,
+}
+
+/// The JSON `validate -o json` prints. A stable shape for scripts: `valid` (no problems),
+/// `documents` (YAML documents read), `objects` (accountops objects that passed), and
+/// `problems` in file and line order, each `{"file", "line", "object", "field", "message"}`
+/// with `object` (`Kind/namespace/name`) and `field` null when the problem has none.
+pub fn json(set: &ManifestSet, documents: usize, problems: &[Problem]) -> Value {
+    let problems: Vec<Value> = problems
+        .iter()
+        .map(|p| {
+            // A file name that is not UTF-8 is shown as `file:line` shows it.
+            serde_json::json!({
+                "file": p.file.display().to_string(),
+                "line": p.line,
+                "object": p.object,
+                "field": p.field,
+                "message": p.message,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "valid": problems.is_empty(),
+        "documents": documents,
+        "objects": set.len(),
+        "problems": problems,
+    })
 }
 
 /// The CRD schema of a kind, for callers that need it (tests, the update checks of local mode).

@@ -1,7 +1,9 @@
-//! The `accountops` binary driven the way a user drives it: help, crds, validate.
+//! The `accountops` binary driven the way a user drives it: help, crds, validate (files or
+//! standard input, text or JSON), plan/apply from standard input, shell completions.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 fn accountops(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_accountops"))
@@ -9,6 +11,33 @@ fn accountops(args: &[&str]) -> Output {
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("the accountops binary runs")
+}
+
+/// The binary with `input` on its standard input, in `dir`.
+fn accountops_with_stdin(args: &[&str], input: &str, dir: &Path) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_accountops"))
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the accountops binary runs");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let input = input.to_owned();
+    // A writer thread: the binary may print before it has read everything.
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let out = child.wait_with_output().expect("waits");
+    writer.join().expect("writer").expect("stdin written");
+    out
+}
+
+/// The examples as one stream, as `kustomize build examples/` prints them.
+fn examples_stream() -> String {
+    let mut files: Vec<PathBuf> =
+        std::fs::read_dir(repo("examples")).expect("examples").map(|e| e.expect("entry").path()).collect();
+    files.sort();
+    files.iter().map(|f| format!("---\n{}", std::fs::read_to_string(f).expect("example"))).collect()
 }
 
 fn stdout(o: &Output) -> String {
@@ -24,7 +53,7 @@ fn help_lists_every_subcommand_and_each_has_its_own_help() {
     let out = accountops(&["--help"]);
     assert!(out.status.success());
     let text = stdout(&out);
-    for sub in ["run", "crds", "validate", "migrate", "plan", "apply"] {
+    for sub in ["run", "crds", "validate", "migrate", "plan", "apply", "completion"] {
         assert!(text.contains(sub), "--help lists {sub}: {text}");
         let sub_help = accountops(&[sub, "--help"]);
         assert!(sub_help.status.success(), "{sub} --help");
@@ -232,4 +261,136 @@ spec:
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains("Account/default/alpha: metadata.annotations: annotation accountops.dev/adopt"), "{text}");
+}
+
+#[test]
+fn validate_reads_standard_input_and_names_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ok = accountops_with_stdin(&["validate", "-f", "-"], &examples_stream(), dir.path());
+    assert!(ok.status.success(), "{}", stdout(&ok));
+    assert!(stdout(&ok).contains("13 objects in 14 documents: valid"), "{}", stdout(&ok));
+
+    let broken = examples_stream().replace("country: PL", "country: XK");
+    let out = accountops_with_stdin(&["validate", "-f", "-", "-f", "examples/00-accounts.yaml"], &broken, &repo(""));
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    let line = text.lines().find(|l| l.contains("XK") || l.contains("ISO 3166")).unwrap_or_else(|| panic!("{text}"));
+    let line_no = broken.lines().position(|l| l.contains("country: XK")).expect("in the stream") + 1;
+    assert!(
+        line.starts_with(&format!("<stdin>:{line_no}: Account/default/acme-polska: spec.billingAddress.country: ")),
+        "{line}"
+    );
+    assert!(text.contains("defined twice"), "stdin and files make one set: {text}");
+
+    let twice = accountops_with_stdin(&["validate", "-f", "-", "-f", "-"], "", dir.path());
+    assert_eq!(twice.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&twice.stderr).contains("`-f -` can be given only once"), "{twice:?}");
+}
+
+#[test]
+fn validate_json_has_the_documented_shape() {
+    let ok = accountops(&["validate", "-f", "examples/", "-o", "json"]);
+    assert!(ok.status.success());
+    let report: serde_json::Value = serde_json::from_slice(&ok.stdout).expect("JSON on stdout");
+    assert_eq!(report, serde_json::json!({"valid": true, "documents": 14, "objects": 13, "problems": []}));
+
+    let out = accountops(&[
+        "validate",
+        "-f",
+        "tests/fixtures/invalid/bad-country.yaml",
+        "-f",
+        "tests/fixtures/invalid/both-membership-scopes.yaml",
+        "-o",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stderr.is_empty(), "JSON mode prints nothing else: {}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(report["valid"], false);
+    assert_eq!((report["documents"].as_u64(), report["objects"].as_u64()), (Some(2), Some(0)));
+    assert_eq!(
+        report["problems"],
+        serde_json::json!([
+            {
+                "file": "tests/fixtures/invalid/bad-country.yaml",
+                "line": 13,
+                "object": "Account/default/bad-country",
+                "field": "spec.billingAddress.country",
+                "message": "must be an ISO 3166-1 alpha-2 country code in upper case, such as PL or DE"
+            },
+            {
+                "file": "tests/fixtures/invalid/both-membership-scopes.yaml",
+                "line": 3,
+                "object": "Membership/default/both-scopes",
+                "field": null,
+                "message": "set exactly one of spec.organizationRef and spec.accountRef"
+            }
+        ])
+    );
+    let yaml_error = accountops_with_stdin(&["validate", "-f", "-", "-o", "json"], "kind: [unclosed\n", &repo(""));
+    let report: serde_json::Value = serde_json::from_slice(&yaml_error.stdout).expect("JSON on stdout");
+    assert_eq!(report["problems"][0]["file"], "<stdin>");
+    assert_eq!(report["problems"][0]["object"], serde_json::Value::Null);
+}
+
+#[test]
+fn plan_and_apply_read_manifests_from_standard_input() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stream: String = examples_stream()
+        .split("---\n")
+        .filter(|d| !d.contains("kind: ProvisioningSync"))
+        .collect::<Vec<_>>()
+        .join("---\n");
+    let db = format!("sqlite://{}", dir.path().join("state.db").display());
+    let plan = accountops_with_stdin(&["plan", "-f", "-", "--database", &db], &stream, dir.path());
+    assert!(plan.status.success(), "{}{}", stdout(&plan), String::from_utf8_lossy(&plan.stderr));
+    assert!(stdout(&plan).contains("+ Account default/acme-polska (create)"), "{}", stdout(&plan));
+    assert!(!dir.path().join("state.db").exists(), "plan wrote nothing");
+    let apply = accountops_with_stdin(&["apply", "-f", "-", "--database", &db, "-o", "json"], &stream, dir.path());
+    assert!(apply.status.success(), "{}{}", stdout(&apply), String::from_utf8_lossy(&apply.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&apply.stdout).expect("JSON");
+    let created = report["objects"].as_array().expect("objects").iter().filter(|o| o["action"] == "Created").count();
+    assert_eq!(created, 11, "{report:#}");
+    // A broken stream is reported as `validate` reports it, and the database is not touched.
+    let broken = stream.replace("currency: PLN", "currency: ZLT");
+    let out = accountops_with_stdin(&["apply", "-f", "-", "--database", &db], &broken, dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("<stdin>:") && stdout(&out).contains("spec.currency"), "{}", stdout(&out));
+}
+
+#[test]
+fn completion_scripts_complete_subcommands_and_flags() {
+    for (shell, marker) in
+        [("bash", "complete -F _accountops"), ("zsh", "#compdef accountops"), ("fish", "complete -c accountops")]
+    {
+        let out = accountops(&["completion", shell]);
+        assert!(out.status.success(), "{shell}");
+        let script = stdout(&out);
+        assert!(script.contains(marker), "{shell}: {marker} in {script:.300}");
+        for word in ["validate", "apply", "completion", "filename"] {
+            assert!(script.contains(word), "{shell} completes {word}");
+        }
+    }
+    assert!(!accountops(&["completion", "tcsh"]).status.success(), "an unknown shell is refused");
+
+    // Real bash, completing the way it does at a prompt.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = dir.path().join("accountops.bash");
+    std::fs::write(&script, stdout(&accountops(&["completion", "bash"]))).expect("write script");
+    let complete = |words: &str, index: usize| {
+        let program = format!(
+            "source {}; COMP_WORDS=({words}); COMP_CWORD={index}; COMP_LINE='{words}'; COMP_POINT=${{#COMP_LINE}}; \
+             _accountops accountops \"${{COMP_WORDS[$COMP_CWORD]}}\" \"${{COMP_WORDS[$COMP_CWORD-1]}}\"; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+            script.display()
+        );
+        let out = Command::new("bash").args(["--norc", "-c", &program]).output().expect("bash runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        stdout(&out)
+    };
+    let subcommands = complete("accountops va", 1);
+    assert_eq!(subcommands.lines().collect::<Vec<_>>(), ["validate"], "{subcommands}");
+    let flags = complete("accountops validate --out", 2);
+    assert!(flags.lines().any(|l| l == "--output"), "{flags}");
+    let formats = complete("accountops validate -o ''", 3);
+    assert!(formats.lines().any(|l| l == "json") && formats.lines().any(|l| l == "text"), "{formats}");
 }
