@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use accountops::api;
 use accountops::local::command::LocalArgs;
@@ -224,8 +224,16 @@ async fn kube_client(kubeconfig: Option<PathBuf>) -> anyhow::Result<kube::Client
     kube::Client::try_from(config).context("creating the Kubernetes client")
 }
 
+/// `--help` names the environment variable behind an argument but never shows its value:
+/// `DATABASE_URL`, `SMTP_URL` and others carry passwords. Applied to every argument of every
+/// subcommand, so an argument added later cannot leak one either.
+fn hide_env_values(command: clap::Command) -> clap::Command {
+    command.mut_args(|arg| arg.hide_env_values(true)).mut_subcommands(hide_env_values)
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = hide_env_values(Cli::command()).get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     match run(cli) {
         Ok(code) => code,
         Err(e) => {

@@ -12,7 +12,8 @@
 
 use std::path::PathBuf;
 
-use super::error::{StoreError, redact};
+use super::error::StoreError;
+use crate::redact::redact;
 
 /// The database engine behind a [`Store`](super::Store).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -54,7 +55,7 @@ const EXPECTED: &str = "expected postgres://USER:PASSWORD@HOST:PORT/DATABASE, sq
 
 pub(crate) fn parse(raw: &str) -> Result<Target, StoreError> {
     let url = raw.trim();
-    let redacted = redact(url).into_owned();
+    let redacted = redact(url);
     let bad = |reason: String| StoreError::BadUrl { url: redacted.clone(), reason };
     if url.is_empty() {
         return Err(bad(format!("the URL is empty; {EXPECTED}")));
