@@ -493,7 +493,7 @@ async fn connect(url: &str) -> Store {
             Err(e) => {
                 attempt += 1;
                 let delay = context::backoff_delay(attempt).min(Duration::from_secs(30));
-                warn!(error = %e, retry_in = ?delay, "database not reachable");
+                warn!(error = %e.chain(), retry_in = ?delay, "database not reachable");
                 tokio::time::sleep(delay).await;
             }
         }
