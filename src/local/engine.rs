@@ -383,10 +383,13 @@ impl Walker<'_> {
     ) -> Status {
         let spec = &item.object.spec;
         let resync = provisioning::resync_interval(spec);
-        let Some(data) = syncs::credentials(set, item) else {
+        let Some(secret) = syncs::credentials(set, item) else {
             return Status::Done(credentials::secret_missing(spec, &item.namespace, resync, now));
         };
-        let (creds, hash) = match credentials::from_secret(spec, &data) {
+        if let Some(refused) = credentials::refusal(spec, &item.namespace, &secret, resync, now) {
+            return Status::Done(refused);
+        }
+        let (creds, hash) = match syncs::run_key().and_then(|key| credentials::from_secret(spec, &secret, &key)) {
             Ok(found) => found,
             Err(e) => return failed(&e),
         };

@@ -41,6 +41,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("migrations/postgres/0004_pushed_directory.sql"),
         include_str!("migrations/sqlite/0004_pushed_directory.sql"),
     ),
+    (
+        7,
+        "hash_keys",
+        include_str!("migrations/postgres/0007_hash_keys.sql"),
+        include_str!("migrations/sqlite/0007_hash_keys.sql"),
+    ),
 ];
 
 /// The newest schema version this binary knows.
