@@ -100,6 +100,8 @@ enum Command {
         lease_duration: Duration,
         #[command(flatten)]
         mail: MailArgs,
+        #[command(flatten)]
+        scim: Box<accountops::provisioning::ScimArgs>,
     },
 }
 
@@ -333,6 +335,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             lease_namespace,
             lease_duration,
             mail,
+            scim,
         } => {
             let mail = mail.config()?;
             init_logging(log_format);
@@ -361,6 +364,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     health_addr,
                     leader_election,
                     mail,
+                    scim: scim.settings(),
                 };
                 operator::run(client, config).await?;
                 Ok(ExitCode::SUCCESS)
