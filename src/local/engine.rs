@@ -70,6 +70,8 @@ pub struct Options {
     pub prune: bool,
     /// Sender and accept link of the mails Memberships and partner invitations queue.
     pub mail: MailSettings,
+    /// The SCIM endpoint policy and limits (`--scim-*`, as the operator's).
+    pub scim: crate::provisioning::GuardSettings,
 }
 
 /// What became of one object.
@@ -179,7 +181,7 @@ pub async fn run(
     let mut walker = match mode {
         Mode::Apply => {
             drop(conn);
-            Walker::Apply { store, mail: &options.mail, guards: Guards::default() }
+            Walker::Apply { store, mail: &options.mail, guards: Guards::new(options.scim.clone()) }
         }
         Mode::Plan => Walker::Plan { conn, dry: Box::default() },
     };

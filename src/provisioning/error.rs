@@ -28,8 +28,12 @@ pub enum ScimError {
     /// or fix the server's), or no TLS at all on the other side. Someone must act; not retried.
     #[error("TLS with the SCIM endpoint failed ({method} {path}): {reason}")]
     Tls { method: &'static str, path: String, reason: String },
-    /// The circuit breaker of this endpoint is open after repeated failures.
-    #[error("SCIM endpoint {endpoint} is failing ({failures} consecutive failures); next attempt in {}s", retry_in.as_secs().max(1))]
+    /// The circuit breaker of this endpoint is open after repeated failures. The message
+    /// leaves out the count and the time to the next probe, which change on every attempt:
+    /// a status made from it is written once, not on every reconcile.
+    #[error(
+        "SCIM endpoint {endpoint} is failing: its circuit breaker is open and lets one probe through per cool-down"
+    )]
     CircuitOpen { endpoint: String, failures: u32, retry_in: Duration },
     /// The answer was not what RFC 7644 describes.
     #[error("invalid SCIM response to {method} {path}: {reason}")]
@@ -38,7 +42,7 @@ pub enum ScimError {
     #[error("invalid SCIM endpoint configuration: {0}")]
     Config(String),
     /// The operator's endpoint policy refuses the endpoint; nothing was sent to it.
-    #[error("SCIM endpoint {endpoint} is not allowed by the operator's endpoint policy: {refusal}")]
+    #[error("SCIM endpoint {endpoint} is not allowed by the endpoint policy: {refusal}")]
     EndpointNotAllowed { endpoint: String, refusal: Refusal },
     /// The answer was larger than the operator reads from one response.
     #[error("SCIM {method} {path}: the response is larger than {limit} bytes (--scim-max-response-bytes); not read")]

@@ -219,7 +219,13 @@ mod tests {
         a.failure();
         let err = a.admit().await.expect_err("open");
         assert_eq!(err.category(), "CircuitOpen");
-        assert!(err.to_string().contains("2 consecutive failures"), "{err}");
+        let ScimError::CircuitOpen { failures, .. } = &err else { panic!("{err}") };
+        assert_eq!(*failures, 2);
+        assert_eq!(
+            err.to_string(),
+            "SCIM endpoint http://x/scim is failing: its circuit breaker is open and lets one probe through per cool-down",
+            "the same text on every attempt"
+        );
     }
 
     #[tokio::test]

@@ -165,25 +165,26 @@ impl EndpointPolicy {
     }
 
     /// Whether the operator may connect to `ip` (an address of `host`), over plain http or not.
+    /// The address rules come first (a metadata address is refused as such, whatever the
+    /// scheme), then plain http.
     pub fn check_address(&self, host: &str, ip: IpAddr, plain_http: bool) -> Result<(), Refusal> {
         let ip = embedded_v4(ip).map_or(ip, IpAddr::V4);
         let subject = if host == ip.to_string() { host.to_owned() } else { format!("{host} ({ip})") };
         let refuse = |rule| Err(Refusal { subject: subject.clone(), rule });
-        let loopback = ip.is_loopback();
-        if plain_http && !loopback && !self.allow_http {
+        if !self.allowed_ranges.iter().any(|r| r.contains(&ip)) {
+            if let Some(range) = self.denied_ranges.iter().find(|r| r.contains(&ip)) {
+                return refuse(Rule::DeniedRange(*range));
+            }
+            match builtin(ip) {
+                Some(Rule::Loopback) if self.allow_loopback => {}
+                Some(rule) => return refuse(rule),
+                None => {}
+            }
+        }
+        if plain_http && !ip.is_loopback() && !self.allow_http {
             return refuse(Rule::PlainHttp);
         }
-        if self.allowed_ranges.iter().any(|r| r.contains(&ip)) {
-            return Ok(());
-        }
-        if let Some(range) = self.denied_ranges.iter().find(|r| r.contains(&ip)) {
-            return refuse(Rule::DeniedRange(*range));
-        }
-        match builtin(ip) {
-            Some(Rule::Loopback) if self.allow_loopback => Ok(()),
-            Some(rule) => refuse(rule),
-            None => Ok(()),
-        }
+        Ok(())
     }
 
     fn host_listed(&self, host: &str) -> bool {
