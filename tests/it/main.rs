@@ -18,6 +18,7 @@ mod scim_hostile_e2e;
 mod scim_policy_e2e;
 mod scim_policy_local;
 mod store_pg;
+mod store_tls;
 mod support;
 mod tenant_link_e2e;
 mod tenant_link_local;
