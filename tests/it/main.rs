@@ -17,6 +17,7 @@ mod scim_hostile;
 mod scim_hostile_e2e;
 mod scim_policy_e2e;
 mod scim_policy_local;
+mod secrets_output;
 mod store_pg;
 mod store_tls;
 mod support;
