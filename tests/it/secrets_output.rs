@@ -57,7 +57,8 @@ fn passwords_with_url_delimiters_never_reach_an_error() {
         assert!(!err.contains(TAIL), "{url}: {err}");
     }
     // Escaped correctly, it is a password like any other: hidden, the rest of the URL shown.
-    let out = accountops(&["migrate", "--database", &format!("postgres://app:pa%23ss{TAIL}@127.0.0.1:1/platform")], &[]);
+    let out =
+        accountops(&["migrate", "--database", &format!("postgres://app:pa%23ss{TAIL}@127.0.0.1:1/platform")], &[]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("cannot connect to database postgres://app:***@127.0.0.1:1/platform"), "{err}");
 }

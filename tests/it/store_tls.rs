@@ -62,21 +62,21 @@ async fn verify_full_connects_encrypted_and_every_wrong_setup_fails_clearly() {
     assert!(encrypted(&store).await, "the session is TLS");
     store.close().await;
 
-    let err = connect(&full(&env.tls_url, &env.wrong_ca)).await.err().expect("a CA that signed nothing there");
+    let err = connect(&full(&env.tls_url, &env.wrong_ca)).await.expect_err("a CA that signed nothing there");
     assert!(err.contains("invalid peer certificate: UnknownIssuer"), "{err}");
     assert!(err.starts_with("cannot connect to database postgres://accountops:***@localhost:"), "{err}");
 
     // The certificate names localhost only: verify-full to 127.0.0.1 fails, verify-ca does not.
     let by_ip = env.tls_url.replace("@localhost:", "@127.0.0.1:");
-    let err = connect(&full(&by_ip, &env.ca)).await.err().expect("a host the certificate does not name");
+    let err = connect(&full(&by_ip, &env.ca)).await.expect_err("a host the certificate does not name");
     assert!(err.contains("certificate not valid for name \"127.0.0.1\""), "{err}");
     let store = connect(&with(&by_ip, &format!("sslmode=verify-ca&sslrootcert={}", env.ca))).await.expect("verify-ca");
     assert!(encrypted(&store).await);
     store.close().await;
 
-    let err = connect(&with(&env.plain_url, "sslmode=require")).await.err().expect("require without TLS");
+    let err = connect(&with(&env.plain_url, "sslmode=require")).await.expect_err("require without TLS");
     assert!(err.contains("server does not support TLS"), "{err}");
-    let err = connect(&full(&env.plain_url, &env.ca)).await.err().expect("verify-full without TLS");
+    let err = connect(&full(&env.plain_url, &env.ca)).await.expect_err("verify-full without TLS");
     assert!(err.contains("server does not support TLS"), "{err}");
 
     // require encrypts without verifying; prefer (the default) upgrades when TLS is offered.
