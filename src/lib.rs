@@ -7,4 +7,5 @@ pub mod local;
 pub mod mail;
 pub mod operator;
 pub mod provisioning;
+pub mod redact;
 pub mod store;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::{CommandFactory, Parser, Subcommand, ValueHint};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueHint};
 
 use accountops::api;
 use accountops::local::command::LocalArgs;
@@ -115,6 +115,8 @@ enum Command {
         lease_duration: Duration,
         #[command(flatten)]
         mail: MailArgs,
+        #[command(flatten)]
+        scim: Box<accountops::provisioning::ScimArgs>,
     },
 }
 
@@ -239,8 +241,16 @@ async fn kube_client(kubeconfig: Option<PathBuf>) -> anyhow::Result<kube::Client
     kube::Client::try_from(config).context("creating the Kubernetes client")
 }
 
+/// `--help` names the environment variable behind an argument but never shows its value:
+/// `DATABASE_URL`, `SMTP_URL` and others carry passwords. Applied to every argument of every
+/// subcommand, so an argument added later cannot leak one either.
+fn hide_env_values(command: clap::Command) -> clap::Command {
+    command.mut_args(|arg| arg.hide_env_values(true)).mut_subcommands(hide_env_values)
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = hide_env_values(Cli::command()).get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -350,6 +360,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             lease_namespace,
             lease_duration,
             mail,
+            scim,
         } => {
             let mail = mail.config()?;
             init_logging(log_format);
@@ -378,6 +389,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     health_addr,
                     leader_election,
                     mail,
+                    scim: scim.settings(),
                 };
                 operator::run(client, config).await?;
                 Ok(ExitCode::SUCCESS)

@@ -7,6 +7,8 @@
 #
 # What it sets up (each step is quick when already done):
 #   - PostgreSQL 15 (Debian package) started with a role `accountops`: tests/tools/postgres.sh
+#   - two more clusters for the TLS tests, one with a test CA's certificate, one without TLS:
+#     tests/tools/postgres-tls.sh
 #   - aiosmtpd and scim2-server (PyPI), the SMTP and SCIM servers tests start on loopback
 #   - kube-apiserver, etcd, kubectl and helm built from Go modules into
 #     ~/.cache/accountops/test-binaries/k8s-<version>/: tests/tools/test-binaries.sh
@@ -26,6 +28,11 @@ export CI=${CI:-}
 step "PostgreSQL"
 ACCOUNTOPS_TEST_POSTGRES_URL=$(bash tests/tools/postgres.sh)
 export ACCOUNTOPS_TEST_POSTGRES_URL
+
+step "PostgreSQL with and without TLS"
+# Exports ACCOUNTOPS_TEST_PG_TLS_URL, _TLS_CA, _WRONG_CA and _PLAIN_URL.
+tls_env=$(bash tests/tools/postgres-tls.sh)
+eval "$tls_env"
 
 step "Python test servers (aiosmtpd, scim2-server)"
 # A real SMTP server for the mail tests and a real SCIM 2.0 server for the provisioning tests,

@@ -100,14 +100,20 @@ fn default_resync() -> Lifetime {
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ScimEndpoint {
-    /// SCIM base URL, e.g. https://provisioning.example.com/scim/v2.
+    /// SCIM base URL, e.g. https://provisioning.example.com/scim/v2 (no credentials, query or
+    /// fragment in it). The operator's endpoint policy decides what may be reached: by default
+    /// https to public addresses and http(s) to loopback; anything else (link-local and
+    /// metadata addresses, private networks, plain http elsewhere) fails with
+    /// `EndpointNotAllowed`, nothing sent.
     #[x_kube(validation = Rule::new("self.matches('^https?://[^\\\\s]+$')").message("must be an http(s) URL"))]
     #[schemars(length(min = 8, max = 2048))]
     pub url: String,
     /// How to authenticate: `Bearer` (Secret key `token`) or `Basic` (keys `username`, `password`).
     #[serde(default)]
     pub auth: ScimAuth,
-    /// Secret in this namespace holding the credentials.
+    /// Secret in this namespace holding the credentials. It must have type
+    /// `accountops.dev/scim-credentials`: a Secret of any other type (a service account token
+    /// included) is never read or sent (`CredentialsNotOptedIn`).
     pub credentials_secret_ref: SecretRef,
     /// Skip TLS certificate verification (testing only).
     #[serde(default)]

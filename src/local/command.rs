@@ -107,6 +107,9 @@ pub struct LocalArgs {
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
+    /// Which SCIM endpoints `apply` may contact, and what one may cost (as `accountops run`).
+    #[command(flatten)]
+    pub scim: Box<crate::provisioning::ScimArgs>,
 }
 
 /// Run `plan` or `apply`; see the module documentation.
@@ -122,7 +125,7 @@ pub async fn run(args: LocalArgs, mode: Mode) -> anyhow::Result<ExitCode> {
     let url = database_url(&args.database, mode);
     let store = Store::connect(&url).await.context("opening the database")?;
     store.migrate().await.context("migrating the database")?;
-    let options = Options { cluster_id: args.cluster_id.clone(), prune: args.prune, mail };
+    let options = Options { cluster_id: args.cluster_id.clone(), prune: args.prune, mail, scim: args.scim.settings() };
     let mut report = engine::run(&store, &set, &options, mode, Timestamp::now()).await?;
     if mode == Mode::Apply {
         report.mail = Some(deliver(&store, &options.mail, &args.mailbox).await?);

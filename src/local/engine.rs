@@ -70,6 +70,8 @@ pub struct Options {
     pub prune: bool,
     /// Sender and accept link of the mails Memberships and partner invitations queue.
     pub mail: MailSettings,
+    /// The SCIM endpoint policy and limits (`--scim-*`, as the operator's).
+    pub scim: crate::provisioning::GuardSettings,
 }
 
 /// What became of one object.
@@ -179,7 +181,7 @@ pub async fn run(
     let mut walker = match mode {
         Mode::Apply => {
             drop(conn);
-            Walker::Apply { store, mail: &options.mail, guards: Guards::default() }
+            Walker::Apply { store, mail: &options.mail, guards: Guards::new(options.scim.clone()) }
         }
         Mode::Plan => Walker::Plan { conn, dry: Box::default() },
     };
@@ -383,10 +385,13 @@ impl Walker<'_> {
     ) -> Status {
         let spec = &item.object.spec;
         let resync = provisioning::resync_interval(spec);
-        let Some(data) = syncs::credentials(set, item) else {
+        let Some(secret) = syncs::credentials(set, item) else {
             return Status::Done(credentials::secret_missing(spec, &item.namespace, resync, now));
         };
-        let (creds, hash) = match credentials::from_secret(spec, &data) {
+        if let Some(refused) = credentials::refusal(spec, &item.namespace, &secret, resync, now) {
+            return Status::Done(refused);
+        }
+        let (creds, hash) = match syncs::run_key().and_then(|key| credentials::from_secret(spec, &secret, &key)) {
             Ok(found) => found,
             Err(e) => return failed(&e),
         };

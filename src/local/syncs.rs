@@ -3,19 +3,21 @@
 //!
 //! | the sync names | local mode |
 //! |---|---|
-//! | `credentialsSecretRef` of the set, same namespace | its `token` (or `username`/`password`), read by the core's `credentials::from_secret` |
+//! | `credentialsSecretRef` of the set, same namespace, `type: accountops.dev/scim-credentials` | its `token` (or `username`/`password`), read by the core's `credentials::from_secret` |
+//! | the same Secret of another type (`Opaque`, a service account token) | refused: `CredentialsNotOptedIn`, nothing sent, as in a cluster |
 //! | a Secret that is not in the set | waits: `CredentialsSecretNotFound`, as in a cluster |
 //! | `caSecretRef` of the set | its `ca.crt` (absent: the system's roots) |
 //!
 //! The values go straight into [`Credentials`](crate::provisioning::Credentials) (redacted when
-//! printed); the run reports the Secret's content hash only inside the status facts, never a
-//! value.
+//! printed). Local mode shows no credentials hash, so it keys the hash with a key of its own
+//! run ([`run_key`]) rather than the database's.
 
 use k8s_openapi::api::core::v1::Secret;
 
 use super::validate::{Item, ManifestSet};
 use crate::api::ProvisioningSync;
-use crate::core::provisioning::credentials::SecretData;
+use crate::core::CoreError;
+use crate::core::provisioning::credentials::{CredentialsSecret, HashKey, SecretData};
 
 /// The data of Secret `name` in `namespace`, from the set: base64 `data` decoded, with
 /// `stringData` over it (as the apiserver merges them). `None` when the set has no such Secret.
@@ -32,9 +34,16 @@ fn merged(secret: &Secret) -> SecretData {
     data
 }
 
-/// The credentials Secret's data of `sync`.
-pub fn credentials(set: &ManifestSet, sync: &Item<ProvisioningSync>) -> Option<SecretData> {
-    secret_data(set, &sync.namespace, sync.object.spec.endpoint.credentials_secret_ref.name.as_str())
+/// The credentials Secret of `sync`, with its type, from the set.
+pub fn credentials(set: &ManifestSet, sync: &Item<ProvisioningSync>) -> Option<CredentialsSecret> {
+    let name = sync.object.spec.endpoint.credentials_secret_ref.name.as_str();
+    let secret = set.secrets.iter().find(|s| s.namespace == sync.namespace && s.name == name)?;
+    Some(CredentialsSecret { secret_type: secret.object.type_.clone(), data: merged(&secret.object) })
+}
+
+/// A key for the credentials hash of this run: local mode shows the hash nowhere.
+pub fn run_key() -> Result<HashKey, CoreError> {
+    HashKey::random().map_err(|e| CoreError::Input { what: "random bytes".to_owned(), reason: e.to_string() })
 }
 
 /// `ca.crt` of the sync's `caSecretRef`, when it names a Secret of the set that has it.
@@ -66,7 +75,7 @@ mod tests {
         // The Account is not in this set: the only problem, and not one of the Secrets.
         assert!(problems.iter().all(|p| p.field.as_deref() == Some("spec.accountRef.name")), "{problems:?}");
         let sync = &set.provisioning_syncs[0];
-        let data = credentials(&set, sync).expect("the Secret of the set");
+        let data = credentials(&set, sync).expect("the Secret of the set").data;
         assert_eq!(data.get("token").map(Vec::as_slice), Some(b"new".as_slice()), "stringData over data");
         assert_eq!(data.get("user").map(Vec::as_slice), Some(b"u".as_slice()), "data decoded");
         assert_eq!(ca_pem(&set, sync), Some(b"PEM".to_vec()));

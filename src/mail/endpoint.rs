@@ -215,22 +215,9 @@ fn percent_decode(value: &str) -> Result<String, String> {
     String::from_utf8(out).map_err(|_| "%-escapes that are not UTF-8".to_string())
 }
 
-/// `url` with the password in its user info replaced by `***` (for messages).
+/// `url` fit for messages: the password and secret query values hidden (see [`crate::redact`]).
 pub fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        // Not URL-shaped: it may still be a secret; show only its length.
-        return format!("<{} characters, not a URL>", url.chars().count());
-    };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(end);
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
-            let masked = if userinfo.contains(':') { format!("{user}:***") } else { user.to_string() };
-            format!("{scheme}://{masked}@{host}{tail}")
-        }
-        None => url.to_string(),
-    }
+    crate::redact::redact(url)
 }
 
 #[cfg(test)]

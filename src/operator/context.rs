@@ -33,6 +33,8 @@ pub struct Context {
     pub mail_wake: Option<crate::mail::DispatchHandle>,
     /// Rate budget and circuit breaker per SCIM endpoint, shared by every ProvisioningSync.
     pub scim_guards: crate::provisioning::Guards,
+    /// The key of `status.credentialsHash`, read (or created) once from the database.
+    credentials_key: tokio::sync::OnceCell<crate::store::keys::HashKey>,
     /// Consecutive failures per object, for exponential backoff.
     failures: Mutex<HashMap<String, u32>>,
 }
@@ -62,7 +64,22 @@ impl Context {
             },
             mail_wake: None,
             scim_guards: crate::provisioning::Guards::default(),
+            credentials_key: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// The key of the credentials hash in ProvisioningSync status (see [`crate::store::keys`]);
+    /// a database that cannot be reached now is asked again on the next call.
+    pub async fn credentials_key(
+        &self,
+        now: jiff::Timestamp,
+    ) -> Result<crate::store::keys::HashKey, crate::core::CoreError> {
+        use crate::store::keys;
+        let key = self.credentials_key.get_or_try_init(|| async {
+            let mut conn = self.store.acquire().await?;
+            keys::get_or_create(&mut conn, keys::CREDENTIALS_HASH, now).await
+        });
+        Ok(key.await?.clone())
     }
 
     /// The delay before retrying `key` after another failure: 1s, 2s, 4s … capped at 5 minutes.

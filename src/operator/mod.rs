@@ -75,6 +75,8 @@ pub struct Config {
     /// Reconcile only while holding a Lease (replicas > 1).
     pub leader_election: Option<LeaderElection>,
     pub mail: MailConfig,
+    /// The SCIM endpoint policy, client limits, rate budget and breaker (`--scim-*`).
+    pub scim: crate::provisioning::GuardSettings,
 }
 
 /// How the operator sends mail.
@@ -114,6 +116,7 @@ pub async fn run(client: Client, config: Config) -> anyhow::Result<()> {
     info!(%cluster_id, namespace = config.namespace.as_deref().unwrap_or("(all)"), resync = ?config.resync, "starting controllers");
     let mut context = Context::new(client.clone(), store.clone(), cluster_id, config.resync, metrics.clone());
     context.mail_settings = config.mail.settings.clone();
+    context.scim_guards = crate::provisioning::Guards::new(config.scim.clone());
     metrics.track_scim(context.scim_guards.clone());
 
     let lease = match &config.leader_election {
@@ -493,7 +496,7 @@ async fn connect(url: &str) -> Store {
             Err(e) => {
                 attempt += 1;
                 let delay = context::backoff_delay(attempt).min(Duration::from_secs(30));
-                warn!(error = %e, retry_in = ?delay, "database not reachable");
+                warn!(error = %e.chain(), retry_in = ?delay, "database not reachable");
                 tokio::time::sleep(delay).await;
             }
         }

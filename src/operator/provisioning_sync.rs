@@ -28,17 +28,16 @@ fn orders_condition(facts: &provisioning::SyncFacts) -> (ConditionStatus, &'stat
     (ConditionStatus::True, "OrdersExecuted", format!("{} assets created by orders", facts.assets.len()))
 }
 
-/// The credentials of `spec.endpoint.credentialsSecretRef` and the hash of the Secret's
-/// content, `None` when the Secret does not exist (see [`provisioning::credentials`]).
-async fn scim_credentials(
+/// The Secret `spec.endpoint.credentialsSecretRef` with its type, `None` when it does not
+/// exist (see [`provisioning::credentials`]).
+async fn credentials_secret(
     ctx: &Context,
     sync: &ProvisioningSync,
     namespace: &str,
-) -> Result<Option<(crate::provisioning::Credentials, String)>, CoreError> {
+) -> Result<Option<provisioning::credentials::CredentialsSecret>, CoreError> {
     let name = sync.spec.endpoint.credentials_secret_ref.name.as_str();
-    let read = super::secrets::read(&ctx.client, namespace, name).await;
-    let data = read.map_err(|e| CoreError::Input { what: format!("Secret {name}"), reason: e.to_string() })?;
-    data.map(|data| provisioning::credentials::from_secret(&sync.spec, &data)).transpose()
+    let read = super::secrets::read_typed(&ctx.client, namespace, name).await;
+    read.map_err(|e| CoreError::Input { what: format!("Secret {name}"), reason: e.to_string() })
 }
 
 /// The condition a ProvisioningSync reports its orders on.
@@ -60,12 +59,17 @@ impl Managed for ProvisioningSync {
         now: Timestamp,
     ) -> Result<Outcome, CoreError> {
         let resync = provisioning::resync_interval(&self.spec);
-        // Credentials and the CA are read from this object's own namespace only.
-        let (credentials, credentials_hash) = match scim_credentials(ctx, self, &owner.namespace).await? {
-            Some(found) => found,
+        // Credentials and the CA are read from this object's own namespace only, and the
+        // credentials only from a Secret that opted in.
+        use provisioning::credentials::{from_secret, refusal, secret_missing};
+        let secret = credentials_secret(ctx, self, &owner.namespace).await?;
+        let refused = secret.as_ref().and_then(|s| refusal(&self.spec, &owner.namespace, s, resync, now));
+        let (credentials, credentials_hash) = match (secret, refused) {
+            (Some(secret), None) => from_secret(&self.spec, &secret, &ctx.credentials_key(now).await?)?,
             // Deletion goes on without them: an Orphan needs none, a Delete reports the error.
-            None if deleting => (crate::provisioning::Credentials::Bearer(String::new()), String::new()),
-            None => return Ok(provisioning::credentials::secret_missing(&self.spec, &owner.namespace, resync, now)),
+            _ if deleting => (crate::provisioning::Credentials::Bearer(String::new()), String::new()),
+            (_, Some(refused)) => return Ok(refused),
+            (None, None) => return Ok(secret_missing(&self.spec, &owner.namespace, resync, now)),
         };
         let ca_pem = match &self.spec.endpoint.ca_secret_ref {
             Some(ca) => super::secrets::read(&ctx.client, &owner.namespace, ca.name.as_str())

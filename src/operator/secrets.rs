@@ -1,6 +1,7 @@
 //! Secrets the operator reads (provider codes a tenant was given, SCIM credentials) and writes
 //! (a service provider's current code). Only in the object's own namespace, so a TenantLink in
-//! one namespace can never read a code Secret of another.
+//! one namespace can never read a code Secret of another; SCIM credentials only from a Secret
+//! that opted in by its type (`accountops.dev/scim-credentials`), judged by the core.
 
 use std::collections::BTreeMap;
 
@@ -11,6 +12,7 @@ use kube::{Client, Resource, ResourceExt};
 
 use super::context::MANAGER;
 use crate::api::Organization;
+use crate::core::provisioning::credentials::CredentialsSecret;
 
 /// The data of a Secret, or `None` when it does not exist.
 pub async fn read(
@@ -18,6 +20,16 @@ pub async fn read(
     namespace: &str,
     name: &str,
 ) -> Result<Option<BTreeMap<String, Vec<u8>>>, kube::Error> {
+    Ok(read_typed(client, namespace, name).await?.map(|s| s.data))
+}
+
+/// A Secret's type and data, or `None` when it does not exist: what a ProvisioningSync's
+/// credentials are judged by ([`crate::core::provisioning::credentials::refusal`]).
+pub async fn read_typed(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<CredentialsSecret>, kube::Error> {
     let secret = Api::<Secret>::namespaced(client.clone(), namespace).get_opt(name).await?;
     Ok(secret.map(|s| {
         let mut data: BTreeMap<String, Vec<u8>> =
@@ -26,7 +38,7 @@ pub async fn read(
         for (k, v) in s.string_data.unwrap_or_default() {
             data.entry(k).or_insert_with(|| v.into_bytes());
         }
-        data
+        CredentialsSecret { secret_type: s.type_, data }
     }))
 }
 

@@ -12,6 +12,12 @@
 //! On top: `create` adopts on 409 (by `externalId`, else the natural key), `replace`/`patch`
 //! send `If-Match` when a version is known and re-read + retry once on 412, PATCH takes 200
 //! with a body or 204 alike, `delete` of a missing resource is done.
+//!
+//! What the guard's settings impose on every client: the endpoint policy (checked on the URL
+//! when the client is built and on every resolved address, see [`super::resolve`]; refused:
+//! `EndpointNotAllowed`, nothing sent, not retried), the client limits ([`super::limits`]:
+//! body size, resources per list, connect and request timeouts), no redirects, no proxy from
+//! the environment (a proxy would resolve the name itself, out of the policy's sight).
 
 use std::fmt;
 use std::sync::Arc;
@@ -21,10 +27,14 @@ use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::error::{ScimError, from_response};
+use super::error::{ScimError, excerpt, from_response};
 use super::guard::EndpointGuard;
+use super::limits::{BodyError, ClientLimits, read_body};
+use super::policy::Refusal;
+use super::resolve::CheckedResolver;
 use super::resources::{ListResponse, PatchOperation, PatchRequest, Resource, eq_filter};
 use crate::mail::rate::backoff;
+use crate::redact::redact_endpoint;
 
 /// How to authenticate. `Debug` never shows the secret.
 #[derive(Clone, PartialEq, Eq)]
@@ -66,8 +76,8 @@ pub struct ScimConfig {
     pub insecure_skip_tls_verify: bool,
     /// Extra PEM certificates to trust.
     pub ca_pem: Option<Vec<u8>>,
-    /// Per-request timeout.
-    pub timeout: Duration,
+    /// Per-request timeout instead of the guard's [`ClientLimits::timeout`] (tests).
+    pub timeout: Option<Duration>,
     pub retry: RetryPolicy,
 }
 
@@ -78,7 +88,7 @@ impl ScimConfig {
             credentials,
             insecure_skip_tls_verify: false,
             ca_pem: None,
-            timeout: Duration::from_secs(20),
+            timeout: None,
             retry: RetryPolicy::default(),
         }
     }
@@ -103,6 +113,9 @@ pub struct ScimClient {
     base: String,
     credentials: Credentials,
     retry: RetryPolicy,
+    limits: ClientLimits,
+    /// The whole-request timeout in force.
+    timeout: Duration,
     guard: Arc<EndpointGuard>,
 }
 
@@ -113,17 +126,31 @@ impl fmt::Debug for ScimClient {
 }
 
 impl ScimClient {
+    /// A client for `config.base_url`, with the guard's policy and limits. A URL the policy
+    /// refuses by itself (scheme, host allow-list, an IP literal in a denied range) fails here.
     pub fn new(config: &ScimConfig, guard: Arc<EndpointGuard>) -> Result<ScimClient, ScimError> {
         let url = reqwest::Url::parse(&config.base_url).map_err(|e| ScimError::Config(format!("base URL: {e}")))?;
         if !matches!(url.scheme(), "http" | "https") || !url.username().is_empty() || url.password().is_some() {
             return Err(ScimError::Config("base URL must be http(s) without credentials in it".to_owned()));
         }
+        if url.query().is_some() || url.fragment().is_some() {
+            // Credentials belong in the Secret; a query would also break the paths appended.
+            return Err(ScimError::Config("base URL must have no query or fragment".to_owned()));
+        }
+        let policy = guard.policy().clone();
+        let not_allowed =
+            |refusal| ScimError::EndpointNotAllowed { endpoint: redact_endpoint(&config.base_url), refusal };
+        policy.check_url(&url).map_err(not_allowed)?;
+        let limits = guard.limits();
+        let timeout = config.timeout.unwrap_or(limits.timeout);
         // reqwest is built without a bundled crypto provider: use ring, as kube and lettre do.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut builder = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout.min(Duration::from_secs(10)))
+            .timeout(timeout)
+            .connect_timeout(limits.connect_timeout.min(timeout))
             .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .dns_resolver(Arc::new(CheckedResolver::new(policy, url.scheme() == "http")))
             .user_agent(concat!("accountops/", env!("CARGO_PKG_VERSION")))
             .danger_accept_invalid_certs(config.insecure_skip_tls_verify);
         if let Some(pem) = &config.ca_pem {
@@ -138,7 +165,15 @@ impl ScimClient {
         }
         let http = builder.build().map_err(|e| ScimError::Config(e.to_string()))?;
         let base = config.base_url.trim_end_matches('/').to_owned();
-        Ok(ScimClient { http, base, credentials: config.credentials.clone(), retry: config.retry, guard })
+        Ok(ScimClient {
+            http,
+            base,
+            credentials: config.credentials.clone(),
+            retry: config.retry,
+            limits,
+            timeout,
+            guard,
+        })
     }
 
     pub fn base_url(&self) -> &str {
@@ -185,8 +220,7 @@ impl ScimClient {
                 Ok(resp) => {
                     let status = resp.status();
                     let retry_after = retry_after(&resp);
-                    let bytes = resp.bytes().await.map(|b| b.to_vec());
-                    match bytes {
+                    match read_body(resp, self.limits.max_response_bytes).await {
                         Ok(body) if status.is_success() => {
                             self.guard.success();
                             return Ok(Answer { status, body });
@@ -203,15 +237,25 @@ impl ScimClient {
                             }
                             (error, retry_after)
                         }
-                        Err(e) => {
+                        Err(BodyError::TooLarge) => {
+                            // A system that answers this way will again: someone must act.
                             self.guard.failure();
-                            (transport(verb, path, &e), None)
+                            let limit = self.limits.max_response_bytes;
+                            return Err(ScimError::ResponseTooLarge { method: verb, path: path.to_owned(), limit });
+                        }
+                        Err(BodyError::Read(e)) => {
+                            self.guard.failure();
+                            (self.transport(verb, path, &e), None)
                         }
                     }
                 }
                 Err(e) => {
+                    if let Some(refusal) = refusal(&e) {
+                        // Nothing was sent: not the endpoint's failure, and no use retrying.
+                        return Err(ScimError::EndpointNotAllowed { endpoint: redact_endpoint(&self.base), refusal });
+                    }
                     self.guard.failure();
-                    let error = transport(verb, path, &e);
+                    let error = self.transport(verb, path, &e);
                     if !error.is_transient() {
                         // A certificate nobody trusts will not be trusted on the next attempt.
                         return Err(error);
@@ -230,11 +274,20 @@ impl ScimClient {
     }
 
     fn parse<T: DeserializeOwned>(verb: &'static str, path: &str, body: &[u8]) -> Result<T, ScimError> {
+        // serde quotes what it could not read: only an excerpt of it goes on.
         serde_json::from_slice(body).map_err(|e| ScimError::InvalidResponse {
             method: verb,
             path: path.to_owned(),
-            reason: e.to_string(),
+            reason: excerpt(&e.to_string()),
         })
+    }
+
+    /// A connection or read failure as a typed error: a timeout, a TLS failure, an outage.
+    fn transport(&self, verb: &'static str, path: &str, e: &reqwest::Error) -> ScimError {
+        if e.is_timeout() {
+            return ScimError::Timeout { method: verb, path: path.to_owned(), after: self.timeout };
+        }
+        transport(verb, path, e)
     }
 
     fn to_json<T: Serialize>(value: &T) -> Result<serde_json::Value, ScimError> {
@@ -329,7 +382,10 @@ impl ScimClient {
     }
 
     /// Every resource matching `filter` (all when `None`), `page_size` per request, following
-    /// `startIndex` until `totalResults` (bounded by `max_items`).
+    /// `startIndex` until `totalResults`, at most `max_items` of them. A list larger than the
+    /// client limits allow (`totalResults`, or what the pages add up to) is `TooManyResources`;
+    /// a page larger than asked for, or pages so small that they would take more requests than
+    /// ten times what full pages need, are `InvalidResponse`.
     pub async fn list<R: Resource>(
         &self,
         filter: Option<&str>,
@@ -337,23 +393,38 @@ impl ScimClient {
         max_items: usize,
     ) -> Result<Vec<R>, ScimError> {
         let page_size = page_size.max(1);
+        let limit = self.limits.max_resources;
+        let max_pages = limit.min(max_items).div_ceil(page_size as usize).max(1) * 10;
+        let invalid =
+            |reason: String| ScimError::InvalidResponse { method: "GET", path: R::ENDPOINT.to_owned(), reason };
         let mut out: Vec<R> = Vec::new();
         let mut start: u64 = 1;
-        loop {
+        for _ in 0..max_pages {
             let mut query = vec![("startIndex", start.to_string()), ("count", page_size.to_string())];
             if let Some(f) = filter {
                 query.push(("filter", f.to_owned()));
             }
             let answer = self.send(Method::GET, R::ENDPOINT, &query, None, None).await?;
             let page: ListResponse<R> = Self::parse("GET", R::ENDPOINT, &answer.body)?;
-            let got = page.resources.len() as u64;
+            let got = page.resources.len();
+            if got > page_size as usize {
+                return Err(invalid(format!("a page of {got} resources; {page_size} were asked for")));
+            }
+            let total = page.total_results.max(out.len() as u64 + got as u64);
+            if total > limit as u64 {
+                return Err(ScimError::TooManyResources { method: "GET", path: R::ENDPOINT.to_owned(), total, limit });
+            }
             out.extend(page.resources);
-            start += got;
+            start += got as u64;
             if got == 0 || start > page.total_results || out.len() >= max_items {
                 out.truncate(max_items);
                 return Ok(out);
             }
         }
+        Err(invalid(format!(
+            "still more pages after {max_pages} requests ({} resources so far): its pages are far smaller than the {page_size} asked for",
+            out.len()
+        )))
     }
 }
 
@@ -380,6 +451,18 @@ fn verb(method: &Method) -> &'static str {
         Method::DELETE => "DELETE",
         _ => "request",
     }
+}
+
+/// The endpoint policy's refusal in a failed request's cause chain (from the resolver).
+fn refusal(e: &reqwest::Error) -> Option<Refusal> {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(refusal) = s.downcast_ref::<Refusal>() {
+            return Some(refusal.clone());
+        }
+        source = s.source();
+    }
+    None
 }
 
 fn transport(verb: &'static str, path: &str, e: &reqwest::Error) -> ScimError {

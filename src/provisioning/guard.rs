@@ -1,5 +1,7 @@
-//! What protects one external system: a rate budget (token bucket) and a circuit breaker,
-//! shared by every sync that talks to the same base URL.
+//! What protects one external system, and the operator from it: a rate budget (token
+//! bucket) and a circuit breaker, shared by every sync that talks to the same base URL, and
+//! the operator's endpoint policy and client limits, which every client built with the guard
+//! applies ([`ScimClient::new`](super::ScimClient::new)).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -8,10 +10,13 @@ use std::time::{Duration, Instant};
 
 use super::breaker::Breaker;
 use super::error::ScimError;
+use super::limits::ClientLimits;
+use super::policy::EndpointPolicy;
 use crate::mail::rate::TokenBucket;
+use crate::redact::redact_endpoint;
 
-/// Limits per endpoint.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Limits and policy per endpoint (the operator's `--scim-*` flags).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GuardSettings {
     /// Requests a minute to one endpoint (0: unlimited).
     pub requests_per_minute: u32,
@@ -19,11 +24,21 @@ pub struct GuardSettings {
     pub failure_threshold: u32,
     /// How long the breaker stays open before one probe.
     pub cool_down: Duration,
+    /// Which endpoints may be connected to at all.
+    pub policy: Arc<EndpointPolicy>,
+    /// Bytes, resources and time one request may cost.
+    pub limits: ClientLimits,
 }
 
 impl Default for GuardSettings {
     fn default() -> Self {
-        GuardSettings { requests_per_minute: 600, failure_threshold: 5, cool_down: Duration::from_secs(30) }
+        GuardSettings {
+            requests_per_minute: 600,
+            failure_threshold: 5,
+            cool_down: Duration::from_secs(30),
+            policy: Arc::default(),
+            limits: ClientLimits::default(),
+        }
     }
 }
 
@@ -49,7 +64,7 @@ pub struct EndpointStats {
 /// The counters of one endpoint at a moment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EndpointReport {
-    /// The base URL without user or password.
+    /// The base URL without user info or secret query values ([`redact_endpoint`]).
     pub endpoint: String,
     pub answered: u64,
     pub failed: u64,
@@ -62,7 +77,10 @@ pub struct EndpointReport {
 /// The rate budget and breaker of one endpoint.
 #[derive(Debug)]
 pub struct EndpointGuard {
+    /// The base URL as shown (redacted).
     endpoint: String,
+    policy: Arc<EndpointPolicy>,
+    limits: ClientLimits,
     origin: Instant,
     inner: Mutex<Inner>,
     stats: EndpointStats,
@@ -71,7 +89,9 @@ pub struct EndpointGuard {
 impl EndpointGuard {
     pub fn new(endpoint: &str, settings: GuardSettings) -> EndpointGuard {
         EndpointGuard {
-            endpoint: endpoint.to_owned(),
+            endpoint: redact_endpoint(endpoint),
+            policy: settings.policy.clone(),
+            limits: settings.limits,
             origin: Instant::now(),
             inner: Mutex::new(Inner {
                 bucket: TokenBucket::per_minute(settings.requests_per_minute),
@@ -79,6 +99,15 @@ impl EndpointGuard {
             }),
             stats: EndpointStats::default(),
         }
+    }
+
+    /// The endpoint policy clients of this endpoint apply.
+    pub fn policy(&self) -> &Arc<EndpointPolicy> {
+        &self.policy
+    }
+
+    pub fn limits(&self) -> ClientLimits {
+        self.limits
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -132,7 +161,7 @@ impl EndpointGuard {
     pub fn report(&self) -> EndpointReport {
         let load = |c: &AtomicU64| c.load(Ordering::Relaxed);
         EndpointReport {
-            endpoint: without_credentials(&self.endpoint),
+            endpoint: self.endpoint.clone(),
             answered: load(&self.stats.answered),
             failed: load(&self.stats.failed),
             rate_limited: load(&self.stats.rate_limited),
@@ -163,7 +192,7 @@ impl Guards {
     pub fn for_endpoint(&self, endpoint: &str) -> Arc<EndpointGuard> {
         let key = endpoint.trim_end_matches('/').to_owned();
         let mut map = self.map.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        map.entry(key.clone()).or_insert_with(|| Arc::new(EndpointGuard::new(&key, self.settings))).clone()
+        map.entry(key.clone()).or_insert_with(|| Arc::new(EndpointGuard::new(&key, self.settings.clone()))).clone()
     }
 
     /// The counters of every endpoint used so far, by endpoint.
@@ -172,19 +201,6 @@ impl Guards {
         let mut out: Vec<EndpointReport> = map.values().map(|g| g.report()).collect();
         out.sort_by(|a, b| a.endpoint.cmp(&b.endpoint));
         out
-    }
-}
-
-/// `endpoint` without a user or password, fit for a metric label; as it is when it is no URL.
-fn without_credentials(endpoint: &str) -> String {
-    match reqwest::Url::parse(endpoint) {
-        Ok(mut url) if !url.username().is_empty() || url.password().is_some() => {
-            // Setting these only fails for URLs that cannot have them, which these do.
-            let _ = url.set_username("");
-            let _ = url.set_password(None);
-            url.to_string().trim_end_matches('/').to_owned()
-        }
-        _ => endpoint.to_owned(),
     }
 }
 
@@ -203,7 +219,13 @@ mod tests {
         a.failure();
         let err = a.admit().await.expect_err("open");
         assert_eq!(err.category(), "CircuitOpen");
-        assert!(err.to_string().contains("2 consecutive failures"), "{err}");
+        let ScimError::CircuitOpen { failures, .. } = &err else { panic!("{err}") };
+        assert_eq!(*failures, 2);
+        assert_eq!(
+            err.to_string(),
+            "SCIM endpoint http://x/scim is failing: its circuit breaker is open and lets one probe through per cool-down",
+            "the same text on every attempt"
+        );
     }
 
     #[tokio::test]

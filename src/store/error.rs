@@ -6,8 +6,6 @@
 //! was writing and the values of its unique keys, so the message names all three on both
 //! backends, even though SQLite's own messages carry no values.
 
-use std::borrow::Cow;
-
 use sqlx::error::{DatabaseError, ErrorKind};
 
 /// Every way a store operation fails. One line each; no secrets (URLs are redacted).
@@ -91,6 +89,22 @@ impl StoreError {
             StoreError::Decode { .. } => "decode",
             StoreError::Query { .. } => "query",
         }
+    }
+
+    /// The message with its causes, `a: b: c`, for logs (a failed TLS handshake says why only
+    /// in a cause).
+    pub fn chain(&self) -> String {
+        let mut text = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(cause) = source {
+            let cause_text = cause.to_string();
+            if !text.contains(&cause_text) {
+                text.push_str(": ");
+                text.push_str(&cause_text);
+            }
+            source = cause.source();
+        }
+        text
     }
 
     /// True when retrying later may succeed (database down, busy, serialization failure);
@@ -254,50 +268,9 @@ fn not_null_column(db: &dyn DatabaseError) -> String {
     sqlite_columns(db.message())
 }
 
-/// Redacted form of a URL for messages: the password and `password=` parameters are hidden.
-pub(crate) fn redact(url: &str) -> Cow<'_, str> {
-    let mut out = Cow::Borrowed(url);
-    if let Some(scheme_end) = url.find("://") {
-        let after = scheme_end + 3;
-        let authority_end = url[after..].find(['/', '?', '#']).map_or(url.len(), |i| after + i);
-        if let Some(at) = url[after..authority_end].rfind('@') {
-            let userinfo = &url[after..after + at];
-            if let Some(colon) = userinfo.find(':') {
-                out = Cow::Owned(format!("{}{}:***{}", &url[..after], &userinfo[..colon], &url[after + at..]));
-            }
-        }
-    }
-    if let Some(q) = out.find('?') {
-        let (base, query) = out.split_at(q + 1);
-        let redacted: Vec<String> = query
-            .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
-                _ => pair.to_owned(),
-            })
-            .collect();
-        let joined = redacted.join("&");
-        if joined != query {
-            out = Cow::Owned(format!("{base}{joined}"));
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn redact_hides_passwords() {
-        assert_eq!(redact("postgres://app:s3cret@db:5432/platform"), "postgres://app:***@db:5432/platform");
-        assert_eq!(
-            redact("postgres://app@db/platform?password=s3cret&sslmode=require"),
-            "postgres://app@db/platform?password=***&sslmode=require"
-        );
-        assert_eq!(redact("sqlite://state.db"), "sqlite://state.db");
-        assert_eq!(redact("postgres://a:b@c@host/db"), "postgres://a:***@host/db", "the last @ ends the user info");
-    }
 
     #[test]
     fn key_detail_parses_postgres_detail() {

@@ -41,7 +41,19 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("migrations/postgres/0004_pushed_directory.sql"),
         include_str!("migrations/sqlite/0004_pushed_directory.sql"),
     ),
+    (
+        7,
+        "hash_keys",
+        include_str!("migrations/postgres/0007_hash_keys.sql"),
+        include_str!("migrations/sqlite/0007_hash_keys.sql"),
+    ),
 ];
+
+/// The versions of every embedded migration, in order (numbers are assigned per branch, so
+/// the list may have gaps).
+pub fn versions() -> Vec<i64> {
+    MIGRATIONS.iter().map(|m| m.0).collect()
+}
 
 /// The newest schema version this binary knows.
 pub fn latest_version() -> i64 {

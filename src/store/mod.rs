@@ -25,6 +25,7 @@
 //! | provisioning_syncs | [`provisioning`] | yes | `archived_at` |
 //! | assets | [`assets`] | via sync | `archived_at` |
 //! | mail_outbox | [`outbox`] | no | state `sent` / `dead` |
+//! | hash_keys | [`keys`] | no | never (a deleted key is made anew) |
 //!
 //! Choices, and why:
 //!
@@ -57,6 +58,7 @@ pub mod assets;
 pub mod error;
 pub mod groups;
 pub mod invitations;
+pub mod keys;
 pub mod memberships;
 pub mod migrate;
 mod named;

@@ -8,11 +8,26 @@
 //! | `sqlite://state.db`, `sqlite:state.db`, `sqlite:///abs/path.db` | a SQLite file, created with its directory if missing |
 //! | `sqlite::memory:` | a private in-memory SQLite database (tests) |
 //!
-//! Anything else is a one-line [`StoreError::BadUrl`]; the password never appears in it.
+//! Anything else is a one-line [`StoreError::BadUrl`]; the password never appears in it
+//! (every URL is shown through [`crate::redact::redact`]).
+//!
+//! PostgreSQL TLS (sqlx with rustls, the system's roots plus `sslrootcert`):
+//!
+//! | `sslmode` | connection |
+//! |---|---|
+//! | `disable` (`allow`) | plaintext |
+//! | `prefer` (the default) | TLS when the server offers it, else plaintext; no verification |
+//! | `require` | TLS or no connection; the certificate is not verified |
+//! | `verify-ca` | TLS with a certificate signed by a trusted CA (`sslrootcert` or the system's) |
+//! | `verify-full` | as `verify-ca`, and the certificate names the URL's host |
+//!
+//! `sslrootcert=PATH` (or `PGSSLROOTCERT`, which sqlx reads too, as `PGSSLMODE`) must be a
+//! readable file; a missing one is a `BadUrl` here rather than an I/O error at connect time.
 
 use std::path::PathBuf;
 
-use super::error::{StoreError, redact};
+use super::error::StoreError;
+use crate::redact::redact;
 
 /// The database engine behind a [`Store`](super::Store).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -54,7 +69,7 @@ const EXPECTED: &str = "expected postgres://USER:PASSWORD@HOST:PORT/DATABASE, sq
 
 pub(crate) fn parse(raw: &str) -> Result<Target, StoreError> {
     let url = raw.trim();
-    let redacted = redact(url).into_owned();
+    let redacted = redact(url);
     let bad = |reason: String| StoreError::BadUrl { url: redacted.clone(), reason };
     if url.is_empty() {
         return Err(bad(format!("the URL is empty; {EXPECTED}")));
@@ -73,6 +88,7 @@ pub(crate) fn parse(raw: &str) -> Result<Target, StoreError> {
             if after.is_empty() || after.starts_with('/') || after.starts_with('?') {
                 return Err(bad("no host in the PostgreSQL URL".to_owned()));
             }
+            postgres_checks(url).map_err(bad)?;
             // sqlx parses it again; this catches bad ports and escapes with a clear reason.
             url.parse::<sqlx::any::AnyConnectOptions>().map_err(|e| bad(format!("{e}")))?;
             Ok(Target {
@@ -86,6 +102,38 @@ pub(crate) fn parse(raw: &str) -> Result<Target, StoreError> {
         "sqlite" => sqlite(url, rest, &redacted).map_err(bad),
         other => Err(bad(format!("unsupported scheme '{other}'; {EXPECTED}"))),
     }
+}
+
+/// What sqlx would misread or report late: an unescaped delimiter in the password, an unknown
+/// `sslmode`, a CA file that cannot be read.
+fn postgres_checks(raw: &str) -> Result<(), String> {
+    const ESCAPE: &str =
+        "percent-encode '@', ':', '/', '?' and '#' in the user name and password (%40 %3A %2F %3F %23)";
+    let url = match url::Url::parse(raw) {
+        Ok(url) => url,
+        Err(e) if raw.contains('@') => return Err(format!("{e}; {ESCAPE}")),
+        Err(e) => return Err(e.to_string()),
+    };
+    let after_host =
+        url.path().contains('@') || url.query().is_some_and(|q| q.contains('@')) || url.fragment().is_some();
+    if after_host {
+        return Err(format!("an '@' or '#' after the host; {ESCAPE}"));
+    }
+    let param = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+    let mode = param("sslmode").or_else(|| std::env::var("PGSSLMODE").ok());
+    let mode = mode.as_deref().unwrap_or("prefer");
+    const MODES: [&str; 6] = ["disable", "allow", "prefer", "require", "verify-ca", "verify-full"];
+    if !MODES.contains(&mode) {
+        return Err(format!("sslmode '{mode}' is none of {}", MODES.join(", ")));
+    }
+    let root = param("sslrootcert").or_else(|| std::env::var("PGSSLROOTCERT").ok());
+    if let Some(root) = root.filter(|r| !r.trim_start().starts_with("-----BEGIN"))
+        && !matches!(mode, "disable" | "allow")
+        && let Err(e) = std::fs::File::open(&root)
+    {
+        return Err(format!("sslrootcert {root}: cannot read it: {e}"));
+    }
+    Ok(())
 }
 
 fn sqlite(url: &str, rest: &str, redacted: &str) -> Result<Target, String> {
@@ -170,7 +218,14 @@ mod tests {
             ("mysql://root:hunter2@db/x", "unsupported scheme 'mysql'"),
             ("postgres:db", "starts with postgres://"),
             ("postgres://", "no host"),
-            ("postgres://u:hunter2@host:notaport/db", "invalid database URL"),
+            ("postgres://u:hunter2@host:notaport/db", "invalid port number"),
+            ("postgres://u:hunter#2@host/db", "percent-encode"),
+            ("postgres://u:5432/hunter2@host/db", "an '@' or '#' after the host"),
+            ("postgres://u:hunter2@host/db?sslmode=verify", "sslmode 'verify' is none of disable"),
+            (
+                "postgres://u:hunter2@host/db?sslmode=verify-full&sslrootcert=/nonexistent/ca.crt",
+                "sslrootcert /nonexistent/ca.crt: cannot read it",
+            ),
             ("sqlite://", "no file path"),
             ("sqlite:", "no file path"),
         ] {

@@ -211,11 +211,18 @@ async fn every_value_combination_renders_and_the_apiserver_accepts_it() {
     env.kubectl(["wait", "--for=condition=Established", crd, "--timeout=30s"]).await.ok();
 
     let watch = format!("watchNamespace={}", env.ns);
-    let combinations: [&[&str]; 4] = [
+    let combinations: [&[&str]; 5] = [
         &[],
         &[&watch, "clusterId=cluster-a"],
         &["replicas=2", "podDisruptionBudget.enabled=true", "metrics.serviceMonitor.enabled=true"],
         &["database.existingSecret=platform-db", "database.existingSecretKey=dsn", "smtp.existingSecret=mail"],
+        &[
+            "database.tls.mode=verify-full",
+            "database.tls.caSecret=platform-db-ca",
+            "scim.endpointPolicy.allowHttp=true",
+            "scim.endpointPolicy.allowCidrs={10.20.0.0/16,fd00:1::/64}",
+            "scim.endpointPolicy.allowedHosts={scim.example.com,*.okta.example}",
+        ],
     ];
     for set in combinations {
         let (manifests, docs) = render(&env, set).await;
@@ -278,6 +285,84 @@ async fn the_deployment_is_locked_down_and_probed_on_the_health_endpoints() {
 }
 
 #[tokio::test]
+async fn the_scim_policy_and_the_database_ca_reach_the_pod() {
+    let Some(env) = harness::test_env().await else { return };
+    let container = |docs: &[Value]| one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0].clone();
+    let args_of = |docs: &[Value]| strings(&container(docs)["args"]).into_iter().map(str::to_owned).collect::<Vec<_>>();
+    // By default: loopback (the pod itself) denied, no plain http, the documented limits.
+    let (_, docs) = render(&env, &[]).await;
+    let args = args_of(&docs);
+    for arg in [
+        "--scim-deny-loopback",
+        "--scim-rate-per-minute=600",
+        "--scim-breaker-failures=5",
+        "--scim-breaker-cool-down=30s",
+        "--scim-connect-timeout=5s",
+        "--scim-timeout=20s",
+        "--scim-max-response-bytes=2Mi",
+        "--scim-max-resources=10000",
+    ] {
+        assert!(args.iter().any(|a| a == arg), "{arg} in {args:?}");
+    }
+    assert!(!args.iter().any(|a| a.starts_with("--scim-allow")), "{args:?}");
+    let env_names = |docs: &[Value]| -> Vec<String> {
+        container(docs)["env"]
+            .as_array()
+            .expect("env")
+            .iter()
+            .filter_map(|e| e["name"].as_str().map(str::to_owned))
+            .collect()
+    };
+    assert!(!env_names(&docs).iter().any(|n| n.starts_with("PGSSL")), "no TLS settings unless asked");
+
+    let (_, docs) = render(
+        &env,
+        &[
+            "scim.endpointPolicy.allowLoopback=true",
+            "scim.endpointPolicy.allowHttp=true",
+            "scim.endpointPolicy.allowCidrs={10.20.0.0/16,fd00:1::/64}",
+            "scim.endpointPolicy.denyCidrs={203.0.113.0/24}",
+            "scim.endpointPolicy.allowedHosts={scim.example.com,*.okta.example}",
+            "scim.maxResources=1000000",
+            "database.tls.mode=verify-full",
+            "database.tls.caSecret=platform-db-ca",
+            "database.tls.caSecretKey=root.crt",
+        ],
+    )
+    .await;
+    let args = args_of(&docs);
+    for arg in [
+        "--scim-allow-http",
+        "--scim-allow-cidr=10.20.0.0/16,fd00:1::/64",
+        "--scim-deny-cidr=203.0.113.0/24",
+        "--scim-allowed-hosts=scim.example.com,*.okta.example",
+        "--scim-max-resources=1000000",
+    ] {
+        assert!(args.iter().any(|a| a == arg), "{arg} in {args:?}");
+    }
+    assert!(!args.iter().any(|a| a == "--scim-deny-loopback"), "{args:?}");
+    let c = container(&docs);
+    let var = |name: &str| c["env"].as_array().expect("env").iter().find(|e| e["name"] == name).cloned();
+    assert_eq!(var("PGSSLMODE").map(|v| v["value"].clone()), Some(Value::from("verify-full")));
+    assert_eq!(
+        var("PGSSLROOTCERT").map(|v| v["value"].clone()),
+        Some(Value::from("/etc/accountops/postgres-ca/ca.crt"))
+    );
+    let mount = c["volumeMounts"].as_array().expect("mounts").iter().find(|m| m["name"] == "postgres-ca").cloned();
+    assert_eq!(
+        mount.map(|m| (m["mountPath"].clone(), m["readOnly"].clone())),
+        Some(("/etc/accountops/postgres-ca".into(), true.into()))
+    );
+    let volumes = &one(&docs, "Deployment")["spec"]["template"]["spec"]["volumes"];
+    let ca = volumes.as_array().expect("volumes").iter().find(|v| v["name"] == "postgres-ca").expect("the CA volume");
+    assert_eq!(ca["secret"]["secretName"], "platform-db-ca");
+    assert_eq!(
+        (ca["secret"]["items"][0]["key"].clone(), ca["secret"]["items"][0]["path"].clone()),
+        ("root.crt".into(), "ca.crt".into())
+    );
+}
+
+#[tokio::test]
 async fn rbac_names_status_and_finalizers_and_the_namespaced_mode_is_not_cluster_wide() {
     let Some(env) = harness::test_env().await else { return };
     let (_, docs) = render(&env, &[]).await;
@@ -313,6 +398,10 @@ async fn bad_values_are_rejected_naming_the_value() {
         ("logFormat=xml", "logFormat"),
         ("resync=soon", "resync"),
         ("watchNamespace=team-a", "clusterId"),
+        ("database.tls.mode=verify", "mode"),
+        ("scim.endpointPolicy.allowCidrs={10.0.0.0}", "allowCidrs"),
+        ("scim.timeout=soon", "timeout"),
+        ("scim.maxResponseBytes=2G", "maxResponseBytes"),
     ] {
         let out = env.helm().args(["template", "accountops"]).arg(chart()).args(["--set", set]).run().await;
         let out = out.failed();

@@ -202,6 +202,7 @@ async fn a_spec_past_validate_and_the_crd_is_refused_by_the_core_on_postgres_wri
         cluster_id: "local".to_owned(),
         prune: false,
         mail: MailSettings::new("accountops <noreply@localhost>", None, "http://localhost/accept").expect("mail"),
+        scim: Default::default(),
     };
     for mode in [Mode::Plan, Mode::Apply] {
         let set = ManifestSet { accounts: vec![nul_account("ACME\u{0} Polska")], ..Default::default() };

@@ -62,7 +62,10 @@ spec:
 "#;
 
 fn secret(token: &str) -> String {
-    format!("apiVersion: v1\nkind: Secret\nmetadata: {{name: scim-credentials}}\nstringData: {{token: \"{token}\"}}\n")
+    format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: scim-credentials}}\ntype: accountops.dev/scim-credentials\n\
+         stringData: {{token: \"{token}\"}}\n"
+    )
 }
 
 fn ready(sync: &ProvisioningSync) -> Option<(String, String)> {

@@ -23,7 +23,7 @@ use crate::support::scim::{ScimServer, TlsFront, World, mail_settings};
 fn client_with(server: &ScimServer, token: &str, retry: RetryPolicy, guard: GuardSettings) -> ScimClient {
     let mut config = ScimConfig::new(&server.url(), Credentials::Bearer(token.to_owned()));
     config.retry = retry;
-    config.timeout = Duration::from_secs(5);
+    config.timeout = Some(Duration::from_secs(5));
     ScimClient::new(&config, Arc::new(EndpointGuard::new(&server.url(), guard))).expect("client")
 }
 

@@ -417,12 +417,12 @@ impl SyncFacts {
     }
 
     /// The push failed for a reason that passes without anyone acting: the external system
-    /// did not answer, answered 5xx or 429, or its circuit is open. Local mode's `apply` counts
+    /// did not answer (or not in time), answered 5xx or 429, or its circuit is open. Local mode's `apply` counts
     /// such a sync as waiting for something outside the run, as it does a missing parent.
     pub fn waits_for_external_system(&self) -> bool {
         self.sync_status == SyncStatus::Error
             && !self.deletion_finished
-            && matches!(self.reason, "Unreachable" | "CircuitOpen" | "ServerError" | "RateLimited")
+            && matches!(self.reason, "Unreachable" | "Timeout" | "CircuitOpen" | "ServerError" | "RateLimited")
     }
 
     /// The outcome a shell reports: `Unchanged`/`Updated` (orders executed or drift corrected)

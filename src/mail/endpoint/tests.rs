@@ -109,7 +109,8 @@ fn every_rejection_names_the_url_without_its_password() {
         assert!(err.contains(expected), "{url}: {err}");
         assert!(!err.contains("hunter2"), "{url}: password in {err}");
         if url.contains("://") && url.contains('@') {
-            assert!(err.contains("u:***@") || err.contains("//u@") || err.contains("//:***@"), "{url}: {err}");
+            let shown = ["u:***@", "//u@", "//:***@", "<redacted: not a valid URL>"];
+            assert!(shown.iter().any(|s| err.contains(s)), "{url}: {err}");
         }
     }
 }
@@ -127,7 +128,9 @@ fn redact_hides_passwords_only() {
     assert_eq!(redact("smtp://u:pw@h:25?tls=none"), "smtp://u:***@h:25?tls=none");
     assert_eq!(redact("smtp://u:p@w@h:25"), "smtp://u:***@h:25");
     assert_eq!(redact("smtp://u@h"), "smtp://u@h");
-    assert_eq!(redact("smtp://h:25/x@y"), "smtp://h:25/x@y");
+    // What follows a stray @ may be the rest of a password that was not percent-encoded.
+    assert_eq!(redact("smtp://h:25/x@y"), "smtp://h:25/***");
+    assert_eq!(redact("smtp://u:pa#ss@h:25"), "smtp://<redacted: not a valid URL>");
     assert_eq!(redact("user:password"), "<13 characters, not a URL>");
 }
 

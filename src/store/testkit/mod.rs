@@ -60,6 +60,7 @@ macro_rules! store_conformance_tests {
             ownership_one_live_owner,
             missing_rows_are_not_found,
             foreign_keys_are_typed,
+            hash_keys_are_created_once,
         );
     };
     (@each $open:path; $($check:ident),+ $(,)?) => {

@@ -242,3 +242,20 @@ pub async fn foreign_keys_are_typed(store: &Store) {
     );
     assert_foreign_key(&e, "assets", "sync_id", "psync-nope");
 }
+
+/// A hash key is created by the first caller and the same for every later one; keys of other
+/// names differ, and a key that is not 64 hex digits is refused by the database.
+pub async fn hash_keys_are_created_once(store: &Store) {
+    use crate::store::keys::{self, CREDENTIALS_HASH};
+    let now = time::now();
+    let first = keys::get_or_create(&mut *conn(store).await, CREDENTIALS_HASH, now).await.expect("create");
+    let again = keys::get_or_create(&mut *conn(store).await, CREDENTIALS_HASH, now).await.expect("read");
+    assert_eq!(first, again);
+    let other = keys::get_or_create(&mut *conn(store).await, "other", now).await.expect("another key");
+    assert_ne!(first, other);
+    let bad = sqlx::query("INSERT INTO hash_keys (name, key_hex, created_at) VALUES ('bad', 'XYZ', $1)")
+        .bind(time::encode(now))
+        .execute(&mut *conn(store).await)
+        .await;
+    assert!(bad.is_err(), "a key that is not 64 hex digits is refused");
+}

@@ -76,6 +76,20 @@ impl Supervised {
         Ok(Supervised { name: name.into(), log: log.into(), child, lifeline })
     }
 
+    /// The pid of the supervised program (the supervisor `sh` forks it; `env` and `exec`
+    /// keep the pid), found as the supervisor's child that is not a shell.
+    pub fn program_pid(&self) -> Option<u32> {
+        let supervisor = self.child.id().to_string();
+        std::fs::read_dir("/proc").ok()?.flatten().find_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            // pid (comm) state ppid ...: comm may hold spaces, so split after its ')'.
+            let (comm, rest) = stat.split_once(" (")?.1.rsplit_once(") ")?;
+            let ppid = rest.split_whitespace().nth(1)?;
+            (ppid == supervisor && comm != "sh").then_some(pid)
+        })
+    }
+
     /// The exit status if the child has exited.
     pub fn exited(&mut self) -> Option<ExitStatus> {
         self.child.try_wait().ok().flatten()

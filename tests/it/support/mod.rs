@@ -1,6 +1,7 @@
 //! Helpers the end-to-end tests share: the operator as a real process, a cuttable database
 //! connection, and polling with a deadline.
 
+pub mod hostile;
 pub mod http;
 pub mod operator;
 pub mod proxy;

@@ -92,6 +92,14 @@ impl Operator {
         self.process.as_mut().is_some_and(|p| p.exited().is_some())
     }
 
+    /// The peak resident memory of the operator process so far (`VmHWM`, KiB).
+    pub fn peak_memory_kib(&self) -> Option<u64> {
+        let pid = self.process.as_ref()?.program_pid()?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+        let line = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?;
+        line.trim().trim_end_matches("kB").trim().parse().ok()
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }

@@ -60,16 +60,26 @@ fn scim2_server() -> Option<PathBuf> {
 }
 
 fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
+    free_port_on([127, 0, 0, 1])
+}
+
+fn free_port_on(ip: [u8; 4]) -> u16 {
+    let listener = TcpListener::bind(SocketAddr::from((ip, 0))).expect("bind a free port");
     listener.local_addr().expect("local addr").port()
 }
 
 impl ScimServer {
     /// A running server, or `None` when scim2-server is not installed (outside CI).
     pub async fn start() -> Option<ScimServer> {
+        ScimServer::start_on([127, 0, 0, 1]).await
+    }
+
+    /// [`ScimServer::start`] on another loopback address (all of 127/8 is loopback), so a test
+    /// can deny 127.0.0.1 in the operator's endpoint policy and still reach this server.
+    pub async fn start_on(ip: [u8; 4]) -> Option<ScimServer> {
         let program = scim2_server()?;
         let dir = tempfile::tempdir().expect("tempdir");
-        let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let addr = SocketAddr::from((ip, free_port_on(ip)));
         let token = format!("test-token-{}", addr.port());
         let mut server = ScimServer { addr, token, program, dir, process: None };
         server.start_again().await;
@@ -89,8 +99,9 @@ impl ScimServer {
     /// (Re)start on the same port and wait until it answers HTTP.
     pub async fn start_again(&mut self) {
         assert!(self.process.is_none(), "the SCIM server is already running");
+        let host = self.addr.ip().to_string();
         let args: Vec<String> =
-            ["--hostname", "127.0.0.1", "--port", &self.addr.port().to_string(), "--bearer-token", &self.token]
+            ["--hostname", &host, "--port", &self.addr.port().to_string(), "--bearer-token", &self.token]
                 .map(String::from)
                 .into();
         let log = self.dir.path().join("scim2-server.log");
