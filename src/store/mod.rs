@@ -55,6 +55,7 @@
 pub mod accounts;
 pub mod assets;
 pub mod error;
+pub mod fence;
 pub mod groups;
 pub mod invitations;
 pub mod memberships;
@@ -84,6 +85,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Any, Connection, Executor};
 
 pub use error::StoreError;
+pub use fence::{Fence, Fenced};
 pub use migrate::MigrationReport;
 pub use ownership::{Adoption, ManagedTable, OwnedRow, Owner, StoredOwner};
 pub use row::DbEnum;
@@ -112,6 +114,8 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     url: Arc<str>,
+    /// Until when this process may write (leader election); shared by every clone.
+    fence: Fence,
 }
 
 impl Store {
@@ -166,7 +170,7 @@ impl Store {
             // WAL is a property of the file: set once, kept by every later connection.
             pool.execute("PRAGMA journal_mode = WAL").await.map_err(connect_err)?;
         }
-        Ok(Store { pool, backend: target.backend, url: target.redacted.into() })
+        Ok(Store { pool, backend: target.backend, url: target.redacted.into(), fence: Fence::open() })
     }
 
     /// Apply the embedded migrations that are not applied yet. Harmless to run again, and
@@ -218,6 +222,22 @@ impl Store {
             .acquire()
             .await
             .map_err(|source| StoreError::Query { what: "acquire a database connection".to_owned(), source })
+    }
+
+    /// This store, writing under `fence` (leader election); clones made later share it.
+    pub fn with_fence(mut self, fence: Fence) -> Store {
+        self.fence = fence;
+        self
+    }
+
+    pub fn fence(&self) -> &Fence {
+        &self.fence
+    }
+
+    /// `Ok` while this process may write and send: call right before a commit or a send.
+    /// [`StoreError::Fenced`] (transient) once a leader's lease may have expired.
+    pub fn check_fence(&self) -> Result<(), StoreError> {
+        self.fence.check().map_err(StoreError::Fenced)
     }
 
     pub fn backend(&self) -> Backend {

@@ -343,6 +343,6 @@ pub async fn reconcile(
     let observed = observe(&mut tx, desired).await?;
     let planned = plan(desired, &observed, now);
     let written = apply::write(&mut tx, &planned, now, mail).await?;
-    db::commit(tx).await?;
+    db::commit(store, tx).await?;
     Ok(apply::outcome(&planned, written))
 }

@@ -118,6 +118,7 @@ pub async fn reconcile(
 ) -> Result<SyncFacts, CoreError> {
     let spec = &desired.spec;
     let mut facts = SyncFacts::new(desired.credentials_hash.clone());
+    store.check_fence()?;
     let mut conn = store.acquire().await?;
     let me = &desired.owner;
     let observed = preview::observe(&mut conn, me, spec, &desired.flags).await?;
@@ -146,6 +147,7 @@ pub async fn reconcile(
 
     let mut record = inputs.before.clone().unwrap_or_default();
     let pushed = inputs.push(desired, guards, &mut record, sync::Mode::Write).await;
+    store.check_fence()?;
     let mut conn = store.acquire().await?;
     // Whatever was written, even by a push that failed half-way, is recorded.
     if inputs.before.as_ref() != Some(&record) {

@@ -8,6 +8,7 @@
 //! Public only so the integration-test crate can reach it; not part of the API.
 
 mod catalog;
+mod fencing;
 pub mod fixtures;
 mod links;
 mod owners;
@@ -15,6 +16,7 @@ mod people;
 mod plumbing;
 
 pub use catalog::*;
+pub use fencing::*;
 pub use links::*;
 pub use owners::*;
 pub use people::*;
@@ -38,6 +40,7 @@ macro_rules! store_conformance_tests {
             placeholders_bind_by_number,
             timestamps_round_trip,
             transaction_commits_or_rolls_back_together,
+            fenced_commits_write_nothing,
             accounts_crud,
             accounts_constraints,
             organizations_crud,
