@@ -24,6 +24,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per process: the size of the `run` variant's flags costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Print the CustomResourceDefinitions of all five kinds as YAML, or write one file per CRD.
@@ -158,12 +160,28 @@ struct MailArgs {
     /// The platform's page that accepts invitations; the token is appended as ?token=.
     #[arg(long, env = "ACCEPT_URL_BASE", default_value = "http://localhost/invitations/accept")]
     accept_url_base: String,
-    /// Mails per minute the relay accepts from us (0: no limit).
+    /// Mails per minute the relay accepts from us (0: no limit); namespaces with mail waiting
+    /// share it in turns.
     #[arg(long, default_value_t = 600)]
     mail_rate_per_minute: u32,
-    /// Delivery attempts before a mail is given up (dead letter, reported on its object).
-    #[arg(long, default_value_t = 12)]
+    /// Permanent refusals (5xx replies) before a mail is given up (dead letter, reported on its
+    /// object). Other failures (connection refused, timeouts, 4xx) do not count: see
+    /// --mail-max-age.
+    #[arg(long, default_value_t = 5)]
     mail_max_attempts: u32,
+    /// A mail not delivered within this age of being queued is given up (30m, 12h, 3d).
+    #[arg(long, default_value = "3d", value_parser = parse_duration)]
+    mail_max_age: Duration,
+    /// The delay after a mail's first failed attempt; it doubles per failure.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    mail_retry_base: Duration,
+    /// The longest delay between a mail's attempts.
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    mail_retry_max: Duration,
+    /// How long a sender holds the mails it claimed; after a crash they go out again (same
+    /// Message-ID) once it runs out.
+    #[arg(long, default_value = "2m", value_parser = parse_duration)]
+    mail_claim_lease: Duration,
 }
 
 impl MailArgs {
@@ -173,9 +191,11 @@ impl MailArgs {
                 .context("mail settings")?;
         let dispatcher = accountops::mail::DispatcherConfig {
             max_attempts: self.mail_max_attempts.max(1),
-            base_backoff: Duration::from_secs(5),
-            max_backoff: Duration::from_secs(600),
+            max_age: self.mail_max_age,
+            base_backoff: self.mail_retry_base,
+            max_backoff: self.mail_retry_max.max(self.mail_retry_base),
             rate_per_minute: self.mail_rate_per_minute,
+            claim_lease: self.mail_claim_lease,
             ..Default::default()
         };
         Ok(operator::MailConfig { settings, transport_url: self.smtp_url, dispatcher })

@@ -45,6 +45,7 @@ use tracing::{info, warn};
 use crate::api::{Account, Membership, Organization, ProvisioningSync, TenantLink};
 use crate::mail::{DeliveryStats, DispatchHandle, Dispatcher, DispatcherConfig, MailSettings, Transport};
 use crate::store::Store;
+use crate::store::outbox::Origin;
 
 pub use context::{Context, FINALIZER, MANAGER};
 pub use kinds::Managed;
@@ -112,8 +113,10 @@ pub async fn run(client: Client, config: Config) -> anyhow::Result<()> {
         None => identity::cluster_id(&client).await?,
     };
     info!(%cluster_id, namespace = config.namespace.as_deref().unwrap_or("(all)"), resync = ?config.resync, "starting controllers");
+    // Mails this cluster queues are this cluster's to send, and no one else's.
+    let mail_settings = config.mail.settings.clone().with_origin(Origin::Operator(cluster_id.clone()));
     let mut context = Context::new(client.clone(), store.clone(), cluster_id, config.resync, metrics.clone());
-    context.mail_settings = config.mail.settings.clone();
+    context.mail_settings = mail_settings.clone();
     metrics.track_scim(context.scim_guards.clone());
 
     let lease = match &config.leader_election {
@@ -130,15 +133,18 @@ pub async fn run(client: Client, config: Config) -> anyhow::Result<()> {
     readiness.leading.store(true, Ordering::SeqCst);
     metrics.leader.set(1);
 
-    // Only the leader delivers mail, so two replicas never send the same invitation.
+    // Only the leader delivers mail, and only under a claim, so no invitation goes out twice.
     let (stop_mail, mail_stopped) = tokio::sync::oneshot::channel::<()>();
     let dispatcher = match &config.mail.transport_url {
         Some(url) => {
             let transport = Transport::from_url(url).context("configuring the mail transport")?;
             let stats = Arc::new(DeliveryStats::default());
             metrics.track_delivery(stats.clone());
-            let dispatcher = Dispatcher::new(store, transport, &config.mail.settings, config.mail.dispatcher.clone())
+            let instance = config.leader_election.as_ref().map(|e| e.identity.clone());
+            let instance = instance.or_else(|| std::env::var("POD_NAME").ok()).unwrap_or_else(|| "operator".to_owned());
+            let dispatcher = Dispatcher::new(store, transport, &mail_settings, config.mail.dispatcher.clone())
                 .context("configuring the mail sender")?
+                .with_instance(&mail_settings, &instance)
                 .with_stats(stats);
             context.mail_wake = Some(dispatcher.handle());
             Some(tokio::spawn(dispatcher.run(async {

@@ -56,6 +56,7 @@ pub mod accounts;
 pub mod assets;
 pub mod error;
 pub mod fence;
+pub mod footprint;
 pub mod groups;
 pub mod invitations;
 pub mod memberships;

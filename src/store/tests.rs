@@ -55,7 +55,8 @@ async fn sqlite_file_is_created_in_wal_mode_with_foreign_keys() {
     assert_eq!(store.backend(), Backend::Sqlite);
     assert!(path.exists(), "the file and its directories are created");
     let report = store.migrate().await.expect("migrate");
-    assert_eq!(report.applied, vec![1, 2, 3, 4]);
+    let latest = crate::store::migrate::latest_version();
+    assert_eq!((report.applied.first(), report.applied.last()), (Some(&1), Some(&latest)), "every migration");
     let mut conn = store.acquire().await.expect("conn");
     let mode: String =
         sqlx::query("PRAGMA journal_mode").fetch_one(&mut *conn).await.expect("pragma").try_get(0).expect("text");

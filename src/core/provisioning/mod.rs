@@ -117,6 +117,7 @@ pub async fn reconcile(
     now: Timestamp,
 ) -> Result<SyncFacts, CoreError> {
     let spec = &desired.spec;
+    let mail = &mail.for_namespace(&desired.owner.namespace);
     let mut facts = SyncFacts::new(desired.credentials_hash.clone());
     store.check_fence()?;
     let mut conn = store.acquire().await?;

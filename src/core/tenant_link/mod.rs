@@ -198,6 +198,7 @@ pub async fn reconcile(
     now: Timestamp,
     mail: &MailSettings,
 ) -> Result<Outcome, CoreError> {
+    let mail = &mail.for_namespace(&desired.owner.namespace);
     let observed = {
         let mut conn = store.acquire().await?;
         observe(&mut conn, desired).await?

@@ -11,6 +11,7 @@ mod catalog;
 mod fencing;
 pub mod fixtures;
 mod links;
+mod mail;
 mod owners;
 mod people;
 mod plumbing;
@@ -18,6 +19,7 @@ mod plumbing;
 pub use catalog::*;
 pub use fencing::*;
 pub use links::*;
+pub use mail::*;
 pub use owners::*;
 pub use people::*;
 pub use plumbing::*;
@@ -58,6 +60,10 @@ macro_rules! store_conformance_tests {
             provisioning_syncs_crud,
             assets_once_per_order,
             outbox_delivery_flow,
+            outbox_claims_are_exclusive_until_the_lease_runs_out,
+            outbox_claims_keep_to_their_origin,
+            outbox_claims_share_the_relay_between_namespaces,
+            outbox_concurrent_claims_never_overlap,
             ownership_readoption,
             ownership_never_taken_silently,
             ownership_one_live_owner,
