@@ -85,7 +85,7 @@ enum Command {
         /// Log format.
         #[arg(long, value_enum, default_value_t = LogFormat::Text)]
         log_format: LogFormat,
-        /// Address of /healthz, /readyz and /metrics; `off` to serve none.
+        /// Address of /healthz, /readyz, /leader and /metrics; `off` to serve none.
         #[arg(long, env = "HEALTH_ADDR", default_value = "0.0.0.0:8080")]
         health_addr: String,
         /// Reconcile only while holding a Lease, so several replicas can run.
@@ -230,8 +230,8 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
 }
 
-async fn kube_client(kubeconfig: Option<PathBuf>) -> anyhow::Result<kube::Client> {
-    let config = match kubeconfig {
+async fn kube_config(kubeconfig: Option<PathBuf>) -> anyhow::Result<kube::Config> {
+    Ok(match kubeconfig {
         Some(path) => {
             let kc = kube::config::Kubeconfig::read_from(&path)
                 .with_context(|| format!("reading kubeconfig {}", path.display()))?;
@@ -240,8 +240,7 @@ async fn kube_client(kubeconfig: Option<PathBuf>) -> anyhow::Result<kube::Client
                 .with_context(|| format!("using kubeconfig {}", path.display()))?
         }
         None => kube::Config::infer().await.context("finding a kubeconfig or in-cluster configuration")?,
-    };
-    kube::Client::try_from(config).context("creating the Kubernetes client")
+    })
 }
 
 fn main() -> ExitCode {
@@ -358,12 +357,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     .context("--leader-election needs --lease-namespace (or POD_NAMESPACE, or --namespace)")?;
                 let identity = std::env::var("POD_NAME")
                     .unwrap_or_else(|_| format!("accountops-{}", uuid::Uuid::new_v4().simple()));
-                Some(operator::LeaderElection { lease_name, namespace, identity, duration: lease_duration })
+                let election = operator::LeaderElection {
+                    lease_name,
+                    namespace,
+                    identity,
+                    duration: lease_duration,
+                    client_config: None,
+                };
+                Some(election)
             } else {
                 None
             };
             runtime()?.block_on(async {
-                let client = kube_client(kubeconfig).await?;
+                let kube_config = kube_config(kubeconfig).await?;
+                // The Lease gets a client of its own with short timeouts (see operator::leader).
+                let leader_election =
+                    leader_election.map(|e| operator::LeaderElection { client_config: Some(kube_config.clone()), ..e });
+                let client = kube::Client::try_from(kube_config).context("creating the Kubernetes client")?;
                 let config = operator::Config {
                     database_url: database,
                     namespace,

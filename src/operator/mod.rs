@@ -44,12 +44,12 @@ use tracing::{info, warn};
 
 use crate::api::{Account, Membership, Organization, ProvisioningSync, TenantLink};
 use crate::mail::{DeliveryStats, DispatchHandle, Dispatcher, DispatcherConfig, MailSettings, Transport};
-use crate::store::Store;
 use crate::store::outbox::Origin;
+use crate::store::{Fence, Store};
 
 pub use context::{Context, FINALIZER, MANAGER};
 pub use kinds::Managed;
-pub use leader::LeaderElection;
+pub use leader::{LeaderElection, LeaseWatch};
 
 /// Wakes the mail dispatcher right after a reconcile committed a mail.
 pub fn wake_mail(handle: &Option<DispatchHandle>) {
@@ -89,6 +89,13 @@ pub struct MailConfig {
 
 /// Runs the controllers until SIGTERM/SIGINT (or until leadership is lost, which is an error:
 /// the process exits and its replacement queues up for the lease again).
+///
+/// ```text
+/// health server ─ connect (fenced store) ─ migrate ─ cluster id ─ CRDs served (ready as standby)
+///   ─ [leader election: observe + compete; the fence opens while the lease is ours]
+///   ─ dispatcher (this cluster's mails) + controllers ─ until SIGTERM or the lease is lost
+///   ─ fence closed, dispatcher stopped, lease released
+/// ```
 pub async fn run(client: Client, config: Config) -> anyhow::Result<()> {
     let readiness = Arc::new(Readiness::default());
     let metrics = Arc::new(Metrics::default());
@@ -102,7 +109,9 @@ pub async fn run(client: Client, config: Config) -> anyhow::Result<()> {
         });
         info!(%addr, "serving /healthz, /readyz and /metrics");
     }
-    let store = connect(&config.database_url).await;
+    // With leader election nothing is written until the lease is ours (see `leader`).
+    let fence = if config.leader_election.is_some() { Fence::leased() } else { Fence::open() };
+    let store = connect(&config.database_url).await.with_fence(fence.clone());
     let _ = readiness.store.set(store.clone());
     if config.migrate {
         let report = store.migrate().await.context("running database migrations")?;
@@ -119,15 +128,29 @@ pub async fn run(client: Client, config: Config) -> anyhow::Result<()> {
     context.mail_settings = mail_settings.clone();
     metrics.track_scim(context.scim_guards.clone());
 
+    // A standby is ready once it could take over: database, apiserver and CRDs answer.
+    let (accounts, organizations) =
+        (scoped(&client, config.namespace.as_deref()), scoped(&client, config.namespace.as_deref()));
+    tokio::select! {
+        () = wait_for_crds(&accounts, &organizations) => {}
+        () = shutdown_signal() => return Ok(()),
+    }
+    readiness.crds_served.store(true, Ordering::SeqCst);
     let lease = match &config.leader_election {
         // A standby waits for the lease; SIGTERM while waiting ends it cleanly.
-        Some(election) => tokio::select! {
-            lease = election.acquire(&client) => Some(lease?),
-            () = shutdown_signal() => {
-                info!("stopped while standby");
-                return Ok(());
+        Some(election) => {
+            let timing = election.timing();
+            let watch = Arc::new(LeaseWatch::default());
+            let _ = readiness.election.set((watch.clone(), timing.observe_every * 3 + timing.request_timeout));
+            let candidate = election.start(&client, fence.clone(), watch).await?;
+            tokio::select! {
+                lease = candidate.acquire() => Some(lease?),
+                () = shutdown_signal() => {
+                    info!("stopped while standby");
+                    return Ok(());
+                }
             }
-        },
+        }
         None => None,
     };
     readiness.leading.store(true, Ordering::SeqCst);

@@ -2,7 +2,9 @@
 
 mod apiserver;
 mod chart;
+mod chart_replicas;
 mod cli;
+mod fencing;
 mod harness;
 mod local;
 mod local_database;
