@@ -202,8 +202,13 @@ pub async fn answer_partner_invitation(database: &str, token: &str, accept: bool
 /// cannot be written stays queued for the next `apply`.
 async fn deliver(store: &Store, settings: &MailSettings, mailbox: &Path) -> anyhow::Result<MailDelivery> {
     let transport = Transport::new(Endpoint::File { dir: mailbox.to_path_buf() }).context("opening the mailbox")?;
-    // A directory is no relay: no rate budget.
-    let config = DispatcherConfig { rate_per_minute: 0, ..DispatcherConfig::default() };
+    // A directory is no relay: no rate budget. Writing a file takes milliseconds, so a run
+    // that dies mid-delivery holds its claims only briefly.
+    let config = DispatcherConfig {
+        rate_per_minute: 0,
+        claim_lease: std::time::Duration::from_secs(30),
+        ..DispatcherConfig::default()
+    };
     let dispatcher = Dispatcher::new(store.clone(), transport, settings, config).context("mail settings")?;
     let done = dispatcher.deliver_due_once().await.context("delivering mail")?;
     Ok(MailDelivery {

@@ -71,7 +71,7 @@ pub struct Config {
     pub cluster_id: Option<String>,
     pub resync: Duration,
     pub migrate: bool,
-    /// Where `/healthz`, `/readyz` and `/metrics` are served; none when `None`.
+    /// Where `/healthz`, `/readyz`, `/leader` and `/metrics` are served; none when `None`.
     pub health_addr: Option<SocketAddr>,
     /// Reconcile only while holding a Lease (replicas > 1).
     pub leader_election: Option<LeaderElection>,
@@ -107,7 +107,7 @@ pub async fn run(client: Client, config: Config) -> anyhow::Result<()> {
                 warn!(error = %e, "health and metrics server stopped");
             }
         });
-        info!(%addr, "serving /healthz, /readyz and /metrics");
+        info!(%addr, "serving /healthz, /readyz, /leader and /metrics");
     }
     // With leader election nothing is written until the lease is ours (see `leader`).
     let fence = if config.leader_election.is_some() { Fence::leased() } else { Fence::open() };

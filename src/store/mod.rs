@@ -47,6 +47,9 @@
 //!   tx.commit().await?`. On PostgreSQL a failed statement aborts the transaction: roll
 //!   back after an error rather than carrying on.
 //! * **Errors** are one enum, [`StoreError`], naming table, row and key.
+//! * **Fencing.** A store carries a [`Fence`] (open unless leader election closes it): core
+//!   commits and the dispatcher call [`Store::check_fence`] first, so a leader whose lease may
+//!   have expired writes nothing more ([`fence`]).
 //! * **`sqlite::memory:`** is one private database per connection, so its pool has exactly
 //!   one connection: do not hold a transaction while using the store elsewhere (tests only).
 //!
