@@ -24,6 +24,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per process: the size of the `run` variant's flags costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Print the CustomResourceDefinitions of all five kinds as YAML, or write one file per CRD.
@@ -98,7 +100,7 @@ enum Command {
         /// Log format.
         #[arg(long, value_enum, default_value_t = LogFormat::Text)]
         log_format: LogFormat,
-        /// Address of /healthz, /readyz and /metrics; `off` to serve none.
+        /// Address of /healthz, /readyz, /leader and /metrics; `off` to serve none.
         #[arg(long, env = "HEALTH_ADDR", default_value = "0.0.0.0:8080")]
         health_addr: String,
         /// Reconcile only while holding a Lease, so several replicas can run.
@@ -175,12 +177,28 @@ struct MailArgs {
     /// The platform's page that accepts invitations; the token is appended as ?token=.
     #[arg(long, env = "ACCEPT_URL_BASE", default_value = "http://localhost/invitations/accept")]
     accept_url_base: String,
-    /// Mails per minute the relay accepts from us (0: no limit).
+    /// Mails per minute the relay accepts from us (0: no limit); namespaces with mail waiting
+    /// share it in turns.
     #[arg(long, default_value_t = 600)]
     mail_rate_per_minute: u32,
-    /// Delivery attempts before a mail is given up (dead letter, reported on its object).
-    #[arg(long, default_value_t = 12)]
+    /// Permanent refusals (5xx replies) before a mail is given up (dead letter, reported on its
+    /// object). Other failures (connection refused, timeouts, 4xx) do not count: see
+    /// --mail-max-age.
+    #[arg(long, default_value_t = 5)]
     mail_max_attempts: u32,
+    /// A mail not delivered within this age of being queued is given up (30m, 12h, 3d).
+    #[arg(long, default_value = "3d", value_parser = parse_duration)]
+    mail_max_age: Duration,
+    /// The delay after a mail's first failed attempt; it doubles per failure.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    mail_retry_base: Duration,
+    /// The longest delay between a mail's attempts.
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    mail_retry_max: Duration,
+    /// How long a sender holds the mails it claimed; after a crash they go out again (same
+    /// Message-ID) once it runs out.
+    #[arg(long, default_value = "2m", value_parser = parse_duration)]
+    mail_claim_lease: Duration,
 }
 
 impl MailArgs {
@@ -190,9 +208,11 @@ impl MailArgs {
                 .context("mail settings")?;
         let dispatcher = accountops::mail::DispatcherConfig {
             max_attempts: self.mail_max_attempts.max(1),
-            base_backoff: Duration::from_secs(5),
-            max_backoff: Duration::from_secs(600),
+            max_age: self.mail_max_age,
+            base_backoff: self.mail_retry_base,
+            max_backoff: self.mail_retry_max.max(self.mail_retry_base),
             rate_per_minute: self.mail_rate_per_minute,
+            claim_lease: self.mail_claim_lease,
             ..Default::default()
         };
         Ok(operator::MailConfig { settings, transport_url: self.smtp_url, dispatcher })
@@ -227,8 +247,8 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
 }
 
-async fn kube_client(kubeconfig: Option<PathBuf>) -> anyhow::Result<kube::Client> {
-    let config = match kubeconfig {
+async fn kube_config(kubeconfig: Option<PathBuf>) -> anyhow::Result<kube::Config> {
+    Ok(match kubeconfig {
         Some(path) => {
             let kc = kube::config::Kubeconfig::read_from(&path)
                 .with_context(|| format!("reading kubeconfig {}", path.display()))?;
@@ -237,8 +257,7 @@ async fn kube_client(kubeconfig: Option<PathBuf>) -> anyhow::Result<kube::Client
                 .with_context(|| format!("using kubeconfig {}", path.display()))?
         }
         None => kube::Config::infer().await.context("finding a kubeconfig or in-cluster configuration")?,
-    };
-    kube::Client::try_from(config).context("creating the Kubernetes client")
+    })
 }
 
 /// `--help` names the environment variable behind an argument but never shows its value:
@@ -374,12 +393,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     .context("--leader-election needs --lease-namespace (or POD_NAMESPACE, or --namespace)")?;
                 let identity = std::env::var("POD_NAME")
                     .unwrap_or_else(|_| format!("accountops-{}", uuid::Uuid::new_v4().simple()));
-                Some(operator::LeaderElection { lease_name, namespace, identity, duration: lease_duration })
+                let election = operator::LeaderElection {
+                    lease_name,
+                    namespace,
+                    identity,
+                    duration: lease_duration,
+                    client_config: None,
+                };
+                Some(election)
             } else {
                 None
             };
             runtime()?.block_on(async {
-                let client = kube_client(kubeconfig).await?;
+                let kube_config = kube_config(kubeconfig).await?;
+                // The Lease gets a client of its own with short timeouts (see operator::leader).
+                let leader_election =
+                    leader_election.map(|e| operator::LeaderElection { client_config: Some(kube_config.clone()), ..e });
+                let client = kube::Client::try_from(kube_config).context("creating the Kubernetes client")?;
                 let config = operator::Config {
                     database_url: database,
                     namespace,

@@ -1,9 +1,11 @@
 //! Small database steps both kinds share.
 
-use crate::store::{StoreError, StoredOwner, Tx};
+use crate::store::{Store, StoreError, StoredOwner, Tx};
 
-/// Commit, naming the step when it fails.
-pub(crate) async fn commit(tx: Tx) -> Result<(), StoreError> {
+/// Commit, naming the step when it fails. Not once `store`'s fence is closed (a leader whose
+/// lease may have expired): the transaction rolls back and the error is transient.
+pub(crate) async fn commit(store: &Store, tx: Tx) -> Result<(), StoreError> {
+    store.check_fence()?;
     tx.commit().await.map_err(|source| StoreError::Query { what: "commit transaction".to_owned(), source })
 }
 

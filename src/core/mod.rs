@@ -36,7 +36,7 @@
 
 pub mod account;
 pub mod conditions;
-mod db;
+pub(crate) mod db;
 pub mod error;
 pub mod flags;
 pub mod membership;

@@ -4,15 +4,17 @@
 //! -f PATH… ─► read ─► validate (incl. annotations) ──problems──► print as `validate` does, exit 1
 //!                            │ (the database is not opened, let alone created)
 //!                            ▼
-//!              connect ─► migrate ─► engine::run(Plan | Apply) ─► text or JSON ─► exit code
-//!                                              │ apply only
-//!                                              └─► deliver queued mails into --mailbox DIR (.eml)
+//!              connect ─► migrate? ─► engine::run(Plan | Apply) ─► text or JSON ─► exit code
+//!                (database.rs)                    │ apply only
+//!                                                 └─► deliver this run's mails into --mailbox DIR
 //! ```
 //!
 //! Manifests are checked before anything else so a broken set never touches the database.
-//! `plan` writes no rows; it still runs the embedded migrations on an existing database (schema
-//! only, as `apply` would), and plans a SQLite file that does not exist yet against an empty
-//! in-memory database instead of creating the file.
+//! `plan` writes nothing, not even the schema: a database (or SQLite file) without one is
+//! planned against an empty in-memory database, and an older schema is refused. `apply`
+//! migrates only its own database (see [`super::database`]; `--migrate` for anyone else's).
+//! `apply` delivers only the mails local mode queued under its `--cluster-id`: an operator's
+//! pending invitations in a shared database are never written to the mailbox.
 //!
 //! Exit codes, as `kubectl apply` users expect them: `plan` 0 when every object could be
 //! planned. `apply` 0 when everything was applied, even if some objects wait for something
@@ -37,12 +39,14 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use jiff::Timestamp;
 
+use super::database;
 use super::desired::DEFAULT_CLUSTER_ID;
 use super::engine::{self, MailDelivery, Mode, Options};
 use super::validate::Problem;
 use super::{manifest, render, validate};
 use crate::mail::{Dispatcher, DispatcherConfig, Endpoint, MailSettings, Transport};
 use crate::store::Store;
+use crate::store::outbox::Origin;
 
 /// The database local mode uses when none is given: a SQLite file in the working directory.
 pub const DEFAULT_DATABASE: &str = "sqlite://accountops.db";
@@ -102,8 +106,15 @@ pub struct LocalArgs {
     #[arg(long, value_name = "URL", default_value = DEFAULT_ACCEPT_URL_BASE)]
     pub accept_url_base: String,
     /// Directory `apply` delivers mails into, one `.eml` file per mail (the file transport).
+    /// Only mails local mode queued under this --cluster-id go there, never an operator's.
     #[arg(long, value_name = "DIR", default_value = DEFAULT_MAILBOX)]
     pub mailbox: PathBuf,
+    /// apply: upgrade the schema of a database local mode does not own. Local mode owns a
+    /// database with no schema yet, or one whose managed rows and queued mails are all local
+    /// mode's under this --cluster-id; anyone else's (an operator's rows or mail, rows nobody
+    /// manages) it uses as it is, and refuses when its schema is older. plan never migrates.
+    #[arg(long)]
+    pub migrate: bool,
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
@@ -121,10 +132,11 @@ pub async fn run(args: LocalArgs, mode: Mode) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::FAILURE);
     }
 
-    let mail = MailSettings::new(LOCAL_FROM, None, &args.accept_url_base).context("--accept-url-base")?;
+    let mail = MailSettings::new(LOCAL_FROM, None, &args.accept_url_base)
+        .context("--accept-url-base")?
+        .with_origin(Origin::Local(args.cluster_id.clone()));
     let url = database_url(&args.database, mode);
-    let store = Store::connect(&url).await.context("opening the database")?;
-    store.migrate().await.context("migrating the database")?;
+    let store = database::open(&url, mode, &args.cluster_id, args.migrate).await?;
     let options = Options { cluster_id: args.cluster_id.clone(), prune: args.prune, mail, scim: args.scim.settings() };
     let mut report = engine::run(&store, &set, &options, mode, Timestamp::now()).await?;
     if mode == Mode::Apply {
@@ -189,12 +201,18 @@ pub async fn answer_partner_invitation(database: &str, token: &str, accept: bool
     Ok(ExitCode::SUCCESS)
 }
 
-/// Deliver every queued mail that is due into `mailbox`, after the run committed it. A mail
-/// that cannot be written stays queued for the next `apply`.
+/// Deliver every mail local mode queued under this cluster ID that is due into `mailbox`,
+/// after the run committed it (claimed, so two runs at once never both write one). A mail that
+/// cannot be written stays queued for the next `apply`.
 async fn deliver(store: &Store, settings: &MailSettings, mailbox: &Path) -> anyhow::Result<MailDelivery> {
     let transport = Transport::new(Endpoint::File { dir: mailbox.to_path_buf() }).context("opening the mailbox")?;
-    // A directory is no relay: no rate budget.
-    let config = DispatcherConfig { rate_per_minute: 0, ..DispatcherConfig::default() };
+    // A directory is no relay: no rate budget. Writing a file takes milliseconds, so a run
+    // that dies mid-delivery holds its claims only briefly.
+    let config = DispatcherConfig {
+        rate_per_minute: 0,
+        claim_lease: std::time::Duration::from_secs(30),
+        ..DispatcherConfig::default()
+    };
     let dispatcher = Dispatcher::new(store.clone(), transport, settings, config).context("mail settings")?;
     let done = dispatcher.deliver_due_once().await.context("delivering mail")?;
     Ok(MailDelivery {

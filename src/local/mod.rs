@@ -5,6 +5,7 @@
 
 pub mod codes;
 pub mod command;
+pub mod database;
 pub mod desired;
 pub mod dry_run;
 pub mod engine;

@@ -5,6 +5,10 @@
 //!         outbox::enqueue(tx, &new_mail)   (same transaction as the row that needs it)
 //! ```
 //!
+//! Each row records the shell that queued it ([`MailSettings::origin`]) and the namespace of
+//! the object that did ([`MailSettings::for_namespace`]): only a dispatcher of that origin sends
+//! it, and each namespace gets its share of the relay.
+//!
 //! The Message-ID is `<{kind}.{key}@{sender domain}>`: the same key (an invitation ID, an
 //! asset ID) always gives the same ID, so enqueueing the same mail again is a no-op in the
 //! store, and a re-send after a crash carries an ID receivers can deduplicate. A re-sent
@@ -15,7 +19,7 @@ use lettre::message::Mailbox;
 use super::MailError;
 use super::template::{MailContext, Template, render};
 use crate::api::Locale;
-use crate::store::outbox::{NewMail, Related};
+use crate::store::outbox::{NewMail, Origin, Related};
 
 /// Where mails come from and where their links point (configuration).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,7 +29,29 @@ pub struct MailSettings {
     pub reply_to: Option<String>,
     /// The web app's accept page, e.g. `https://platform.example.com/invitations/accept`.
     pub accept_base_url: String,
+    /// The shell queuing the mails: only its dispatchers send them. Set by the shell
+    /// ([`MailSettings::with_origin`]); local mode's default cluster until then.
+    pub origin: Origin,
+    /// The namespace of the object whose reconcile queues the mails (its fair share of the
+    /// relay); set per object with [`MailSettings::for_namespace`].
+    pub namespace: Option<String>,
 }
+
+impl Default for MailSettings {
+    /// The flags' defaults: `accountops <noreply@localhost>`, accept page on localhost.
+    fn default() -> Self {
+        MailSettings {
+            from: "accountops <noreply@localhost>".to_owned(),
+            reply_to: None,
+            accept_base_url: "http://localhost/invitations/accept".to_owned(),
+            origin: Origin::Local(DEFAULT_LOCAL_CLUSTER.to_owned()),
+            namespace: None,
+        }
+    }
+}
+
+/// Local mode's default `--cluster-id`, the origin of settings no shell has set.
+const DEFAULT_LOCAL_CLUSTER: &str = "local";
 
 /// Used when the From address has no usable domain (never for a validated [`MailSettings`]).
 const FALLBACK_DOMAIN: &str = "accountops.invalid";
@@ -37,9 +63,21 @@ impl MailSettings {
             from: from.to_string(),
             reply_to: reply_to.map(str::to_string),
             accept_base_url: accept_base_url.to_string(),
+            ..MailSettings::default()
         };
         settings.validate()?;
         Ok(settings)
+    }
+
+    /// These settings for mails queued by `origin`.
+    pub fn with_origin(mut self, origin: Origin) -> MailSettings {
+        self.origin = origin;
+        self
+    }
+
+    /// These settings for the mails an object of `namespace` queues.
+    pub fn for_namespace(&self, namespace: &str) -> MailSettings {
+        MailSettings { namespace: Some(namespace.to_owned()), ..self.clone() }
     }
 
     /// Check the addresses and the accept URL.
@@ -109,6 +147,8 @@ pub fn compose(
         body_html: Some(rendered.html),
         locale: rendered.locale.as_str().to_string(),
         related: Some(related),
+        origin: settings.origin.clone(),
+        namespace: settings.namespace.clone(),
     }
 }
 
@@ -211,6 +251,18 @@ mod tests {
         assert!(mail.body_text.contains("https://x/a?token=t"));
         assert!(mail.body_html.as_deref().is_some_and(|h| h.contains("href=\"https://x/a?token=t\"")));
         assert_eq!(mail.related, Some(related()));
+        assert_eq!((mail.origin, mail.namespace), (Origin::Local("local".into()), None));
+        let operator = settings().with_origin(Origin::Operator("k8s-1".into()));
+        let mail = compose(
+            &operator.for_namespace("team-a"),
+            Template::Welcome,
+            Locale::En,
+            "a@b.example",
+            &ctx(),
+            related(),
+            "k",
+        );
+        assert_eq!((mail.origin, mail.namespace.as_deref()), (Origin::Operator("k8s-1".into()), Some("team-a")));
     }
 
     #[test]

@@ -47,6 +47,15 @@ impl TokenBucket {
     }
 }
 
+impl TokenBucket {
+    /// Return a token taken for a send that did not happen (nothing was due).
+    pub fn give_back(&mut self) {
+        if self.per_second.is_some() {
+            self.tokens = (self.tokens + 1.0).min(self.capacity);
+        }
+    }
+}
+
 /// The delay before retry number `attempts` (1 after the first failure): `base * 2^(n-1)`,
 /// capped at `max`.
 pub fn backoff(base: Duration, max: Duration, attempts: u32) -> Duration {
@@ -120,6 +129,19 @@ mod tests {
         assert!(wait >= Duration::from_secs(60) && wait <= Duration::from_millis(60_001), "{wait:?}");
         let mut unlimited = TokenBucket::per_minute(0);
         assert!((0..10_000).all(|_| unlimited.try_take(Duration::ZERO).is_ok()));
+    }
+
+    #[test]
+    fn a_token_given_back_can_be_taken_again_but_never_overfills() {
+        let mut bucket = TokenBucket::per_minute(60);
+        assert!(bucket.try_take(Duration::ZERO).is_ok());
+        assert!(bucket.try_take(Duration::ZERO).is_err());
+        bucket.give_back();
+        assert!(bucket.try_take(Duration::ZERO).is_ok());
+        bucket.give_back();
+        bucket.give_back();
+        assert!(bucket.try_take(Duration::ZERO).is_ok());
+        assert!(bucket.try_take(Duration::ZERO).is_err(), "capacity stays one second's worth");
     }
 
     #[test]

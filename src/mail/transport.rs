@@ -27,7 +27,7 @@ use super::endpoint::{Endpoint, Security};
 use crate::store::outbox::Mail;
 
 /// How long one SMTP command (and connecting) may take.
-const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
+pub const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The From and Reply-To of every mail, parsed once.
 #[derive(Debug, Clone)]
@@ -113,13 +113,40 @@ impl Transport {
     }
 
     /// Deliver one message. The error text names the endpoint and never a password.
-    pub async fn send(&self, message: &Message) -> Result<(), String> {
+    pub async fn send(&self, message: &Message) -> Result<(), SendFailure> {
         match &self.inner {
-            Inner::Smtp(smtp) => {
-                smtp.send(message.clone()).await.map(drop).map_err(|e| format!("{}: {}", self.description, chain(&e)))
+            Inner::Smtp(smtp) => smtp.send(message.clone()).await.map(drop).map_err(|e| {
+                let text = format!("{}: {}", self.description, chain(&e));
+                // Only a 5xx reply is the relay saying no for good; a refused connection, a
+                // timeout, TLS trouble or a 4xx may pass.
+                if e.is_permanent() { SendFailure::Refused(text) } else { SendFailure::Failed(text) }
+            }),
+            Inner::File(dir) => {
+                write_eml(dir, message).await.map_err(|e| SendFailure::Failed(format!("{}: {e}", self.description)))
             }
-            Inner::File(dir) => write_eml(dir, message).await.map_err(|e| format!("{}: {e}", self.description)),
         }
+    }
+}
+
+/// Why a message was not delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SendFailure {
+    /// The relay refused it permanently (a 5xx reply): counts toward the attempt limit.
+    Refused(String),
+    /// Anything that may pass: connection refused, timeout, TLS, a 4xx reply, a full disk.
+    Failed(String),
+}
+
+impl SendFailure {
+    pub fn message(&self) -> &str {
+        let (SendFailure::Refused(m) | SendFailure::Failed(m)) = self;
+        m
+    }
+}
+
+impl std::fmt::Display for SendFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.message())
     }
 }
 

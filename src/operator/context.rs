@@ -57,11 +57,7 @@ impl Context {
             blocked_retry: Duration::from_secs(15).min(resync),
             failures: Mutex::new(HashMap::new()),
             metrics,
-            mail_settings: crate::mail::MailSettings {
-                from: "accountops <noreply@localhost>".to_owned(),
-                reply_to: None,
-                accept_base_url: "http://localhost/invitations/accept".to_owned(),
-            },
+            mail_settings: crate::mail::MailSettings::default(),
             mail_wake: None,
             scim_guards: crate::provisioning::Guards::default(),
             credentials_key: tokio::sync::OnceCell::new(),

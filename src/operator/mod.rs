@@ -44,11 +44,12 @@ use tracing::{info, warn};
 
 use crate::api::{Account, Membership, Organization, ProvisioningSync, TenantLink};
 use crate::mail::{DeliveryStats, DispatchHandle, Dispatcher, DispatcherConfig, MailSettings, Transport};
-use crate::store::Store;
+use crate::store::outbox::Origin;
+use crate::store::{Fence, Store};
 
 pub use context::{Context, FINALIZER, MANAGER};
 pub use kinds::Managed;
-pub use leader::LeaderElection;
+pub use leader::{LeaderElection, LeaseWatch};
 
 /// Wakes the mail dispatcher right after a reconcile committed a mail.
 pub fn wake_mail(handle: &Option<DispatchHandle>) {
@@ -70,7 +71,7 @@ pub struct Config {
     pub cluster_id: Option<String>,
     pub resync: Duration,
     pub migrate: bool,
-    /// Where `/healthz`, `/readyz` and `/metrics` are served; none when `None`.
+    /// Where `/healthz`, `/readyz`, `/leader` and `/metrics` are served; none when `None`.
     pub health_addr: Option<SocketAddr>,
     /// Reconcile only while holding a Lease (replicas > 1).
     pub leader_election: Option<LeaderElection>,
@@ -90,6 +91,13 @@ pub struct MailConfig {
 
 /// Runs the controllers until SIGTERM/SIGINT (or until leadership is lost, which is an error:
 /// the process exits and its replacement queues up for the lease again).
+///
+/// ```text
+/// health server ─ connect (fenced store) ─ migrate ─ cluster id ─ CRDs served (ready as standby)
+///   ─ [leader election: observe + compete; the fence opens while the lease is ours]
+///   ─ dispatcher (this cluster's mails) + controllers ─ until SIGTERM or the lease is lost
+///   ─ fence closed, dispatcher stopped, lease released
+/// ```
 pub async fn run(client: Client, config: Config) -> anyhow::Result<()> {
     let readiness = Arc::new(Readiness::default());
     let metrics = Arc::new(Metrics::default());
@@ -101,9 +109,11 @@ pub async fn run(client: Client, config: Config) -> anyhow::Result<()> {
                 warn!(error = %e, "health and metrics server stopped");
             }
         });
-        info!(%addr, "serving /healthz, /readyz and /metrics");
+        info!(%addr, "serving /healthz, /readyz, /leader and /metrics");
     }
-    let store = connect(&config.database_url).await;
+    // With leader election nothing is written until the lease is ours (see `leader`).
+    let fence = if config.leader_election.is_some() { Fence::leased() } else { Fence::open() };
+    let store = connect(&config.database_url).await.with_fence(fence.clone());
     let _ = readiness.store.set(store.clone());
     if config.migrate {
         let report = store.migrate().await.context("running database migrations")?;
@@ -114,34 +124,53 @@ pub async fn run(client: Client, config: Config) -> anyhow::Result<()> {
         None => identity::cluster_id(&client).await?,
     };
     info!(%cluster_id, namespace = config.namespace.as_deref().unwrap_or("(all)"), resync = ?config.resync, "starting controllers");
+    // Mails this cluster queues are this cluster's to send, and no one else's.
+    let mail_settings = config.mail.settings.clone().with_origin(Origin::Operator(cluster_id.clone()));
     let mut context = Context::new(client.clone(), store.clone(), cluster_id, config.resync, metrics.clone());
-    context.mail_settings = config.mail.settings.clone();
+    context.mail_settings = mail_settings.clone();
     context.scim_guards = crate::provisioning::Guards::new(config.scim.clone());
     metrics.track_scim(context.scim_guards.clone());
 
+    // A standby is ready once it could take over: database, apiserver and CRDs answer.
+    let (accounts, organizations) =
+        (scoped(&client, config.namespace.as_deref()), scoped(&client, config.namespace.as_deref()));
+    tokio::select! {
+        () = wait_for_crds(&accounts, &organizations) => {}
+        () = shutdown_signal() => return Ok(()),
+    }
+    readiness.crds_served.store(true, Ordering::SeqCst);
     let lease = match &config.leader_election {
         // A standby waits for the lease; SIGTERM while waiting ends it cleanly.
-        Some(election) => tokio::select! {
-            lease = election.acquire(&client) => Some(lease?),
-            () = shutdown_signal() => {
-                info!("stopped while standby");
-                return Ok(());
+        Some(election) => {
+            let timing = election.timing();
+            let watch = Arc::new(LeaseWatch::default());
+            let _ = readiness.election.set((watch.clone(), timing.observe_every * 3 + timing.request_timeout));
+            let candidate = election.start(&client, fence.clone(), watch).await?;
+            tokio::select! {
+                lease = candidate.acquire() => Some(lease?),
+                () = shutdown_signal() => {
+                    info!("stopped while standby");
+                    return Ok(());
+                }
             }
-        },
+        }
         None => None,
     };
     readiness.leading.store(true, Ordering::SeqCst);
     metrics.leader.set(1);
 
-    // Only the leader delivers mail, so two replicas never send the same invitation.
+    // Only the leader delivers mail, and only under a claim, so no invitation goes out twice.
     let (stop_mail, mail_stopped) = tokio::sync::oneshot::channel::<()>();
     let dispatcher = match &config.mail.transport_url {
         Some(url) => {
             let transport = Transport::from_url(url).context("configuring the mail transport")?;
             let stats = Arc::new(DeliveryStats::default());
             metrics.track_delivery(stats.clone());
-            let dispatcher = Dispatcher::new(store, transport, &config.mail.settings, config.mail.dispatcher.clone())
+            let instance = config.leader_election.as_ref().map(|e| e.identity.clone());
+            let instance = instance.or_else(|| std::env::var("POD_NAME").ok()).unwrap_or_else(|| "operator".to_owned());
+            let dispatcher = Dispatcher::new(store, transport, &mail_settings, config.mail.dispatcher.clone())
                 .context("configuring the mail sender")?
+                .with_instance(&mail_settings, &instance)
                 .with_stats(stats);
             context.mail_wake = Some(dispatcher.handle());
             Some(tokio::spawn(dispatcher.run(async {

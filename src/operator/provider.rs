@@ -32,6 +32,7 @@ pub async fn ensure_code(
     };
     if let Some((token, _)) = issued {
         secrets::write_provider_code(&ctx.client, org, token.expose()).await.map_err(unavailable)?;
+        ctx.store.check_fence()?;
         tx.commit().await.map_err(|source| crate::store::StoreError::Query { what: "commit".into(), source })?;
     }
     Ok(name)

@@ -63,6 +63,10 @@ pub enum StoreError {
     #[error("{table} {id}: column {column} {reason}")]
     Decode { table: &'static str, id: String, column: &'static str, reason: String },
 
+    /// This replica may not write now: it is not (or may no longer be) the leader.
+    #[error("{0}")]
+    Fenced(super::fence::Fenced),
+
     /// Any other database failure, with what the store was doing.
     #[error("{what} failed")]
     Query {
@@ -87,6 +91,7 @@ impl StoreError {
             StoreError::OwnedElsewhere { .. } => "owned_elsewhere",
             StoreError::Invalid { .. } => "invalid",
             StoreError::Decode { .. } => "decode",
+            StoreError::Fenced(_) => "fenced",
             StoreError::Query { .. } => "query",
         }
     }
@@ -111,7 +116,7 @@ impl StoreError {
     /// false when the input or the stored data must change first.
     pub fn is_transient(&self) -> bool {
         match self {
-            StoreError::Connect { .. } => true,
+            StoreError::Connect { .. } | StoreError::Fenced(_) => true,
             StoreError::Query { source, .. } => transient_sqlx(source),
             StoreError::Migrate { source: sqlx::migrate::MigrateError::Execute(e), .. } => transient_sqlx(e),
             _ => false,

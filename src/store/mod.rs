@@ -48,6 +48,9 @@
 //!   tx.commit().await?`. On PostgreSQL a failed statement aborts the transaction: roll
 //!   back after an error rather than carrying on.
 //! * **Errors** are one enum, [`StoreError`], naming table, row and key.
+//! * **Fencing.** A store carries a [`Fence`] (open unless leader election closes it): core
+//!   commits and the dispatcher call [`Store::check_fence`] first, so a leader whose lease may
+//!   have expired writes nothing more ([`fence`]).
 //! * **`sqlite::memory:`** is one private database per connection, so its pool has exactly
 //!   one connection: do not hold a transaction while using the store elsewhere (tests only).
 //!
@@ -56,6 +59,8 @@
 pub mod accounts;
 pub mod assets;
 pub mod error;
+pub mod fence;
+pub mod footprint;
 pub mod groups;
 pub mod invitations;
 pub mod keys;
@@ -86,6 +91,7 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Any, Connection, Executor};
 
 pub use error::StoreError;
+pub use fence::{Fence, Fenced};
 pub use migrate::MigrationReport;
 pub use ownership::{Adoption, ManagedTable, OwnedRow, Owner, StoredOwner};
 pub use row::DbEnum;
@@ -114,6 +120,8 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     url: Arc<str>,
+    /// Until when this process may write (leader election); shared by every clone.
+    fence: Fence,
 }
 
 impl Store {
@@ -168,7 +176,7 @@ impl Store {
             // WAL is a property of the file: set once, kept by every later connection.
             pool.execute("PRAGMA journal_mode = WAL").await.map_err(connect_err)?;
         }
-        Ok(Store { pool, backend: target.backend, url: target.redacted.into() })
+        Ok(Store { pool, backend: target.backend, url: target.redacted.into(), fence: Fence::open() })
     }
 
     /// Apply the embedded migrations that are not applied yet. Harmless to run again, and
@@ -220,6 +228,22 @@ impl Store {
             .acquire()
             .await
             .map_err(|source| StoreError::Query { what: "acquire a database connection".to_owned(), source })
+    }
+
+    /// This store, writing under `fence` (leader election); clones made later share it.
+    pub fn with_fence(mut self, fence: Fence) -> Store {
+        self.fence = fence;
+        self
+    }
+
+    pub fn fence(&self) -> &Fence {
+        &self.fence
+    }
+
+    /// `Ok` while this process may write and send: call right before a commit or a send.
+    /// [`StoreError::Fenced`] (transient) once a leader's lease may have expired.
+    pub fn check_fence(&self) -> Result<(), StoreError> {
+        self.fence.check().map_err(StoreError::Fenced)
     }
 
     pub fn backend(&self) -> Backend {

@@ -18,7 +18,7 @@ use crate::support::{eventually, http};
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const KINDS: [&str; 5] = ["accounts", "organizations", "memberships", "tenantlinks", "provisioningsyncs"];
 
-fn chart() -> PathBuf {
+pub(crate) fn chart() -> PathBuf {
     Path::new(ROOT).join("charts/accountops")
 }
 
@@ -32,7 +32,7 @@ fn yaml(path: &str) -> Value {
 }
 
 /// `helm template` of the chart as release `accountops` in `env`'s namespace; the documents.
-async fn render(env: &TestEnv, set: &[&str]) -> (String, Vec<Value>) {
+pub(crate) async fn render(env: &TestEnv, set: &[&str]) -> (String, Vec<Value>) {
     let mut helm = env.helm().args(["template", "accountops"]).arg(chart());
     for value in set {
         helm = helm.args(["--set", value]);
@@ -44,18 +44,18 @@ async fn render(env: &TestEnv, set: &[&str]) -> (String, Vec<Value>) {
     (out.stdout, docs)
 }
 
-fn of_kind<'a>(docs: &'a [Value], kind: &str) -> Vec<&'a Value> {
+pub(crate) fn of_kind<'a>(docs: &'a [Value], kind: &str) -> Vec<&'a Value> {
     docs.iter().filter(|d| d["kind"] == kind).collect()
 }
 
-fn one<'a>(docs: &'a [Value], kind: &str) -> &'a Value {
+pub(crate) fn one<'a>(docs: &'a [Value], kind: &str) -> &'a Value {
     match of_kind(docs, kind).as_slice() {
         [doc] => doc,
         found => panic!("expected one {kind}, found {}", found.len()),
     }
 }
 
-fn strings(value: &Value) -> Vec<&str> {
+pub(crate) fn strings(value: &Value) -> Vec<&str> {
     value.as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default()
 }
 

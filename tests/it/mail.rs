@@ -1,4 +1,5 @@
 //! The mail system end to end: outbox rows in SQLite, the dispatcher, a real aiosmtpd.
+//! (Refusals, maximum age, claims and fair shares: `mail_delivery.rs`.)
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -20,13 +21,13 @@ use crate::support::smtp::{Security, SmtpServer, parse_eml_dir};
 
 const ORG: &str = "Łódzka Spółka Wędkarska";
 
-struct Db {
-    _dir: tempfile::TempDir,
-    store: Store,
+pub(crate) struct Db {
+    pub(crate) _dir: tempfile::TempDir,
+    pub(crate) store: Store,
     org_id: String,
 }
 
-async fn db() -> Db {
+pub(crate) async fn db() -> Db {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::connect(&format!("sqlite://{}", dir.path().join("mail.db").display())).await.expect("connect");
     store.migrate().await.expect("migrate");
@@ -37,7 +38,7 @@ async fn db() -> Db {
     Db { _dir: dir, store, org_id: org.id }
 }
 
-fn settings() -> MailSettings {
+pub(crate) fn settings() -> MailSettings {
     MailSettings::new(
         "Zespół accountops <noreply@example.com>",
         None,
@@ -47,10 +48,15 @@ fn settings() -> MailSettings {
 }
 
 /// An invitation (with its user and membership) and its composed mail, committed together.
-async fn invite(db: &Db, n: usize, locale: Locale) -> (String, NewMail) {
+pub(crate) async fn invite(db: &Db, n: usize, locale: Locale) -> (String, NewMail) {
+    invite_as(db, &format!("lucja{n}"), locale, &settings()).await
+}
+
+/// An invitation to `<local>.<random>@example.com`, its mail composed with `mail`.
+pub(crate) async fn invite_as(db: &Db, local: &str, locale: Locale, mail: &MailSettings) -> (String, NewMail) {
     let mut tx = db.store.begin().await.expect("begin");
     let c: &mut Conn = &mut tx;
-    let email = format!("lucja{n}.{}@example.com", uuid::Uuid::new_v4().simple());
+    let email = format!("{local}.{}@example.com", uuid::Uuid::new_v4().simple());
     let user = fixtures::user(c, &email).await;
     let membership = NewMembership {
         user_id: user.id,
@@ -75,40 +81,42 @@ async fn invite(db: &Db, n: usize, locale: Locale) -> (String, NewMail) {
         organization_name: ORG.into(),
         inviter: Some("Zenon Dąbrowski".into()),
         roles: vec!["Engineer".into()],
-        accept_url: Some(settings().accept_url(&format!("token-{n}"))),
+        accept_url: Some(settings().accept_url(&format!("token-{local}"))),
         expires_at: Some(expires_at),
         ..Default::default()
     };
     let to = format!("Łucja Żółć <{email}>");
     let related = Related { table: invitations::TABLE.into(), id: inv.id.clone() };
-    let mail = compose(&settings(), Template::Invitation, locale, &to, &ctx, related, &inv.id);
+    let mail = compose(mail, Template::Invitation, locale, &to, &ctx, related, &inv.id);
     outbox::enqueue(c, &mail, Timestamp::now()).await.expect("enqueue");
     tx.commit().await.expect("commit");
     (inv.id, mail)
 }
 
-async fn mail(store: &Store, message_id: &str) -> Mail {
+pub(crate) async fn mail(store: &Store, message_id: &str) -> Mail {
     let mut c = store.acquire().await.expect("conn");
     outbox::find_by_message_id(&mut c, message_id).await.expect("read").expect("mail exists")
 }
 
-fn fast() -> DispatcherConfig {
+pub(crate) fn fast() -> DispatcherConfig {
     DispatcherConfig {
         max_attempts: 8,
+        max_age: Duration::from_secs(86_400),
         base_backoff: Duration::from_millis(100),
         max_backoff: Duration::from_millis(400),
         rate_per_minute: 0,
         batch: 100,
         idle: Duration::from_millis(100),
+        claim_lease: Duration::from_secs(60),
     }
 }
 
-struct Running {
+pub(crate) struct Running {
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<()>,
 }
 
-fn spawn(dispatcher: Dispatcher) -> Running {
+pub(crate) fn spawn(dispatcher: Dispatcher) -> Running {
     let (stop, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(dispatcher.run(async move {
         let _ = rx.await;
@@ -117,17 +125,17 @@ fn spawn(dispatcher: Dispatcher) -> Running {
 }
 
 impl Running {
-    async fn stop(self) {
+    pub(crate) async fn stop(self) {
         let _ = self.stop.send(());
         tokio::time::timeout(Duration::from_secs(10), self.task).await.expect("dispatcher stops").expect("no panic");
     }
 }
 
-fn dispatcher(db: &Db, url: &str, config: DispatcherConfig) -> Dispatcher {
+pub(crate) fn dispatcher(db: &Db, url: &str, config: DispatcherConfig) -> Dispatcher {
     Dispatcher::new(db.store.clone(), Transport::from_url(url).expect("transport"), &settings(), config).expect("new")
 }
 
-async fn wait_for_messages(server: &SmtpServer, n: usize) -> Vec<crate::support::smtp::ParsedMail> {
+pub(crate) async fn wait_for_messages(server: &SmtpServer, n: usize) -> Vec<crate::support::smtp::ParsedMail> {
     eventually(&format!("{n} mails at the SMTP server"), Duration::from_secs(30), || async {
         let got = server.messages();
         (got.len() >= n).then_some(got)
@@ -229,47 +237,6 @@ async fn while_the_server_is_down_mails_wait_and_then_go_out_once() {
         assert_eq!(row.state, MailState::Sent);
         assert!(row.attempts >= 1, "the failed attempts stay counted: {row:?}");
     }
-}
-
-#[tokio::test]
-async fn a_mail_that_keeps_failing_goes_dead_after_max_attempts_with_its_error() {
-    let Some(mut server) = SmtpServer::start(Security::Plain).await else { return };
-    server.stop();
-    let db = db().await;
-    let (invitation_id, new) = invite(&db, 0, Locale::Pl).await;
-    let stats = Arc::new(DeliveryStats::default());
-    let config = DispatcherConfig { max_attempts: 3, base_backoff: Duration::ZERO, ..fast() };
-    let d = dispatcher(&db, &server.url(), config).with_stats(Arc::clone(&stats));
-    for attempt in 1..=3 {
-        let report = d.deliver_due_once().await.expect("pass");
-        let row = mail(&db.store, &new.message_id).await;
-        assert_eq!(row.attempts, attempt);
-        if attempt < 3 {
-            assert_eq!((report.retrying, row.state), (1, MailState::Pending));
-        } else {
-            assert_eq!((report.dead, row.state), (1, MailState::Dead));
-            assert!(row.last_error.as_deref().is_some_and(|e| e.contains("Connection")), "{row:?}");
-            assert!(row.body_text.is_empty(), "a dead mail's body (token) is blanked");
-        }
-    }
-    assert_eq!(d.deliver_due_once().await.expect("pass").dead, 0, "a dead mail is not retried");
-    assert_eq!((stats.failures.load(Ordering::Relaxed), stats.dead.load(Ordering::Relaxed)), (3, 1));
-    let mut c = db.store.acquire().await.expect("conn");
-    assert_eq!(invitations::get(&mut c, &invitation_id).await.expect("inv").sent_at, None);
-
-    // An address no relay can take is dead at once, even with the server up.
-    server.start_again().await;
-    let (_, mut bad) = invite(&db, 1, Locale::En).await;
-    bad.message_id = "<bad-recipient@example.com>".into();
-    bad.recipient = "not an address".into();
-    outbox::enqueue(&mut c, &bad, Timestamp::now()).await.expect("enqueue");
-    drop(c);
-    let d = dispatcher(&db, &server.url(), fast());
-    let report = d.deliver_due_once().await.expect("pass");
-    assert_eq!(report.dead, 1);
-    let row = mail(&db.store, &bad.message_id).await;
-    assert_eq!((row.state, row.attempts), (MailState::Dead, 1));
-    assert!(row.last_error.as_deref().is_some_and(|e| e.contains("invalid recipient")), "{row:?}");
 }
 
 #[tokio::test]
@@ -393,4 +360,6 @@ async fn a_stopping_dispatcher_does_not_wait_out_its_rate_budget() {
     assert_eq!(server.messages().len(), 1);
     let mut c = db.store.acquire().await.expect("conn");
     assert_eq!(outbox::pending_count(&mut c).await.expect("count"), 2, "the rest stays queued");
+    let due = outbox::due(&mut c, Timestamp::now(), 10).await.expect("due");
+    assert!(due.iter().all(|m| m.claim.is_none()), "and its claims are released for the next sender: {due:?}");
 }

@@ -2,11 +2,16 @@
 
 mod apiserver;
 mod chart;
+mod chart_replicas;
 mod cli;
+mod fencing;
 mod harness;
 mod input;
 mod local;
+mod local_database;
 mod mail;
+mod mail_delivery;
+mod mail_outage;
 mod membership_e2e;
 mod membership_local;
 mod operations;
@@ -19,6 +24,7 @@ mod scim_hostile_e2e;
 mod scim_policy_e2e;
 mod scim_policy_local;
 mod secrets_output;
+mod shared_database;
 mod store_pg;
 mod store_tls;
 mod support;

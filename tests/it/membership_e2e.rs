@@ -190,7 +190,10 @@ async fn smtp_outage_keeps_invitations_pending_then_delivers_each_once() {
 #[tokio::test]
 async fn a_crash_after_the_commit_and_before_the_send_loses_and_doubles_nothing() {
     let Some((env, db, smtp)) = setup().await else { return };
-    let mut operator = operator(&env, &db, &smtp);
+    // The crashed process's claim must run out before its successor sends the mail.
+    let flags = [format!("--smtp-url={}", smtp.url()), "--mail-claim-lease=3s".to_owned()];
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let mut operator = Operator::start_with(&env, &db.url, &format!("test-{}", env.ns), RESYNC, &flags);
     operator.restart_with_env(&["ACCOUNTOPS_FAILPOINT=after-commit-before-send"]);
     env.apply(MEMBERS).await;
     let deadline = std::time::Instant::now() + WAIT;

@@ -1,5 +1,5 @@
 //! Running the operator as a platform team does: health and readiness probes, Prometheus
-//! metrics, and leader election between two replicas.
+//! metrics, and leader election between two replicas (both ready, one leading).
 
 use std::time::Duration;
 
@@ -95,16 +95,25 @@ async fn two_replicas_one_leads_and_a_standby_takes_over() {
     let flags = ["--leader-election", lease_ns.as_str(), "--lease-duration=4s", smtp_url.as_str()];
     let mut first = Operator::start_with(&env, &db.url, &cluster, RESYNC, &flags);
     eventually("the first replica leads", WAIT, || async {
-        (http::get(first.health, "/readyz").await?.0 == 200).then_some(())
+        (http::get(first.health, "/leader").await?.0 == 200).then_some(())
     })
     .await;
     let second = Operator::start_with(&env, &db.url, &cluster, RESYNC, &flags);
-    let standby = eventually("the second replica stands by", WAIT, || async {
+    // Readiness is not leadership: the standby is ready (it can take over), so a Deployment of
+    // two replicas is Available; only /leader and the leader gauge tell them apart.
+    let standby = eventually("the second replica ready as a standby", WAIT, || async {
         let (status, body) = http::get(second.health, "/readyz").await?;
-        (status == 503).then_some(body)
+        (status == 200).then_some(body)
     })
     .await;
-    assert!(standby.contains("standby"), "{standby}");
+    assert_eq!(standby, "ready (standby)\n");
+    let ready = http::get(first.health, "/readyz").await.expect("leader answers");
+    assert_eq!(ready, (200, "ready (leader)\n".to_owned()));
+    let (status, body) = http::get(second.health, "/leader").await.expect("standby answers");
+    assert_eq!((status, body.as_str()), (503, "standby: another replica holds the leader lease\n"));
+    let gauge = |metrics: String, value: u8| metrics.contains(&format!("accountops_leader {value}"));
+    assert!(gauge(http::get(first.health, "/metrics").await.expect("metrics").1, 1));
+    assert!(gauge(http::get(second.health, "/metrics").await.expect("metrics").1, 0));
 
     let accounts: Api<Account> = env.api();
     env.apply(ACCOUNT).await;
@@ -119,7 +128,7 @@ async fn two_replicas_one_leads_and_a_standby_takes_over() {
     let killed = std::process::Command::new("pkill").args(["-KILL", "-f", &pattern]).status().expect("pkill");
     assert!(killed.success(), "the leader was killed");
     eventually("the standby to lead", Duration::from_secs(30), || async {
-        (http::get(second.health, "/readyz").await?.0 == 200).then_some(())
+        (http::get(second.health, "/leader").await?.0 == 200).then_some(())
     })
     .await;
     env.apply(&ACCOUNT.replace("city: Gdańsk", "city: Sopot")).await;
@@ -133,7 +142,7 @@ async fn two_replicas_one_leads_and_a_standby_takes_over() {
     second.stop();
     assert!(second.log().contains("released the leader lease"), "{}", second.log());
     eventually("the third replica to lead", Duration::from_secs(20), || async {
-        (http::get(third.health, "/readyz").await?.0 == 200).then_some(())
+        (http::get(third.health, "/leader").await?.0 == 200).then_some(())
     })
     .await;
     tokio::time::sleep(RESYNC * 2).await;

@@ -18,7 +18,7 @@ pub async fn apply(store: &Store, plan: &AccountPlan, now: Timestamp) -> Result<
     }
     let mut tx = store.begin().await?;
     let id = write(&mut tx, plan, now).await?;
-    db::commit(tx).await?;
+    db::commit(store, tx).await?;
     Ok(outcome(plan, id))
 }
 

@@ -130,7 +130,7 @@ pub async fn reconcile(store: &Store, desired: &DesiredAccount, now: Timestamp) 
     let observed = observe(&mut tx, desired).await?;
     let planned = plan(desired, &observed);
     let id = apply::write(&mut tx, &planned, now).await?;
-    db::commit(tx).await?;
+    db::commit(store, tx).await?;
     Ok(with_children(apply::outcome(&planned, id), &observed))
 }
 

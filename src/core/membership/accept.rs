@@ -60,7 +60,7 @@ pub async fn accept(store: &Store, token_text: &str, now: Timestamp) -> Result<A
         Scope::Organization(id) => organizations::get(&mut tx, id).await?.name,
         Scope::Account(id) => accounts::get(&mut tx, id).await?.details.legal_name,
     };
-    db::commit(tx).await?;
+    db::commit(store, tx).await?;
     Ok(Accepted { email: user.email, user_id: user.id, membership_id: membership.id, scope_name })
 }
 

@@ -41,7 +41,7 @@ pub async fn apply(
     }
     let mut tx = store.begin().await?;
     let written = write(&mut tx, plan, now, mail).await?;
-    db::commit(tx).await?;
+    db::commit(store, tx).await?;
     Ok(outcome(plan, written))
 }
 

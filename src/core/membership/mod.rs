@@ -330,6 +330,7 @@ pub async fn reconcile(
     now: Timestamp,
     mail: &MailSettings,
 ) -> Result<Outcome, CoreError> {
+    let mail = &mail.for_namespace(&desired.owner.namespace);
     let observed = {
         let mut conn = store.acquire().await?;
         observe(&mut conn, desired).await?
@@ -343,6 +344,6 @@ pub async fn reconcile(
     let observed = observe(&mut tx, desired).await?;
     let planned = plan(desired, &observed, now);
     let written = apply::write(&mut tx, &planned, now, mail).await?;
-    db::commit(tx).await?;
+    db::commit(store, tx).await?;
     Ok(apply::outcome(&planned, written))
 }

@@ -160,7 +160,7 @@ pub async fn reconcile(store: &Store, desired: &DesiredOrganization, now: Timest
     let observed = observe(&mut tx, desired).await?;
     let planned = plan(desired, &observed);
     let id = apply::write(&mut tx, &planned, now).await?;
-    db::commit(tx).await?;
+    db::commit(store, tx).await?;
     Ok(with_children(apply::outcome(&planned, id), &observed))
 }
 

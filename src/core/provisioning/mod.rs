@@ -117,7 +117,9 @@ pub async fn reconcile(
     now: Timestamp,
 ) -> Result<SyncFacts, CoreError> {
     let spec = &desired.spec;
+    let mail = &mail.for_namespace(&desired.owner.namespace);
     let mut facts = SyncFacts::new(desired.credentials_hash.clone());
+    store.check_fence()?;
     let mut conn = store.acquire().await?;
     let me = &desired.owner;
     let observed = preview::observe(&mut conn, me, spec, &desired.flags).await?;
@@ -146,6 +148,7 @@ pub async fn reconcile(
 
     let mut record = inputs.before.clone().unwrap_or_default();
     let pushed = inputs.push(desired, guards, &mut record, sync::Mode::Write).await;
+    store.check_fence()?;
     let mut conn = store.acquire().await?;
     // Whatever was written, even by a push that failed half-way, is recorded.
     if inputs.before.as_ref() != Some(&record) {

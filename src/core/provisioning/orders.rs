@@ -91,6 +91,6 @@ async fn execute_one(
     let queued = outbox::enqueue(&mut tx, &message, now).await?;
     let message_id = queued.mail().message_id.clone();
     let asset = assets::record_delivery(&mut tx, &asset.id, None, Some(&message_id), now).await?;
-    commit(tx).await?;
+    commit(store, tx).await?;
     Ok(Some(asset))
 }

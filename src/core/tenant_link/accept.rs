@@ -45,7 +45,7 @@ pub async fn accept(store: &Store, token_text: &str, now: Timestamp) -> Result<A
     };
     let link = tenant_links::set_phase(&mut tx, link_id, TenantLinkPhase::Active, now).await?;
     let accepted = described(&mut tx, &link, invitation.email).await?;
-    db::commit(tx).await?;
+    db::commit(store, tx).await?;
     Ok(accepted)
 }
 
@@ -69,7 +69,7 @@ pub async fn reject(store: &Store, token_text: &str, now: Timestamp) -> Result<R
     invitations::revoke(&mut tx, &invitation.id, now).await?;
     let link = tenant_links::set_phase(&mut tx, &link_id, TenantLinkPhase::Rejected, now).await?;
     let rejected = described(&mut tx, &link, invitation.email).await?;
-    db::commit(tx).await?;
+    db::commit(store, tx).await?;
     Ok(rejected)
 }
 

@@ -198,6 +198,7 @@ pub async fn reconcile(
     now: Timestamp,
     mail: &MailSettings,
 ) -> Result<Outcome, CoreError> {
+    let mail = &mail.for_namespace(&desired.owner.namespace);
     let observed = {
         let mut conn = store.acquire().await?;
         observe(&mut conn, desired).await?
@@ -210,7 +211,7 @@ pub async fn reconcile(
     let observed = observe(&mut tx, desired).await?;
     let planned = plan(desired, &observed, now);
     let written = apply::write(&mut tx, &planned, now, mail).await?;
-    db::commit(tx).await?;
+    db::commit(store, tx).await?;
     Ok(apply::outcome(&planned, written))
 }
 

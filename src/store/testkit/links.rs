@@ -1,8 +1,7 @@
-//! Checks of tenant links, provider codes, provisioning syncs, assets and the outbox.
+//! Checks of tenant links, provider codes, provisioning syncs and assets.
 
 use super::fixtures::*;
 use crate::store::assets::{self, InvoiceChoice, NewAsset};
-use crate::store::outbox::{self, Enqueued, MailState, NewMail, Related};
 use crate::store::ownership::{self, ManagedTable};
 use crate::store::provider_codes::{self, NewProviderCode, RedeemOutcome};
 use crate::store::provisioning::{self, NewProvisioningSync, SyncResult, SyncStatus};
@@ -249,48 +248,4 @@ pub async fn assets_once_per_order(store: &Store) {
     let zero = NewAsset { order_name: "empty".into(), quantity: 0, ..order };
     let err = fails(assets::insert(&mut c, &zero, at(7)).await);
     assert_check(&err, "assets", "assets_quantity");
-}
-
-pub async fn outbox_delivery_flow(store: &Store) {
-    let mut c = conn(store).await;
-    let mail = |n: u32| NewMail {
-        message_id: format!("<invite-{n}@accountops.test>"),
-        kind: "membership_invitation".into(),
-        recipient: "ann@example.com".into(),
-        subject: "Zaproszenie".into(),
-        body_text: "Kliknij: https://app.example/accept?token=SECRET".into(),
-        body_html: Some("<a href=\"https://app.example/accept?token=SECRET\">Akceptuj</a>".into()),
-        locale: "pl".into(),
-        related: Some(Related { table: "invitations".into(), id: format!("inv-{n}") }),
-    };
-    let Enqueued::New(first) = outbox::enqueue(&mut c, &mail(1), at(1)).await.expect("enqueue") else {
-        panic!("a new message_id is queued");
-    };
-    assert_eq!((first.state, first.attempts, first.next_attempt_at), (MailState::Pending, 0, at(1)));
-    let again = outbox::enqueue(&mut c, &mail(1), at(2)).await.expect("enqueue again");
-    assert_eq!(again, Enqueued::Existing(first.clone()), "the same message_id is queued once");
-    let Enqueued::New(second) = outbox::enqueue(&mut c, &mail(2), at(2)).await.expect("enqueue") else {
-        panic!("second mail");
-    };
-    assert_eq!(outbox::pending_count(&mut c).await.expect("depth"), 2);
-    assert_eq!(outbox::due(&mut c, at(0), 10).await.expect("due"), vec![]);
-    assert_eq!(outbox::due(&mut c, at(5), 10).await.expect("due"), vec![first.clone(), second.clone()]);
-    assert_eq!(outbox::due(&mut c, at(5), 1).await.expect("due"), vec![first.clone()]);
-
-    let failed = outbox::mark_failed(&mut c, &first.id, "421 try later", at(60), at(5)).await.expect("fail");
-    assert_eq!(
-        (failed.attempts, failed.next_attempt_at, failed.last_error.as_deref()),
-        (1, at(60), Some("421 try later"))
-    );
-    assert_eq!(outbox::due(&mut c, at(6), 10).await.expect("due"), vec![second.clone()]);
-    let sent = outbox::mark_sent(&mut c, &second.id, at(7)).await.expect("sent");
-    assert_eq!((sent.state, sent.sent_at), (MailState::Sent, Some(at(7))));
-    assert!(sent.body_text.is_empty() && sent.body_html.is_none(), "bodies with tokens are blanked");
-    assert_eq!(outbox::mark_sent(&mut c, &second.id, at(8)).await.expect("again"), sent);
-    let dead = outbox::mark_dead(&mut c, &first.id, "550 no such user", at(61)).await.expect("dead");
-    assert_eq!((dead.state, dead.attempts, dead.sent_at), (MailState::Dead, 2, None));
-    assert!(!dead.body_text.contains("SECRET"));
-    assert_eq!(outbox::pending_count(&mut c).await.expect("depth"), 0);
-    let related = outbox::list_for_related(&mut c, "invitations", "inv-1").await.expect("related");
-    assert_eq!(related, vec![dead]);
 }

@@ -8,14 +8,18 @@
 //! Public only so the integration-test crate can reach it; not part of the API.
 
 mod catalog;
+mod fencing;
 pub mod fixtures;
 mod links;
+mod mail;
 mod owners;
 mod people;
 mod plumbing;
 
 pub use catalog::*;
+pub use fencing::*;
 pub use links::*;
+pub use mail::*;
 pub use owners::*;
 pub use people::*;
 pub use plumbing::*;
@@ -38,6 +42,7 @@ macro_rules! store_conformance_tests {
             placeholders_bind_by_number,
             timestamps_round_trip,
             transaction_commits_or_rolls_back_together,
+            fenced_commits_write_nothing,
             accounts_crud,
             accounts_constraints,
             organizations_crud,
@@ -55,6 +60,10 @@ macro_rules! store_conformance_tests {
             provisioning_syncs_crud,
             assets_once_per_order,
             outbox_delivery_flow,
+            outbox_claims_are_exclusive_until_the_lease_runs_out,
+            outbox_claims_keep_to_their_origin,
+            outbox_claims_share_the_relay_between_namespaces,
+            outbox_concurrent_claims_never_overlap,
             ownership_readoption,
             ownership_never_taken_silently,
             ownership_one_live_owner,

@@ -80,6 +80,8 @@ pub async fn transaction_commits_or_rolls_back_together(store: &Store) {
         body_html: None,
         locale: "en".to_owned(),
         related: None,
+        origin: outbox::Origin::Local("local".to_owned()),
+        namespace: None,
     };
     let mut tx = store.begin().await.expect("begin");
     let dropped = account(&mut tx, None).await;
@@ -127,8 +129,9 @@ pub async fn missing_rows_are_not_found(store: &Store) {
     assert_not_found(&e, "provisioning_syncs", "psync-missing");
     let e = fails(assets::archive(&mut c, "asset-missing", now).await);
     assert_not_found(&e, "assets", "asset-missing");
-    let e = fails(outbox::mark_sent(&mut c, "mail-missing", now).await);
+    let e = fails(outbox::get(&mut c, "mail-missing").await);
     assert_not_found(&e, "mail_outbox", "mail-missing");
+    assert_eq!(outbox::mark_sent(&mut c, "mail-missing", "s", now).await.expect("no claim, no write"), None);
 }
 
 /// A reference to a missing row is a typed error naming the reference, in every table.

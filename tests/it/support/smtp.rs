@@ -6,6 +6,8 @@
 //!   [--tlscert / --smtpscert from a fresh rcgen CA: STARTTLS required, or implicit TLS]
 //! messages() ── python3 email parser (policy.default) ──► ParsedMail { raw, headers, text, html }
 //! stop() / start_again()  ── the same port: "the relay is down, then back"
+//! start_with_policy()      ── refuses recipients by local part: `refuse…@` 550 (for good),
+//!                             `defer…@` 451 (try later); everyone else is accepted
 //! ```
 //!
 //! Headers are decoded by Python's `email` package, an independent parser, so a test checks
@@ -68,8 +70,26 @@ pub struct SmtpServer {
     /// The CA that signed the server's certificate (TLS modes).
     pub ca_cert: Option<PathBuf>,
     tls_files: Option<(PathBuf, PathBuf)>,
+    /// Run the refusing handler ([`POLICY`]) instead of the plain Mailbox.
+    policy: bool,
     process: Option<Supervised>,
 }
+
+/// An aiosmtpd Mailbox that answers RCPT by the recipient's local part, so a test can have a
+/// real server refuse a mail permanently (5xx) or for now (4xx).
+const POLICY: &str = r#"
+from aiosmtpd.handlers import Mailbox
+
+class Policy(Mailbox):
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        local = address.split("@", 1)[0].lower()
+        if local.startswith("refuse"):
+            return "550 5.1.1 mailbox unavailable"
+        if local.startswith("defer"):
+            return "451 4.3.0 try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+"#;
 
 const PARSE: &str = r#"
 import email, email.policy, json, os, sys
@@ -109,6 +129,16 @@ fn free_port() -> u16 {
 impl SmtpServer {
     /// A running server, or `None` when aiosmtpd is not installed (outside CI).
     pub async fn start(security: Security) -> Option<SmtpServer> {
+        SmtpServer::launch(security, false).await
+    }
+
+    /// Like [`SmtpServer::start`], refusing `refuse…@` recipients with 550 and `defer…@`
+    /// recipients with 451.
+    pub async fn start_with_policy(security: Security) -> Option<SmtpServer> {
+        SmtpServer::launch(security, true).await
+    }
+
+    async fn launch(security: Security, policy: bool) -> Option<SmtpServer> {
         if !aiosmtpd_available() {
             return None;
         }
@@ -121,7 +151,10 @@ impl SmtpServer {
             }
         };
         let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
-        let mut server = SmtpServer { addr, security, dir, ca_cert, tls_files, process: None };
+        if policy {
+            std::fs::write(dir.path().join("accountops_smtp_policy.py"), POLICY).expect("write the policy handler");
+        }
+        let mut server = SmtpServer { addr, security, dir, ca_cert, tls_files, policy, process: None };
         server.start_again().await;
         Some(server)
     }
@@ -148,7 +181,9 @@ impl SmtpServer {
     /// (Re)start on the same port and wait until it accepts connections.
     pub async fn start_again(&mut self) {
         assert!(self.process.is_none(), "the SMTP server is already running");
-        let mut args: Vec<String> = ["-m", "aiosmtpd", "-n", "-l", &self.addr.to_string()].map(String::from).into();
+        // Through env(1), so the policy module is importable without touching our environment.
+        let mut args: Vec<String> = vec![format!("PYTHONPATH={}", self.dir.path().display()), "python3".to_owned()];
+        args.extend(["-m", "aiosmtpd", "-n", "-l", &self.addr.to_string()].map(String::from));
         if let Some((cert, key)) = &self.tls_files {
             let (c, k) = if self.security == Security::Implicit {
                 ("--smtpscert", "--smtpskey")
@@ -157,9 +192,11 @@ impl SmtpServer {
             };
             args.extend([c.to_string(), cert.display().to_string(), k.to_string(), key.display().to_string()]);
         }
-        args.extend(["-c".to_string(), "aiosmtpd.handlers.Mailbox".to_string(), self.maildir().display().to_string()]);
+        let handler = if self.policy { "accountops_smtp_policy.Policy" } else { "aiosmtpd.handlers.Mailbox" };
+        args.extend(["-c".to_string(), handler.to_string(), self.maildir().display().to_string()]);
         let log = self.dir.path().join("aiosmtpd.log");
-        let mut process = Supervised::spawn("aiosmtpd", Path::new("python3"), &args, &log).expect("start aiosmtpd");
+        let mut process =
+            Supervised::spawn("aiosmtpd", Path::new("/usr/bin/env"), &args, &log).expect("start aiosmtpd");
         let deadline = Instant::now() + Duration::from_secs(20);
         while TcpStream::connect_timeout(&self.addr, Duration::from_millis(200)).is_err() {
             if let Some(status) = process.exited() {
