@@ -66,7 +66,7 @@ fn sync(name: &str, url: &str, secret: &str) -> String {
     format!(
         "---\napiVersion: accountops.dev/v1alpha1\nkind: ProvisioningSync\nmetadata: {{name: {name}}}\nspec:\n  \
          accountRef: {{name: acct}}\n  endpoint:\n    url: {url}\n    credentialsSecretRef: {{name: {secret}}}\n  \
-         resyncInterval: 2s\n  portalUrl: https://portal.example.com/start\n"
+         resyncInterval: 1m\n  portalUrl: https://portal.example.com/start\n"
     )
 }
 
@@ -114,8 +114,13 @@ async fn the_operator_refuses_confused_deputies_and_forbidden_endpoints_and_sync
     env.apply(&objects).await;
     let api: Api<ProvisioningSync> = env.api();
 
-    // The allowed endpoint syncs; its credentials hash is keyed with the database's key.
-    let allowed = wait_reason(&api, "allowed", "Available").await;
+    // The allowed endpoint syncs (the account group and, once the organization is there, its
+    // group); its credentials hash is keyed with the database's key.
+    let allowed = eventually("allowed synced with the organization's group", WAIT, || async {
+        let s = wait_reason(&api, "allowed", "Available").await;
+        (s.status.as_ref()?.group_count == Some(2)).then_some(s)
+    })
+    .await;
     let status = allowed.status.clone().expect("status");
     assert_eq!((status.sync_status, status.group_count), (Some(SyncStatus::Synchronized), Some(2)), "{status:?}");
     let store = Store::connect(&db.url).await.expect("connect");
