@@ -199,6 +199,10 @@ struct MailArgs {
     /// Message-ID) once it runs out.
     #[arg(long, default_value = "2m", value_parser = parse_duration)]
     mail_claim_lease: Duration,
+    /// At most this many invitations a day for one Membership (the first one included); more
+    /// `resendNonce` changes wait (reason ResendLimited) instead of mailing again.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    invitation_resends_per_day: u32,
 }
 
 impl MailArgs {
@@ -215,7 +219,12 @@ impl MailArgs {
             claim_lease: self.mail_claim_lease,
             ..Default::default()
         };
-        Ok(operator::MailConfig { settings, transport_url: self.smtp_url, dispatcher })
+        Ok(operator::MailConfig {
+            settings,
+            transport_url: self.smtp_url,
+            dispatcher,
+            invitations_per_day: self.invitation_resends_per_day,
+        })
     }
 }
 

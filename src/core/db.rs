@@ -27,3 +27,20 @@ pub(crate) fn focus<'a, R>(
         _ => row,
     }
 }
+
+/// Whether the row `external` (named by the external-id annotation, owned by `owner`) is
+/// offered to `me`'s namespace. Asked only when the answer matters: a row with a live owner,
+/// or one this namespace released, is decided without the grant.
+pub(crate) async fn offered(
+    conn: &mut crate::store::Conn,
+    table: crate::store::ManagedTable,
+    external: Option<(&str, Option<&StoredOwner>)>,
+    me: &crate::store::Owner,
+) -> Result<bool, StoreError> {
+    let Some((id, owner)) = external else { return Ok(false) };
+    let decided = owner.is_some_and(|o| o.is_live() || (o.cluster == me.cluster && o.namespace == me.namespace));
+    if decided {
+        return Ok(false);
+    }
+    crate::store::offers::is_offered(conn, table, id, &me.cluster, &me.namespace).await
+}

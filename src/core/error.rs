@@ -46,6 +46,11 @@ pub enum InvitationError {
     Expired { at: String },
     #[error("this token invites to a tenant link, not a membership; `invitation accept` accepts memberships only")]
     NotAMembership,
+    #[error(
+        "{email} is no longer an active member of the partner organization {organization_id} with a role that \
+         may manage members or links; only an administrator of the partner can accept its invitation"
+    )]
+    NotPartnerAdmin { email: String, organization_id: String },
 }
 
 impl CoreError {

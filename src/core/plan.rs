@@ -11,7 +11,8 @@
 //! | by namespace/name | live, other UID, row active | Adopt (the old object is gone) | Gone |
 //! | by namespace/name | live, other UID, row archived/orphaned | Adopt if asked, else AdoptionRequired | Gone |
 //! | by namespace/name | released | Adopt if asked, else AdoptionRequired | Gone |
-//! | by external ID | none or released | Import | Gone |
+//! | by external ID | released by this cluster/namespace, or offered to it | Import | Gone |
+//! | by external ID | none, or released elsewhere, and not offered | Conflict (NotOffered) | Gone |
 //! | by external ID | another live object | Conflict (OwnedElsewhere) | Gone |
 //! | by external ID, while the object owns another row | – | Conflict (ExternalIdMismatch) | – |
 //!
@@ -74,6 +75,9 @@ pub enum Hold {
     DeletionBlocked { id: String, children: Children },
     /// The row is owned by another object; it is never taken over.
     OwnedElsewhere { id: String, owner: StoredOwner },
+    /// The external-id annotation names a row with no live owner that this namespace did not
+    /// release and the platform did not offer to it (`import_offers`): never imported.
+    NotOffered { id: String, previous: Option<Box<StoredOwner>>, namespace: String },
     /// A row of this namespace/name exists but was let go of (or is archived): adopting it
     /// needs the adopt annotation.
     AdoptionRequired { id: String, previous: Option<StoredOwner>, state: LifecycleState },
@@ -97,6 +101,9 @@ pub enum Hold {
     /// A field that never changes differs between the spec and the row (a Membership's e-mail
     /// or organization edited in a manifest).
     Immutable { id: String, field: &'static str, actual: String, expected: String },
+    /// A Membership asked for more invitations in 24 hours than the operator sends
+    /// (`--invitation-resends-per-day`); the open invitation keeps working.
+    ResendLimited { limit: u32, until: jiff::Timestamp },
     /// A TenantLink's own reasons (provider code, partner organization).
     TenantLink(super::tenant_link::LinkHold),
 }
@@ -113,12 +120,15 @@ impl Hold {
         match self {
             Hold::DeletionBlocked { .. } => Action::DeletionBlocked,
             Hold::OwnedElsewhere { .. }
+            | Hold::NotOffered { .. }
             | Hold::ExternalIdMismatch { .. }
             | Hold::AccountMismatch { .. }
             | Hold::Immutable { .. } => Action::Conflict,
             Hold::AdoptionRequired { .. } => Action::AdoptionRequired,
             Hold::ExternalNotFound { .. } | Hold::Missing | Hold::NotInScope { .. } => Action::NotFound,
-            Hold::AccountNotReady { .. } | Hold::OrganizationNotReady { .. } => Action::Waiting,
+            Hold::AccountNotReady { .. } | Hold::OrganizationNotReady { .. } | Hold::ResendLimited { .. } => {
+                Action::Waiting
+            }
             Hold::Drift { .. } => Action::DriftDetected,
             Hold::TenantLink(hold) => hold.action(),
         }
@@ -133,6 +143,7 @@ impl Hold {
                 Kind::Membership | Kind::TenantLink | Kind::ProvisioningSync => "HasDependents",
             },
             Hold::OwnedElsewhere { .. } => "OwnedElsewhere",
+            Hold::NotOffered { .. } => "NotOffered",
             Hold::AdoptionRequired { .. } => "AdoptionRequired",
             Hold::ExternalNotFound { .. } => "ExternalNotFound",
             Hold::ExternalIdMismatch { .. } => "ExternalIdMismatch",
@@ -144,6 +155,7 @@ impl Hold {
             Hold::NotInScope { what: ScopeItem::Role, .. } => "RoleNotFound",
             Hold::NotInScope { what: ScopeItem::Group, .. } => "GroupNotFound",
             Hold::Immutable { .. } => "FieldImmutable",
+            Hold::ResendLimited { .. } => "ResendLimited",
             Hold::TenantLink(hold) => hold.reason(),
         }
     }
@@ -175,6 +187,17 @@ impl Hold {
                 "{noun} {id} is managed by {kind} {}/{} in cluster {}; it is never taken over",
                 owner.namespace, owner.name, owner.cluster
             ),
+            Hold::NotOffered { id, previous, namespace } => {
+                let by = previous.as_ref().map_or_else(
+                    || "is managed by no object (a platform row)".to_owned(),
+                    |p| format!("was last managed by {kind} {}/{} in cluster {}", p.namespace, p.name, p.cluster),
+                );
+                format!(
+                    "{EXTERNAL_ID_ANNOTATION} names {noun} {id}, which {by}; an import takes only a row this \
+                     namespace released or one the platform offered to namespace {namespace} (import_offers, \
+                     see docs/database.md); nothing was written"
+                )
+            }
             Hold::AdoptionRequired { id, previous, state } => {
                 let by = previous
                     .as_ref()
@@ -224,6 +247,11 @@ impl Hold {
                 "{noun} {id} has {field} {actual}, but the spec says {expected}; {field} never changes: \
                  create a new object for the new value"
             ),
+            Hold::ResendLimited { limit, until } => format!(
+                "{limit} invitations were issued for this {noun} in the last 24 hours, the most the operator \
+                 sends (--invitation-resends-per-day); the new one goes at {until}, the open invitation \
+                 still works until then"
+            ),
             Hold::TenantLink(hold) => hold.message(),
         }
     }
@@ -258,6 +286,7 @@ impl<W> Plan<W> {
             Plan::Hold(
                 Hold::DeletionBlocked { id, .. }
                 | Hold::OwnedElsewhere { id, .. }
+                | Hold::NotOffered { id, .. }
                 | Hold::AdoptionRequired { id, .. }
                 | Hold::ExternalIdMismatch { id, .. }
                 | Hold::AccountMismatch { id, .. }
@@ -382,6 +411,20 @@ pub(crate) struct RowRef<'a> {
     pub id: &'a str,
     pub owner: Option<&'a StoredOwner>,
     pub state: LifecycleState,
+    /// The platform offered the row to the subject's namespace (`import_offers`).
+    pub offered: bool,
+}
+
+impl<'a> RowRef<'a> {
+    /// A row as the kind's observe found it (not offered).
+    pub fn new(id: &'a str, owner: Option<&'a StoredOwner>, state: LifecycleState) -> RowRef<'a> {
+        RowRef { id, owner, state, offered: false }
+    }
+
+    /// The same row, offered (or not) to the subject's namespace.
+    pub fn offered(self, offered: bool) -> RowRef<'a> {
+        RowRef { offered, ..self }
+    }
 }
 
 /// Which observed row a route works on.
@@ -469,12 +512,26 @@ fn classify(s: Subject<'_>, r: RowRef<'_>, target: Target, import: bool) -> Rout
             }
         }
         Some(o) if o.is_live() => Route::Hold(Hold::OwnedElsewhere { id: r.id.to_owned(), owner: o.clone() }),
-        _ if import => Route::Work(Work::Sync { target, claim: Claim::Import { previous: r.owner.cloned() } }),
+        // A namespace imports only what it released itself or what the platform offered it:
+        // web-app rows and rows another tenant let go of are not free for the taking.
+        _ if import && (r.offered || released_here(r.owner, s.owner)) => {
+            Route::Work(Work::Sync { target, claim: Claim::Import { previous: r.owner.cloned() } })
+        }
+        _ if import => Route::Hold(Hold::NotOffered {
+            id: r.id.to_owned(),
+            previous: r.owner.cloned().map(Box::new),
+            namespace: s.owner.namespace.clone(),
+        }),
         Some(o) if o.same_object_name(s.owner) && s.flags.adopt => {
             Route::Work(Work::Sync { target, claim: Claim::Adopt { previous: Some(o.clone()) } })
         }
         _ => adoption_required(),
     }
+}
+
+/// A row let go of by an object of the subject's cluster and namespace.
+fn released_here(owner: Option<&StoredOwner>, me: &Owner) -> bool {
+    owner.is_some_and(|o| !o.is_live() && o.cluster == me.cluster && o.namespace == me.namespace)
 }
 
 /// The plan for a row to create, given the kind's write.

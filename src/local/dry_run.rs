@@ -14,6 +14,7 @@
 //! | Membership that creates its person's user | later Membership of the same address | that user (no login yet) |
 //! | Membership revoked (`--prune`) | Organization pruned after it | its live memberships without the revoked one |
 //! | Organization created, updated, adopted or imported | TenantLink of it (or, a provider, whose code it redeems) | the organization as it will be, with the spec's roles; for a new one, the counterpart and the members' users as `observe` would read them |
+//! | Membership created or updated in an organization | later new partner invitation to that organization | the membership as it will be (is `adminEmail` its administrator?) |
 //! | TenantLink that redeems a code of a Secret | later TenantLink with the same code | the code, used |
 //! | TenantLink revoked (`--prune`), or its provider staff added or removed | Organization pruned after it | its live memberships counted accordingly |
 //!
@@ -42,7 +43,7 @@ use crate::core::tenant_link::{self, DesiredTenantLink, MemberOp, MemberState, O
 use crate::core::{CoreError, Kind, Outcome, Plan};
 use crate::store::accounts::{Account, LifecycleState};
 use crate::store::groups::Group;
-use crate::store::memberships::Scope;
+use crate::store::memberships::{Membership, Scope};
 use crate::store::organizations::Organization;
 use crate::store::provider_codes::{self, ProviderCode};
 use crate::store::roles::Role;
@@ -71,6 +72,9 @@ pub struct DryRun {
     added: HashMap<String, u64>,
     /// Hashes of the codes the run redeems.
     redeemed: HashSet<String>,
+    /// Memberships in organizations as the run leaves them, by (organization ID, normalized
+    /// e-mail address): a partner invitation checks its administrator against them.
+    members: HashMap<(String, String), Membership>,
 }
 
 impl DryRun {
@@ -195,6 +199,25 @@ impl DryRun {
             };
             self.users.insert(user.email_normalized.clone(), user);
         }
+        if let (Some(spec), Some(write)) = (wanted.intent.spec(), written(&planned.plan))
+            && let Scope::Organization(org) = &write.scope
+        {
+            let current = observed.focus(wanted.flags.external_id.is_some());
+            if let Some(phase) = write.phase.or(current.map(|m| m.phase)) {
+                let after = Membership {
+                    id: current.map_or_else(|| NEW_ID.to_owned(), |m| m.id.clone()),
+                    user_id: NEW_ID.to_owned(),
+                    scope: write.scope.clone(),
+                    settings: write.settings.clone(),
+                    phase,
+                    revoked_at: None,
+                    owner: Some(live_owner(&wanted.owner)),
+                    created_at: now,
+                    updated_at: now,
+                };
+                self.members.insert((org.clone(), normalize_email(spec.email.as_str())), after);
+            }
+        }
         if let Plan::Archive { id } = &planned.plan
             && let Some(Scope::Organization(org)) = observed.row.as_ref().filter(|m| &m.id == id).map(|m| &m.scope)
         {
@@ -235,6 +258,7 @@ impl DryRun {
                 }
             }
         }
+        self.partner_admin_after(conn, &wanted, &mut observed).await?;
         if let Some(code) = observed.code.as_mut()
             && code.used_at.is_none()
             && self.redeemed.contains(&code.code_hash)
@@ -328,6 +352,39 @@ impl DryRun {
         Ok(())
     }
 
+    /// A new partner invitation: its administrator as the run leaves the partner organization
+    /// (`observe` reads it only when our organization is visible already).
+    async fn partner_admin_after(
+        &self,
+        conn: &mut Conn,
+        wanted: &DesiredTenantLink,
+        observed: &mut ObservedTenantLink,
+    ) -> Result<(), CoreError> {
+        let invite = wanted.intent.spec().and_then(|s| s.partner_invitation.as_ref());
+        let (Some(invite), Some(partner), None) = (invite, observed.counterpart.as_ref(), observed.row.as_ref()) else {
+            return Ok(());
+        };
+        let email = invite.admin_email.as_str();
+        if observed.partner_admin.membership.is_none() {
+            observed.partner_admin = tenant_link::admin::read(conn, &partner.id, email).await?;
+        }
+        if let Some(after) = self.members.get(&(partner.id.clone(), normalize_email(email))) {
+            observed.partner_admin.membership = Some(after.clone());
+            if observed.partner_admin.roles.is_empty() {
+                observed.partner_admin.roles = roles::list(conn, &partner.id).await?;
+            }
+        }
+        // The partner organization's roles as the run leaves them.
+        let updated = self.organizations.values().find_map(|s| match s {
+            ScopeRow::Organization { row, roles, .. } if row.id == partner.id => Some(roles),
+            _ => None,
+        });
+        if let (Some(roles), Some(_)) = (updated, &observed.partner_admin.membership) {
+            observed.partner_admin.roles = roles.clone();
+        }
+        Ok(())
+    }
+
     /// What a TenantLink plan changes for later objects: a code redeemed, provider staff's
     /// memberships added or revoked.
     fn link_effects(&mut self, plan: &Plan<tenant_link::LinkWrite>, observed: &ObservedTenantLink) {
@@ -361,6 +418,15 @@ impl DryRun {
 }
 
 /// The owner columns of a row `owner` holds.
+/// The write of a plan that writes the membership's row.
+fn written(plan: &Plan<membership::MembershipWrite>) -> Option<&membership::MembershipWrite> {
+    match plan {
+        Plan::Create { write, .. } => Some(write),
+        Plan::Update { write, .. } | Plan::Adopt { write, .. } | Plan::Import { write, .. } => write.as_ref(),
+        _ => None,
+    }
+}
+
 fn live_owner(owner: &Owner) -> StoredOwner {
     StoredOwner {
         cluster: owner.cluster.clone(),

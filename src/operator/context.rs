@@ -29,6 +29,8 @@ pub struct Context {
     pub metrics: std::sync::Arc<Metrics>,
     /// Sender and accept-link settings of the mails reconciles write to the outbox.
     pub mail_settings: crate::mail::MailSettings,
+    /// At most this many invitations a day per Membership (`--invitation-resends-per-day`).
+    pub invitations_per_day: u32,
     /// Wakes the dispatcher after a commit that queued mail (leader only).
     pub mail_wake: Option<crate::mail::DispatchHandle>,
     /// Rate budget and circuit breaker per SCIM endpoint, shared by every ProvisioningSync.
@@ -58,6 +60,7 @@ impl Context {
             failures: Mutex::new(HashMap::new()),
             metrics,
             mail_settings: crate::mail::MailSettings::default(),
+            invitations_per_day: crate::core::membership::DEFAULT_INVITATIONS_PER_DAY,
             mail_wake: None,
             scim_guards: crate::provisioning::Guards::default(),
             credentials_key: tokio::sync::OnceCell::new(),

@@ -212,7 +212,8 @@ impl Managed for Membership {
         flags: Flags,
         now: Timestamp,
     ) -> Result<Outcome, CoreError> {
-        let desired = DesiredMembership::new(owner, self.spec.clone(), deleting, flags);
+        let desired = DesiredMembership::new(owner, self.spec.clone(), deleting, flags)
+            .with_invitations_per_day(ctx.invitations_per_day);
         membership::reconcile(&ctx.store, &desired, now, &ctx.mail_settings).await
     }
 

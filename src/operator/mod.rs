@@ -87,6 +87,8 @@ pub struct MailConfig {
     /// The relay (`smtp://`, `smtps://`, `file://DIR`); without one mails wait in the outbox.
     pub transport_url: Option<String>,
     pub dispatcher: DispatcherConfig,
+    /// At most this many invitations a day per Membership.
+    pub invitations_per_day: u32,
 }
 
 /// Runs the controllers until SIGTERM/SIGINT (or until leadership is lost, which is an error:
@@ -128,6 +130,7 @@ pub async fn run(client: Client, config: Config) -> anyhow::Result<()> {
     let mail_settings = config.mail.settings.clone().with_origin(Origin::Operator(cluster_id.clone()));
     let mut context = Context::new(client.clone(), store.clone(), cluster_id, config.resync, metrics.clone());
     context.mail_settings = mail_settings.clone();
+    context.invitations_per_day = config.mail.invitations_per_day;
     context.scim_guards = crate::provisioning::Guards::new(config.scim.clone());
     metrics.track_scim(context.scim_guards.clone());
 

@@ -53,6 +53,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("migrations/postgres/0007_hash_keys.sql"),
         include_str!("migrations/sqlite/0007_hash_keys.sql"),
     ),
+    (
+        8,
+        "import_offers",
+        include_str!("migrations/postgres/0008_import_offers.sql"),
+        include_str!("migrations/sqlite/0008_import_offers.sql"),
+    ),
 ];
 
 /// The versions of every embedded migration, in order.

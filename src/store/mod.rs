@@ -26,6 +26,7 @@
 //! | assets | [`assets`] | via sync | `archived_at` |
 //! | mail_outbox | [`outbox`] | no | state `sent` / `dead` |
 //! | hash_keys | [`keys`] | no | never (a deleted key is made anew) |
+//! | import_offers | [`offers`] | no (the web app writes it) | deleted by the web app |
 //!
 //! Choices, and why:
 //!
@@ -67,6 +68,7 @@ pub mod keys;
 pub mod memberships;
 pub mod migrate;
 mod named;
+pub mod offers;
 pub mod organizations;
 pub mod outbox;
 pub mod ownership;

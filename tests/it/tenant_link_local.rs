@@ -190,6 +190,13 @@ fn a_partner_invitation_is_mailed_accepted_and_then_active() {
         "  grantedRoles: [Viewer]",
         "  grantedRoles: [Viewer]\n  members:\n    - email: dispatch@northwind.example.com\n      role: Consumer",
     );
+    // The invitation goes only to an administrator of the partner: make the address one.
+    ws.write(
+        "25-partner-admin.yaml",
+        "apiVersion: accountops.dev/v1alpha1\nkind: Membership\nmetadata:\n  name: northwind-partner-admin\n\
+         spec:\n  organizationRef:\n    name: northwind-msp\n  email: admin@logistics-partner.example.com\n  \
+         roles: [Admin]\n  login: false\n",
+    );
 
     let (plan, (ok, applied)) = ws.plan_then_apply(&[]);
     assert!(ok, "an invitation awaiting acceptance does not fail apply: {applied:#}");
@@ -221,7 +228,7 @@ fn a_partner_invitation_is_mailed_accepted_and_then_active() {
     let again = ws.run("apply", &[]);
     let shown = text(&again.stdout);
     assert_eq!(again.status.code(), Some(0), "{shown}");
-    assert!(shown.contains("No changes: 12 objects unchanged."), "{shown}");
+    assert!(shown.contains("No changes: 13 objects unchanged."), "{shown}");
     assert!(!shown.contains("waiting"), "{shown}");
 }
 

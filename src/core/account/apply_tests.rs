@@ -147,11 +147,30 @@ async fn orphan_clears_the_owner_and_leaves_the_row() {
 }
 
 #[tokio::test]
-async fn import_adopts_an_unowned_row() {
+async fn import_adopts_an_unowned_row_once_offered() {
     let store = memory_store().await;
     let existing = insert(&store, None).await;
     let mut d = desired(UID);
     d.flags.external_id = Some(existing.id.clone());
+    let refused = reconcile(&store, &d, now()).await.expect("reconciles");
+    assert_eq!((refused.action, refused.reason), (Action::Conflict, "NotOffered"));
+    assert_eq!(row(&store, &existing.id).await, existing, "nothing written without an offer");
+    let mut conn = store.acquire().await.expect("conn");
+    let (cluster, namespace) = (d.owner.cluster.clone(), d.owner.namespace.clone());
+    crate::store::offers::offer(&mut conn, ManagedTable::Accounts, &existing.id, "another-cluster", &namespace, now())
+        .await
+        .expect("offer");
+    crate::store::offers::offer(&mut conn, ManagedTable::Accounts, &existing.id, &cluster, "another-namespace", now())
+        .await
+        .expect("offer");
+    drop(conn);
+    let refused = reconcile(&store, &d, now()).await.expect("reconciles");
+    assert_eq!(refused.reason, "NotOffered", "an offer to another cluster or namespace is not one to this");
+    let mut conn = store.acquire().await.expect("conn");
+    crate::store::offers::offer(&mut conn, ManagedTable::Accounts, &existing.id, &cluster, &namespace, now())
+        .await
+        .expect("offer");
+    drop(conn);
     let outcome = reconcile(&store, &d, now()).await.expect("reconciles");
     assert_eq!((outcome.action, outcome.id.as_deref()), (Action::Imported, Some(existing.id.as_str())));
     let imported = row(&store, &existing.id).await;

@@ -63,6 +63,8 @@ pub struct ObservedAccount {
     pub row: Option<Account>,
     /// The row the external-id annotation names, when set.
     pub external: Option<Account>,
+    /// The platform offered `external` to this namespace (`import_offers`).
+    pub offered: bool,
     /// IDs of the organizations of the row worked on that are not archived.
     pub organizations: Vec<String>,
 }
@@ -90,7 +92,9 @@ pub async fn observe(conn: &mut Conn, desired: &DesiredAccount) -> Result<Observ
         Some(id) if row.as_ref().is_some_and(|r| r.id == id) => row.clone(),
         Some(id) => accounts::find(conn, id).await?,
     };
-    let mut observed = ObservedAccount { row, external, organizations: Vec::new() };
+    let ext = external.as_ref().map(|e| (e.id.as_str(), e.owner.as_ref()));
+    let offered = db::offered(conn, ManagedTable::Accounts, ext, me).await?;
+    let mut observed = ObservedAccount { row, external, offered, organizations: Vec::new() };
     let importing = desired.flags.external_id.is_some();
     if let Some(focus) =
         db::focus(desired.intent.is_deleting(), importing, observed.row.as_ref(), observed.external.as_ref())

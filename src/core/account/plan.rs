@@ -11,7 +11,7 @@ pub fn plan(desired: &DesiredAccount, observed: &ObservedAccount) -> AccountPlan
     let subject = Subject::new(&desired.owner, &desired.flags, &desired.intent);
     let row = observed.row.as_ref();
     let external = observed.external.as_ref();
-    let work = match plan::route(subject, row.map(row_ref), external.map(row_ref)) {
+    let work = match plan::route(subject, row.map(row_ref), external.map(|e| row_ref(e).offered(observed.offered))) {
         Route::Gone => return AccountPlan::Gone,
         Route::Hold(hold) => return AccountPlan::Hold(hold),
         Route::Delete { id, policy } => {
@@ -42,7 +42,7 @@ pub fn plan(desired: &DesiredAccount, observed: &ObservedAccount) -> AccountPlan
 }
 
 fn row_ref(a: &Account) -> RowRef<'_> {
-    RowRef { id: &a.id, owner: a.owner.as_ref(), state: a.state }
+    RowRef::new(&a.id, a.owner.as_ref(), a.state)
 }
 
 /// The stored form of an Account spec.

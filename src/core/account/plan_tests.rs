@@ -322,10 +322,11 @@ fn with_the_adopt_annotation_a_released_archived_row_is_adopted_and_reactivated(
 }
 
 #[test]
-fn the_external_id_imports_an_unowned_row_and_corrects_it() {
+fn the_external_id_imports_an_offered_unowned_row_and_corrects_it() {
     let mut row = account_row("acct-9", details(&spec()), None, LifecycleState::Active);
     row.details.legal_name = "ACME".into();
-    let plan = plan(&importing("acct-9"), &ObservedAccount { external: Some(row), ..Default::default() });
+    let plan =
+        plan(&importing("acct-9"), &ObservedAccount { external: Some(row), offered: true, ..Default::default() });
     let AccountPlan::Import { id, owner: o, previous, reactivate, write, changes } = &plan else { panic!("{plan:?}") };
     assert_eq!((id.as_str(), o, previous), ("acct-9", &owner("acme", UID), &None));
     assert!(!reactivate);
@@ -335,13 +336,43 @@ fn the_external_id_imports_an_unowned_row_and_corrects_it() {
 }
 
 #[test]
-fn the_external_id_imports_a_row_another_object_let_go_of() {
-    let released = StoredOwner { uid: None, ..elsewhere() };
+fn the_external_id_imports_a_row_another_object_of_this_namespace_let_go_of() {
+    let released = stored(&owner("old-name", "uid-0"), false);
     let row = account_row("acct-9", details(&spec()), Some(released.clone()), LifecycleState::Orphaned);
     let plan = plan(&importing("acct-9"), &ObservedAccount { external: Some(row), ..Default::default() });
     let AccountPlan::Import { previous, reactivate, .. } = &plan else { panic!("{plan:?}") };
     assert_eq!(previous.as_ref(), Some(&released));
     assert!(reactivate);
+}
+
+#[test]
+fn an_import_of_what_another_tenant_let_go_of_or_a_platform_row_needs_an_offer() {
+    let namespace = owner("acme", UID).namespace;
+    let other_namespace = StoredOwner { uid: None, ..elsewhere() };
+    let other_cluster = StoredOwner { cluster: "another-cluster".into(), ..stored(&owner("acme", "uid-0"), false) };
+    for previous in [Some(other_namespace), Some(other_cluster), None] {
+        for state in [LifecycleState::Active, LifecycleState::Orphaned, LifecycleState::Archived] {
+            let row = account_row("acct-9", details(&spec()), previous.clone(), state);
+            let refused = ObservedAccount { external: Some(row.clone()), ..Default::default() };
+            for observe_only in [false, true] {
+                let mut d = importing("acct-9");
+                d.flags.observe_only = observe_only;
+                d.flags.adopt = true; // asking to adopt does not change it
+                let plan = plan(&d, &refused);
+                let want = Hold::NotOffered {
+                    id: "acct-9".into(),
+                    previous: previous.clone().map(Box::new),
+                    namespace: namespace.clone(),
+                };
+                assert_eq!(plan, AccountPlan::Hold(want.clone()), "{previous:?} {state:?} observe-only {observe_only}");
+                assert_eq!((plan.action(), want.reason(Kind::Account)), (Action::Conflict, "NotOffered"));
+                assert!(want.message(Kind::Account).contains("import_offers"), "{}", want.message(Kind::Account));
+                assert!(!plan.writes());
+            }
+            let offered = ObservedAccount { external: Some(row), offered: true, ..Default::default() };
+            assert_eq!(plan(&importing("acct-9"), &offered).action(), Action::Imported, "{previous:?} {state:?}");
+        }
+    }
 }
 
 #[test]
@@ -401,7 +432,7 @@ fn observe_only_writes_nothing_in_any_case() {
     d.flags.external_id = Some("acct-9".into());
     let unowned = account_row("acct-9", details(&spec()), None, LifecycleState::Active);
     assert_eq!(
-        plan(&d, &ObservedAccount { external: Some(unowned), ..Default::default() }),
+        plan(&d, &ObservedAccount { external: Some(unowned), offered: true, ..Default::default() }),
         AccountPlan::NoOp { id: "acct-9".into() },
         "an import is not claimed while observing"
     );

@@ -150,18 +150,35 @@ pub struct DesiredMembership {
     pub owner: Owner,
     pub intent: Intent<MembershipSpec>,
     pub flags: Flags,
+    /// At most this many invitations a day for one membership (`--invitation-resends-per-day`):
+    /// churning `resendNonce` cannot flood a mailbox or the shared relay.
+    pub invitations_per_day: u32,
 }
+
+/// The default of [`DesiredMembership::invitations_per_day`].
+pub const DEFAULT_INVITATIONS_PER_DAY: u32 = 5;
 
 impl DesiredMembership {
     /// An object with its spec; `deleting` when `metadata.deletionTimestamp` is set.
     pub fn new(owner: Owner, spec: MembershipSpec, deleting: bool, flags: Flags) -> DesiredMembership {
         let policy = spec.deletion_policy;
-        DesiredMembership { owner, intent: Intent::new(spec, deleting, policy), flags }
+        let intent = Intent::new(spec, deleting, policy);
+        DesiredMembership { owner, intent, flags, invitations_per_day: DEFAULT_INVITATIONS_PER_DAY }
     }
 
     /// An object that is gone and whose spec is not at hand (local `--prune`).
     pub fn deleted(owner: Owner, policy: DeletionPolicy, flags: Flags) -> DesiredMembership {
-        DesiredMembership { owner, intent: Intent::Deleting(policy), flags }
+        DesiredMembership {
+            owner,
+            intent: Intent::Deleting(policy),
+            flags,
+            invitations_per_day: DEFAULT_INVITATIONS_PER_DAY,
+        }
+    }
+
+    /// The same object under another daily invitation limit (at least 1).
+    pub fn with_invitations_per_day(self, limit: u32) -> DesiredMembership {
+        DesiredMembership { invitations_per_day: limit.max(1), ..self }
     }
 }
 
@@ -216,6 +233,8 @@ pub struct ObservedMembership {
     pub row: Option<Membership>,
     /// The row the external-id annotation names, when set.
     pub external: Option<Membership>,
+    /// The platform offered `external` to this namespace (`import_offers`).
+    pub offered: bool,
     /// The user of the row worked on, when that is not `user` (the e-mail was edited).
     pub row_user: Option<User>,
     /// Invitations of the row worked on, oldest first.
@@ -302,7 +321,9 @@ pub async fn observe_in(
         Some(id) if row.as_ref().is_some_and(|r| r.id == id) => row.clone(),
         Some(id) => memberships::find(conn, id).await?,
     };
-    let mut observed = ObservedMembership { scope, user, row, external, ..Default::default() };
+    let ext = external.as_ref().map(|e| (e.id.as_str(), e.owner.as_ref()));
+    let offered = db::offered(conn, ManagedTable::Memberships, ext, me).await?;
+    let mut observed = ObservedMembership { scope, user, row, external, offered, ..Default::default() };
     let importing = desired.flags.external_id.is_some();
     let focus = db::focus(deleting, importing, observed.row.as_ref(), observed.external.as_ref()).cloned();
     if let Some(focus) = focus {

@@ -38,7 +38,7 @@ pub fn plan(desired: &DesiredMembership, observed: &ObservedMembership, now: Tim
         scope_name: scope_name.clone(),
     };
     let (row, external) = (observed.row.as_ref(), observed.external.as_ref());
-    let sync = match plan::route(subject, row.map(row_ref), external.map(row_ref)) {
+    let sync = match plan::route(subject, row.map(row_ref), external.map(|e| row_ref(e).offered(observed.offered))) {
         Route::Gone => return held(Plan::Gone),
         Route::Hold(hold) => return held(Plan::Hold(hold)),
         Route::Delete { id, policy } => {
@@ -80,6 +80,13 @@ pub fn plan(desired: &DesiredMembership, observed: &ObservedMembership, now: Tim
     let invitations: &[Invitation] = if current.is_some() { &observed.invitations } else { &[] };
     let notice_queued = current.is_some() && observed.notice_queued;
     let life = lifecycle(spec, observed.user.as_ref(), invitations, observed, notice_queued, now);
+    if life.invite.is_some()
+        && let Some(until) = resend_limited(invitations, desired.invitations_per_day, now)
+    {
+        let mut out = held(Plan::Hold(Hold::ResendLimited { limit: desired.invitations_per_day, until }));
+        out.requeue_at = Some(until);
+        return out;
+    }
     let (user, mut changes) = settings::user(spec, observed.user.as_ref(), life.grant_login);
     let wanted = settings::desired(spec);
     changes.extend(settings::changes(current.map(|m| &m.settings), &wanted));
@@ -125,7 +132,7 @@ pub fn plan(desired: &DesiredMembership, observed: &ObservedMembership, now: Tim
 }
 
 fn row_ref(m: &Membership) -> RowRef<'_> {
-    RowRef { id: &m.id, owner: m.owner.as_ref(), state: row_state(m) }
+    RowRef::new(&m.id, m.owner.as_ref(), row_state(m))
 }
 
 /// A revoked membership is, to the ownership rules, an archived row.
@@ -284,6 +291,20 @@ fn lifecycle(
     };
     life.invitation = latest_facts();
     life
+}
+
+/// A new invitation would exceed `limit` in the last 24 hours: when the oldest of them leaves
+/// the window (the next one may go then). `None` while there is room.
+fn resend_limited(invitations: &[Invitation], limit: u32, now: Timestamp) -> Option<Timestamp> {
+    let since = now.checked_sub(SignedDuration::from_hours(24)).unwrap_or(Timestamp::MIN);
+    let mut recent: Vec<Timestamp> = invitations.iter().map(|i| i.created_at).filter(|t| *t > since).collect();
+    if recent.len() < limit as usize {
+        return None;
+    }
+    recent.sort();
+    // The (len - limit + 1)-th oldest must leave before the count drops below the limit.
+    let leaving = recent.get(recent.len() - limit as usize)?;
+    Some(leaving.checked_add(SignedDuration::from_hours(24)).unwrap_or(Timestamp::MAX))
 }
 
 /// Facts from the rows alone, for plans that hold, delete or find nothing to do.

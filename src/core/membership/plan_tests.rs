@@ -340,6 +340,50 @@ fn a_new_resend_nonce_replaces_the_invitation() {
 }
 
 #[test]
+fn no_more_than_the_daily_limit_of_invitations_is_issued() {
+    let d = desired_from(&MEMBERSHIP_YAML.replace("lifetime: 7d", "lifetime: 7d, resendNonce: churn"))
+        .with_invitations_per_day(3);
+    let issued_at = |hours_ago: i64| now() - SignedDuration::from_hours(hours_ago);
+    let with = |ages: &[i64]| {
+        let mut o = invited();
+        o.invitations = ages
+            .iter()
+            .enumerate()
+            .map(|(n, age)| {
+                let mut i = invitation(&format!("inv-{n}"), week(), Some("old"));
+                i.created_at = issued_at(*age);
+                if n + 1 < ages.len() {
+                    i.revoked_at = Some(issued_at(*age - 1));
+                }
+                i
+            })
+            .collect();
+        o
+    };
+    // Two in the last day: room for a third.
+    let planned = plan(&d, &with(&[30, 10, 5]), now());
+    assert!(update(&planned).0.invite.is_some(), "{:?}", planned.plan);
+    // Three in the last day: the new nonce waits until the oldest of them is a day old.
+    let planned = plan(&d, &with(&[30, 20, 10, 5]), now());
+    let until = issued_at(20) + SignedDuration::from_hours(24);
+    assert_eq!(planned.plan, Plan::Hold(Hold::ResendLimited { limit: 3, until }));
+    assert_eq!(planned.requeue_at, Some(until), "looked at again when there is room, not before");
+    assert_eq!((planned.plan.action(), planned.plan.writes()), (crate::core::Action::Waiting, false));
+    let Plan::Hold(hold) = &planned.plan else { unreachable!() };
+    assert_eq!(hold.reason(crate::core::Kind::Membership), "ResendLimited");
+    assert!(hold.message(crate::core::Kind::Membership).contains("--invitation-resends-per-day"));
+    // Once it is: issued.
+    assert!(update(&plan(&d, &with(&[30, 20, 10, 5]), until + SignedDuration::from_secs(1))).0.invite.is_some());
+    // A steady membership with many invitations behind it is not held (nothing to issue).
+    let mut steady = with(&[3, 2, 1]);
+    steady.invitations.last_mut().expect("one").resend_nonce = Some("churn".into());
+    assert_eq!(plan(&d, &steady, now()).plan, Plan::NoOp { id: "mbr-1".into() });
+    // The default is five a day; a limit below one is one.
+    assert_eq!(desired().invitations_per_day, crate::core::membership::DEFAULT_INVITATIONS_PER_DAY);
+    assert_eq!(desired().with_invitations_per_day(0).invitations_per_day, 1);
+}
+
+#[test]
 fn acceptance_by_the_web_app_activates_and_grants_the_login() {
     let mut accepted = invited();
     accepted.invitations[0].accepted_at = Some(now());

@@ -85,6 +85,8 @@ pub struct ObservedOrganization {
     pub row: Option<Organization>,
     /// The row the external-id annotation names, when set.
     pub external: Option<Organization>,
+    /// The platform offered `external` to this namespace (`import_offers`).
+    pub offered: bool,
     /// Roles and groups (archived ones too) of the row worked on: `external` when the
     /// annotation is set, else `row`.
     pub roles: Vec<Role>,
@@ -132,7 +134,9 @@ pub async fn observe(conn: &mut Conn, desired: &DesiredOrganization) -> Result<O
         Some(id) if row.as_ref().is_some_and(|r| r.id == id) => row.clone(),
         Some(id) => organizations::find(conn, id).await?,
     };
-    let mut observed = ObservedOrganization { account, row, external, ..Default::default() };
+    let ext = external.as_ref().map(|e| (e.id.as_str(), e.owner.as_ref()));
+    let offered = db::offered(conn, ManagedTable::Organizations, ext, me).await?;
+    let mut observed = ObservedOrganization { account, row, external, offered, ..Default::default() };
     let importing = desired.flags.external_id.is_some();
     if let Some(focus) = db::focus(deleting, importing, observed.row.as_ref(), observed.external.as_ref()) {
         let id = focus.id.clone();

@@ -12,7 +12,7 @@ pub fn plan(desired: &DesiredOrganization, observed: &ObservedOrganization) -> O
     let subject = Subject::new(&desired.owner, &desired.flags, &desired.intent);
     let row = observed.row.as_ref();
     let external = observed.external.as_ref();
-    let sync = match plan::route(subject, row.map(row_ref), external.map(row_ref)) {
+    let sync = match plan::route(subject, row.map(row_ref), external.map(|e| row_ref(e).offered(observed.offered))) {
         Route::Gone => return OrganizationPlan::Gone,
         Route::Hold(hold) => return OrganizationPlan::Hold(hold),
         Route::Delete { id, policy } => {
@@ -76,7 +76,7 @@ pub fn plan(desired: &DesiredOrganization, observed: &ObservedOrganization) -> O
 }
 
 fn row_ref(o: &Organization) -> RowRef<'_> {
-    RowRef { id: &o.id, owner: o.owner.as_ref(), state: o.state }
+    RowRef::new(&o.id, o.owner.as_ref(), o.state)
 }
 
 /// The parent account, when it has an active row; else why the organization waits.

@@ -37,6 +37,7 @@ fn in_sync() -> ObservedOrganization {
         account: Some(account(LifecycleState::Active)),
         row: Some(mine()),
         external: None,
+        offered: false,
         roles: vec![
             role("org-1", "Admin", &["org.admin", "billing.read"]),
             role("org-1", "Engineer", &["tickets.write"]),
@@ -272,6 +273,13 @@ fn import_and_conflict_by_external_id() {
     d.flags.external_id = Some("org-9".into());
     let unowned = organization_row("org-9", "acct-1", "Acme Engineering", None, LifecycleState::Active);
     let observed = ObservedOrganization { row: None, external: Some(unowned), ..in_sync() };
+    let namespace = d.owner.namespace.clone();
+    assert_eq!(
+        plan(&d, &observed),
+        OrganizationPlan::Hold(Hold::NotOffered { id: "org-9".into(), previous: None, namespace }),
+        "a platform row is not imported without an offer"
+    );
+    let observed = ObservedOrganization { offered: true, ..observed };
     let plan = plan(&d, &observed);
     assert!(matches!(&plan, OrganizationPlan::Import { id, write: None, .. } if id == "org-9"), "{plan:?}");
 

@@ -101,6 +101,8 @@ pub struct SyncFacts {
     /// Observe-only: what a push would write (`users[…]`/`groups[…]`, what); `Some` and empty
     /// when nothing differs.
     pub observed_only: Option<Vec<(String, String)>>,
+    /// The external-id annotation names a record this object may not import.
+    pub refusal: Option<preview::ImportRefusal>,
 }
 
 /// A sync's resync interval (10 minutes when unparsable).
@@ -132,8 +134,7 @@ pub async fn reconcile(
         facts.message = format!("Account {} is not ready", spec.account_ref.name.as_str());
         return Ok(facts);
     };
-    if let preview::Claim::ImportMissing { id } = &observed.claim {
-        preview::import_missing(&mut facts, id);
+    if preview::import_hold(&mut facts, &observed.claim) {
         return Ok(facts);
     }
     if desired.flags.observe_only {
@@ -285,7 +286,11 @@ async fn claim_record(
                 tracing::info!(sync = %found.id, ?how, "sync record taken over by a re-created object");
                 row = Some(syncs::get(conn, &found.id).await?);
             }
-            Claim::Own | Claim::Create | Claim::ReleaseStale { .. } | Claim::ImportMissing { .. } => {}
+            Claim::Own
+            | Claim::Create
+            | Claim::ReleaseStale { .. }
+            | Claim::ImportMissing { .. }
+            | Claim::ImportRefused { .. } => {}
         }
     }
     Ok(match row {
@@ -416,6 +421,7 @@ impl SyncFacts {
             order_hold: None,
             deletion_finished: false,
             observed_only: None,
+            refusal: None,
         }
     }
 
@@ -441,6 +447,8 @@ impl SyncFacts {
             Action::Waiting
         } else if self.reason == "NotFound" {
             Action::NotFound
+        } else if self.refusal.is_some() {
+            Action::Conflict
         } else if let Some(differences) = &self.observed_only {
             if differences.is_empty() { Action::Unchanged } else { Action::DriftDetected }
         } else if self.sync_status != SyncStatus::Synchronized {

@@ -15,6 +15,7 @@ use crate::api::provisioning_sync::{AssetRef, ProvisioningSyncSpec, SyncStatus};
 use crate::core::error::CoreError;
 use crate::core::flags::Flags;
 use crate::core::outcome::Outcome;
+use crate::store::StoredOwner;
 use crate::store::accounts::{self, Account, LifecycleState};
 use crate::store::assets::{self, Asset};
 use crate::store::ownership::{self, ManagedTable, Owner};
@@ -43,6 +44,63 @@ pub enum Claim {
     Import,
     /// `accountops.dev/external-id` names no record.
     ImportMissing { id: String },
+    /// `accountops.dev/external-id` names a record this object may not take (nothing is
+    /// written, the record's owner keeps it).
+    ImportRefused { id: String, why: ImportRefusal },
+}
+
+/// Why a sync may not import the record `accountops.dev/external-id` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImportRefusal {
+    /// Another live object owns it; a live owner is never released by someone else.
+    OwnedElsewhere { owner: StoredOwner },
+    /// No live owner, but this namespace did not release it and it is not offered here.
+    NotOffered { previous: Option<StoredOwner>, namespace: String },
+    /// The record pushes another account than `spec.accountRef` names.
+    OtherAccount { account_id: String },
+}
+
+impl ImportRefusal {
+    /// The condition reason.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ImportRefusal::OwnedElsewhere { .. } => "OwnedElsewhere",
+            ImportRefusal::NotOffered { .. } => "NotOffered",
+            ImportRefusal::OtherAccount { .. } => "AccountMismatch",
+        }
+    }
+
+    /// What blocks, and what the user can do.
+    pub fn message(&self, id: &str) -> String {
+        let annotation = crate::core::flags::EXTERNAL_ID_ANNOTATION;
+        match self {
+            ImportRefusal::OwnedElsewhere { owner } => format!(
+                "{annotation} names sync record {id}, which is managed by ProvisioningSync {}/{} in cluster {}; \
+                 it is never taken over",
+                owner.namespace, owner.name, owner.cluster
+            ),
+            ImportRefusal::NotOffered { previous, namespace } => {
+                let by = previous.as_ref().map_or_else(
+                    || "is managed by no object".to_owned(),
+                    |p| {
+                        format!(
+                            "was last managed by ProvisioningSync {}/{} in cluster {}",
+                            p.namespace, p.name, p.cluster
+                        )
+                    },
+                );
+                format!(
+                    "{annotation} names sync record {id}, which {by}; an import takes only a record this namespace \
+                     released or one the platform offered to namespace {namespace} (import_offers, see \
+                     docs/database.md); nothing was written"
+                )
+            }
+            ImportRefusal::OtherAccount { account_id } => format!(
+                "{annotation} names sync record {id}, which pushes account {account_id}, not the account \
+                 spec.accountRef names; a sync imports only a record of its own account"
+            ),
+        }
+    }
 }
 
 /// The rows a sync starts from.
@@ -95,7 +153,17 @@ pub async fn observe(
         Some(id) => Some((id.clone(), syncs::find(conn, id).await?)),
         None => None,
     };
-    let (claim, row) = claim(by_uid, by_names, released, adopt, imported);
+    let ext = imported.as_ref().and_then(|(id, row)| row.as_ref().map(|r| (id.as_str(), r.owner.as_ref())));
+    let offered = crate::core::db::offered(conn, ManagedTable::ProvisioningSyncs, ext, owner).await?;
+    let (mut claim, mut row) = claim(by_uid, by_names, released, adopt, imported, owner, offered);
+    // A sync imports only a record of its own account.
+    if let (Claim::Import, Some(found), Some(account)) = (&claim, &row, &account)
+        && found.account_id != account.id
+    {
+        let why = ImportRefusal::OtherAccount { account_id: found.account_id.clone() };
+        claim = Claim::ImportRefused { id: found.id.clone(), why };
+        row = None;
+    }
     let assets = match &row {
         Some(row) => assets::list_by_sync(conn, &row.id).await?,
         None => Vec::new(),
@@ -105,17 +173,25 @@ pub async fn observe(
 
 /// Which record the object continues: its own, the one `external-id` names, one of the same
 /// namespace/name left live by a re-created object, or (asked to adopt) a released one;
-/// otherwise a new one. `imported`: the external-id and the record found under it. Pure.
+/// otherwise a new one. `imported`: the external-id and the record found under it; `offered`:
+/// the platform offered that record to `me`'s namespace. Pure.
 pub fn claim(
     by_uid: Option<ProvisioningSync>,
     by_names: Option<ProvisioningSync>,
     released: Option<ProvisioningSync>,
     adopt: bool,
     imported: Option<(String, Option<ProvisioningSync>)>,
+    me: &Owner,
+    offered: bool,
 ) -> (Claim, Option<ProvisioningSync>) {
     match (&by_uid, imported) {
         (Some(row), _) if row.archived_at.is_none() => return (Claim::Own, by_uid),
-        (_, Some((_, Some(row)))) => return (Claim::Import, Some(row)),
+        (_, Some((id, Some(row)))) => {
+            return match import_refusal(row.owner.as_ref(), me, offered) {
+                None => (Claim::Import, Some(row)),
+                Some(why) => (Claim::ImportRefused { id, why }, None),
+            };
+        }
         (_, Some((id, None))) => return (Claim::ImportMissing { id }, None),
         _ => {}
     }
@@ -133,6 +209,33 @@ pub fn claim(
     }
 }
 
+/// Why `me` may not import a record owned by `owner`: the same rule as every kind's import
+/// (`core::plan::route`): a live owner keeps its record unless it is this object re-created;
+/// a released one is taken only by its own namespace or with an offer.
+fn import_refusal(owner: Option<&StoredOwner>, me: &Owner, offered: bool) -> Option<ImportRefusal> {
+    match owner {
+        Some(o) if o.uid.as_deref() == Some(me.uid.as_str()) || (o.is_live() && o.same_object_name(me)) => None,
+        Some(o) if o.is_live() => Some(ImportRefusal::OwnedElsewhere { owner: o.clone() }),
+        Some(o) if o.cluster == me.cluster && o.namespace == me.namespace => None,
+        _ if offered => None,
+        previous => Some(ImportRefusal::NotOffered { previous: previous.cloned(), namespace: me.namespace.clone() }),
+    }
+}
+
+/// A refused or missing import: the reason and message, nothing written.
+pub(super) fn import_hold(facts: &mut SyncFacts, claim: &Claim) -> bool {
+    match claim {
+        Claim::ImportMissing { id } => import_missing(facts, id),
+        Claim::ImportRefused { id, why } => {
+            facts.refusal = Some(why.clone());
+            facts.reason = why.reason();
+            facts.message = why.message(id);
+        }
+        _ => return false,
+    }
+    true
+}
+
 /// The account, when it is there and active.
 pub fn ready_account(observed: &ObservedSync) -> Option<&Account> {
     observed.account.as_ref().filter(|a| a.state == LifecycleState::Active)
@@ -145,8 +248,7 @@ pub fn preview(spec: &ProvisioningSyncSpec, observed: &ObservedSync, resync: Dur
         facts.message = format!("Account {} is not ready", spec.account_ref.name.as_str());
         return facts.into_outcome(false, resync, now);
     };
-    if let Claim::ImportMissing { id } = &observed.claim {
-        import_missing(&mut facts, id);
+    if import_hold(&mut facts, &observed.claim) {
         return facts.into_outcome(false, resync, now);
     }
     // A record of another account is not continued (see `claim_record`).
@@ -187,6 +289,9 @@ pub fn preview_observe_only(
         facts.message = format!("Account {} is not ready", spec.account_ref.name.as_str());
         return facts.into_outcome(false, resync, now);
     };
+    if import_hold(&mut facts, &observed.claim) {
+        return facts.into_outcome(false, resync, now);
+    }
     match observed.row.as_ref().filter(|r| r.account_id == account.id) {
         None => no_record_to_observe(&mut facts),
         Some(row) => {

@@ -9,6 +9,7 @@ use crate::core::Action;
 use crate::core::fixtures::{ACCOUNT_YAML, account_row, account_spec, now};
 use crate::store::accounts::LifecycleState;
 use crate::store::provisioning::{ProvisioningSync, SyncStatus as RowStatus};
+use crate::store::{Owner, StoredOwner};
 
 const RESYNC: Duration = Duration::from_secs(600);
 
@@ -100,23 +101,86 @@ fn prune_archives_a_record_and_says_the_external_system_is_left() {
 #[test]
 fn a_record_is_continued_taken_over_revived_or_made_anew() {
     use super::preview::{Claim, claim};
+    let me = Owner { cluster: "c1".into(), namespace: "team-a".into(), name: "sync".into(), uid: "u1".into() };
     let live = || Some(record());
     let archived = || Some(ProvisioningSync { archived_at: Some(now()), ..record() });
-    assert_eq!(claim(live(), live(), None, false, None), (Claim::Own, live()), "its own record");
-    assert_eq!(claim(None, live(), None, false, None), (Claim::ReAdopt, live()), "re-created, record still live");
-    assert_eq!(claim(None, None, live(), true, None), (Claim::Revive, live()), "released, adopt asked");
-    assert_eq!(claim(None, None, live(), false, None), (Claim::Create, None), "released, not asked");
-    assert_eq!(claim(None, None, None, true, None), (Claim::Create, None), "nothing to adopt");
+    assert_eq!(claim(live(), live(), None, false, None, &me, false), (Claim::Own, live()), "its own record");
+    assert_eq!(
+        claim(None, live(), None, false, None, &me, false),
+        (Claim::ReAdopt, live()),
+        "re-created, record still live"
+    );
+    assert_eq!(claim(None, None, live(), true, None, &me, false), (Claim::Revive, live()), "released, adopt asked");
+    assert_eq!(claim(None, None, live(), false, None, &me, false), (Claim::Create, None), "released, not asked");
+    assert_eq!(claim(None, None, None, true, None, &me, false), (Claim::Create, None), "nothing to adopt");
     // Archived by an older version that kept the owner: revived when asked, else let go.
-    assert_eq!(claim(archived(), None, None, true, None), (Claim::Revive, archived()));
-    assert_eq!(claim(archived(), None, None, false, None), (Claim::ReleaseStale { id: "psync-1".into() }, None));
-    assert_eq!(claim(None, archived(), None, true, None), (Claim::Revive, archived()));
-    assert_eq!(claim(None, archived(), None, false, None), (Claim::ReleaseStale { id: "psync-1".into() }, None));
+    assert_eq!(claim(archived(), None, None, true, None, &me, false), (Claim::Revive, archived()));
+    assert_eq!(
+        claim(archived(), None, None, false, None, &me, false),
+        (Claim::ReleaseStale { id: "psync-1".into() }, None)
+    );
+    assert_eq!(claim(None, archived(), None, true, None, &me, false), (Claim::Revive, archived()));
+    assert_eq!(
+        claim(None, archived(), None, false, None, &me, false),
+        (Claim::ReleaseStale { id: "psync-1".into() }, None)
+    );
     // external-id: the named record, unless the object already has its own; a missing one is said.
     let named = |row| Some(("psync-1".to_owned(), row));
-    assert_eq!(claim(None, None, None, false, named(live())), (Claim::Import, live()));
-    assert_eq!(claim(live(), None, None, false, named(archived())), (Claim::Own, live()), "imported before");
-    assert_eq!(claim(None, None, None, false, named(None)), (Claim::ImportMissing { id: "psync-1".into() }, None));
+    // An unowned record only when the platform offered it to this namespace.
+    assert_eq!(claim(None, None, None, false, named(live()), &me, true), (Claim::Import, live()));
+    assert_eq!(
+        claim(live(), None, None, false, named(archived()), &me, false),
+        (Claim::Own, live()),
+        "imported before"
+    );
+    assert_eq!(
+        claim(None, None, None, false, named(None), &me, false),
+        (Claim::ImportMissing { id: "psync-1".into() }, None)
+    );
+}
+
+#[test]
+fn an_import_takes_only_what_this_namespace_released_or_was_offered() {
+    use super::preview::{Claim, ImportRefusal, claim};
+    let me = Owner { cluster: "c1".into(), namespace: "team-a".into(), name: "sync".into(), uid: "u1".into() };
+    let owned = |cluster: &str, namespace: &str, name: &str, uid: Option<&str>| ProvisioningSync {
+        owner: Some(StoredOwner {
+            cluster: cluster.into(),
+            namespace: namespace.into(),
+            name: name.into(),
+            uid: uid.map(str::to_owned),
+        }),
+        ..record()
+    };
+    let import = |row: ProvisioningSync, offered: bool| {
+        claim(None, None, None, false, Some(("psync-1".to_owned(), Some(row))), &me, offered)
+    };
+    let refused = |why| (Claim::ImportRefused { id: "psync-1".into(), why }, None);
+    // Another tenant's live record: never released by someone else, offered or not.
+    let theirs = owned("c1", "team-b", "their-sync", Some("u9"));
+    let owner = theirs.owner.clone().expect("owner");
+    assert_eq!(import(theirs.clone(), false), refused(ImportRefusal::OwnedElsewhere { owner: owner.clone() }));
+    assert_eq!(import(theirs, true), refused(ImportRefusal::OwnedElsewhere { owner }));
+    // This object re-created (same name, new UID): taken back.
+    let mine_before = owned("c1", "team-a", "sync", Some("u0"));
+    assert_eq!(import(mine_before.clone(), false), (Claim::Import, Some(mine_before)));
+    // Released by any object of this namespace and cluster: taken.
+    let released_here = owned("c1", "team-a", "old-sync", None);
+    assert_eq!(import(released_here.clone(), false), (Claim::Import, Some(released_here)));
+    // Released by another namespace, or another cluster's same namespace: only with an offer.
+    for elsewhere in [owned("c1", "team-b", "old", None), owned("c2", "team-a", "old", None)] {
+        let previous = elsewhere.owner.clone();
+        assert_eq!(
+            import(elsewhere.clone(), false),
+            refused(ImportRefusal::NotOffered { previous, namespace: "team-a".into() })
+        );
+        assert_eq!(import(elsewhere.clone(), true), (Claim::Import, Some(elsewhere)));
+    }
+    // A platform row nobody manages: only with an offer.
+    assert_eq!(
+        import(record(), false),
+        refused(ImportRefusal::NotOffered { previous: None, namespace: "team-a".into() })
+    );
 }
 
 #[test]

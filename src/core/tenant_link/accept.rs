@@ -7,6 +7,10 @@
 //! reject: UPDATE invitations SET revoked_at  = now WHERE token_hash = $1 AND open ─► link phase rejected
 //! ```
 //!
+//! Accepting checks again that the invited address is an administrator of the partner
+//! organization ([`super::admin`]); the web app must accept a token only for the signed-in
+//! user whose address the invitation names.
+//!
 //! The web app may stop after the invitation update: the operator sees `accepted_at` (or
 //! `revoked_at` on the pending link's invitation) on its next reconcile and moves the link.
 
@@ -43,6 +47,15 @@ pub async fn accept(store: &Store, token_text: &str, now: Timestamp) -> Result<A
     let Subject::TenantLink(link_id) = &invitation.subject else {
         return Err(InvitationError::UnknownToken.into());
     };
+    // The token is bound to the invited administrator: still one when it is accepted, or
+    // nothing changes (the transaction is dropped, so the invitation stays open).
+    let Some(link) = tenant_links::find(&mut tx, link_id).await? else {
+        return Err(InvitationError::UnknownToken.into());
+    };
+    let partner = super::admin::partner_of(&link).to_owned();
+    if !super::admin::read(&mut tx, &partner, &invitation.email).await?.manages() {
+        return Err(InvitationError::NotPartnerAdmin { email: invitation.email, organization_id: partner }.into());
+    }
     let link = tenant_links::set_phase(&mut tx, link_id, TenantLinkPhase::Active, now).await?;
     let accepted = described(&mut tx, &link, invitation.email).await?;
     db::commit(store, tx).await?;

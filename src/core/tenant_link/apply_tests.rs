@@ -18,7 +18,20 @@ fn mail_settings() -> MailSettings {
         .expect("valid settings")
 }
 
-const PROVIDER_YAML: &str = "accountRef: {name: acme}\ndisplayName: Northwind MSP\nserviceProvider: {enabled: true}\n";
+const PROVIDER_YAML: &str = "accountRef: {name: acme}\ndisplayName: Northwind MSP\nserviceProvider: {enabled: true}\n\
+    roles:\n  - {name: Admin, permissions: [tenants.manage]}\n  - {name: Builder, permissions: [automations.write]}\n";
+
+/// `email` made a member of organization object `org` (namespace `billing`) holding `role`,
+/// active at once (no login, so no invitation).
+pub(crate) async fn member(store: &Store, org: &str, email: &str, role: &str) {
+    use crate::core::membership::{self, DesiredMembership};
+    let yaml = format!("email: {email}\norganizationRef: {{name: {org}}}\nroles: [{role}]\nlogin: false\n");
+    let spec: crate::api::MembershipSpec = serde_yaml::from_str(&yaml).expect("spec");
+    let name = format!("{org}-{}", email.replace(['@', '.'], "-"));
+    let d = DesiredMembership::new(owner(&name, &format!("uid-{name}")), spec, false, Flags::default());
+    let out = membership::reconcile(store, &d, now(), &mail_settings()).await.expect("membership");
+    assert!(out.is_ready(), "{out:?}");
+}
 
 /// `billing/acme`, tenant `billing/eng`, provider `billing/prov` and a second tenant
 /// `billing/ops`; returns (eng, prov, ops) organization IDs.
@@ -168,6 +181,7 @@ async fn partner_invitation_mail_acceptance_and_staff() {
     let (_, prov, _) = orgs(&store).await;
     let unknown = run(&store, &partner_link("org-nope", ""), now()).await;
     assert_eq!((unknown.reason, unknown.action), ("PartnerNotFound", Action::Waiting));
+    member(&store, "prov", "admin@prov.example", "Admin").await;
     let d = partner_link(&prov, STAFF);
     let pending = run(&store, &d, now()).await;
     assert_eq!(facts(&pending).phase, ApiPhase::Pending, "{pending:?}");
@@ -193,6 +207,7 @@ async fn partner_invitation_mail_acceptance_and_staff() {
 async fn partner_invitations_expire_or_are_rejected() {
     let store = memory_store().await;
     let (_, prov, _) = orgs(&store).await;
+    member(&store, "prov", "admin@prov.example", "Admin").await;
     let d = partner_link(&prov, "");
     run(&store, &d, now()).await;
     let late = now() + SignedDuration::from_hours(24 * 8);
@@ -218,4 +233,55 @@ async fn partner_invitations_expire_or_are_rejected() {
     let rejected = run(&store, &d2, now()).await;
     assert_eq!(facts(&rejected).phase, ApiPhase::Rejected);
     assert!(!rejected.is_ready());
+}
+
+#[tokio::test]
+async fn a_partner_invitation_goes_only_to_an_administrator_of_the_partner() {
+    let store = memory_store().await;
+    let (_, prov, _) = orgs(&store).await;
+    member(&store, "prov", "builder@prov.example", "Builder").await;
+    member(&store, "eng", "attacker@eng.example", "Admin").await;
+    // Neither a stranger's address, nor a partner member without a managing role, nor an
+    // administrator of our own organization; both directions of the link.
+    for email in ["attacker@evil.example", "builder@prov.example", "attacker@eng.example"] {
+        for role in ["ServiceProvider", "Customer"] {
+            let yaml = format!(
+                "organizationRef: {{name: eng}}\npartnerInvitation: {{organizationId: {prov}, organizationRole: {role}, \
+                 adminEmail: {email}}}\nmembers:\n  - {{email: mole@evil.example, role: Admin}}\n"
+            );
+            let spec: TenantLinkSpec = serde_yaml::from_str(&yaml).expect("spec");
+            let d = DesiredTenantLink::new(owner("hijack", "uid-hijack"), spec, false, Flags::default(), None);
+            let refused = run(&store, &d, now()).await;
+            assert_eq!((refused.reason, refused.action), ("AdminNotInPartner", Action::Conflict), "{email} {role}");
+            assert!(refused.message.contains(email) && refused.message.contains(&prov), "{}", refused.message);
+            assert_eq!(refused.id, None, "no link written");
+        }
+    }
+    assert!(mails(&store).await.is_empty(), "no invitation mailed");
+    let mut conn = store.acquire().await.expect("conn");
+    assert!(crate::store::tenant_links::list_by_organization(&mut conn, &prov).await.expect("links").is_empty());
+}
+
+#[tokio::test]
+async fn an_invitation_is_accepted_only_while_its_address_administers_the_partner() {
+    let store = memory_store().await;
+    let (_, prov, _) = orgs(&store).await;
+    member(&store, "prov", "admin@prov.example", "Admin").await;
+    let d = partner_link(&prov, STAFF);
+    let link_id = run(&store, &d, now()).await.id.expect("id");
+    let token = token_of(&mails(&store).await[0]);
+    // The administrator loses the role before accepting.
+    member(&store, "prov", "admin@prov.example", "Builder").await;
+    let err = accept(&store, &token, now()).await.expect_err("refused");
+    assert!(
+        matches!(&err, CoreError::Invitation(crate::core::InvitationError::NotPartnerAdmin { email, organization_id })
+            if email == "admin@prov.example" && organization_id == &prov),
+        "{err:?}"
+    );
+    let still = run(&store, &d, now()).await;
+    assert_eq!(facts(&still).phase, ApiPhase::Pending, "nothing changed");
+    assert!(derived(&store, &link_id).await.is_empty(), "no staff placed");
+    // Given the role back, the same token works.
+    member(&store, "prov", "admin@prov.example", "Admin").await;
+    assert_eq!(accept(&store, &token, now()).await.expect("accepts").link_id, link_id);
 }

@@ -20,13 +20,18 @@ pub enum LinkHold {
     PartnerNotFound { organization_id: String },
     /// The code or the partner ID names our own organization.
     SelfLink { organization_id: String },
+    /// `partnerInvitation.adminEmail` is not an active member of the partner organization
+    /// holding a role that may manage members or links: no invitation, no mail.
+    AdminNotInPartner { email: String, organization_id: String },
 }
 
 impl LinkHold {
     pub fn action(&self) -> Action {
         match self {
             LinkHold::CodeSecretNotFound { .. } | LinkHold::PartnerNotFound { .. } => Action::Waiting,
-            LinkHold::CodeAlreadyUsed | LinkHold::SelfLink { .. } => Action::Conflict,
+            LinkHold::CodeAlreadyUsed | LinkHold::SelfLink { .. } | LinkHold::AdminNotInPartner { .. } => {
+                Action::Conflict
+            }
             LinkHold::CodeUnknown | LinkHold::CodeExpired | LinkHold::CodeRevoked => Action::NotFound,
         }
     }
@@ -40,6 +45,7 @@ impl LinkHold {
             LinkHold::CodeRevoked => "CodeRevoked",
             LinkHold::PartnerNotFound { .. } => "PartnerNotFound",
             LinkHold::SelfLink { .. } => "SelfLink",
+            LinkHold::AdminNotInPartner { .. } => "AdminNotInPartner",
         }
     }
 
@@ -64,6 +70,12 @@ impl LinkHold {
             LinkHold::SelfLink { organization_id } => {
                 format!("organization {organization_id} cannot be linked to itself")
             }
+            LinkHold::AdminNotInPartner { email, organization_id } => format!(
+                "spec.partnerInvitation.adminEmail {email} is not an active member of organization \
+                 {organization_id} holding a role with {} permission; the invitation goes only to an \
+                 administrator of the partner, so none was issued or mailed",
+                super::admin::MANAGING_PERMISSIONS.join(" or ")
+            ),
         }
     }
 }

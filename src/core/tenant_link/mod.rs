@@ -33,6 +33,7 @@
 //! outcome or a log ([`CodeText`] and [`Token`](crate::core::tokens::Token) print redacted).
 
 mod accept;
+pub mod admin;
 mod apply;
 mod facts;
 mod hold;
@@ -118,12 +119,16 @@ pub struct ObservedTenantLink {
     pub row: Option<TenantLink>,
     /// The link the external-id annotation names.
     pub external: Option<TenantLink>,
+    /// The platform offered `external` to this namespace (`import_offers`).
+    pub offered: bool,
     /// Mode 1, no link yet: the code with the given text's hash.
     pub code: Option<ProviderCode>,
     /// The other organization: the code's, the partner's (by ID), or the link's counterpart.
     pub counterpart: Option<Organization>,
     /// The tenant's roles when the tenant is the counterpart (a `Customer` partner).
     pub counterpart_roles: Vec<Role>,
+    /// A new partner invitation: what the partner organization says about `adminEmail`.
+    pub partner_admin: admin::PartnerAdmin,
     /// Invitations of the link, oldest first.
     pub invitations: Vec<Invitation>,
     /// Live memberships derived from the link, with their users' e-mail addresses.

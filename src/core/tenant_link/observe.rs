@@ -26,6 +26,8 @@ pub async fn observe(conn: &mut Conn, desired: &DesiredTenantLink) -> Result<Obs
     }
     if let Some(id) = desired.flags.external_id.as_deref() {
         observed.external = tenant_links::find(conn, id).await?;
+        let ext = observed.external.as_ref().map(|e| (e.id.as_str(), e.owner.as_ref()));
+        observed.offered = crate::core::db::offered(conn, ManagedTable::TenantLinks, ext, me).await?;
     }
     let importing = desired.flags.external_id.is_some() && !desired.intent.is_deleting();
     let focus = if importing { observed.external.clone() } else { observed.row.clone() };
@@ -66,6 +68,10 @@ pub async fn observe(conn: &mut Conn, desired: &DesiredTenantLink) -> Result<Obs
     };
     if let Some(id) = counterpart_id.filter(|id| !id.is_empty()) {
         observed.counterpart = organizations::find(conn, &id).await?;
+    }
+    // Before a partner invitation is issued: is its address an administrator of the partner?
+    if let (None, Some(invite), Some(partner)) = (&focus, &spec.partner_invitation, &observed.counterpart) {
+        observed.partner_admin = super::admin::read(conn, &partner.id, invite.admin_email.as_str()).await?;
     }
     let tenant = tenant_of(&ours, observed.counterpart.as_ref(), desired, focus.as_ref());
     if let Some(counterpart) = &observed.counterpart

@@ -29,7 +29,11 @@ pub(super) fn we_provide(role: ApiRole) -> bool {
 pub fn plan(desired: &DesiredTenantLink, observed: &ObservedTenantLink, now: Timestamp) -> TenantLinkPlan {
     let s = Subject::new(&desired.owner, &desired.flags, &desired.intent);
     let mut facts = TenantLinkFacts::pending();
-    let route = plan::route(s, observed.row.as_ref().map(rref), observed.external.as_ref().map(rref));
+    let route = plan::route(
+        s,
+        observed.row.as_ref().map(rref),
+        observed.external.as_ref().map(|e| rref(e).offered(observed.offered)),
+    );
     let (plan, requeue_at, skipped) = match (route, desired.intent.spec()) {
         (Route::Delete { id, policy }, _) => {
             if let Some(link) = [&observed.row, &observed.external].into_iter().flatten().find(|l| l.id == id) {
@@ -82,6 +86,10 @@ fn create(
         };
         if partner.id == ours.id {
             return Err(link_hold(LinkHold::SelfLink { organization_id: ours.id.clone() }));
+        }
+        if !o.partner_admin.manages() {
+            let email = invite.admin_email.as_str().to_owned();
+            return Err(link_hold(LinkHold::AdminNotInPartner { email, organization_id: partner.id.clone() }));
         }
         check_member_roles(spec, o)?;
         let (provider, tenant) =
@@ -442,5 +450,5 @@ fn term_changes(from: &LinkTerms, to: &LinkTerms) -> Vec<Change> {
 
 fn rref(l: &TenantLink) -> RowRef<'_> {
     let state = if l.revoked_at.is_some() { LifecycleState::Archived } else { LifecycleState::Active };
-    RowRef { id: &l.id, owner: l.owner.as_ref(), state }
+    RowRef::new(&l.id, l.owner.as_ref(), state)
 }
