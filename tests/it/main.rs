@@ -28,5 +28,7 @@ mod shared_database;
 mod store_pg;
 mod store_tls;
 mod support;
+mod tenancy_e2e;
+mod tenancy_local;
 mod tenant_link_e2e;
 mod tenant_link_local;

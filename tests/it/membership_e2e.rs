@@ -354,3 +354,49 @@ async fn deleting_a_membership_revokes_it_and_its_open_invitation() {
     let row = accountops::store::memberships::get(&mut conn, &id).await.expect("the row is kept");
     assert!(row.revoked_at.is_some(), "revoked with a timestamp: {row:?}");
 }
+
+#[tokio::test]
+async fn churning_the_resend_nonce_sends_no_more_than_the_daily_limit() {
+    let Some((env, db, smtp)) = setup().await else { return };
+    let smtp_url = format!("--smtp-url={}", smtp.url());
+    let _operator = Operator::start_with(
+        &env,
+        &db.url,
+        &format!("test-{}", env.ns),
+        RESYNC,
+        &[smtp_url.as_str(), "--invitation-resends-per-day=2"],
+    );
+    let api: Api<Membership> = env.api();
+    let nonce =
+        |n: u32| MEMBERS.replace("invitation: {locale: pl}", &format!("invitation: {{locale: pl, resendNonce: n{n}}}"));
+    let to_anna = || smtp.messages().into_iter().filter(|m| to(m).contains("anna@example.pl")).count();
+    env.apply(&nonce(0)).await;
+    wait_phase(&api, "anna", MembershipPhase::Invited).await;
+    eventually("the first invitation", WAIT, || async { (to_anna() == 1).then_some(()) }).await;
+    env.apply(&nonce(1)).await;
+    eventually("the second invitation", WAIT, || async { (to_anna() == 2).then_some(()) }).await;
+    // The third change in a day waits; so do the ones after it.
+    for n in 2..5 {
+        env.apply(&nonce(n)).await;
+        eventually(&format!("nonce n{n} held"), WAIT, || async {
+            let m = api.get("anna").await.ok()?;
+            let held = ready_reason(&m)? == ("False".to_owned(), "ResendLimited".to_owned());
+            (held && m.metadata.generation == m.status.as_ref()?.observed_generation).then_some(())
+        })
+        .await;
+    }
+    let m = api.get("anna").await.expect("anna");
+    let message =
+        m.status.as_ref().and_then(|s| s.conditions.0.iter().find(|c| c.type_ == "Ready")).map(|c| c.message.clone());
+    assert!(message.as_deref().is_some_and(|m| m.contains("--invitation-resends-per-day")), "{message:?}");
+    // Bob, whose spec did not change, is not held back by Anna's limit.
+    wait_phase(&api, "bob", MembershipPhase::Invited).await;
+    let store = accountops::store::testkit::TestDatabase::store(&db);
+    let issued: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM invitations WHERE membership_id = (SELECT id FROM memberships WHERE owner_name = 'anna')",
+    )
+    .fetch_one(store.pool())
+    .await
+    .expect("count");
+    assert_eq!((issued, to_anna()), (2, 2), "two invitations and two mails, not five");
+}

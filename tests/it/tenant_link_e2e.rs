@@ -58,7 +58,7 @@ metadata: {name: tenant-b}
 spec:
   accountRef: {name: acct}
   displayName: Tenant B
-  roles: [{name: Admin}]
+  roles: [{name: Admin, permissions: [members.manage]}]
 "#;
 
 fn link(name: &str, tenant: &str, secret: &str) -> String {
@@ -196,6 +196,26 @@ async fn unknown_expired_and_foreign_codes_are_refused_with_their_reason() {
     wait_reason(&links, "missing", "CodeSecretNotFound").await;
 }
 
+/// A Membership making `email` an `Admin` (members.manage) of organization object `org`,
+/// active at once (no login).
+pub(crate) fn partner_admin(org: &str, email: &str) -> String {
+    format!(
+        "apiVersion: accountops.dev/v1alpha1\nkind: Membership\nmetadata: {{name: {org}-admin}}\nspec:\n  \
+         organizationRef: {{name: {org}}}\n  email: {email}\n  roles: [Admin]\n  login: false\n"
+    )
+}
+
+pub(crate) async fn wait_member_ready(env: &TestEnv, name: &str) {
+    let members: Api<accountops::api::Membership> = env.api();
+    eventually(&format!("Membership {name} ready"), WAIT, || async {
+        let m = members.get(name).await.ok()?;
+        let ready =
+            m.status.as_ref()?.conditions.0.iter().any(|c| c.type_ == "Ready" && format!("{:?}", c.status) == "True");
+        ready.then_some(())
+    })
+    .await;
+}
+
 fn to(mail: &ParsedMail) -> String {
     mail.header("To").unwrap_or_default().to_lowercase()
 }
@@ -207,6 +227,9 @@ async fn a_partner_invitation_is_mailed_accepted_and_its_staff_come_and_go() {
     let orgs: Api<Organization> = env.api();
     let partner_id =
         eventually("tenant-b's ID", WAIT, || async { orgs.get("tenant-b").await.ok()?.status?.organization_id }).await;
+    // The invitation goes only to an administrator of the partner.
+    env.apply(&partner_admin("tenant-b", "admin@tenant-b.example.com")).await;
+    wait_member_ready(&env, "tenant-b-admin").await;
     let invite = format!(
         "apiVersion: accountops.dev/v1alpha1\nkind: TenantLink\nmetadata: {{name: invite-b}}\nspec:\n  organizationRef: {{name: tenant-a}}\n  partnerInvitation:\n    organizationId: {partner_id}\n    organizationRole: Partner\n    adminEmail: admin@tenant-b.example.com\n    sharingScope: [Tickets]\n  grantedRoles: [Viewer]\n"
     );
