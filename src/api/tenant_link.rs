@@ -100,7 +100,9 @@ pub struct PartnerInvitationSpec {
     pub organization_id: String,
     /// Organization role the partner gets in the relationship.
     pub organization_role: PartnerRole,
-    /// E-mail of the partner's administrator, who receives the invitation.
+    /// E-mail of the partner's administrator, who receives the invitation: an active member of
+    /// the partner organization holding a role with the permission `members.manage` or
+    /// `tenants.manage` (else `AdminNotInPartner`, and no invitation is sent).
     pub admin_email: Email,
     /// What of our data the partner may see.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

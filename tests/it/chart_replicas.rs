@@ -68,6 +68,7 @@ async fn bad_replica_values_are_refused_naming_the_value() {
         ("strategy.rollingUpdate.maxSurge=lots", "maxSurge"),
         ("topologySpreadConstraints[0].maxSkew=1", "topologyKey"),
         ("mail.maxAge=forever", "maxAge"),
+        ("mail.resendsPerDay=0", "resendsPerDay"),
     ] {
         let out = env.helm().args(["template", "accountops"]).arg(chart()).args(["--set", set]).run().await;
         let out = out.failed();
