@@ -14,16 +14,19 @@
 //!                                    │               Adopt, Import, Archive, Orphan,
 //!                                    │               Release, Gone, Hold(..)}
 //!                                    ▼
-//!                          apply(store, plan, now) ── begin → writes → commit ──► rows
+//!                          write(tx, plan, now) ── in one transaction ────────► rows
 //!                                    │
 //!                                    ▼
 //!  status / Events / table ◄── Outcome{action, IDs, changes, reason, message}
 //!                              Outcome::conditions(previous, generation, now)
 //! ```
 //!
-//! The shells call `account::reconcile` / `organization::reconcile` /
-//! `membership::reconcile` (observe, plan and apply; the transaction is opened only when the
-//! plan writes), or `observe` + `plan` for a dry run (`accountops plan`). A Membership's
+//! The protocol is written once ([`engine`]) and each kind implements its part
+//! (`engine::Reconcile`: observe, plan, write, outcome). The operator calls
+//! `<kind>::reconcile` (a transaction of its own, opened only when the plan writes); local mode
+//! calls `<kind>::reconcile_in` in its run's transaction, which `accountops plan` rolls back.
+//! ProvisioningSync, which also talks to an external system, has its own reconcile
+//! (`provisioning`). A Membership's
 //! apply also queues its mails (invitation, existing-user notice) in the same transaction;
 //! [`tokens`] makes the invitation tokens, and `membership::accept` consumes them. No Kubernetes client type appears below the shells: the
 //! desired side is the spec structs and the decoded [`Flags`], the observed side is store rows.
@@ -37,6 +40,7 @@
 pub mod account;
 pub mod conditions;
 pub(crate) mod db;
+pub mod engine;
 pub mod error;
 pub mod flags;
 pub mod membership;

@@ -26,7 +26,7 @@ use crate::api::{Organization, TenantLink};
 use crate::core::provider_code::{self, CodeText};
 use crate::core::tenant_link::{LinkHold, TenantLinkPlan};
 use crate::core::{CoreError, Hold, Plan};
-use crate::store::{Store, StoreError};
+use crate::store::Conn;
 
 /// The Secret the operator keeps a provider's current code in is named `<org>` + this.
 pub const SECRET_SUFFIX: &str = "-provider-code";
@@ -102,20 +102,18 @@ pub fn waits_for_code(planned: &TenantLinkPlan) -> bool {
     matches!(&planned.plan, Plan::Hold(Hold::TenantLink(LinkHold::CodeSecretNotFound { .. })))
 }
 
-/// Issue a code for the provider with row `organization_id` and hand it over in-process
-/// (committed before the link redeems it). An open code of an earlier run is withdrawn first.
+/// Issue a code for the provider with row `organization_id` on `conn` (the run's transaction)
+/// and hand it over in-process. An open code of an earlier run is withdrawn first.
 pub async fn issue(
-    store: &Store,
+    conn: &mut Conn,
     organization_id: &str,
     lifetime: Duration,
     now: Timestamp,
 ) -> Result<CodeText, CoreError> {
-    let mut tx = store.begin().await?;
-    let token = match provider_code::current_or_fresh(&mut tx, organization_id, lifetime, now).await? {
+    let token = match provider_code::current_or_fresh(conn, organization_id, lifetime, now).await? {
         Some((token, _)) => token,
-        None => provider_code::rotate(&mut tx, organization_id, lifetime, now).await?.0,
+        None => provider_code::rotate(conn, organization_id, lifetime, now).await?.0,
     };
-    tx.commit().await.map_err(|source| StoreError::Query { what: "commit transaction".to_owned(), source })?;
     CodeText::new(token.expose())
         .ok_or_else(|| CoreError::Input { what: "provider code".to_owned(), reason: "issued empty".to_owned() })
 }

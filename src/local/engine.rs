@@ -20,14 +20,17 @@
 //! the external system; `plan` does not contact it (see `core::provisioning::preview`). A
 //! pruned sync's record is archived; the external system is left as it is.
 //!
-//! Both commands walk the same list, so `plan` cannot drift from `apply`:
-//! - [`Mode::Apply`] calls `account::reconcile` / `organization::reconcile` /
-//!   `membership::reconcile` / `tenant_link::reconcile` / `provisioning::reconcile` per object (each one transaction, a
-//!   Membership's or partner invitation's mails queued in it). An error is recorded for its
-//!   object and the walk goes on.
-//! - [`Mode::Plan`] calls the core's `observe` and pure `plan` on one connection and writes
-//!   nothing. The effects earlier objects would have had are carried forward by
-//!   [`DryRun`], so the plan is what `apply` then does.
+//! Both commands run the very same walk, so `plan` cannot drift from `apply`: the whole run is
+//! one database transaction, each object in a savepoint of it (`reconcile_in` of its kind: the
+//! core's one protocol, see `core::engine`), so an object that fails undoes only its own
+//! writes, is recorded in its entry, and the walk goes on; a later object sees what an earlier
+//! one wrote (an Organization its new Account, a partner invitation the administrator a
+//! Membership of the run made).
+//! - [`Mode::Apply`] commits the transaction (one commit, one fsync, for the whole set), then
+//!   runs the ProvisioningSyncs, which push to their external systems.
+//! - [`Mode::Plan`] previews the ProvisioningSyncs on the transaction (no external system is
+//!   contacted) and rolls it back: nothing is written, and rows the run would create are shown
+//!   without an ID ([`NEW_ID`] where another row names one).
 //!
 //! "Pruned" rows are rows live-owned by local mode under this `--cluster-id` (their owner UID
 //! was written by [`desired::owner`]) whose namespace/name has no manifest of that kind. They
@@ -38,12 +41,12 @@ use std::collections::HashSet;
 
 use super::codes::{self, CodeSource, Providers};
 use super::desired;
-use super::dry_run::DryRun;
 use super::syncs;
 use super::validate::{Item, ManifestSet};
 use crate::api::DeletionPolicy;
 use crate::api::ProvisioningSync;
 use crate::core::account::{self, DesiredAccount};
+use crate::core::db;
 use crate::core::membership::{self, DesiredMembership};
 use crate::core::organization::{self, DesiredOrganization};
 use crate::core::provisioning::{self, DesiredSync, credentials, preview};
@@ -51,7 +54,7 @@ use crate::core::tenant_link::{self, DesiredTenantLink};
 use crate::core::{Action, CoreError, Flags, Outcome};
 use crate::mail::MailSettings;
 use crate::provisioning::Guards;
-use crate::store::{Conn, ManagedTable, Owner, Store, ownership};
+use crate::store::{Conn, ManagedTable, Owner, Store, StoreError, Tx, footprint, ownership};
 use jiff::Timestamp;
 
 /// Run the engine for real, or only plan.
@@ -157,11 +160,13 @@ pub struct MailDelivery {
     pub dead: u64,
 }
 
-/// Plan or apply the Accounts, Organizations, Memberships and TenantLinks of `set`; see the
-/// module documentation.
+/// The ID shown for a row `plan` would create (its real ID is made by `apply`).
+pub const NEW_ID: &str = "(new)";
+
+/// Plan or apply the objects of `set`; see the module documentation.
 ///
-/// Fails as a whole only when the rows to prune cannot be listed; a failure for one object is
-/// recorded in its entry.
+/// Fails as a whole only when the run's transaction cannot be opened or committed, or the
+/// rows to prune cannot be listed; a failure for one object is recorded in its entry.
 pub async fn run(
     store: &Store,
     set: &ManifestSet,
@@ -170,21 +175,13 @@ pub async fn run(
     now: Timestamp,
 ) -> Result<Report, CoreError> {
     let cluster = options.cluster_id.as_str();
-    // One connection for the dry run (an in-memory database has only one); apply lets the
-    // core take its own, so this one goes back to the pool first.
-    let mut conn = store.acquire().await?;
-    let stray_syncs = strays(&mut conn, ManagedTable::ProvisioningSyncs, cluster, &set.provisioning_syncs).await?;
-    let stray_links = strays(&mut conn, ManagedTable::TenantLinks, cluster, &set.tenant_links).await?;
-    let stray_members = strays(&mut conn, ManagedTable::Memberships, cluster, &set.memberships).await?;
-    let stray_orgs = strays(&mut conn, ManagedTable::Organizations, cluster, &set.organizations).await?;
-    let stray_accounts = strays(&mut conn, ManagedTable::Accounts, cluster, &set.accounts).await?;
-    let mut walker = match mode {
-        Mode::Apply => {
-            drop(conn);
-            Walker::Apply { store, mail: &options.mail, guards: Guards::new(options.scim.clone()) }
-        }
-        Mode::Plan => Walker::Plan { conn, dry: Box::default() },
-    };
+    let mut tx = store.begin().await?;
+    let stray_syncs = strays(&mut tx, ManagedTable::ProvisioningSyncs, cluster, &set.provisioning_syncs).await?;
+    let stray_links = strays(&mut tx, ManagedTable::TenantLinks, cluster, &set.tenant_links).await?;
+    let stray_members = strays(&mut tx, ManagedTable::Memberships, cluster, &set.memberships).await?;
+    let stray_orgs = strays(&mut tx, ManagedTable::Organizations, cluster, &set.organizations).await?;
+    let stray_accounts = strays(&mut tx, ManagedTable::Accounts, cluster, &set.accounts).await?;
+    let mut walker = Walker { tx, mail: &options.mail };
 
     let mut entries = Vec::new();
     let mut providers = Providers::new();
@@ -282,56 +279,126 @@ pub async fn run(
         unpruned.extend(stray_accounts.iter().map(|o| named("Account", o)));
     }
 
-    // Syncs go last: they push the organizations and members as the run (and --prune) left them.
+    // Syncs go last: they push the organizations and members as the run (and --prune) left
+    // them. `apply` commits first (a push takes seconds and its own connections); `plan`
+    // previews them on the transaction, which it then rolls back.
+    let mut tx = walker.tx;
+    let mut sync_run = match mode {
+        Mode::Apply => {
+            db::commit(store, tx).await?;
+            SyncRun::Apply { store, mail: &options.mail, guards: Guards::new(options.scim.clone()) }
+        }
+        Mode::Plan => {
+            let created = footprint::created_at(&mut tx, now).await?;
+            for entry in &mut entries {
+                if let Status::Done(outcome) = &mut entry.status {
+                    not_created_yet(outcome, &created);
+                }
+            }
+            SyncRun::Plan { tx }
+        }
+    };
     for item in &set.provisioning_syncs {
         let status = match desired::flags(item) {
             Err(e) => failed(&e),
             Ok(flags) if flags.paused => Status::Paused,
-            Ok(flags) => walker.provisioning_sync(set, item, cluster, flags, now).await,
+            Ok(flags) => sync_run.provisioning_sync(set, item, cluster, flags, now).await,
         };
         entries.push(entry("ProvisioningSync", item, status));
+    }
+    if let SyncRun::Plan { tx } = sync_run {
+        tx.rollback().await.map_err(|source| StoreError::Query { what: "roll back the plan".to_owned(), source })?;
     }
     entries.extend(set.secrets.iter().map(|s| entry("Secret", s, Status::Input)));
     Ok(Report { mode, entries, unpruned, mail: None, provider_codes })
 }
 
-/// Where each object goes: the real core, or the dry run on one connection.
-enum Walker<'a> {
-    /// `guards`: one rate budget and circuit breaker per external system for the run.
-    Apply {
-        store: &'a Store,
-        mail: &'a MailSettings,
-        guards: Guards,
-    },
-    Plan {
-        conn: sqlx::pool::PoolConnection<sqlx::Any>,
-        dry: Box<DryRun>,
-    },
+/// `plan`: a row the rolled-back run created has no ID yet; where another row refers to one,
+/// it is shown as [`NEW_ID`].
+fn not_created_yet(outcome: &mut Outcome, created: &HashSet<String>) {
+    let new = |id: &Option<String>| id.as_ref().is_some_and(|i| created.contains(i));
+    let (none, shown) = (
+        |id: &mut Option<String>| {
+            if new(id) {
+                *id = None;
+            }
+        },
+        |id: &mut Option<String>| {
+            if new(id) {
+                *id = Some(NEW_ID.to_owned());
+            }
+        },
+    );
+    none(&mut outcome.id);
+    shown(&mut outcome.account_id);
+    if let Some(m) = outcome.membership.as_deref_mut() {
+        shown(&mut m.user_id);
+        none(&mut m.membership_id);
+    }
+    if let Some(l) = outcome.tenant_link.as_deref_mut() {
+        none(&mut l.link_id);
+        shown(&mut l.counterpart_organization_id);
+    }
+    if let Some(p) = outcome.provisioning.as_deref_mut() {
+        none(&mut p.sync_id);
+    }
+}
+
+/// The run's transaction: each object in a savepoint of it, so one object's failure undoes
+/// only its own writes.
+struct Walker<'a> {
+    tx: Tx,
+    mail: &'a MailSettings,
+}
+
+/// A savepoint of `tx` for one object.
+async fn savepoint(tx: &mut Tx) -> Result<sqlx::Transaction<'_, sqlx::Any>, CoreError> {
+    use sqlx::Acquire;
+    tx.begin().await.map_err(|source| StoreError::Query { what: "open a savepoint".to_owned(), source }.into())
+}
+
+/// Keep the object's writes when it succeeded, undo them when it failed.
+async fn settle(sp: sqlx::Transaction<'_, sqlx::Any>, result: Result<Outcome, CoreError>) -> Status {
+    match result {
+        Ok(outcome) => match sp.commit().await {
+            Ok(()) => Status::Done(outcome),
+            Err(source) => failed(&StoreError::Query { what: "release a savepoint".to_owned(), source }.into()),
+        },
+        Err(e) => {
+            // A failed rollback leaves the run's transaction failing too: its commit reports it.
+            let _ = sp.rollback().await;
+            failed(&e)
+        }
+    }
 }
 
 impl Walker<'_> {
     async fn account(&mut self, wanted: &DesiredAccount, now: Timestamp) -> Status {
-        let result = match self {
-            Walker::Apply { store, .. } => account::reconcile(store, wanted, now).await,
-            Walker::Plan { conn, dry } => dry.account(conn, wanted, now).await,
+        let mut sp = match savepoint(&mut self.tx).await {
+            Ok(sp) => sp,
+            Err(e) => return failed(&e),
         };
-        result.map_or_else(|e| failed(&e), Status::Done)
+        let result = account::reconcile_in(&mut sp, wanted, now).await;
+        settle(sp, result).await
     }
 
     async fn organization(&mut self, wanted: &DesiredOrganization, now: Timestamp) -> Status {
-        let result = match self {
-            Walker::Apply { store, .. } => organization::reconcile(store, wanted, now).await,
-            Walker::Plan { conn, dry } => dry.organization(conn, wanted, now).await,
+        let mut sp = match savepoint(&mut self.tx).await {
+            Ok(sp) => sp,
+            Err(e) => return failed(&e),
         };
-        result.map_or_else(|e| failed(&e), Status::Done)
+        let result = organization::reconcile_in(&mut sp, wanted, now).await;
+        settle(sp, result).await
     }
 
     async fn membership(&mut self, wanted: &DesiredMembership, now: Timestamp) -> Status {
-        let result = match self {
-            Walker::Apply { store, mail, .. } => membership::reconcile(store, wanted, now, mail).await,
-            Walker::Plan { conn, dry } => dry.membership(conn, wanted, now).await,
+        let mail = self.mail;
+        let mut sp = match savepoint(&mut self.tx).await {
+            Ok(sp) => sp,
+            Err(e) => return failed(&e),
         };
-        result.map_or_else(|e| failed(&e), Status::Done)
+        let result = membership::reconcile_in(&mut sp, wanted, now, mail).await;
+        settle(sp, result).await
     }
 
     /// A TenantLink, with its code from `source`; also returns the provider that issued a code
@@ -342,38 +409,57 @@ impl Walker<'_> {
         source: CodeSource<'p>,
         now: Timestamp,
     ) -> (Status, Option<&'p codes::Provider>) {
-        let mut issued_by = None;
-        let result = match self {
-            Walker::Apply { store, mail, .. } => {
-                let mut wanted = wanted;
-                let issued = match source {
-                    CodeSource::Missing => Ok(()),
-                    CodeSource::Given(code) => {
-                        wanted.code = Some(code);
-                        Ok(())
-                    }
-                    CodeSource::Issued(provider) => {
-                        issue_if_needed(store, &mut wanted, provider, now).await.map(|issued| {
-                            issued_by = issued.then_some(provider);
-                        })
-                    }
-                };
-                match issued {
-                    Ok(()) => tenant_link::reconcile(store, &wanted, now, mail).await,
-                    Err(e) => Err(e),
-                }
-            }
-            Walker::Plan { conn, dry } => {
-                let result = dry.tenant_link(conn, wanted, source, now).await;
-                result.map(|(outcome, issued)| {
-                    issued_by = issued;
-                    outcome
-                })
-            }
+        let mail = self.mail;
+        let mut sp = match savepoint(&mut self.tx).await {
+            Ok(sp) => sp,
+            Err(e) => return (failed(&e), None),
         };
-        (result.map_or_else(|e| failed(&e), Status::Done), issued_by)
+        let mut wanted = wanted;
+        let mut issued_by = None;
+        let issued = match source {
+            CodeSource::Missing => Ok(()),
+            CodeSource::Given(code) => {
+                wanted.code = Some(code);
+                Ok(())
+            }
+            CodeSource::Issued(provider) => issue_if_needed(&mut sp, &mut wanted, provider, now).await.map(|issued| {
+                issued_by = issued.then_some(provider);
+            }),
+        };
+        let result = match issued {
+            Ok(()) => tenant_link::reconcile_in(&mut sp, &wanted, now, mail).await,
+            Err(e) => Err(e),
+        };
+        let status = settle(sp, result).await;
+        let issued_by = issued_by.filter(|_| matches!(status, Status::Done(_)));
+        (status, issued_by)
     }
 
+    /// `--prune` of a sync whose manifest is gone: its record is archived.
+    async fn pruned_sync(&mut self, owner: &Owner, now: Timestamp) -> Status {
+        let mut sp = match savepoint(&mut self.tx).await {
+            Ok(sp) => sp,
+            Err(e) => return failed(&e),
+        };
+        let result = preview::prune(&mut sp, owner, now).await;
+        settle(sp, result).await
+    }
+}
+
+/// Where the syncs go: pushed after the run's commit, or previewed in its transaction.
+enum SyncRun<'a> {
+    /// `guards`: one rate budget and circuit breaker per external system for the run.
+    Apply {
+        store: &'a Store,
+        mail: &'a MailSettings,
+        guards: Guards,
+    },
+    Plan {
+        tx: Tx,
+    },
+}
+
+impl SyncRun<'_> {
     /// A ProvisioningSync with its credentials from the set: `apply` pushes, `plan` previews.
     async fn provisioning_sync(
         &mut self,
@@ -397,7 +483,7 @@ impl Walker<'_> {
         };
         let owner = desired::owner(cluster, &item.namespace, &item.name);
         let result = match self {
-            Walker::Apply { store, mail, guards } => {
+            SyncRun::Apply { store, mail, guards } => {
                 let wanted = DesiredSync {
                     owner,
                     spec: spec.clone(),
@@ -411,53 +497,32 @@ impl Walker<'_> {
                     .await
                     .map(|facts| facts.into_outcome(false, resync, now))
             }
-            Walker::Plan { conn, dry } => match preview::observe(conn, &owner, spec, &flags).await {
-                Ok(mut observed) => {
-                    // The account as this run leaves it (created, updated or archived).
-                    if let Some(planned) = dry.account_row(&item.namespace, spec.account_ref.name.as_str()) {
-                        observed.account = Some(planned.clone());
-                    }
-                    if flags.observe_only {
-                        Ok(preview::preview_observe_only(spec, &observed, resync, now))
-                    } else {
-                        Ok(preview::preview(spec, &observed, resync, now))
-                    }
+            SyncRun::Plan { tx } => preview::observe(tx, &owner, spec, &flags).await.map(|observed| {
+                if flags.observe_only {
+                    preview::preview_observe_only(spec, &observed, resync, now)
+                } else {
+                    preview::preview(spec, &observed, resync, now)
                 }
-                Err(e) => Err(e),
-            },
-        };
-        result.map_or_else(|e| failed(&e), Status::Done)
-    }
-
-    /// `--prune` of a sync whose manifest is gone: its record is archived.
-    async fn pruned_sync(&mut self, owner: &Owner, now: Timestamp) -> Status {
-        let result = match self {
-            Walker::Apply { store, .. } => preview::prune(store, owner, now).await,
-            Walker::Plan { conn, .. } => {
-                preview::pruned_record(conn, owner).await.map(|row| preview::prune_outcome(row.as_ref(), now))
-            }
+            }),
         };
         result.map_or_else(|e| failed(&e), Status::Done)
     }
 }
 
-/// `apply`: when the link waits for a code that `provider` can issue, issue one and give it to
-/// the link. Returns whether a code was issued.
+/// When the link waits for a code that `provider` can issue, issue one (in the link's
+/// savepoint) and give it to the link. Returns whether a code was issued.
 async fn issue_if_needed(
-    store: &Store,
+    conn: &mut Conn,
     wanted: &mut DesiredTenantLink,
     provider: &codes::Provider,
     now: Timestamp,
 ) -> Result<bool, CoreError> {
     let Some(id) = provider.id.as_deref() else { return Ok(false) };
-    let observed = {
-        let mut conn = store.acquire().await?;
-        tenant_link::observe(&mut conn, wanted).await?
-    };
+    let observed = tenant_link::observe(conn, wanted).await?;
     if !codes::waits_for_code(&tenant_link::plan(wanted, &observed, now)) {
         return Ok(false);
     }
-    wanted.code = Some(codes::issue(store, id, provider.lifetime, now).await?);
+    wanted.code = Some(codes::issue(conn, id, provider.lifetime, now).await?);
     Ok(true)
 }
 

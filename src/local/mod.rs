@@ -1,13 +1,12 @@
 //! Local mode: the engine over manifest files instead of a cluster.
 //!
 //! `validate` checks manifests; `plan` and `apply` ([`command`]) run the core over them
-//! against a database ([`engine`], [`dry_run`]) and print the result ([`render`]).
+//! against a database ([`engine`]: one transaction, rolled back by `plan`) and print the result ([`render`]).
 
 pub mod codes;
 pub mod command;
 pub mod database;
 pub mod desired;
-pub mod dry_run;
 pub mod engine;
 pub mod manifest;
 pub mod metadata_check;

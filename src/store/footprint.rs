@@ -85,3 +85,22 @@ pub async fn other_user(store: &Store, cluster: &str) -> Result<Option<String>, 
 pub fn latest_version() -> i64 {
     migrate::latest_version()
 }
+
+/// IDs of the rows created at exactly `now` (every write of one local run carries the run's
+/// time): what a rolled-back `plan` created, so it can show them as not created yet.
+pub async fn created_at(
+    conn: &mut super::Conn,
+    now: jiff::Timestamp,
+) -> Result<std::collections::HashSet<String>, StoreError> {
+    let mut ids = std::collections::HashSet::new();
+    for table in MANAGED.iter().chain(&["users", "provider_codes", "invitations", "assets"]) {
+        let sql = format!("SELECT id FROM {table} WHERE created_at = $1");
+        let found: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+            .bind(super::time::encode(now))
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(|source| StoreError::Query { what: format!("list rows of {table} created now"), source })?;
+        ids.extend(found);
+    }
+    Ok(ids)
+}

@@ -19,6 +19,7 @@ mod plan_tests;
 use jiff::Timestamp;
 
 use super::db::{self, released_by};
+use super::engine;
 use super::error::CoreError;
 use super::flags::Flags;
 use super::outcome::{Children, Outcome};
@@ -121,21 +122,38 @@ async fn latest_released(conn: &mut Conn, me: &Owner) -> Result<Option<Account>,
 
 /// Observe, plan and apply one Account object; the plan's writes happen in one transaction.
 pub async fn reconcile(store: &Store, desired: &DesiredAccount, now: Timestamp) -> Result<Outcome, CoreError> {
-    let observed = {
-        let mut conn = store.acquire().await?;
-        observe(&mut conn, desired).await?
-    };
-    let planned = plan(desired, &observed);
-    if !planned.writes() {
-        return Ok(with_children(apply::outcome(&planned, None), &observed));
+    engine::reconcile(store, desired, now).await
+}
+
+/// The same in the caller's transaction.
+pub async fn reconcile_in(conn: &mut Conn, desired: &DesiredAccount, now: Timestamp) -> Result<Outcome, CoreError> {
+    engine::reconcile_in(conn, desired, now).await
+}
+
+impl engine::Reconcile for DesiredAccount {
+    type Observed = ObservedAccount;
+    type Planned = AccountPlan;
+    type Written = Option<String>;
+
+    async fn observe(&self, conn: &mut Conn) -> Result<ObservedAccount, CoreError> {
+        observe(conn, self).await
     }
-    let mut tx = store.begin().await?;
-    // Plan again on what the transaction sees, so the writes act on current rows.
-    let observed = observe(&mut tx, desired).await?;
-    let planned = plan(desired, &observed);
-    let id = apply::write(&mut tx, &planned, now).await?;
-    db::commit(store, tx).await?;
-    Ok(with_children(apply::outcome(&planned, id), &observed))
+
+    fn plan(&self, observed: &ObservedAccount, _now: Timestamp) -> AccountPlan {
+        plan(self, observed)
+    }
+
+    fn writes(planned: &AccountPlan) -> bool {
+        planned.writes()
+    }
+
+    async fn write(&self, conn: &mut Conn, planned: &AccountPlan, now: Timestamp) -> Result<Option<String>, CoreError> {
+        apply::write(conn, planned, now).await
+    }
+
+    fn outcome(&self, planned: &AccountPlan, observed: &ObservedAccount, written: Option<Option<String>>) -> Outcome {
+        with_children(apply::outcome(planned, written.flatten()), observed)
+    }
 }
 
 /// Fill in the live organizations: as observed, none for a new row, none once deleted.

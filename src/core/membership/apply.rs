@@ -248,21 +248,3 @@ pub(crate) fn describe(plan: &MembershipPlan, facts: &MembershipFacts) -> (&'sta
         ApiPhase::Pending | ApiPhase::Revoked => (REASON_AVAILABLE, format!("membership of {email} in {scope}")),
     }
 }
-
-impl MembershipPlan {
-    /// A dry run's `generic` outcome of this plan (its "will create …" wording) with the
-    /// membership's facts, and the phase's reason where the phase is what stops it being ready.
-    pub fn preview(&self, generic: Outcome) -> Outcome {
-        let mut outcome = generic;
-        if outcome.action.is_ready() {
-            let (reason, message) = describe(self, &self.facts);
-            outcome.reason = reason;
-            if !self.facts.is_usable() {
-                outcome.message = message;
-            }
-        }
-        outcome.requeue_at = self.requeue_at.filter(|_| self.facts.phase == ApiPhase::Invited);
-        outcome.membership = Some(Box::new(self.facts.clone()));
-        outcome
-    }
-}

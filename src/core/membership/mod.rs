@@ -351,20 +351,59 @@ pub async fn reconcile(
     now: Timestamp,
     mail: &MailSettings,
 ) -> Result<Outcome, CoreError> {
-    let mail = &mail.for_namespace(&desired.owner.namespace);
-    let observed = {
-        let mut conn = store.acquire().await?;
-        observe(&mut conn, desired).await?
-    };
-    let planned = plan(desired, &observed, now);
-    if !planned.writes() {
-        return Ok(apply::outcome(&planned, None));
+    let run = Run { desired, mail: mail.for_namespace(&desired.owner.namespace) };
+    super::engine::reconcile(store, &run, now).await
+}
+
+/// The same in the caller's transaction.
+pub async fn reconcile_in(
+    conn: &mut Conn,
+    desired: &DesiredMembership,
+    now: Timestamp,
+    mail: &MailSettings,
+) -> Result<Outcome, CoreError> {
+    let run = Run { desired, mail: mail.for_namespace(&desired.owner.namespace) };
+    super::engine::reconcile_in(conn, &run, now).await
+}
+
+/// One Membership object with the settings of the mails it queues.
+struct Run<'a> {
+    desired: &'a DesiredMembership,
+    mail: MailSettings,
+}
+
+impl super::engine::Reconcile for Run<'_> {
+    type Observed = ObservedMembership;
+    type Planned = MembershipPlan;
+    type Written = Option<apply::Written>;
+
+    async fn observe(&self, conn: &mut Conn) -> Result<ObservedMembership, CoreError> {
+        observe(conn, self.desired).await
     }
-    let mut tx = store.begin().await?;
-    // Plan again on what the transaction sees, so the writes act on current rows.
-    let observed = observe(&mut tx, desired).await?;
-    let planned = plan(desired, &observed, now);
-    let written = apply::write(&mut tx, &planned, now, mail).await?;
-    db::commit(store, tx).await?;
-    Ok(apply::outcome(&planned, written))
+
+    fn plan(&self, observed: &ObservedMembership, now: Timestamp) -> MembershipPlan {
+        plan(self.desired, observed, now)
+    }
+
+    fn writes(planned: &MembershipPlan) -> bool {
+        planned.writes()
+    }
+
+    async fn write(
+        &self,
+        conn: &mut Conn,
+        planned: &MembershipPlan,
+        now: Timestamp,
+    ) -> Result<Option<apply::Written>, CoreError> {
+        apply::write(conn, planned, now, &self.mail).await
+    }
+
+    fn outcome(
+        &self,
+        planned: &MembershipPlan,
+        _: &ObservedMembership,
+        written: Option<Option<apply::Written>>,
+    ) -> Outcome {
+        apply::outcome(planned, written.flatten())
+    }
 }

@@ -151,21 +151,52 @@ pub async fn observe(conn: &mut Conn, desired: &DesiredOrganization) -> Result<O
 
 /// Observe, plan and apply one Organization object; the plan's writes happen in one transaction.
 pub async fn reconcile(store: &Store, desired: &DesiredOrganization, now: Timestamp) -> Result<Outcome, CoreError> {
-    let observed = {
-        let mut conn = store.acquire().await?;
-        observe(&mut conn, desired).await?
-    };
-    let planned = plan(desired, &observed);
-    if !planned.writes() {
-        return Ok(with_children(apply::outcome(&planned, None), &observed));
+    super::engine::reconcile(store, desired, now).await
+}
+
+/// The same in the caller's transaction.
+pub async fn reconcile_in(
+    conn: &mut Conn,
+    desired: &DesiredOrganization,
+    now: Timestamp,
+) -> Result<Outcome, CoreError> {
+    super::engine::reconcile_in(conn, desired, now).await
+}
+
+impl super::engine::Reconcile for DesiredOrganization {
+    type Observed = ObservedOrganization;
+    type Planned = OrganizationPlan;
+    type Written = Option<String>;
+
+    async fn observe(&self, conn: &mut Conn) -> Result<ObservedOrganization, CoreError> {
+        observe(conn, self).await
     }
-    let mut tx = store.begin().await?;
-    // Plan again on what the transaction sees, so the writes act on current rows.
-    let observed = observe(&mut tx, desired).await?;
-    let planned = plan(desired, &observed);
-    let id = apply::write(&mut tx, &planned, now).await?;
-    db::commit(store, tx).await?;
-    Ok(with_children(apply::outcome(&planned, id), &observed))
+
+    fn plan(&self, observed: &ObservedOrganization, _now: Timestamp) -> OrganizationPlan {
+        plan(self, observed)
+    }
+
+    fn writes(planned: &OrganizationPlan) -> bool {
+        planned.writes()
+    }
+
+    async fn write(
+        &self,
+        conn: &mut Conn,
+        planned: &OrganizationPlan,
+        now: Timestamp,
+    ) -> Result<Option<String>, CoreError> {
+        apply::write(conn, planned, now).await
+    }
+
+    fn outcome(
+        &self,
+        planned: &OrganizationPlan,
+        observed: &ObservedOrganization,
+        written: Option<Option<String>>,
+    ) -> Outcome {
+        with_children(apply::outcome(planned, written.flatten()), observed)
+    }
 }
 
 /// Fill in the account ID and the live memberships: as observed, none for a new row, none

@@ -15,12 +15,12 @@ use crate::api::provisioning_sync::{AssetRef, ProvisioningSyncSpec, SyncStatus};
 use crate::core::error::CoreError;
 use crate::core::flags::Flags;
 use crate::core::outcome::Outcome;
+use crate::store::Conn;
 use crate::store::StoredOwner;
 use crate::store::accounts::{self, Account, LifecycleState};
 use crate::store::assets::{self, Asset};
 use crate::store::ownership::{self, ManagedTable, Owner};
 use crate::store::provisioning::{self as syncs, ProvisioningSync};
-use crate::store::{Conn, Store};
 
 /// How the object comes by its sync record.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -366,11 +366,10 @@ pub fn prune_outcome(row: Option<&ProvisioningSync>, now: Timestamp) -> Outcome 
 }
 
 /// `apply --prune` of a sync whose manifest is gone; see [`prune_outcome`].
-pub async fn prune(store: &Store, owner: &Owner, now: Timestamp) -> Result<Outcome, CoreError> {
-    let mut conn = store.acquire().await?;
-    let row = pruned_record(&mut conn, owner).await?;
+pub async fn prune(conn: &mut Conn, owner: &Owner, now: Timestamp) -> Result<Outcome, CoreError> {
+    let row = pruned_record(conn, owner).await?;
     if let Some(row) = &row {
-        syncs::retire(&mut conn, &row.id, now).await?;
+        syncs::retire(conn, &row.id, now).await?;
     }
     Ok(prune_outcome(row.as_ref(), now))
 }

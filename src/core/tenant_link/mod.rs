@@ -47,7 +47,6 @@ mod plan_tests;
 
 use jiff::Timestamp;
 
-use super::db;
 use super::error::CoreError;
 use super::flags::Flags;
 use super::outcome::Outcome;
@@ -55,6 +54,7 @@ use super::plan::{Intent, Plan};
 use super::provider_code::CodeText;
 use crate::api::{DeletionPolicy, Locale, TenantLinkSpec};
 use crate::mail::MailSettings;
+use crate::store::Conn;
 use crate::store::invitations::Invitation;
 use crate::store::memberships::Membership;
 use crate::store::organizations::Organization;
@@ -203,26 +203,59 @@ pub async fn reconcile(
     now: Timestamp,
     mail: &MailSettings,
 ) -> Result<Outcome, CoreError> {
-    let mail = &mail.for_namespace(&desired.owner.namespace);
-    let observed = {
-        let mut conn = store.acquire().await?;
-        observe(&mut conn, desired).await?
-    };
-    let planned = plan(desired, &observed, now);
-    if !planned.writes() {
-        return Ok(apply::outcome(&planned, None));
-    }
-    let mut tx = store.begin().await?;
-    let observed = observe(&mut tx, desired).await?;
-    let planned = plan(desired, &observed, now);
-    let written = apply::write(&mut tx, &planned, now, mail).await?;
-    db::commit(store, tx).await?;
-    Ok(apply::outcome(&planned, written))
+    let run = Run { desired, mail: mail.for_namespace(&desired.owner.namespace) };
+    crate::core::engine::reconcile(store, &run, now).await
 }
 
-impl TenantLinkPlan {
-    /// A dry run's `generic` outcome with the link's facts.
-    pub fn preview(&self, generic: Outcome) -> Outcome {
-        apply::decorate(self, generic, None)
+/// The same in the caller's transaction.
+pub async fn reconcile_in(
+    conn: &mut Conn,
+    desired: &DesiredTenantLink,
+    now: Timestamp,
+    mail: &MailSettings,
+) -> Result<Outcome, CoreError> {
+    let run = Run { desired, mail: mail.for_namespace(&desired.owner.namespace) };
+    crate::core::engine::reconcile_in(conn, &run, now).await
+}
+
+/// One TenantLink object with the settings of the partner invitation mail.
+struct Run<'a> {
+    desired: &'a DesiredTenantLink,
+    mail: MailSettings,
+}
+
+impl crate::core::engine::Reconcile for Run<'_> {
+    type Observed = ObservedTenantLink;
+    type Planned = TenantLinkPlan;
+    type Written = Option<apply::Written>;
+
+    async fn observe(&self, conn: &mut Conn) -> Result<ObservedTenantLink, CoreError> {
+        observe(conn, self.desired).await
+    }
+
+    fn plan(&self, observed: &ObservedTenantLink, now: Timestamp) -> TenantLinkPlan {
+        plan(self.desired, observed, now)
+    }
+
+    fn writes(planned: &TenantLinkPlan) -> bool {
+        planned.writes()
+    }
+
+    async fn write(
+        &self,
+        conn: &mut Conn,
+        planned: &TenantLinkPlan,
+        now: Timestamp,
+    ) -> Result<Option<apply::Written>, CoreError> {
+        apply::write(conn, planned, now, &self.mail).await
+    }
+
+    fn outcome(
+        &self,
+        planned: &TenantLinkPlan,
+        _: &ObservedTenantLink,
+        written: Option<Option<apply::Written>>,
+    ) -> Outcome {
+        apply::outcome(planned, written.flatten())
     }
 }
