@@ -324,3 +324,40 @@ fn re_adopting_after_a_prune_is_planned_as_it_is_applied() {
         assert_eq!(after_orgs[0].state, org_state);
     }
 }
+
+#[test]
+fn plan_equals_apply_for_a_generated_set_of_a_thousand_objects() {
+    use crate::local::workspace::{account as account_doc, org as org_doc, steps};
+    let ws = Workspace::new();
+    let membership = |n: usize, renamed: bool| {
+        let name = if renamed { format!("\n  displayName: Person {n}") } else { String::new() };
+        format!(
+            "apiVersion: accountops.dev/v1alpha1\nkind: Membership\nmetadata:\n  name: member-{n}\nspec:\n  \
+             organizationRef:\n    name: org-{}\n  email: person-{n}@example.com\n  roles: [Admin]\n  login: {}{name}\n---\n",
+            n % 45,
+            n % 2 == 0
+        )
+    };
+    let write = |renamed: &dyn Fn(usize) -> bool| {
+        let mut text = String::new();
+        (0..5).for_each(|a| text += &account_doc(&format!("acct-{a}"), ""));
+        (0..45).for_each(|o| text += &org_doc(&format!("org-{o}"), &format!("acct-{}", o % 5), ""));
+        (0..950).for_each(|m| text += &membership(m, renamed(m)));
+        ws.write("set.yaml", &text);
+    };
+    write(&|_| false);
+    let (plan, (ok, applied)) = ws.plan_then_apply(&[]);
+    assert!(ok, "{applied:#}");
+    let planned = steps(&plan);
+    assert_eq!(planned.len(), 1000);
+    assert!(planned.iter().all(|(_, _, action, _)| action == "Created"), "a fresh database: everything is created");
+    // Applied, the same set plans nothing.
+    let (again, _) = ws.plan_then_apply(&[]);
+    assert!(steps(&again).iter().all(|(_, _, action, _)| action == "Unchanged"), "{again:#}");
+    // Fifty members get a display name: plan and apply agree again, object by object.
+    write(&|m| m % 19 == 0);
+    let (changed, (ok, applied)) = ws.plan_then_apply(&[]);
+    assert!(ok, "{applied:#}");
+    let updated = steps(&changed).iter().filter(|(_, _, action, _)| action == "Updated").count();
+    assert_eq!(updated, 50, "{changed:#}");
+}
