@@ -159,6 +159,9 @@ pub struct Children {
     pub count: u64,
     /// Their platform IDs where known (organizations; memberships are only counted).
     pub ids: Vec<String>,
+    /// An Account's children are its organizations, unless only account-level memberships
+    /// are left (they block its deletion too).
+    pub memberships: bool,
 }
 
 /// An Event a shell may record for an outcome.

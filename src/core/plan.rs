@@ -137,7 +137,8 @@ impl Hold {
     /// The CamelCase condition reason.
     pub fn reason(&self, kind: Kind) -> &'static str {
         match self {
-            Hold::DeletionBlocked { .. } => match kind {
+            Hold::DeletionBlocked { children, .. } => match kind {
+                Kind::Account if children.memberships => "HasMemberships",
                 Kind::Account => "HasOrganizations",
                 Kind::Organization => "HasMemberships",
                 Kind::Membership | Kind::TenantLink | Kind::ProvisioningSync => "HasDependents",
@@ -167,6 +168,7 @@ impl Hold {
         match self {
             Hold::DeletionBlocked { id, children } => {
                 let what = match kind {
+                    Kind::Account if children.memberships => "live account-level memberships",
                     Kind::Account => "organizations that are not archived",
                     Kind::Organization => "live memberships",
                     Kind::Membership | Kind::TenantLink | Kind::ProvisioningSync => "dependents",

@@ -395,3 +395,37 @@ async fn a_row_owned_by_another_object_is_never_taken_over() {
     let owner = owned_id(s.db.store(), ManagedTable::Accounts, &s.cluster, &s.env.ns, "billing").await;
     assert_eq!(owner.as_deref(), Some(id.as_str()), "still owned by billing");
 }
+
+#[tokio::test]
+async fn an_account_with_account_level_members_stays_terminating_until_they_are_gone() {
+    let Some(s) = setup().await else { return };
+    let accounts: Api<Account> = s.env.api();
+    s.env.apply(ACCOUNT).await;
+    let id = wait_ready(&accounts, "billing", "True", None).await.status.and_then(|st| st.account_id).expect("id");
+    s.env
+        .apply(
+            "apiVersion: accountops.dev/v1alpha1\nkind: Membership\nmetadata: {name: billing-contact}\nspec:\n  \
+             accountRef: {name: billing}\n  email: contact@billing.example\n  login: false\n",
+        )
+        .await;
+    let members: Api<accountops::api::Membership> = s.env.api();
+    eventually("the account-level member", WAIT, || async {
+        let m = members.get("billing-contact").await.ok()?;
+        (m.status.as_ref()?.phase? == accountops::api::MembershipPhase::Active).then_some(())
+    })
+    .await;
+    s.env.kubectl(["delete", "account", "billing", "--wait=false"]).await.ok();
+    let blocked = wait_ready(&accounts, "billing", "False", Some("HasMemberships")).await;
+    assert!(blocked.meta().deletion_timestamp.is_some());
+    let mut conn = s.db.store().acquire().await.expect("conn");
+    let row = accountops::store::accounts::get(&mut conn, &id).await.expect("row");
+    assert_eq!(row.state, LifecycleState::Active, "not archived under an active member");
+    drop(conn);
+    s.env.kubectl(["delete", "membership", "billing-contact", "--timeout=60s"]).await.ok();
+    eventually("the account to be gone", WAIT, || async {
+        accounts.get_opt("billing").await.ok()?.is_none().then_some(())
+    })
+    .await;
+    let mut conn = s.db.store().acquire().await.expect("conn");
+    assert_eq!(accountops::store::accounts::get(&mut conn, &id).await.expect("row").state, LifecycleState::Archived);
+}

@@ -112,6 +112,28 @@ async fn archive_keeps_the_row_closed_and_released() {
 }
 
 #[tokio::test]
+async fn deletion_waits_for_account_level_memberships() {
+    use crate::core::membership::{self, DesiredMembership};
+    let store = memory_store().await;
+    let d = desired(UID);
+    let id = created(&store, &d).await;
+    let spec: crate::api::MembershipSpec =
+        serde_yaml::from_str("accountRef: {name: acme}\nemail: billing.contact@acme.example\nlogin: false\n")
+            .expect("spec");
+    let member = DesiredMembership::new(owner("contact", "uid-contact"), spec, false, Flags::default());
+    let mail = crate::mail::MailSettings::default();
+    assert!(membership::reconcile(&store, &member, now(), &mail).await.expect("member").is_ready());
+    let d = deleting(&d, DeletionPolicy::Delete);
+    let outcome = reconcile(&store, &d, now()).await.expect("reconciles");
+    assert_eq!((outcome.action, outcome.reason), (Action::DeletionBlocked, "HasMemberships"));
+    assert!(outcome.message.contains("account-level memberships"), "{}", outcome.message);
+    assert_eq!(row(&store, &id).await.state, LifecycleState::Active, "no archived account with an active member");
+    let gone = DesiredMembership { intent: Intent::Deleting(DeletionPolicy::Delete), ..member };
+    membership::reconcile(&store, &gone, now(), &mail).await.expect("member deleted");
+    assert_eq!(reconcile(&store, &d, now()).await.expect("reconciles").action, Action::Archived);
+}
+
+#[tokio::test]
 async fn deletion_waits_for_organizations() {
     let store = memory_store().await;
     let d = desired(UID);

@@ -26,7 +26,7 @@ use super::outcome::{Children, Outcome};
 use super::plan::{Intent, Plan};
 use crate::api::{AccountSpec, DeletionPolicy};
 use crate::store::accounts::{self, Account, AccountDetails, LifecycleState};
-use crate::store::{Conn, ManagedTable, Owner, Store, organizations, ownership};
+use crate::store::{Conn, ManagedTable, Owner, Store, memberships, organizations, ownership};
 
 pub use apply::apply;
 pub use plan::{details, plan};
@@ -68,11 +68,23 @@ pub struct ObservedAccount {
     pub offered: bool,
     /// IDs of the organizations of the row worked on that are not archived.
     pub organizations: Vec<String>,
+    /// IDs of the live account-level memberships of the row worked on.
+    pub members: Vec<String>,
 }
 
 impl ObservedAccount {
     fn children(&self) -> Children {
-        Children { count: self.organizations.len() as u64, ids: self.organizations.clone() }
+        Children { count: self.organizations.len() as u64, ids: self.organizations.clone(), memberships: false }
+    }
+
+    /// What keeps the row from being archived: its organizations, else its account-level
+    /// memberships (an archived account must not keep active members).
+    pub(super) fn blocking(&self) -> Children {
+        if self.organizations.is_empty() && !self.members.is_empty() {
+            Children { count: self.members.len() as u64, ids: self.members.clone(), memberships: true }
+        } else {
+            self.children()
+        }
     }
 }
 
@@ -95,7 +107,7 @@ pub async fn observe(conn: &mut Conn, desired: &DesiredAccount) -> Result<Observ
     };
     let ext = external.as_ref().map(|e| (e.id.as_str(), e.owner.as_ref()));
     let offered = db::offered(conn, ManagedTable::Accounts, ext, me).await?;
-    let mut observed = ObservedAccount { row, external, offered, organizations: Vec::new() };
+    let mut observed = ObservedAccount { row, external, offered, organizations: Vec::new(), members: Vec::new() };
     let importing = desired.flags.external_id.is_some();
     if let Some(focus) =
         db::focus(desired.intent.is_deleting(), importing, observed.row.as_ref(), observed.external.as_ref())
@@ -106,6 +118,11 @@ pub async fn observe(conn: &mut Conn, desired: &DesiredAccount) -> Result<Observ
             .filter(|o| o.state != LifecycleState::Archived)
             .map(|o| o.id)
             .collect();
+        if desired.intent.is_deleting() {
+            let scope = memberships::Scope::Account(focus.id.clone());
+            let live = memberships::list_by_scope(conn, &scope).await?.into_iter().filter(|m| m.revoked_at.is_none());
+            observed.members = live.map(|m| m.id).collect();
+        }
     }
     Ok(observed)
 }

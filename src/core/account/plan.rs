@@ -15,7 +15,7 @@ pub fn plan(desired: &DesiredAccount, observed: &ObservedAccount) -> AccountPlan
         Route::Gone => return AccountPlan::Gone,
         Route::Hold(hold) => return AccountPlan::Hold(hold),
         Route::Delete { id, policy } => {
-            return plan::delete(subject, policy, &id, observed.children());
+            return plan::delete(subject, policy, &id, observed.blocking());
         }
         Route::Work(work) => work,
     };

@@ -208,7 +208,7 @@ fn with_children(mut outcome: Outcome, observed: &ObservedOrganization) -> Outco
         outcome.account_id =
             worked_on.map(|o| o.account_id.clone()).or_else(|| observed.account.as_ref().map(|a| a.id.clone()));
     }
-    let observed_children = Children { count: observed.memberships, ids: Vec::new() };
+    let observed_children = Children { count: observed.memberships, ids: Vec::new(), memberships: true };
     outcome.children = match outcome.action {
         Action::Created => Some(Children::default()),
         _ if outcome.action.is_ready() || outcome.action == Action::DeletionBlocked => Some(observed_children),

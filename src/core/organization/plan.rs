@@ -16,7 +16,7 @@ pub fn plan(desired: &DesiredOrganization, observed: &ObservedOrganization) -> O
         Route::Gone => return OrganizationPlan::Gone,
         Route::Hold(hold) => return OrganizationPlan::Hold(hold),
         Route::Delete { id, policy } => {
-            let children = Children { count: observed.memberships, ids: Vec::new() };
+            let children = Children { count: observed.memberships, ids: Vec::new(), memberships: true };
             return plan::delete(subject, policy, &id, children);
         }
         Route::Work(Work::Create) => None,
