@@ -335,7 +335,7 @@ fn plan_equals_apply_for_a_generated_set_of_a_thousand_objects() {
             "apiVersion: accountops.dev/v1alpha1\nkind: Membership\nmetadata:\n  name: member-{n}\nspec:\n  \
              organizationRef:\n    name: org-{}\n  email: person-{n}@example.com\n  roles: [Admin]\n  login: {}{name}\n---\n",
             n % 45,
-            n % 2 == 0
+            n.is_multiple_of(2)
         )
     };
     let write = |renamed: &dyn Fn(usize) -> bool| {
@@ -355,7 +355,7 @@ fn plan_equals_apply_for_a_generated_set_of_a_thousand_objects() {
     let (again, _) = ws.plan_then_apply(&[]);
     assert!(steps(&again).iter().all(|(_, _, action, _)| action == "Unchanged"), "{again:#}");
     // Fifty members get a display name: plan and apply agree again, object by object.
-    write(&|m| m % 19 == 0);
+    write(&|m| m.is_multiple_of(19));
     let (changed, (ok, applied)) = ws.plan_then_apply(&[]);
     assert!(ok, "{applied:#}");
     let updated = steps(&changed).iter().filter(|(_, _, action, _)| action == "Updated").count();
