@@ -118,7 +118,8 @@ pub async fn insert(conn: &mut Conn, new: &NewAccount, now: Timestamp) -> Result
     let id = super::new_id("acct");
     let (uid, names) = owner_keys(new.owner.as_ref());
     let keys = [("id", id.as_str()), ("owner_uid", uid), (OWNER_NAMES, &names)];
-    let op = Op::new(TABLE, &id).keys(&keys);
+    let shown = super::ownership::new_row(new.owner.as_ref());
+    let op = Op::new(TABLE, &shown).keys(&keys);
     let d = &new.details;
     let [s1, s2, s3] = street_lines(&op, d)?;
     let [oc, on, onm, ou] = owner_binds(new.owner.as_ref());

@@ -146,7 +146,8 @@ pub async fn insert(conn: &mut Conn, new: &NewMembership, now: Timestamp) -> Res
     let refs =
         [("user_id", new.user_id.as_str()), ("organization_id", org.unwrap_or("")), ("account_id", acct.unwrap_or(""))];
     let refs: Vec<_> = refs.into_iter().filter(|(_, v)| !v.is_empty()).collect();
-    let op = Op::new(TABLE, &id).keys(&keys).refs(&refs);
+    let shown = super::ownership::new_row(new.owner.as_ref());
+    let op = Op::new(TABLE, &shown).keys(&keys).refs(&refs);
     if new.phase == MembershipPhase::Revoked {
         return Err(op.invalid("a new membership cannot start revoked"));
     }

@@ -95,7 +95,7 @@ impl Catalog {
         let name_key = format!("{organization_id}, {name}");
         let keys = [("id", id.as_str()), ("organization_id, name", name_key.as_str())];
         let refs = [("organization_id", organization_id)];
-        let op = Op::new(self.table, &id).keys(&keys).refs(&refs);
+        let op = Op::new(self.table, name).keys(&keys).refs(&refs);
         let (t, v) = (self.table, self.value);
         let sql = format!(
             "INSERT INTO {t} (id, organization_id, name, {v}, created_at, updated_at) \

@@ -72,7 +72,8 @@ pub async fn insert(conn: &mut Conn, new: &NewOrganization, now: Timestamp) -> R
     let (uid, names) = owner_keys(new.owner.as_ref());
     let keys = [("id", id.as_str()), ("owner_uid", uid), (OWNER_NAMES, &names)];
     let refs = [("account_id", new.account_id.as_str())];
-    let op = Op::new(TABLE, &id).keys(&keys).refs(&refs);
+    let shown = super::ownership::new_row(new.owner.as_ref());
+    let op = Op::new(TABLE, &shown).keys(&keys).refs(&refs);
     let [oc, on, onm, ou] = owner_binds(new.owner.as_ref());
     let row = sqlx::query(concat!(
         "INSERT INTO organizations (id, account_id, name, service_provider, state, \

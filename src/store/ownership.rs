@@ -122,6 +122,16 @@ impl ManagedTable {
     }
 }
 
+/// How errors name a row being inserted: by the object that owns it, not by the ID made for
+/// this attempt, so a failure that repeats says the same thing each time (a status message
+/// that changed on every attempt would trigger the next one at once).
+pub(crate) fn new_row(owner: Option<&Owner>) -> String {
+    match owner {
+        Some(o) => format!("(new, for {}/{})", o.namespace, o.name),
+        None => "(new)".to_owned(),
+    }
+}
+
 /// A row found through its owner.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OwnedRow {

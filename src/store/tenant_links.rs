@@ -137,7 +137,8 @@ pub async fn insert(conn: &mut Conn, new: &NewTenantLink, now: Timestamp) -> Res
         ("provider_organization_id", new.provider_organization_id.as_str()),
         ("tenant_organization_id", new.tenant_organization_id.as_str()),
     ];
-    let op = Op::new(TABLE, &id).keys(&keys).refs(&refs);
+    let shown = super::ownership::new_row(new.owner.as_ref());
+    let op = Op::new(TABLE, &shown).keys(&keys).refs(&refs);
     let t = &new.terms;
     let [oc, on, onm, ou] = owner_binds(new.owner.as_ref());
     let row = sqlx::query(concat!(

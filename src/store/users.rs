@@ -79,7 +79,7 @@ pub async fn insert(conn: &mut Conn, new: &NewUser, now: Timestamp) -> Result<Us
     let id = super::new_id("usr");
     let normalized = normalize_email(&new.email);
     let keys = [("id", id.as_str()), ("email_normalized", normalized.as_str())];
-    let op = Op::new(TABLE, &id).keys(&keys);
+    let op = Op::new(TABLE, "(new)").keys(&keys);
     if normalized.is_empty() {
         return Err(op.invalid("the e-mail address is empty"));
     }

@@ -429,3 +429,52 @@ async fn an_account_with_account_level_members_stays_terminating_until_they_are_
     let mut conn = s.db.store().acquire().await.expect("conn");
     assert_eq!(accountops::store::accounts::get(&mut conn, &id).await.expect("row").state, LifecycleState::Archived);
 }
+
+/// `(reconcile failures logged for `name`, distinct resourceVersions seen)` over `span`.
+async fn churn(s: &Setup, name: &str, span: Duration) -> (usize, usize) {
+    let orgs: Api<Organization> = s.env.api();
+    let failures = |log: String| log.lines().filter(|l| l.contains("will retry") && l.contains(name)).count();
+    let before = failures(s.operator.log());
+    let mut versions = std::collections::BTreeSet::new();
+    let started = std::time::Instant::now();
+    while started.elapsed() < span {
+        if let Ok(o) = orgs.get(name).await {
+            versions.extend(o.metadata.resource_version);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    (failures(s.operator.log()) - before, versions.len())
+}
+
+#[tokio::test]
+async fn a_persistent_database_error_backs_off_and_writes_status_once() {
+    let Some(s) = setup().await else { return };
+    let accounts: Api<Account> = s.env.api();
+    s.env.apply(ACCOUNT).await;
+    wait_ready(&accounts, "billing", "True", None).await;
+    // PostgreSQL refuses every new organization, as a constraint the operator cannot know would.
+    for sql in [
+        "CREATE FUNCTION refuse_organizations() RETURNS trigger LANGUAGE plpgsql AS \
+         $$ BEGIN RAISE EXCEPTION 'organizations are frozen by the test'; END $$",
+        "CREATE TRIGGER refuse_organizations BEFORE INSERT ON organizations FOR EACH ROW \
+         EXECUTE FUNCTION refuse_organizations()",
+    ] {
+        sqlx::query(sql).execute(s.db.store().pool()).await.expect(sql);
+    }
+    s.env.apply(&org("frozen", "Delete")).await;
+    let orgs: Api<Organization> = s.env.api();
+    eventually("the refusal on the object", WAIT, || async {
+        let o = orgs.get("frozen").await.ok()?;
+        let synced = condition(o.conditions(), "Synced")?;
+        (format!("{:?}", synced.status) == "False").then_some(())
+    })
+    .await;
+    // Backoff 1, 2, 4, 8, 16 s: a handful of attempts in 20 s, and the status written once
+    // (the same failure says the same thing every time, so nothing re-triggers a reconcile).
+    let (attempts, versions) = churn(&s, "frozen", Duration::from_secs(20)).await;
+    assert!(attempts <= 6, "{attempts} reconciles in 20 s: the backoff does not hold");
+    assert!(versions <= 2, "{versions} status versions in 20 s for one unchanging failure");
+    let o = orgs.get("frozen").await.expect("org");
+    let message = condition(o.conditions(), "Synced").map(|c| c.message.clone()).unwrap_or_default();
+    assert!(message.contains("frozen by the test") && message.contains("frozen"), "{message}");
+}
