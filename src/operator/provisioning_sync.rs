@@ -138,7 +138,7 @@ mod tests {
                 asset_id: "asset-1".to_owned(),
                 executed_at: now.to_string(),
             }],
-            reason: "Synchronized",
+            reason: crate::core::provisioning::SyncReason::Synchronized,
             ..SyncFacts::new("a".repeat(64))
         };
         let mut status = ProvisioningSyncStatus { drift_corrections: Some(5), ..Default::default() };
@@ -188,7 +188,7 @@ mod tests {
             group_count: None,
             drift_corrections: 0,
             assets: Vec::new(),
-            reason: "Unauthorized",
+            reason: crate::core::provisioning::SyncReason::External { category: "Unauthorized", transient: false },
             ..facts
         }
         .into_outcome(false, std::time::Duration::from_secs(60), now);

@@ -13,6 +13,7 @@
 //! ```
 //! Assets are always kept.
 
+use super::SyncReason;
 use jiff::Timestamp;
 
 use super::pushed::PushRecord;
@@ -43,12 +44,12 @@ pub(super) async fn finish(
             ownership::release(&mut conn, ManagedTable::ProvisioningSyncs, &row.id, now).await?;
             facts.sync_id = Some(row.id.clone());
         }
-        facts.reason = "Orphaned";
+        facts.reason = SyncReason::Orphaned;
         facts.message = "deleted; the external system and the sync record are left as they are".to_owned();
         facts.deletion_finished = true;
         return Ok(facts);
     }
-    facts.reason = "Archived";
+    facts.reason = SyncReason::Archived;
     facts.deletion_finished = true;
     let Some(row) = row else {
         facts.message = "deleted; nothing was recorded for this sync".to_owned();
@@ -92,7 +93,7 @@ pub(super) async fn finish(
                 facts.sync_status = SyncStatus::Error;
                 facts.external_id = recorded.external_id;
                 facts.last_sync_time = recorded.last_sync_time;
-                facts.reason = e.category();
+                facts.reason = SyncReason::external(&e);
                 facts.message = format!(
                     "the synced users could not be {verb} before deletion (retried; annotate \
                      {FORCE_ORPHAN_ANNOTATION}=true to leave them): {e}"

@@ -20,6 +20,7 @@ pub mod orders;
 pub mod plan;
 pub mod preview;
 pub mod pushed;
+pub mod reason;
 pub mod sync;
 
 #[cfg(test)]
@@ -31,6 +32,7 @@ mod plan_tests;
 #[cfg(test)]
 mod preview_tests;
 
+pub use reason::SyncReason;
 use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::{SignedDuration, Timestamp};
@@ -92,7 +94,7 @@ pub struct SyncFacts {
     pub orders_pending: Vec<String>,
     /// `Ready`/`Synced` reason: `Synchronized`, `AccountNotReady`, a SCIM error category
     /// (`Unauthorized`, `Unreachable`, `CircuitOpen`, ...), `OrderImmutable`, `Orphaned`, `Archived`.
-    pub reason: &'static str,
+    pub reason: SyncReason,
     pub message: String,
     /// The `OrderImmutable` message, when an executed order's product was changed.
     pub order_hold: Option<String>,
@@ -173,12 +175,12 @@ pub async fn reconcile(
             facts.user_count = i32::try_from(p.users).ok();
             facts.group_count = i32::try_from(p.groups).ok();
             facts.drift_corrections = p.drift;
-            facts.reason = "Synchronized";
+            facts.reason = SyncReason::Synchronized;
             facts.message = format!("{} users and {} groups in sync", p.users, p.groups);
         }
         Err(e) => {
             facts.sync_status = SyncStatus::Error;
-            facts.reason = e.category();
+            facts.reason = SyncReason::external(&e);
             facts.message = e.to_string();
         }
     }
@@ -193,7 +195,7 @@ pub async fn reconcile(
         let created = orders::execute(store, &row.id, &steps, welcome, mail, now).await?;
         facts.executed = created.iter().map(|a| a.order_name.clone()).collect();
         if facts.order_hold.is_some() && facts.sync_status == SyncStatus::Synchronized {
-            facts.reason = "OrderImmutable";
+            facts.reason = SyncReason::OrderImmutable;
         }
         let mut conn = store.acquire().await?;
         let all = assets::list_by_sync(&mut conn, &row.id).await?;
@@ -238,7 +240,7 @@ async fn observe_only(
             facts.sync_status = if differs { SyncStatus::UnSynchronized } else { SyncStatus::Synchronized };
             facts.user_count = i32::try_from(p.users).ok();
             facts.group_count = i32::try_from(p.groups).ok();
-            facts.reason = if differs { "DriftDetected" } else { "Synchronized" };
+            facts.reason = if differs { SyncReason::DriftDetected } else { SyncReason::Synchronized };
             facts.message = format!(
                 "the external system differs from the platform in {} places (observe-only, not corrected)",
                 p.differences.len()
@@ -247,7 +249,7 @@ async fn observe_only(
         }
         Err(e) => {
             facts.sync_status = SyncStatus::Error;
-            facts.reason = e.category();
+            facts.reason = SyncReason::external(&e);
             facts.message = e.to_string();
         }
     }
@@ -416,7 +418,7 @@ impl SyncFacts {
             assets: Vec::new(),
             executed: Vec::new(),
             orders_pending: Vec::new(),
-            reason: "AccountNotReady",
+            reason: SyncReason::AccountNotReady,
             message: String::new(),
             order_hold: None,
             deletion_finished: false,
@@ -431,7 +433,7 @@ impl SyncFacts {
     pub fn waits_for_external_system(&self) -> bool {
         self.sync_status == SyncStatus::Error
             && !self.deletion_finished
-            && matches!(self.reason, "Unreachable" | "Timeout" | "CircuitOpen" | "ServerError" | "RateLimited")
+            && matches!(self.reason, SyncReason::External { transient: true, .. })
     }
 
     /// The outcome a shell reports: `Unchanged`/`Updated` (orders executed or drift corrected)
@@ -440,12 +442,12 @@ impl SyncFacts {
     /// while it waits. A live sync is looked at again after `resync`.
     pub fn into_outcome(self, deleting: bool, resync: std::time::Duration, now: Timestamp) -> Outcome {
         let action = if self.deletion_finished {
-            if self.reason == "Orphaned" { Action::Orphaned } else { Action::Archived }
+            if self.reason == SyncReason::Orphaned { Action::Orphaned } else { Action::Archived }
         } else if deleting {
             Action::DeletionBlocked
-        } else if self.reason == "AccountNotReady" {
+        } else if self.reason == SyncReason::AccountNotReady {
             Action::Waiting
-        } else if self.reason == "NotFound" {
+        } else if self.reason == SyncReason::NotFound {
             Action::NotFound
         } else if self.refusal.is_some() {
             Action::Conflict
@@ -474,7 +476,7 @@ impl SyncFacts {
             changes.push(Change::new(format!("externalSystem.{what}"), None, Some(how.clone())));
         }
         let message = match &self.order_hold {
-            Some(hold) if self.reason == "OrderImmutable" => hold.clone(),
+            Some(hold) if self.reason == SyncReason::OrderImmutable => hold.clone(),
             _ => self.message.clone(),
         };
         let requeue_at =
@@ -486,7 +488,7 @@ impl SyncFacts {
             account_id: None,
             changes,
             children: None,
-            reason: if action.is_ready() { crate::core::conditions::REASON_AVAILABLE } else { self.reason },
+            reason: if action.is_ready() { crate::core::conditions::REASON_AVAILABLE } else { self.reason.as_str() },
             message,
             requeue_at,
             membership: None,

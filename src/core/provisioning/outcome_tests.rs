@@ -4,15 +4,32 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-use super::SyncFacts;
+use super::{SyncFacts, SyncReason};
 use crate::api::provisioning_sync::SyncStatus;
 use crate::core::Action;
+
+/// The reason named `text`; SCIM categories as the SCIM error type classifies them.
+fn reason_of(text: &'static str) -> SyncReason {
+    match text {
+        "AccountNotReady" => SyncReason::AccountNotReady,
+        "Synchronized" => SyncReason::Synchronized,
+        "DriftDetected" => SyncReason::DriftDetected,
+        "OrderImmutable" => SyncReason::OrderImmutable,
+        "NotFound" => SyncReason::NotFound,
+        "Orphaned" => SyncReason::Orphaned,
+        "Archived" => SyncReason::Archived,
+        category => SyncReason::External {
+            category,
+            transient: matches!(category, "Unreachable" | "Timeout" | "CircuitOpen" | "ServerError" | "RateLimited"),
+        },
+    }
+}
 
 fn facts(sync_status: SyncStatus, reason: &'static str) -> SyncFacts {
     SyncFacts {
         sync_status,
         sync_id: Some("psync-1".to_owned()),
-        reason,
+        reason: reason_of(reason),
         message: "m".to_owned(),
         ..SyncFacts::new("0".repeat(64))
     }

@@ -6,6 +6,7 @@
 //! `OrderImmutable` hold — and the same holds as `apply` for the account and the credentials.
 //! Corrections `apply` then makes in the external system are reported by `apply`.
 
+use super::SyncReason;
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -228,7 +229,7 @@ pub(super) fn import_hold(facts: &mut SyncFacts, claim: &Claim) -> bool {
         Claim::ImportMissing { id } => import_missing(facts, id),
         Claim::ImportRefused { id, why } => {
             facts.refusal = Some(why.clone());
-            facts.reason = why.reason();
+            facts.reason = SyncReason::ImportRefused(why.reason());
             facts.message = why.message(id);
         }
         _ => return false,
@@ -257,12 +258,12 @@ pub fn preview(spec: &ProvisioningSyncSpec, observed: &ObservedSync, resync: Dur
     facts.created = row.is_none();
     facts.sync_id = row.map(|r| r.id.clone());
     facts.sync_status = SyncStatus::Synchronized;
-    facts.reason = "Synchronized";
+    facts.reason = SyncReason::Synchronized;
     facts.message = format!("the account is pushed to {}", spec.endpoint.url);
     let steps = plan::plan_orders(&spec.orders, assets);
     facts.order_hold = plan::immutable_message(&steps);
     if facts.order_hold.is_some() {
-        facts.reason = "OrderImmutable";
+        facts.reason = SyncReason::OrderImmutable;
     }
     facts.executed = steps
         .iter()
@@ -298,7 +299,7 @@ pub fn preview_observe_only(
             facts.sync_id = Some(row.id.clone());
             facts.observed_only = Some(Vec::new());
             facts.sync_status = SyncStatus::Synchronized;
-            facts.reason = "Synchronized";
+            facts.reason = SyncReason::Synchronized;
             facts.message = "observe-only: apply compares the external system and writes nothing".to_owned();
             facts.assets = asset_refs(&observed.assets);
             facts.orders_pending = pending_orders(spec, &observed.assets);
@@ -309,13 +310,13 @@ pub fn preview_observe_only(
 
 /// `accountops.dev/external-id` names no record: nothing is created in its place.
 pub(super) fn import_missing(facts: &mut SyncFacts, id: &str) {
-    facts.reason = "NotFound";
+    facts.reason = SyncReason::NotFound;
     facts.message = format!("no sync record {id} to import ({})", crate::core::flags::EXTERNAL_ID_ANNOTATION);
 }
 
 /// Observe-only without a record: nothing to compare, and none is created.
 pub(super) fn no_record_to_observe(facts: &mut SyncFacts) {
-    facts.reason = "NotFound";
+    facts.reason = SyncReason::NotFound;
     facts.message = format!(
         "no sync record exists for this object (observe-only); remove {} to create one",
         crate::core::flags::OBSERVE_ONLY_ANNOTATION
@@ -355,7 +356,7 @@ pub async fn pruned_record(conn: &mut Conn, owner: &Owner) -> Result<Option<Prov
 pub fn prune_outcome(row: Option<&ProvisioningSync>, now: Timestamp) -> Outcome {
     let mut facts = SyncFacts::new(String::new());
     facts.deletion_finished = true;
-    facts.reason = "Archived";
+    facts.reason = SyncReason::Archived;
     facts.sync_id = row.map(|r| r.id.clone());
     facts.message = match row {
         Some(_) => "no manifest; the sync record is archived (assets kept), the external system is left as it is",
