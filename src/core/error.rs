@@ -71,16 +71,16 @@ impl CoreError {
 
     /// The CamelCase condition reason for this error.
     pub fn reason(&self) -> &'static str {
-        match self.category() {
-            "database_unavailable" => "DatabaseUnavailable",
-            "conflict" => "Conflict",
-            "not_found" => "NotFound",
-            "invalid_annotation" => "InvalidAnnotation",
-            "invitation" => "InvitationNotAccepted",
-            "random" => "RandomUnavailable",
-            "input_unavailable" => "InputUnavailable",
-            "unstorable_value" => "UnstorableValue",
-            _ => "DatabaseError",
+        match self {
+            CoreError::Store(e) if e.is_transient() => "DatabaseUnavailable",
+            CoreError::Store(StoreError::OwnedElsewhere { .. } | StoreError::UniqueViolation { .. }) => "Conflict",
+            CoreError::Store(StoreError::NotFound { .. }) => "NotFound",
+            CoreError::Store(_) => "DatabaseError",
+            CoreError::InvalidAnnotation { .. } => "InvalidAnnotation",
+            CoreError::Invitation(_) => "InvitationNotAccepted",
+            CoreError::Random(_) => "RandomUnavailable",
+            CoreError::Input { .. } => "InputUnavailable",
+            CoreError::Unstorable { .. } => "UnstorableValue",
         }
     }
 
