@@ -25,6 +25,7 @@ pub mod metrics;
 mod provider;
 mod provisioning_sync;
 mod reconcile;
+pub mod scope;
 pub mod secrets;
 
 use std::net::SocketAddr;
@@ -34,7 +35,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use futures::StreamExt;
-use kube::api::{Api, ListParams};
+use kube::api::ListParams;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::controller::Controller;
 use kube::runtime::reflector::ObjectRef;
@@ -50,6 +51,7 @@ use crate::store::{Fence, Store};
 pub use context::{Context, FINALIZER, MANAGER};
 pub use kinds::Managed;
 pub use leader::{LeaderElection, LeaseWatch};
+pub use scope::Scope;
 
 /// Wakes the mail dispatcher right after a reconcile committed a mail.
 pub fn wake_mail(handle: &Option<DispatchHandle>) {
@@ -65,8 +67,8 @@ use metrics::Metrics;
 #[derive(Debug, Clone)]
 pub struct Config {
     pub database_url: String,
-    /// Watch one namespace; all when `None`.
-    pub namespace: Option<String>,
+    /// The namespaces watched (`--namespace a,b`); all when empty.
+    pub scope: Scope,
     /// The identity recorded as owner of every row; the kube-system namespace's UID by default.
     pub cluster_id: Option<String>,
     pub resync: Duration,
@@ -123,7 +125,7 @@ pub async fn run(client: Client, config: Config) -> anyhow::Result<()> {
         Some(id) => id,
         None => identity::cluster_id(&client).await?,
     };
-    info!(%cluster_id, namespace = config.namespace.as_deref().unwrap_or("(all)"), resync = ?config.resync, "starting controllers");
+    info!(%cluster_id, namespaces = config.scope.describe(), resync = ?config.resync, "starting controllers");
     // Mails this cluster queues are this cluster's to send, and no one else's.
     let mail_settings = config.mail.settings.clone().with_origin(Origin::Operator(cluster_id.clone()));
     let mut context = Context::new(client.clone(), store.clone(), cluster_id, config.resync, metrics.clone());
@@ -132,10 +134,8 @@ pub async fn run(client: Client, config: Config) -> anyhow::Result<()> {
     metrics.track_scim(context.scim_guards.clone());
 
     // A standby is ready once it could take over: database, apiserver and CRDs answer.
-    let (accounts, organizations) =
-        (scoped(&client, config.namespace.as_deref()), scoped(&client, config.namespace.as_deref()));
     tokio::select! {
-        () = wait_for_crds(&accounts, &organizations) => {}
+        () = wait_for_crds(&client, &config.scope) => {}
         () = shutdown_signal() => return Ok(()),
     }
     readiness.crds_served.store(true, Ordering::SeqCst);
@@ -211,31 +211,23 @@ pub async fn run(client: Client, config: Config) -> anyhow::Result<()> {
 
 /// The two controllers; completes after SIGTERM/SIGINT once in-flight reconciles finish.
 async fn controllers(client: &Client, config: &Config, ctx: Arc<Context>, readiness: Arc<Readiness>) {
-    let accounts: Api<Account> = scoped(client, config.namespace.as_deref());
-    let organizations: Api<Organization> = scoped(client, config.namespace.as_deref());
-    let memberships: Api<Membership> = scoped(client, config.namespace.as_deref());
-    let tenant_links: Api<TenantLink> = scoped(client, config.namespace.as_deref());
-    // Api<PartialObjectMeta<_>> lists and watches metadata only.
-    let secrets: Api<kube::core::PartialObjectMeta<k8s_openapi::api::core::v1::Secret>> =
-        scoped_any(client, config.namespace.as_deref());
-    let provisioning_syncs: Api<ProvisioningSync> = scoped(client, config.namespace.as_deref());
-    wait_for_crds(&accounts, &organizations).await;
-
+    let scope = &config.scope;
+    wait_for_crds(client, scope).await;
     let wc = watcher::Config::default().any_semantic();
-    let account_controller = Controller::new(accounts.clone(), wc.clone());
+    let account_controller = controller::<Account>(client, scope, &wc);
     let account_cache = account_controller.store();
     track_queue(&ctx, account_cache.clone());
     let account_controller = account_controller
         // An organization appearing, moving or going changes its account's count and may
         // unblock its deletion.
-        .watches(organizations.clone(), wc.clone(), |org| {
+        .watches_stream(scope::touched::<Organization>(client, scope, &wc), |org| {
             org.namespace().map(|ns| ObjectRef::<Account>::new(org.spec.account_ref.name.as_str()).within(&ns))
         })
         .shutdown_on_signal()
         .run(reconcile::reconcile::<Account>, reconcile::error_policy::<Account>, ctx.clone())
         .for_each(|result| async move { log_result("Account", result) });
 
-    let organization_controller = Controller::new(organizations.clone(), wc.clone());
+    let organization_controller = controller::<Organization>(client, scope, &wc);
     let orgs = organization_controller.store();
     let providers = orgs.clone();
     track_queue(&ctx, orgs.clone());
@@ -244,7 +236,7 @@ async fn controllers(client: &Client, config: &Config, ctx: Arc<Context>, readin
         // A link redeeming a provider's code (or going) changes the provider's code and counts;
         // which provider is only known from the code, so every service provider of the namespace
         // is looked at again.
-        .watches(tenant_links.clone(), wc.clone(), move |link| {
+        .watches_stream(scope::touched::<TenantLink>(client, scope, &wc), move |link| {
             let ns = link.namespace();
             let ours = link.spec.organization_ref.name.as_str().to_owned();
             providers
@@ -255,12 +247,12 @@ async fn controllers(client: &Client, config: &Config, ctx: Arc<Context>, readin
                 .collect::<Vec<_>>()
         })
         // A membership appearing or going changes the member count and may unblock deletion.
-        .watches(memberships.clone(), wc.clone(), |m| {
+        .watches_stream(scope::touched::<Membership>(client, scope, &wc), |m| {
             let ns = m.namespace()?;
             m.spec.organization_ref.as_ref().map(|r| ObjectRef::<Organization>::new(r.name.as_str()).within(&ns))
         })
         // An account becoming ready (or changing) re-queues the organizations waiting on it.
-        .watches(accounts.clone(), wc.clone(), move |account| {
+        .watches_stream(scope::touched::<Account>(client, scope, &wc), move |account| {
             let ns = account.namespace();
             let name = account.name_any();
             orgs.state()
@@ -273,13 +265,13 @@ async fn controllers(client: &Client, config: &Config, ctx: Arc<Context>, readin
         .run(reconcile::reconcile::<Organization>, reconcile::error_policy::<Organization>, ctx.clone())
         .for_each(|result| async move { log_result("Organization", result) });
 
-    let link_controller = Controller::new(tenant_links, wc.clone());
+    let link_controller = controller::<TenantLink>(client, scope, &wc);
     let links = link_controller.store();
     track_queue(&ctx, links.clone());
     let links_of_org = links.clone();
     let link_controller = link_controller
         // Our organization becoming ready (or its roles changing) lets a link go on.
-        .watches(organizations.clone(), wc.clone(), move |org| {
+        .watches_stream(scope::touched::<Organization>(client, scope, &wc), move |org| {
             let (ns, name) = (org.namespace(), org.name_any());
             links_of_org
                 .state()
@@ -290,7 +282,7 @@ async fn controllers(client: &Client, config: &Config, ctx: Arc<Context>, readin
         })
         // A code Secret appearing or changing re-queues the links that name it. Only metadata
         // is watched: the operator never caches Secret contents.
-        .watches_stream(watcher(secrets.clone(), wc.clone()).touched_objects(), move |secret| {
+        .watches_stream(scope::touched::<SecretMeta>(client, scope, &wc), move |secret| {
             let (ns, name) = (secret.namespace(), secret.name_any());
             links
                 .state()
@@ -308,16 +300,15 @@ async fn controllers(client: &Client, config: &Config, ctx: Arc<Context>, readin
         .run(reconcile::reconcile::<TenantLink>, reconcile::error_policy::<TenantLink>, ctx.clone())
         .for_each(|result| async move { log_result("TenantLink", result) });
 
-    let sync_controller =
-        sync_controller(&provisioning_syncs, &accounts, &organizations, &memberships, &secrets, &wc, &ctx);
+    let sync_controller = sync_controller(client, scope, &wc, &ctx);
 
-    let membership_controller = Controller::new(memberships, wc.clone());
+    let membership_controller = controller::<Membership>(client, scope, &wc);
     let members = membership_controller.store();
     track_queue(&ctx, members.clone());
     let members_of_account = members.clone();
     let membership_controller = membership_controller
         // Roles, groups or readiness of the organization decide whether a membership can go on.
-        .watches(organizations, wc.clone(), move |org| {
+        .watches_stream(scope::touched::<Organization>(client, scope, &wc), move |org| {
             let (ns, name) = (org.namespace(), org.name_any());
             members
                 .state()
@@ -328,7 +319,7 @@ async fn controllers(client: &Client, config: &Config, ctx: Arc<Context>, readin
                 .map(|m| ObjectRef::from_obj(m.as_ref()))
                 .collect::<Vec<_>>()
         })
-        .watches(accounts, wc, move |account| {
+        .watches_stream(scope::touched::<Account>(client, scope, &wc), move |account| {
             let (ns, name) = (account.namespace(), account.name_any());
             members_of_account
                 .state()
@@ -365,20 +356,15 @@ type SecretMeta = kube::core::PartialObjectMeta<k8s_openapi::api::core::v1::Secr
 /// The ProvisioningSync controller: a sync is looked at again when its Account, any
 /// Organization or Membership of its namespace, or its credentials Secret changes.
 fn sync_controller(
-    syncs: &Api<ProvisioningSync>,
-    accounts: &Api<Account>,
-    organizations: &Api<Organization>,
-    memberships: &Api<Membership>,
-    secrets: &Api<SecretMeta>,
+    client: &Client,
+    scope: &Scope,
     wc: &watcher::Config,
     ctx: &Arc<Context>,
 ) -> impl std::future::Future<Output = ()> + use<> {
     // A sync's own status write (lastSyncTime moves every run) must not trigger it again:
     // only spec, annotations, finalizers and deletion do. Its resync interval does the rest.
     let (cache, writer) = kube::runtime::reflector::store();
-    let trigger = watcher(syncs.clone(), wc.clone())
-        .default_backoff()
-        .reflect(writer)
+    let trigger = scope::reflected(client, scope, wc, writer)
         .applied_objects()
         .predicate_filter(sync_trigger, kube::runtime::PredicateConfig::default());
     let controller = Controller::for_stream(trigger, cache.clone());
@@ -398,7 +384,7 @@ fn sync_controller(
     let of_membership = in_namespace(cache.clone());
     let of_secret = cache;
     controller
-        .watches_stream(settled(accounts, wc), move |account| {
+        .watches_stream(settled::<Account>(client, scope, wc), move |account| {
             let (ns, name) = (account.namespace(), account.name_any());
             of_account
                 .state()
@@ -411,10 +397,10 @@ fn sync_controller(
         // belong to is only known from the database, so every sync of the namespace looks again,
         // but only once the change reached the database (see `reconciled`), not for every
         // status write (a member count, a condition's time), so SCIM is not asked for nothing.
-        .watches_stream(settled(organizations, wc), move |org| of_org(org.namespace()))
-        .watches_stream(settled(memberships, wc), move |m| of_membership(m.namespace()))
+        .watches_stream(settled::<Organization>(client, scope, wc), move |org| of_org(org.namespace()))
+        .watches_stream(settled::<Membership>(client, scope, wc), move |m| of_membership(m.namespace()))
         // A rotated credentials Secret re-queues the syncs that name it (metadata only).
-        .watches_stream(watcher(secrets.clone(), wc.clone()).touched_objects(), move |secret| {
+        .watches_stream(scope::touched::<SecretMeta>(client, scope, wc), move |secret| {
             let (ns, name) = (secret.namespace(), secret.name_any());
             of_secret
                 .state()
@@ -430,14 +416,15 @@ fn sync_controller(
 
 /// The objects of `api` whose changes reached the database, for a controller that reads the
 /// database rather than the objects (see [`reconciled`]).
-fn settled<K>(api: &Api<K>, wc: &watcher::Config) -> impl futures::Stream<Item = Result<K, watcher::Error>> + use<K>
+fn settled<K>(
+    client: &Client,
+    scope: &Scope,
+    wc: &watcher::Config,
+) -> impl futures::Stream<Item = Result<K, watcher::Error>> + use<K>
 where
     K: Managed + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + 'static,
 {
-    watcher(api.clone(), wc.clone())
-        .default_backoff()
-        .touched_objects()
-        .predicate_filter(reconciled::<K>, kube::runtime::PredicateConfig::default())
+    scope::touched::<K>(client, scope, wc).predicate_filter(reconciled::<K>, kube::runtime::PredicateConfig::default())
 }
 
 /// Changes when the object's reconciler wrote something to the database: a generation it
@@ -498,22 +485,13 @@ async fn shutdown_signal() {
     }
 }
 
-/// An `Api` for any namespaced kind (e.g. Secrets) in the watched scope.
-fn scoped_any<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+/// A controller of kind `K` over the watched namespaces, with the store it reads from.
+fn controller<K>(client: &Client, scope: &Scope, wc: &watcher::Config) -> Controller<K>
 where
-    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+    K: Managed + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + Sync + 'static,
 {
-    match namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    }
-}
-
-fn scoped<K: Managed>(client: &Client, namespace: Option<&str>) -> Api<K> {
-    match namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    }
+    let (cache, writer) = kube::runtime::reflector::store();
+    Controller::for_stream(scope::reflected(client, scope, wc, writer).applied_objects(), cache)
 }
 
 /// Connects, retrying with backoff: the operator starts even while the database is down.
@@ -532,9 +510,12 @@ async fn connect(url: &str) -> Store {
     }
 }
 
-/// Controllers start once the CRDs serve; until then, wait and say why.
-async fn wait_for_crds(accounts: &Api<Account>, organizations: &Api<Organization>) {
+/// Controllers start once the CRDs serve (in the first watched namespace, or cluster-wide);
+/// until then, wait and say why.
+async fn wait_for_crds(client: &Client, scope: &Scope) {
     let probe = ListParams::default().limit(1);
+    let (accounts, organizations) =
+        (scope.apis::<Account>(client).remove(0), scope.apis::<Organization>(client).remove(0));
     loop {
         match (accounts.list_metadata(&probe).await, organizations.list_metadata(&probe).await) {
             (Ok(_), Ok(_)) => return,

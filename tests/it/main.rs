@@ -14,6 +14,7 @@ mod mail_delivery;
 mod mail_outage;
 mod membership_e2e;
 mod membership_local;
+mod namespaces;
 mod operations;
 mod operator;
 mod provisioning_e2e;
