@@ -1,6 +1,10 @@
 //! Integration tests: one binary, so the crate links once and the control plane is shared.
 
 mod apiserver;
+/// The scale benchmark's pure parts (metrics parsing, the table), unit-tested here.
+#[allow(dead_code)]
+#[path = "../bench/report.rs"]
+mod bench_report;
 mod chart;
 mod chart_replicas;
 mod cli;
