@@ -91,6 +91,19 @@ enum Command {
         /// How often converged objects are compared with the database again to correct drift.
         #[arg(long, default_value = "5m", value_parser = parse_duration)]
         resync: Duration,
+        /// Reconciles running at once per kind; they share the database pool.
+        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
+        concurrency: u16,
+        /// Database connections at most (default: 10 for PostgreSQL, 4 for an SQLite file).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        database_max_connections: Option<u32>,
+        /// How long a reconcile waits for a free database connection before it fails and is
+        /// retried.
+        #[arg(long, default_value = "5s", value_parser = parse_duration)]
+        database_acquire_timeout: Duration,
+        /// PostgreSQL statement_timeout of every connection (default: the server's).
+        #[arg(long, value_parser = parse_duration)]
+        database_statement_timeout: Option<Duration>,
         /// Do not run the embedded migrations at start-up.
         #[arg(long)]
         no_migrate: bool,
@@ -386,6 +399,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             namespace,
             cluster_id,
             resync,
+            concurrency,
+            database_max_connections,
+            database_acquire_timeout,
+            database_statement_timeout,
             no_migrate,
             kubeconfig,
             log_format,
@@ -430,6 +447,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     scope,
                     cluster_id,
                     resync,
+                    concurrency,
+                    pool: accountops::store::PoolSettings {
+                        max_connections: database_max_connections,
+                        acquire_timeout: database_acquire_timeout,
+                        statement_timeout: database_statement_timeout,
+                    },
                     migrate: !no_migrate,
                     health_addr,
                     leader_election,

@@ -79,7 +79,20 @@ where
     K: Resource<Scope = NamespaceResourceScope> + Clone + DeserializeOwned + std::fmt::Debug + Send + 'static,
     K::DynamicType: Default,
 {
-    scope.apis::<K>(client).into_iter().map(|api| watcher::watcher(api, wc.clone()).default_backoff().boxed()).collect()
+    watchers_with(client, scope, wc, |_| {})
+}
+
+/// One watch per namespace, `modify` applied to every object as it arrives.
+fn watchers_with<K>(client: &Client, scope: &Scope, wc: &watcher::Config, modify: fn(&mut K)) -> Vec<EventStream<K>>
+where
+    K: Resource<Scope = NamespaceResourceScope> + Clone + DeserializeOwned + std::fmt::Debug + Send + 'static,
+    K::DynamicType: Default,
+{
+    scope
+        .apis::<K>(client)
+        .into_iter()
+        .map(|api| watcher::watcher(api, wc.clone()).default_backoff().modify(modify).boxed())
+        .collect()
 }
 
 /// The objects of kind `K` that appeared, changed or went, in every watched namespace: for
@@ -108,7 +121,23 @@ where
     K: Resource<Scope = NamespaceResourceScope> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
     K::DynamicType: Default + Eq + std::hash::Hash + Clone,
 {
-    let mut streams = watchers::<K>(client, scope, wc);
+    reflected_with(client, scope, wc, writer, |_| {})
+}
+
+/// Like [`reflected`], `modify` applied to every object before it is cached (e.g. to drop
+/// what the controllers never read).
+pub fn reflected_with<K>(
+    client: &Client,
+    scope: &Scope,
+    wc: &watcher::Config,
+    writer: Writer<K>,
+    modify: fn(&mut K),
+) -> impl Stream<Item = Result<Event<K>, watcher::Error>> + Send + use<K>
+where
+    K: Resource<Scope = NamespaceResourceScope> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
+{
+    let mut streams = watchers_with::<K>(client, scope, wc, modify);
     let events = if streams.len() == 1 { streams.remove(0) } else { merge(streams, writer.as_reader()).boxed() };
     reflector(writer, events)
 }
