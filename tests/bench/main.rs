@@ -61,7 +61,8 @@ fn parse(args: &[String]) -> Result<Args, String> {
             "--steady" => parsed.steady = Duration::from_secs(number(it.next(), "--steady")? as u64),
             "--skip-cluster" => parsed.cluster = false,
             "--skip-local" => parsed.local_mode = false,
-            "--" => parsed.operator_args = it.by_ref().cloned().collect(),
+            // cargo bench appends its own --bench, after ours.
+            "--" => parsed.operator_args = it.by_ref().filter(|a| *a != "--bench").cloned().collect(),
             "-h" | "--help" => return Err(USAGE.to_owned()),
             n => parsed.n = n.parse().map_err(|_| format!("unknown argument {n:?}\n{USAGE}"))?,
         }
