@@ -82,15 +82,28 @@ enum Command {
         /// Database URL: postgres://USER:PASSWORD@HOST/DB or sqlite://PATH.
         #[arg(long, env = "DATABASE_URL")]
         database: String,
-        /// Watch only this namespace (default: all namespaces).
-        #[arg(long, env = "WATCH_NAMESPACE")]
-        namespace: Option<String>,
+        /// Watch only these namespaces (comma-separated or repeated; default: all namespaces).
+        #[arg(long, env = "WATCH_NAMESPACE", value_delimiter = ',', value_name = "NAMESPACE")]
+        namespace: Vec<String>,
         /// Identity recorded as the owner of every row (default: the kube-system namespace's UID).
         #[arg(long, env = "ACCOUNTOPS_CLUSTER_ID")]
         cluster_id: Option<String>,
         /// How often converged objects are compared with the database again to correct drift.
         #[arg(long, default_value = "5m", value_parser = parse_duration)]
         resync: Duration,
+        /// Reconciles running at once per kind; they share the database pool.
+        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..))]
+        concurrency: u16,
+        /// Database connections at most (default: 10 for PostgreSQL, 4 for an SQLite file).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        database_max_connections: Option<u32>,
+        /// How long a reconcile waits for a free database connection before it fails and is
+        /// retried.
+        #[arg(long, default_value = "5s", value_parser = parse_duration)]
+        database_acquire_timeout: Duration,
+        /// PostgreSQL statement_timeout of every connection (default: the server's).
+        #[arg(long, value_parser = parse_duration)]
+        database_statement_timeout: Option<Duration>,
         /// Do not run the embedded migrations at start-up.
         #[arg(long)]
         no_migrate: bool,
@@ -109,7 +122,8 @@ enum Command {
         /// Name of the leader Lease.
         #[arg(long, default_value = "accountops-leader")]
         lease_name: String,
-        /// Namespace of the leader Lease (in a pod: its own namespace).
+        /// Namespace of the leader Lease (in a pod: its own namespace). Without it, the one
+        /// watched namespace; with several, it must be given.
         #[arg(long, env = "POD_NAMESPACE")]
         lease_namespace: Option<String>,
         /// How long the lease stays valid without renewal; a standby takes over after it.
@@ -240,6 +254,21 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         .to_duration()
         .filter(|d| !d.is_zero())
         .ok_or_else(|| format!("{text:?} is not a duration such as 30s, 5m or 1h"))
+}
+
+/// The Lease's namespace when none is given: the watched namespace, if there is exactly one.
+/// With several (or all) there is no obvious choice, so it must be named.
+fn lease_namespace_of(scope: &operator::Scope) -> anyhow::Result<String> {
+    match scope.namespaces() {
+        [one] => Ok(one.clone()),
+        [] => anyhow::bail!("--leader-election needs --lease-namespace (or POD_NAMESPACE, or one --namespace)"),
+        several => anyhow::bail!(
+            "--leader-election watching {} namespaces needs --lease-namespace (or POD_NAMESPACE): \
+             which of {} holds the Lease?",
+            several.len(),
+            several.join(", ")
+        ),
+    }
 }
 
 fn init_logging(format: LogFormat) {
@@ -379,6 +408,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             namespace,
             cluster_id,
             resync,
+            concurrency,
+            database_max_connections,
+            database_acquire_timeout,
+            database_statement_timeout,
             no_migrate,
             kubeconfig,
             log_format,
@@ -396,10 +429,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "off" => None,
                 addr => Some(addr.parse().with_context(|| format!("--health-addr {addr:?} is not HOST:PORT"))?),
             };
+            let scope = operator::Scope::new(&namespace);
             let leader_election = if leader_election {
-                let namespace = lease_namespace
-                    .or_else(|| namespace.clone())
-                    .context("--leader-election needs --lease-namespace (or POD_NAMESPACE, or --namespace)")?;
+                let namespace = lease_namespace.map_or_else(|| lease_namespace_of(&scope), Ok)?;
                 let identity = std::env::var("POD_NAME")
                     .unwrap_or_else(|_| format!("accountops-{}", uuid::Uuid::new_v4().simple()));
                 let election = operator::LeaderElection {
@@ -421,9 +453,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 let client = kube::Client::try_from(kube_config).context("creating the Kubernetes client")?;
                 let config = operator::Config {
                     database_url: database,
-                    namespace,
+                    scope,
                     cluster_id,
                     resync,
+                    concurrency,
+                    pool: accountops::store::PoolSettings {
+                        max_connections: database_max_connections,
+                        acquire_timeout: database_acquire_timeout,
+                        statement_timeout: database_statement_timeout,
+                    },
                     migrate: !no_migrate,
                     health_addr,
                     leader_election,

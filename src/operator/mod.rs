@@ -17,14 +17,17 @@
 
 mod changes;
 mod context;
+mod controllers;
 mod health;
 mod identity;
+mod informer;
 mod kinds;
 mod leader;
 pub mod metrics;
 mod provider;
 mod provisioning_sync;
 mod reconcile;
+pub mod scope;
 pub mod secrets;
 
 use std::net::SocketAddr;
@@ -33,16 +36,11 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use futures::StreamExt;
-use kube::api::{Api, ListParams};
-use kube::runtime::WatchStreamExt;
-use kube::runtime::controller::Controller;
-use kube::runtime::reflector::ObjectRef;
-use kube::runtime::watcher;
-use kube::{Client, ResourceExt};
+use kube::Client;
+use kube::api::ListParams;
 use tracing::{info, warn};
 
-use crate::api::{Account, Membership, Organization, ProvisioningSync, TenantLink};
+use crate::api::{Account, Organization};
 use crate::mail::{DeliveryStats, DispatchHandle, Dispatcher, DispatcherConfig, MailSettings, Transport};
 use crate::store::outbox::Origin;
 use crate::store::{Fence, Store};
@@ -50,6 +48,7 @@ use crate::store::{Fence, Store};
 pub use context::{Context, FINALIZER, MANAGER};
 pub use kinds::Managed;
 pub use leader::{LeaderElection, LeaseWatch};
+pub use scope::Scope;
 
 /// Wakes the mail dispatcher right after a reconcile committed a mail.
 pub fn wake_mail(handle: &Option<DispatchHandle>) {
@@ -65,8 +64,8 @@ use metrics::Metrics;
 #[derive(Debug, Clone)]
 pub struct Config {
     pub database_url: String,
-    /// Watch one namespace; all when `None`.
-    pub namespace: Option<String>,
+    /// The namespaces watched (`--namespace a,b`); all when empty.
+    pub scope: Scope,
     /// The identity recorded as owner of every row; the kube-system namespace's UID by default.
     pub cluster_id: Option<String>,
     pub resync: Duration,
@@ -76,6 +75,10 @@ pub struct Config {
     /// Reconcile only while holding a Lease (replicas > 1).
     pub leader_election: Option<LeaderElection>,
     pub mail: MailConfig,
+    /// Reconciles running at once per kind (`--concurrency`).
+    pub concurrency: u16,
+    /// The database connection pool (`--database-max-connections` and others).
+    pub pool: crate::store::PoolSettings,
     /// The SCIM endpoint policy, client limits, rate budget and breaker (`--scim-*`).
     pub scim: crate::provisioning::GuardSettings,
 }
@@ -115,7 +118,7 @@ pub async fn run(client: Client, config: Config) -> anyhow::Result<()> {
     }
     // With leader election nothing is written until the lease is ours (see `leader`).
     let fence = if config.leader_election.is_some() { Fence::leased() } else { Fence::open() };
-    let store = connect(&config.database_url).await.with_fence(fence.clone());
+    let store = connect(&config.database_url, &config.pool).await.with_fence(fence.clone());
     let _ = readiness.store.set(store.clone());
     if config.migrate {
         let report = store.migrate().await.context("running database migrations")?;
@@ -125,7 +128,7 @@ pub async fn run(client: Client, config: Config) -> anyhow::Result<()> {
         Some(id) => id,
         None => identity::cluster_id(&client).await?,
     };
-    info!(%cluster_id, namespace = config.namespace.as_deref().unwrap_or("(all)"), resync = ?config.resync, "starting controllers");
+    info!(%cluster_id, namespaces = config.scope.describe(), resync = ?config.resync, "starting controllers");
     // Mails this cluster queues are this cluster's to send, and no one else's.
     let mail_settings = config.mail.settings.clone().with_origin(Origin::Operator(cluster_id.clone()));
     let mut context = Context::new(client.clone(), store.clone(), cluster_id, config.resync, metrics.clone());
@@ -135,10 +138,8 @@ pub async fn run(client: Client, config: Config) -> anyhow::Result<()> {
     metrics.track_scim(context.scim_guards.clone());
 
     // A standby is ready once it could take over: database, apiserver and CRDs answer.
-    let (accounts, organizations) =
-        (scoped(&client, config.namespace.as_deref()), scoped(&client, config.namespace.as_deref()));
     tokio::select! {
-        () = wait_for_crds(&accounts, &organizations) => {}
+        () = wait_for_crds(&client, &config.scope) => {}
         () = shutdown_signal() => return Ok(()),
     }
     readiness.crds_served.store(true, Ordering::SeqCst);
@@ -187,7 +188,7 @@ pub async fn run(client: Client, config: Config) -> anyhow::Result<()> {
     };
     let ctx = Arc::new(context);
 
-    let controllers = controllers(&client, &config, ctx, readiness.clone());
+    let controllers = controllers::run(&client, &config, ctx, readiness.clone());
     let outcome = match &lease {
         // Keep renewing while the controllers run; losing the lease stops this replica.
         Some(lease) => tokio::select! {
@@ -212,272 +213,8 @@ pub async fn run(client: Client, config: Config) -> anyhow::Result<()> {
     outcome
 }
 
-/// The two controllers; completes after SIGTERM/SIGINT once in-flight reconciles finish.
-async fn controllers(client: &Client, config: &Config, ctx: Arc<Context>, readiness: Arc<Readiness>) {
-    let accounts: Api<Account> = scoped(client, config.namespace.as_deref());
-    let organizations: Api<Organization> = scoped(client, config.namespace.as_deref());
-    let memberships: Api<Membership> = scoped(client, config.namespace.as_deref());
-    let tenant_links: Api<TenantLink> = scoped(client, config.namespace.as_deref());
-    // Api<PartialObjectMeta<_>> lists and watches metadata only.
-    let secrets: Api<kube::core::PartialObjectMeta<k8s_openapi::api::core::v1::Secret>> =
-        scoped_any(client, config.namespace.as_deref());
-    let provisioning_syncs: Api<ProvisioningSync> = scoped(client, config.namespace.as_deref());
-    wait_for_crds(&accounts, &organizations).await;
-
-    let wc = watcher::Config::default().any_semantic();
-    let account_controller = Controller::new(accounts.clone(), wc.clone());
-    let account_cache = account_controller.store();
-    track_queue(&ctx, account_cache.clone());
-    let account_controller = account_controller
-        // An organization appearing, moving or going changes its account's count and may
-        // unblock its deletion.
-        .watches(organizations.clone(), wc.clone(), |org| {
-            org.namespace().map(|ns| ObjectRef::<Account>::new(org.spec.account_ref.name.as_str()).within(&ns))
-        })
-        .shutdown_on_signal()
-        .run(reconcile::reconcile::<Account>, reconcile::error_policy::<Account>, ctx.clone())
-        .for_each(|result| async move { log_result("Account", result) });
-
-    let organization_controller = Controller::new(organizations.clone(), wc.clone());
-    let orgs = organization_controller.store();
-    let providers = orgs.clone();
-    track_queue(&ctx, orgs.clone());
-    let synced = (account_cache, orgs.clone());
-    let organization_controller = organization_controller
-        // A link redeeming a provider's code (or going) changes the provider's code and counts;
-        // which provider is only known from the code, so every service provider of the namespace
-        // is looked at again.
-        .watches(tenant_links.clone(), wc.clone(), move |link| {
-            let ns = link.namespace();
-            let ours = link.spec.organization_ref.name.as_str().to_owned();
-            providers
-                .state()
-                .into_iter()
-                .filter(|o| o.namespace() == ns && (o.spec.service_provider.is_some() || o.name_any() == ours))
-                .map(|o| ObjectRef::from_obj(o.as_ref()))
-                .collect::<Vec<_>>()
-        })
-        // A membership appearing or going changes the member count and may unblock deletion.
-        .watches(memberships.clone(), wc.clone(), |m| {
-            let ns = m.namespace()?;
-            m.spec.organization_ref.as_ref().map(|r| ObjectRef::<Organization>::new(r.name.as_str()).within(&ns))
-        })
-        // An account becoming ready (or changing) re-queues the organizations waiting on it.
-        .watches(accounts.clone(), wc.clone(), move |account| {
-            let ns = account.namespace();
-            let name = account.name_any();
-            orgs.state()
-                .into_iter()
-                .filter(|o| o.namespace() == ns && o.spec.account_ref.name.as_str() == name)
-                .map(|o| ObjectRef::from_obj(o.as_ref()))
-                .collect::<Vec<_>>()
-        })
-        .shutdown_on_signal()
-        .run(reconcile::reconcile::<Organization>, reconcile::error_policy::<Organization>, ctx.clone())
-        .for_each(|result| async move { log_result("Organization", result) });
-
-    let link_controller = Controller::new(tenant_links, wc.clone());
-    let links = link_controller.store();
-    track_queue(&ctx, links.clone());
-    let links_of_org = links.clone();
-    let link_controller = link_controller
-        // Our organization becoming ready (or its roles changing) lets a link go on.
-        .watches(organizations.clone(), wc.clone(), move |org| {
-            let (ns, name) = (org.namespace(), org.name_any());
-            links_of_org
-                .state()
-                .into_iter()
-                .filter(|l| l.namespace() == ns && l.spec.organization_ref.name.as_str() == name)
-                .map(|l| ObjectRef::from_obj(l.as_ref()))
-                .collect::<Vec<_>>()
-        })
-        // A code Secret appearing or changing re-queues the links that name it. Only metadata
-        // is watched: the operator never caches Secret contents.
-        .watches_stream(watcher(secrets.clone(), wc.clone()).touched_objects(), move |secret| {
-            let (ns, name) = (secret.namespace(), secret.name_any());
-            links
-                .state()
-                .into_iter()
-                .filter(|l| {
-                    l.namespace() == ns
-                        && l.spec.provider_code.as_ref().is_some_and(|p| p.secret_ref.name.as_str() == name)
-                })
-                .map(|l| ObjectRef::from_obj(l.as_ref()))
-                .collect::<Vec<_>>()
-        })
-        // A partner accepting or rejecting in the web app changes rows only.
-        .reconcile_on(changes::tenant_link_changes(ctx.store.clone(), ctx.cluster_id.clone(), CHANGE_POLL))
-        .shutdown_on_signal()
-        .run(reconcile::reconcile::<TenantLink>, reconcile::error_policy::<TenantLink>, ctx.clone())
-        .for_each(|result| async move { log_result("TenantLink", result) });
-
-    let sync_controller =
-        sync_controller(&provisioning_syncs, &accounts, &organizations, &memberships, &secrets, &wc, &ctx);
-
-    let membership_controller = Controller::new(memberships, wc.clone());
-    let members = membership_controller.store();
-    track_queue(&ctx, members.clone());
-    let members_of_account = members.clone();
-    let membership_controller = membership_controller
-        // Roles, groups or readiness of the organization decide whether a membership can go on.
-        .watches(organizations, wc.clone(), move |org| {
-            let (ns, name) = (org.namespace(), org.name_any());
-            members
-                .state()
-                .into_iter()
-                .filter(|m| {
-                    m.namespace() == ns && m.spec.organization_ref.as_ref().is_some_and(|r| r.name.as_str() == name)
-                })
-                .map(|m| ObjectRef::from_obj(m.as_ref()))
-                .collect::<Vec<_>>()
-        })
-        .watches(accounts, wc, move |account| {
-            let (ns, name) = (account.namespace(), account.name_any());
-            members_of_account
-                .state()
-                .into_iter()
-                .filter(|m| m.namespace() == ns && m.spec.account_ref.as_ref().is_some_and(|r| r.name.as_str() == name))
-                .map(|m| ObjectRef::from_obj(m.as_ref()))
-                .collect::<Vec<_>>()
-        })
-        // Acceptance by the web app and mail delivery change rows only; see them within seconds.
-        .reconcile_on(changes::membership_changes(ctx.store.clone(), ctx.cluster_id.clone(), CHANGE_POLL))
-        .shutdown_on_signal()
-        .run(reconcile::reconcile::<Membership>, reconcile::error_policy::<Membership>, ctx)
-        .for_each(|result| async move { log_result("Membership", result) });
-
-    let mark_synced = async move {
-        let (accounts, orgs) = synced;
-        if accounts.wait_until_ready().await.is_ok() && orgs.wait_until_ready().await.is_ok() {
-            readiness.caches_synced.store(true, Ordering::SeqCst);
-            info!("caches synced");
-        }
-    };
-    futures::join!(
-        account_controller,
-        organization_controller,
-        membership_controller,
-        link_controller,
-        sync_controller,
-        mark_synced
-    );
-}
-
-type SecretMeta = kube::core::PartialObjectMeta<k8s_openapi::api::core::v1::Secret>;
-
-/// The ProvisioningSync controller: a sync is looked at again when its Account, any
-/// Organization or Membership of its namespace, or its credentials Secret changes.
-fn sync_controller(
-    syncs: &Api<ProvisioningSync>,
-    accounts: &Api<Account>,
-    organizations: &Api<Organization>,
-    memberships: &Api<Membership>,
-    secrets: &Api<SecretMeta>,
-    wc: &watcher::Config,
-    ctx: &Arc<Context>,
-) -> impl std::future::Future<Output = ()> + use<> {
-    // A sync's own status write (lastSyncTime moves every run) must not trigger it again:
-    // only spec, annotations, finalizers and deletion do. Its resync interval does the rest.
-    let (cache, writer) = kube::runtime::reflector::store();
-    let trigger = watcher(syncs.clone(), wc.clone())
-        .default_backoff()
-        .reflect(writer)
-        .applied_objects()
-        .predicate_filter(sync_trigger, kube::runtime::PredicateConfig::default());
-    let controller = Controller::for_stream(trigger, cache.clone());
-    track_queue(ctx, cache.clone());
-    let of_account = cache.clone();
-    let in_namespace = |cache: kube::runtime::reflector::Store<ProvisioningSync>| {
-        move |ns: Option<String>| {
-            cache
-                .state()
-                .into_iter()
-                .filter(|s| s.namespace() == ns)
-                .map(|s| ObjectRef::from_obj(s.as_ref()))
-                .collect::<Vec<_>>()
-        }
-    };
-    let of_org = in_namespace(cache.clone());
-    let of_membership = in_namespace(cache.clone());
-    let of_secret = cache;
-    controller
-        .watches_stream(settled(accounts, wc), move |account| {
-            let (ns, name) = (account.namespace(), account.name_any());
-            of_account
-                .state()
-                .into_iter()
-                .filter(|s| s.namespace() == ns && s.spec.account_ref.name.as_str() == name)
-                .map(|s| ObjectRef::from_obj(s.as_ref()))
-                .collect::<Vec<_>>()
-        })
-        // Organizations and memberships are the groups and users pushed; which account they
-        // belong to is only known from the database, so every sync of the namespace looks again,
-        // but only once the change reached the database (see `reconciled`), not for every
-        // status write (a member count, a condition's time), so SCIM is not asked for nothing.
-        .watches_stream(settled(organizations, wc), move |org| of_org(org.namespace()))
-        .watches_stream(settled(memberships, wc), move |m| of_membership(m.namespace()))
-        // A rotated credentials Secret re-queues the syncs that name it (metadata only).
-        .watches_stream(watcher(secrets.clone(), wc.clone()).touched_objects(), move |secret| {
-            let (ns, name) = (secret.namespace(), secret.name_any());
-            of_secret
-                .state()
-                .into_iter()
-                .filter(|s| s.namespace() == ns && s.spec.endpoint.credentials_secret_ref.name.as_str() == name)
-                .map(|s| ObjectRef::from_obj(s.as_ref()))
-                .collect::<Vec<_>>()
-        })
-        .shutdown_on_signal()
-        .run(reconcile::reconcile::<ProvisioningSync>, reconcile::error_policy::<ProvisioningSync>, ctx.clone())
-        .for_each(|result| async move { log_result("ProvisioningSync", result) })
-}
-
-/// The objects of `api` whose changes reached the database, for a controller that reads the
-/// database rather than the objects (see [`reconciled`]).
-fn settled<K>(api: &Api<K>, wc: &watcher::Config) -> impl futures::Stream<Item = Result<K, watcher::Error>> + use<K>
-where
-    K: Managed + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + 'static,
-{
-    watcher(api.clone(), wc.clone())
-        .default_backoff()
-        .touched_objects()
-        .predicate_filter(reconciled::<K>, kube::runtime::PredicateConfig::default())
-}
-
-/// Changes when the object's reconciler wrote something to the database: a generation it
-/// observed, a deletion started, a finalizer removed (deletion done). Status writes that only
-/// move counts or condition times do not change it.
-fn reconciled<K: Managed>(obj: &K) -> Option<u64> {
-    use std::hash::{Hash, Hasher};
-    let meta = obj.meta();
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    meta.uid.hash(&mut hasher);
-    obj.status().and_then(K::observed_generation).hash(&mut hasher);
-    meta.deletion_timestamp.is_some().hash(&mut hasher);
-    meta.finalizers.hash(&mut hasher);
-    Some(hasher.finish())
-}
-
-/// What of a ProvisioningSync, when changed, calls for a reconcile (not its status).
-fn sync_trigger(sync: &ProvisioningSync) -> Option<u64> {
-    use std::hash::{Hash, Hasher};
-    let meta = &sync.metadata;
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    meta.uid.hash(&mut hasher);
-    meta.generation.hash(&mut hasher);
-    meta.annotations.hash(&mut hasher);
-    meta.finalizers.hash(&mut hasher);
-    meta.deletion_timestamp.is_some().hash(&mut hasher);
-    Some(hasher.finish())
-}
-
-/// Export how many of a controller's objects wait for their current generation to be reconciled.
-fn track_queue<K: Managed>(ctx: &Context, cache: kube::runtime::reflector::Store<K>) {
-    let probe = move || cache.state().iter().filter(|o| kinds::pending(o.as_ref())).count();
-    ctx.metrics.track_queue(K::KIND.as_str(), Box::new(probe));
-}
-
 /// How often rows changed outside Kubernetes (accepted invitations, delivered mails) are polled.
-const CHANGE_POLL: Duration = Duration::from_secs(2);
+pub(crate) const CHANGE_POLL: Duration = Duration::from_secs(2);
 
 /// SIGTERM (Kubernetes stopping the pod) or Ctrl-C.
 async fn shutdown_signal() {
@@ -501,29 +238,11 @@ async fn shutdown_signal() {
     }
 }
 
-/// An `Api` for any namespaced kind (e.g. Secrets) in the watched scope.
-fn scoped_any<K>(client: &Client, namespace: Option<&str>) -> Api<K>
-where
-    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
-{
-    match namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    }
-}
-
-fn scoped<K: Managed>(client: &Client, namespace: Option<&str>) -> Api<K> {
-    match namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    }
-}
-
 /// Connects, retrying with backoff: the operator starts even while the database is down.
-async fn connect(url: &str) -> Store {
+async fn connect(url: &str, settings: &crate::store::PoolSettings) -> Store {
     let mut attempt = 0u32;
     loop {
-        match Store::connect(url).await {
+        match Store::connect_with(url, settings).await {
             Ok(store) => return store,
             Err(e) => {
                 attempt += 1;
@@ -535,9 +254,12 @@ async fn connect(url: &str) -> Store {
     }
 }
 
-/// Controllers start once the CRDs serve; until then, wait and say why.
-async fn wait_for_crds(accounts: &Api<Account>, organizations: &Api<Organization>) {
+/// Controllers start once the CRDs serve (in the first watched namespace, or cluster-wide);
+/// until then, wait and say why.
+pub(crate) async fn wait_for_crds(client: &Client, scope: &Scope) {
     let probe = ListParams::default().limit(1);
+    let (accounts, organizations) =
+        (scope.apis::<Account>(client).remove(0), scope.apis::<Organization>(client).remove(0));
     loop {
         match (accounts.list_metadata(&probe).await, organizations.list_metadata(&probe).await) {
             (Ok(_), Ok(_)) => return,
@@ -549,15 +271,9 @@ async fn wait_for_crds(accounts: &Api<Account>, organizations: &Api<Organization
     }
 }
 
-fn log_result<T: std::fmt::Debug, E: std::fmt::Display>(kind: &str, result: Result<T, E>) {
-    if let Err(e) = result {
-        // Reconcile errors are already logged with their object; these are queue-level.
-        tracing::debug!(kind, error = %e, "controller event");
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::controllers::reconciled;
     use super::*;
     use crate::api::OrganizationStatus;
 

@@ -108,7 +108,26 @@ pub type Tx = sqlx::Transaction<'static, Any>;
 // Short, so an unreachable database shows in conditions within seconds (reconciles retry).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Per-connection SQLite settings (sqlx sets both by default; stated here as the contract).
-const SQLITE_PRAGMAS: &str = "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;";
+/// A writer waits up to 30 s for another's transaction (local mode and an operator may share
+/// one file) before giving up with "database is locked".
+const SQLITE_PRAGMAS: &str = "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 30000;";
+
+/// How the connection pool is sized and bounded (`accountops run --database-*`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolSettings {
+    /// Connections at most; `None`: sqlx's default for PostgreSQL (10), 4 for an SQLite file.
+    pub max_connections: Option<u32>,
+    /// How long a caller waits for a free connection before failing (transient: retried).
+    pub acquire_timeout: Duration,
+    /// PostgreSQL `statement_timeout` of every connection; `None`: the server's.
+    pub statement_timeout: Option<Duration>,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        PoolSettings { max_connections: None, acquire_timeout: ACQUIRE_TIMEOUT, statement_timeout: None }
+    }
+}
 const MIGRATIONS_TABLE: &str = "_sqlx_migrations";
 
 /// A new platform ID: `<prefix>-<uuid v4>`.
@@ -133,6 +152,11 @@ impl Store {
     /// SQLite connection enforces foreign keys and waits up to 5 s on a lock. Does not
     /// migrate: call [`Store::migrate`].
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        Store::connect_with(url, &PoolSettings::default()).await
+    }
+
+    /// Like [`Store::connect`], with the pool sized and bounded by `settings`.
+    pub async fn connect_with(url: &str, settings: &PoolSettings) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let target = url::parse(url)?;
         let connect_err = |source| StoreError::Connect { url: target.redacted.clone(), source };
@@ -146,7 +170,17 @@ impl Store {
             .url
             .parse()
             .map_err(|e: sqlx::Error| StoreError::BadUrl { url: target.redacted.clone(), reason: e.to_string() })?;
-        let mut pool = AnyPoolOptions::new().acquire_timeout(ACQUIRE_TIMEOUT);
+        let mut pool = AnyPoolOptions::new().acquire_timeout(settings.acquire_timeout);
+        if let (Backend::Postgres, Some(timeout)) = (target.backend, settings.statement_timeout) {
+            let set = format!("SET statement_timeout = {}", timeout.as_millis().max(1));
+            pool = pool.after_connect(move |conn, _| {
+                let set = set.clone();
+                Box::pin(async move {
+                    conn.execute(sqlx::AssertSqlSafe(set)).await?;
+                    Ok(())
+                })
+            });
+        }
         if target.backend == Backend::Sqlite {
             pool = pool.after_connect(|conn, _| {
                 Box::pin(async move {
@@ -169,8 +203,10 @@ impl Store {
             // timeout and then reports only "timed out"; this reports the real cause now.
             let probe = sqlx::AnyConnection::connect_with(&options).await.map_err(connect_err)?;
             probe.close().await.map_err(connect_err)?;
-            if target.backend == Backend::Sqlite {
-                pool = pool.max_connections(4);
+            match (settings.max_connections, target.backend) {
+                (Some(max), _) => pool = pool.max_connections(max.max(1)),
+                (None, Backend::Sqlite) => pool = pool.max_connections(4),
+                (None, Backend::Postgres) => {}
             }
             pool.connect_with(options).await.map_err(connect_err)?
         };

@@ -508,3 +508,25 @@ async fn the_operator_reconciles_the_examples_with_the_chart_rbac_and_no_more() 
         assert!(!can_i(&env, &sa, refused).await, "must not {refused:?}");
     }
 }
+
+#[tokio::test]
+async fn concurrency_and_the_database_pool_reach_the_args() {
+    let Some(env) = harness::test_env().await else { return };
+    let args = |docs: &[Value]| -> Vec<String> {
+        let container = &one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0];
+        strings(&container["args"]).into_iter().map(str::to_owned).collect()
+    };
+    let (_, docs) = render(&env, &[]).await;
+    let defaults = args(&docs);
+    for arg in ["--concurrency=8", "--database-acquire-timeout=5s"] {
+        assert!(defaults.iter().any(|a| a == arg), "{arg} in {defaults:?}");
+    }
+    assert!(!defaults.iter().any(|a| a.starts_with("--database-max-connections")), "{defaults:?}");
+    assert!(!defaults.iter().any(|a| a.starts_with("--database-statement-timeout")), "{defaults:?}");
+    let set = ["concurrency=16", "database.maxConnections=20", "database.statementTimeout=30s"];
+    let (_, docs) = render(&env, &set).await;
+    let given = args(&docs);
+    for arg in ["--concurrency=16", "--database-max-connections=20", "--database-statement-timeout=30s"] {
+        assert!(given.iter().any(|a| a == arg), "{arg} in {given:?}");
+    }
+}

@@ -1,6 +1,10 @@
 //! Integration tests: one binary, so the crate links once and the control plane is shared.
 
 mod apiserver;
+/// The scale benchmark's pure parts (metrics parsing, the table), unit-tested here.
+#[allow(dead_code)]
+#[path = "../bench/report.rs"]
+mod bench_report;
 mod chart;
 mod chart_replicas;
 mod cli;
@@ -14,6 +18,7 @@ mod mail_delivery;
 mod mail_outage;
 mod membership_e2e;
 mod membership_local;
+mod namespaces;
 mod operations;
 mod operator;
 mod provisioning_e2e;

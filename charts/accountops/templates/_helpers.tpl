@@ -105,3 +105,16 @@ rules for the ClusterRole (all namespaces) and the Role (one namespace). It neve
   verbs: [get, list, watch, create, update, patch]
 {{- end }}
 {{- end }}
+
+{{/* The watched namespaces as a JSON list: watchNamespace alone, or watchNamespaces; empty for
+all namespaces. Both set is refused, since it is not clear which the installer meant. */}}
+{{- define "accountops.watchNamespaces" -}}
+{{- if and .Values.watchNamespace .Values.watchNamespaces }}
+{{- fail "set either watchNamespace (one namespace) or watchNamespaces (a list), not both" }}
+{{- end }}
+{{- if .Values.watchNamespace }}
+{{- list .Values.watchNamespace | toJson }}
+{{- else }}
+{{- .Values.watchNamespaces | default list | uniq | toJson }}
+{{- end }}
+{{- end }}

@@ -1,0 +1,232 @@
+//! The cluster half of the benchmark, on its own kube-apiserver + etcd, PostgreSQL database and
+//! SMTP sink:
+//!
+//! ```text
+//!  namespace raw: N Memberships ── 16 clients patch their status once ──► the raw ceiling
+//!  namespace op:  1 Account, 50 Organizations, N Memberships ── operator starts ──► all Ready
+//!                 at their generation (time, apiserver requests per Membership, peak RSS)
+//!                 ── --steady S seconds ──► writes after convergence
+//! ```
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use accountops::api::Membership;
+use anyhow::{Context as _, bail};
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::Namespace;
+use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
+use kube::runtime::{WatchStreamExt, reflector, watcher};
+use kube::{Client, ResourceExt};
+use serde_json::{Value, json};
+
+use crate::harness::{self, Supervised};
+use crate::objects;
+use crate::report::{self, Requests};
+use crate::smtp::{Security, SmtpServer};
+
+/// Concurrent clients for creating objects and for the raw ceiling.
+const CLIENTS: usize = 16;
+
+pub struct Options {
+    pub n: usize,
+    pub steady: Duration,
+    /// Extra `accountops run` flags (after `--` on the command line).
+    pub operator_args: Vec<String>,
+}
+
+pub struct Figures {
+    pub n: usize,
+    pub ceiling: Duration,
+    pub converged: Option<Duration>,
+    pub ready: usize,
+    /// Requests from operator start to convergence, by verb and resource.
+    pub during: Requests,
+    /// Requests in the `steady` interval after convergence.
+    pub after: Requests,
+    pub steady: Duration,
+    pub peak_rss_kib: Option<u64>,
+    pub apiserver_version: String,
+}
+
+pub async fn run(options: &Options) -> anyhow::Result<Figures> {
+    let plane = harness::control_plane().context("KUBEBUILDER_ASSETS is not set: run tests/bench/run.sh")?;
+    let client = plane.client().await;
+    let suffix = uuid::Uuid::new_v4().simple().to_string()[..6].to_owned();
+    let (raw_ns, op_ns) = (format!("bench-raw-{suffix}"), format!("bench-op-{suffix}"));
+    for ns in [&raw_ns, &op_ns] {
+        let namespace = serde_json::from_value(json!({"metadata": {"name": ns}}))?;
+        Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &namespace).await?;
+    }
+    let apiserver_version = client.apiserver_version().await.map(|v| v.git_version).unwrap_or_default();
+
+    eprintln!("bench: creating {} Memberships for the raw ceiling", options.n);
+    create(&client, &raw_ns, (0..options.n).map(objects::membership).collect()).await?;
+    let ceiling = raw_ceiling(&client, &raw_ns, options.n).await?;
+    eprintln!("bench: raw ceiling {}", report::secs(ceiling));
+
+    eprintln!("bench: creating 1 Account, {} Organizations, {} Memberships", objects::ORGANIZATIONS, options.n);
+    let mut set = vec![objects::account()];
+    set.extend((0..objects::ORGANIZATIONS).map(objects::organization));
+    create(&client, &op_ns, set).await?;
+    create(&client, &op_ns, (0..options.n).map(objects::membership).collect()).await?;
+
+    let database = fresh_database().await?;
+    let smtp = SmtpServer::start(Security::Plain).await.context("aiosmtpd is not installed")?;
+    let dir = tempfile::tempdir()?;
+    let log = dir.path().join("operator.log");
+    let health = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    let mut args = vec![
+        "run".to_owned(),
+        format!("--database={database}"),
+        format!("--namespace={op_ns}"),
+        "--cluster-id=bench".to_owned(),
+        format!("--kubeconfig={}", plane.kubeconfig().display()),
+        format!("--health-addr={health}"),
+        format!("--smtp-url={}", smtp.url()),
+        // The relay's budget is not what is measured.
+        "--mail-rate-per-minute=0".to_owned(),
+    ];
+    args.extend(options.operator_args.iter().cloned());
+
+    let (members, writer) = reflector::store::<Membership>();
+    let api: Api<Membership> = Api::namespaced(client.clone(), &op_ns);
+    let watch = watcher(api, watcher::Config::default()).default_backoff().reflect(writer).for_each(|_| async {});
+    let watch = tokio::spawn(watch);
+    members.wait_until_ready().await?;
+
+    let before = requests(&client).await?;
+    eprintln!("bench: starting the operator ({})", log.display());
+    let binary = Path::new(env!("CARGO_BIN_EXE_accountops"));
+    let mut operator = Supervised::spawn("accountops", binary, &args, &log)?;
+    let started = Instant::now();
+    let timeout = Duration::from_secs(600).max(Duration::from_millis(200) * options.n as u32);
+    let mut ready = 0;
+    let mut converged = None;
+    let mut last_report = Instant::now();
+    while started.elapsed() < timeout {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        ready = members.state().iter().filter(|m| ready_at_generation(m)).count();
+        if ready >= options.n {
+            converged = Some(started.elapsed());
+            break;
+        }
+        if let Some(status) = operator.exited() {
+            bail!("the operator exited ({status}):\n{}", operator.log_tail());
+        }
+        if last_report.elapsed() > Duration::from_secs(10) {
+            eprintln!("bench: {ready}/{} Ready after {}", options.n, report::secs(started.elapsed()));
+            last_report = Instant::now();
+        }
+    }
+    let at_convergence = requests(&client).await?;
+    let peak_rss_kib = |operator: &Supervised| {
+        let pid = operator.program_pid()?;
+        report::peak_rss_kib(&std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?)
+    };
+    match converged {
+        Some(t) => {
+            eprintln!("bench: all {} Ready after {}; steady for {:?}", options.n, report::secs(t), options.steady)
+        }
+        None => eprintln!("bench: only {ready}/{} Ready after {}", options.n, report::secs(timeout)),
+    }
+    tokio::time::sleep(options.steady).await;
+    let after = requests(&client).await?;
+    let rss = peak_rss_kib(&operator);
+    drop(operator);
+    watch.abort();
+    Ok(Figures {
+        n: options.n,
+        ceiling,
+        converged,
+        ready,
+        during: report::delta(&before, &at_convergence),
+        after: report::delta(&at_convergence, &after),
+        steady: options.steady,
+        peak_rss_kib: rss,
+        apiserver_version,
+    })
+}
+
+/// Ready=True for the object's current generation.
+fn ready_at_generation(m: &Membership) -> bool {
+    let generation = m.metadata.generation;
+    m.status.as_ref().is_some_and(|s| {
+        s.conditions
+            .0
+            .iter()
+            .any(|c| c.type_ == "Ready" && format!("{:?}", c.status) == "True" && c.observed_generation == generation)
+    })
+}
+
+/// Creates `objects` in `ns` with [`CLIENTS`] concurrent requests.
+async fn create(client: &Client, ns: &str, objects: Vec<Value>) -> anyhow::Result<()> {
+    futures::stream::iter(objects.into_iter().map(Ok::<_, anyhow::Error>))
+        .try_for_each_concurrent(CLIENTS, |object| async move {
+            let object: DynamicObject = serde_json::from_value(object)?;
+            let resource = api_resource(&object)?;
+            let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &resource);
+            api.create(&PostParams::default(), &object)
+                .await
+                .with_context(|| format!("creating {}", object.name_any()))?;
+            Ok(())
+        })
+        .await
+}
+
+fn api_resource(object: &DynamicObject) -> anyhow::Result<kube::api::ApiResource> {
+    let types = object.types.as_ref().context("apiVersion and kind")?;
+    let gvk = kube::api::GroupVersionKind::try_from(types)?;
+    let plural = format!("{}s", types.kind.to_lowercase());
+    Ok(kube::api::ApiResource::from_gvk_with_plural(&gvk, &plural))
+}
+
+/// [`CLIENTS`] clients write a Ready status (server-side apply, as the operator does) to each
+/// of the `n` Memberships of `ns` once; the time that takes.
+async fn raw_ceiling(client: &Client, ns: &str, n: usize) -> anyhow::Result<Duration> {
+    let api: Api<Membership> = Api::namespaced(client.clone(), ns);
+    let api = Arc::new(api);
+    let now = jiff::Timestamp::now().to_string();
+    let started = Instant::now();
+    futures::stream::iter((0..n).map(Ok::<_, anyhow::Error>))
+        .try_for_each_concurrent(CLIENTS, |i| {
+            let (api, now) = (api.clone(), now.clone());
+            async move {
+                let condition = |type_: &str, reason: &str| {
+                    json!({"type": type_, "status": "True", "reason": reason, "message": "bench",
+                           "lastTransitionTime": now, "observedGeneration": 1})
+                };
+                let patch = json!({
+                    "apiVersion": "accountops.dev/v1alpha1", "kind": "Membership",
+                    "status": {"observedGeneration": 1, "phase": "Active",
+                               "conditions": [condition("Ready", "Available"), condition("Synced", "ReconcileSuccess")]}
+                });
+                let params = PatchParams::apply("bench").force();
+                api.patch_status(&objects::membership_name(i), &params, &Patch::Apply(&patch)).await?;
+                Ok(())
+            }
+        })
+        .await?;
+    Ok(started.elapsed())
+}
+
+/// The apiserver's request counters now.
+async fn requests(client: &Client) -> anyhow::Result<Requests> {
+    let request = http::Request::get("/metrics").body(Vec::new())?;
+    let text = client.request_text(request).await.context("reading the apiserver's /metrics")?;
+    Ok(report::parse_requests(&text))
+}
+
+/// A new database on the test PostgreSQL server (`ACCOUNTOPS_TEST_POSTGRES_URL`).
+async fn fresh_database() -> anyhow::Result<String> {
+    let admin = std::env::var("ACCOUNTOPS_TEST_POSTGRES_URL")
+        .context("ACCOUNTOPS_TEST_POSTGRES_URL is not set: run tests/bench/run.sh")?;
+    let name = format!("accountops_bench_{}", uuid::Uuid::new_v4().simple());
+    let store = accountops::store::Store::connect(&admin).await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(store.pool()).await?;
+    store.close().await;
+    let mut url = url::Url::parse(&admin)?;
+    url.set_path(&name);
+    Ok(url.to_string())
+}
