@@ -58,6 +58,7 @@
 
 pub mod accounts;
 pub mod assets;
+pub mod changes;
 pub mod error;
 pub mod fence;
 pub mod footprint;
