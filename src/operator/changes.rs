@@ -45,20 +45,18 @@ where
     K: kube::Resource<DynamicType = ()>,
 {
     let start = Timestamp::now();
-    futures::stream::unfold((store, cluster, start), move |(store, cluster, since)| {
-        async move {
-            tokio::time::sleep(every).await;
-            let polled_at = Timestamp::now();
-            let refs = match changes::changed_owners(&store, subject, &cluster, since).await {
-                Ok(owners) => owners.into_iter().map(|(ns, name)| ObjectRef::new(&name).within(&ns)).collect(),
-                Err(e) => {
-                    warn!(error = %e, "polling for accepted invitations failed; retrying");
-                    Vec::new()
-                }
-            };
-            let next = polled_at.checked_sub(OVERLAP).unwrap_or(polled_at);
-            Some((futures::stream::iter(refs), (store, cluster, next)))
-        }
+    futures::stream::unfold((store, cluster, start), move |(store, cluster, since)| async move {
+        tokio::time::sleep(every).await;
+        let polled_at = Timestamp::now();
+        let refs = match changes::changed_owners(&store, subject, &cluster, since).await {
+            Ok(owners) => owners.into_iter().map(|(ns, name)| ObjectRef::new(&name).within(&ns)).collect(),
+            Err(e) => {
+                warn!(error = %e, "polling for accepted invitations failed; retrying");
+                Vec::new()
+            }
+        };
+        let next = polled_at.checked_sub(OVERLAP).unwrap_or(polled_at);
+        Some((futures::stream::iter(refs), (store, cluster, next)))
     })
     .flatten()
 }
