@@ -45,7 +45,7 @@ use crate::api::{Account, Membership, Organization, ProvisioningSync, TenantLink
 type SecretMeta = kube::core::PartialObjectMeta<k8s_openapi::api::core::v1::Secret>;
 
 /// How often at most an Account's or Organization's count follows its children.
-pub const COALESCE: Duration = Duration::from_secs(2);
+pub const COALESCE: Duration = Duration::from_secs(5);
 
 /// The controllers; completes after SIGTERM/SIGINT once in-flight reconciles finish.
 pub(super) async fn run(client: &kube::Client, config: &Config, ctx: Arc<Context>, readiness: Arc<Readiness>) {
@@ -131,7 +131,7 @@ pub(super) async fn run(client: &kube::Client, config: &Config, ctx: Arc<Context
     let inputs = SyncInputs { syncs: &mut syncs, accounts: &mut accounts, orgs: &mut orgs, members: &mut members };
     let sync_controller = sync_controller(client, scope, &wc, settings.clone(), &ctx, inputs);
 
-    let (members_of_org, members_of_account) = (members.store(), members.store());
+    let (members_of_org, members_of_account, orgs_of_member) = (members.store(), members.store(), orgs.store());
     let membership_controller = Controller::for_shared_stream(members.applied_if(own_changes), members.store())
         .with_config(settings)
         // Roles, groups or readiness of the organization decide whether a membership can go on
@@ -151,7 +151,20 @@ pub(super) async fn run(client: &kube::Client, config: &Config, ctx: Arc<Context
         // Acceptance by the web app and mail delivery change rows only; see them within seconds.
         .reconcile_on(changes::membership_changes(ctx.store.clone(), ctx.cluster_id.clone(), CHANGE_POLL))
         .shutdown_on_signal()
-        .run(reconcile::reconcile::<Membership>, reconcile::error_policy::<Membership>, ctx)
+        .run(
+            move |m: Arc<Membership>, ctx: Arc<Context>| {
+                let wait = organization_unseen(&orgs_of_member, &m);
+                async move {
+                    match wait {
+                        // The organization's first reconcile triggers this one (readiness).
+                        true => Ok(kube::runtime::controller::Action::requeue(reconcile::jittered(ctx.resync))),
+                        false => reconcile::reconcile::<Membership>(m, ctx).await,
+                    }
+                }
+            },
+            reconcile::error_policy::<Membership>,
+            ctx,
+        )
         .for_each(|result| async move { log_result("Membership", result) });
 
     let (account_cache, synced_orgs) = (accounts.store(), org_cache);
@@ -236,6 +249,20 @@ fn sync_controller(
         .for_each(|result| async move { log_result("ProvisioningSync", result) })
 }
 
+/// Whether `m` (live) names an Organization that is cached but was never reconciled: in a
+/// bulk start every Membership would otherwise write "organization not ready" first and its
+/// real status a moment later. Once the organization's first reconcile is recorded (ready or
+/// not, with the reason) the membership goes on and reports whatever applies.
+fn organization_unseen(orgs: &Store<Organization>, m: &Membership) -> bool {
+    if m.metadata.deletion_timestamp.is_some() {
+        return false;
+    }
+    let (Some(ns), Some(org)) = (m.namespace(), m.spec.organization_ref.as_ref()) else { return false };
+    orgs.get(&ObjectRef::new(org.name.as_str()).within(&ns)).is_some_and(|o| {
+        o.metadata.deletion_timestamp.is_none() && o.status.as_ref().and_then(|s| s.observed_generation).is_none()
+    })
+}
+
 /// The cached objects `keep` selects, as references to reconcile.
 fn matching<K: Managed>(cache: &Store<K>, keep: impl Fn(&K) -> bool) -> Vec<ObjectRef<K>> {
     cache.state().into_iter().filter(|o| keep(o)).map(|o| ObjectRef::from_obj(o.as_ref())).collect()
@@ -261,7 +288,9 @@ fn counted<K: Managed>(obj: &K, id: Option<&str>) -> Option<u64> {
     let meta = obj.meta();
     let deleting = meta.deletion_timestamp.is_some();
     let finalizing = deleting && meta.finalizers.as_ref().is_some_and(|f| f.iter().any(|f| f == super::FINALIZER));
-    hash_of((&meta.uid, id, obj.status().and_then(K::observed_generation), deleting, finalizing))
+    // Before the row exists an observed generation says only "waiting": not counted.
+    let observed = id.and(obj.status().and_then(K::observed_generation));
+    hash_of((&meta.uid, id, observed, deleting, finalizing))
 }
 
 fn counted_org(org: &Organization) -> Option<u64> {
@@ -296,7 +325,7 @@ fn track_queue<K: Managed + Send + Sync>(informer: &Informer<K>) -> QueueProbe {
 }
 
 /// Items of one key that pass at once within a [`coalesce`] window; more wait for its end.
-const BURST: u32 = 8;
+const BURST: u32 = 6;
 
 /// `input` with repeats thinned out: the first [`BURST`] of an item within `window` pass at
 /// once (a handful of children changing is seen as before); further ones pass once, when the

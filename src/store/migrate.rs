@@ -42,6 +42,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("migrations/sqlite/0004_pushed_directory.sql"),
     ),
     (
+        5,
+        "change_cursor",
+        include_str!("migrations/postgres/0005_change_cursor.sql"),
+        include_str!("migrations/sqlite/0005_change_cursor.sql"),
+    ),
+    (
         6,
         "outbox_claims",
         include_str!("migrations/postgres/0006_outbox_claims.sql"),

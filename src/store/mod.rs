@@ -59,6 +59,7 @@
 
 pub mod accounts;
 pub mod assets;
+pub mod changes;
 pub mod error;
 pub mod fence;
 pub mod footprint;
