@@ -38,8 +38,7 @@ pub(crate) async fn offered(
     me: &crate::store::Owner,
 ) -> Result<bool, StoreError> {
     let Some((id, owner)) = external else { return Ok(false) };
-    let decided = owner.is_some_and(|o| o.is_live() || (o.cluster == me.cluster && o.namespace == me.namespace));
-    if decided {
+    if !super::plan::needs_offer(owner, me) {
         return Ok(false);
     }
     crate::store::offers::is_offered(conn, table, id, &me.cluster, &me.namespace).await

@@ -516,7 +516,7 @@ fn classify(s: Subject<'_>, r: RowRef<'_>, target: Target, import: bool) -> Rout
         Some(o) if o.is_live() => Route::Hold(Hold::OwnedElsewhere { id: r.id.to_owned(), owner: o.clone() }),
         // A namespace imports only what it released itself or what the platform offered it:
         // web-app rows and rows another tenant let go of are not free for the taking.
-        _ if import && (r.offered || released_here(r.owner, s.owner)) => {
+        _ if import && import_granted(r.owner, s.owner, r.offered) => {
             Route::Work(Work::Sync { target, claim: Claim::Import { previous: r.owner.cloned() } })
         }
         _ if import => Route::Hold(Hold::NotOffered {
@@ -529,6 +529,19 @@ fn classify(s: Subject<'_>, r: RowRef<'_>, target: Target, import: bool) -> Rout
         }
         _ => adoption_required(),
     }
+}
+
+/// The import grant, for a row with no live owner: `me` may take it when an object of its
+/// cluster and namespace released it, or the platform offered it (`import_offers`). Every
+/// kind's import follows it, the ProvisioningSync's claim included.
+pub(crate) fn import_granted(owner: Option<&StoredOwner>, me: &Owner, offered: bool) -> bool {
+    offered || released_here(owner, me)
+}
+
+/// Whether deciding an import of a row owned by `owner` needs the offer read from the
+/// database: not for a live owner (never taken) nor for a row released here (always taken).
+pub(crate) fn needs_offer(owner: Option<&StoredOwner>, me: &Owner) -> bool {
+    !owner.is_some_and(StoredOwner::is_live) && !released_here(owner, me)
 }
 
 /// A row let go of by an object of the subject's cluster and namespace.

@@ -373,32 +373,27 @@ async fn settle(sp: sqlx::Transaction<'_, sqlx::Any>, result: Result<Outcome, Co
 }
 
 impl Walker<'_> {
-    async fn account(&mut self, wanted: &DesiredAccount, now: Timestamp) -> Status {
+    /// One object's `step` in a savepoint of the run's transaction (see [`settle`]).
+    async fn step(&mut self, step: impl AsyncFnOnce(&mut Conn) -> Result<Outcome, CoreError>) -> Status {
         let mut sp = match savepoint(&mut self.tx).await {
             Ok(sp) => sp,
             Err(e) => return failed(&e),
         };
-        let result = account::reconcile_in(&mut sp, wanted, now).await;
+        let result = step(&mut sp).await;
         settle(sp, result).await
     }
 
+    async fn account(&mut self, wanted: &DesiredAccount, now: Timestamp) -> Status {
+        self.step(async |conn| account::reconcile_in(conn, wanted, now).await).await
+    }
+
     async fn organization(&mut self, wanted: &DesiredOrganization, now: Timestamp) -> Status {
-        let mut sp = match savepoint(&mut self.tx).await {
-            Ok(sp) => sp,
-            Err(e) => return failed(&e),
-        };
-        let result = organization::reconcile_in(&mut sp, wanted, now).await;
-        settle(sp, result).await
+        self.step(async |conn| organization::reconcile_in(conn, wanted, now).await).await
     }
 
     async fn membership(&mut self, wanted: &DesiredMembership, now: Timestamp) -> Status {
         let mail = self.mail;
-        let mut sp = match savepoint(&mut self.tx).await {
-            Ok(sp) => sp,
-            Err(e) => return failed(&e),
-        };
-        let result = membership::reconcile_in(&mut sp, wanted, now, mail).await;
-        settle(sp, result).await
+        self.step(async |conn| membership::reconcile_in(conn, wanted, now, mail).await).await
     }
 
     /// A TenantLink, with its code from `source`; also returns the provider that issued a code
@@ -410,39 +405,29 @@ impl Walker<'_> {
         now: Timestamp,
     ) -> (Status, Option<&'p codes::Provider>) {
         let mail = self.mail;
-        let mut sp = match savepoint(&mut self.tx).await {
-            Ok(sp) => sp,
-            Err(e) => return (failed(&e), None),
-        };
-        let mut wanted = wanted;
         let mut issued_by = None;
-        let issued = match source {
-            CodeSource::Missing => Ok(()),
-            CodeSource::Given(code) => {
-                wanted.code = Some(code);
-                Ok(())
-            }
-            CodeSource::Issued(provider) => issue_if_needed(&mut sp, &mut wanted, provider, now).await.map(|issued| {
-                issued_by = issued.then_some(provider);
-            }),
-        };
-        let result = match issued {
-            Ok(()) => tenant_link::reconcile_in(&mut sp, &wanted, now, mail).await,
-            Err(e) => Err(e),
-        };
-        let status = settle(sp, result).await;
+        let status = self
+            .step(async |conn| {
+                let mut wanted = wanted;
+                match source {
+                    CodeSource::Missing => {}
+                    CodeSource::Given(code) => wanted.code = Some(code),
+                    CodeSource::Issued(provider) => {
+                        if issue_if_needed(conn, &mut wanted, provider, now).await? {
+                            issued_by = Some(provider);
+                        }
+                    }
+                }
+                tenant_link::reconcile_in(conn, &wanted, now, mail).await
+            })
+            .await;
         let issued_by = issued_by.filter(|_| matches!(status, Status::Done(_)));
         (status, issued_by)
     }
 
     /// `--prune` of a sync whose manifest is gone: its record is archived.
     async fn pruned_sync(&mut self, owner: &Owner, now: Timestamp) -> Status {
-        let mut sp = match savepoint(&mut self.tx).await {
-            Ok(sp) => sp,
-            Err(e) => return failed(&e),
-        };
-        let result = preview::prune(&mut sp, owner, now).await;
-        settle(sp, result).await
+        self.step(async |conn| preview::prune(conn, owner, now).await).await
     }
 }
 

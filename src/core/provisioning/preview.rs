@@ -217,8 +217,7 @@ fn import_refusal(owner: Option<&StoredOwner>, me: &Owner, offered: bool) -> Opt
     match owner {
         Some(o) if o.uid.as_deref() == Some(me.uid.as_str()) || (o.is_live() && o.same_object_name(me)) => None,
         Some(o) if o.is_live() => Some(ImportRefusal::OwnedElsewhere { owner: o.clone() }),
-        Some(o) if o.cluster == me.cluster && o.namespace == me.namespace => None,
-        _ if offered => None,
+        _ if crate::core::plan::import_granted(owner, me, offered) => None,
         previous => Some(ImportRefusal::NotOffered { previous: previous.cloned(), namespace: me.namespace.clone() }),
     }
 }
