@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod core;
+pub mod jitter;
 pub mod local;
 pub mod mail;
 pub mod operator;

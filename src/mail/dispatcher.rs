@@ -407,7 +407,7 @@ impl Dispatcher {
             return self.dead(mail, DeadReason::Expired, &error, attempt).await;
         }
         let attempts = u32::try_from(mail.attempts).unwrap_or(u32::MAX).saturating_add(1);
-        let delay = backoff(self.config.base_backoff, self.config.max_backoff, attempts);
+        let delay = crate::jitter::spread(backoff(self.config.base_backoff, self.config.max_backoff, attempts));
         let next = now.checked_add(delay).unwrap_or(Timestamp::MAX);
         let mut conn = self.store.acquire().await?;
         if outbox::mark_failed(&mut conn, &mail.id, &self.claimant.sender, attempt, error, next, now).await?.is_none() {

@@ -1,12 +1,12 @@
 //! What every reconcile shares: clients, the store, the cluster identity and retry state.
 
-use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use kube::Client;
 use kube::runtime::events::{Recorder, Reporter};
 
+use super::backoff::Backoffs;
 use super::metrics::Metrics;
 use crate::store::Store;
 
@@ -37,8 +37,8 @@ pub struct Context {
     pub scim_guards: crate::provisioning::Guards,
     /// The key of `status.credentialsHash`, read (or created) once from the database.
     credentials_key: tokio::sync::OnceCell<crate::store::keys::HashKey>,
-    /// Consecutive failures per object, for exponential backoff.
-    failures: Mutex<HashMap<String, u32>>,
+    /// Consecutive failures per object, for exponential backoff (pruned of objects gone).
+    failures: Mutex<Backoffs>,
 }
 
 impl Context {
@@ -57,7 +57,7 @@ impl Context {
             cluster_id,
             resync,
             blocked_retry: Duration::from_secs(15).min(resync),
-            failures: Mutex::new(HashMap::new()),
+            failures: Mutex::new(Backoffs::new(Instant::now())),
             metrics,
             mail_settings: crate::mail::MailSettings::default(),
             invitations_per_day: crate::core::membership::DEFAULT_INVITATIONS_PER_DAY,
@@ -83,31 +83,10 @@ impl Context {
 
     /// The delay before retrying `key` after another failure: 1s, 2s, 4s … capped at 5 minutes.
     pub fn backoff(&self, key: &str) -> Duration {
-        let mut failures = self.failures.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let n = failures.entry(key.to_owned()).or_insert(0);
-        *n = n.saturating_add(1);
-        backoff_delay(*n)
+        self.failures.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).fail(key, Instant::now())
     }
 
     pub fn succeeded(&self, key: &str) {
-        self.failures.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(key);
-    }
-}
-
-/// Exponential backoff for the n-th consecutive failure (n ≥ 1).
-pub fn backoff_delay(n: u32) -> Duration {
-    let secs = 1u64.checked_shl(n.saturating_sub(1)).unwrap_or(u64::MAX).min(300);
-    Duration::from_secs(secs)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::backoff_delay;
-
-    #[test]
-    fn backoff_doubles_up_to_five_minutes() {
-        let secs: Vec<u64> = (1..=11).map(|n| backoff_delay(n).as_secs()).collect();
-        assert_eq!(secs, vec![1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300]);
-        assert_eq!(backoff_delay(200).as_secs(), 300);
+        self.failures.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).succeeded(key);
     }
 }

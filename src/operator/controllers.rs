@@ -157,7 +157,7 @@ pub(super) async fn run(client: &kube::Client, config: &Config, ctx: Arc<Context
                 async move {
                     match wait {
                         // The organization's first reconcile triggers this one (readiness).
-                        true => Ok(kube::runtime::controller::Action::requeue(reconcile::jittered(ctx.resync))),
+                        true => Ok(kube::runtime::controller::Action::requeue(crate::jitter::spread(ctx.resync))),
                         false => reconcile::reconcile::<Membership>(m, ctx).await,
                     }
                 }

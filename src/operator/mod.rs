@@ -15,6 +15,7 @@
 //!     └─► status (server-side apply, only when changed) + Events; resync for drift
 //! ```
 
+mod backoff;
 mod changes;
 mod context;
 mod controllers;
@@ -246,7 +247,7 @@ async fn connect(url: &str, settings: &crate::store::PoolSettings) -> Store {
             Ok(store) => return store,
             Err(e) => {
                 attempt += 1;
-                let delay = context::backoff_delay(attempt).min(Duration::from_secs(30));
+                let delay = crate::jitter::spread(backoff::delay(attempt).min(Duration::from_secs(30)));
                 warn!(error = %e.chain(), retry_in = ?delay, "database not reachable");
                 tokio::time::sleep(delay).await;
             }

@@ -255,32 +255,18 @@ async fn publish<K: Managed>(ctx: &Context, obj: &K, event: &Event) {
     }
 }
 
-/// Back off per object: 1s, 2s, 4s … up to 5 minutes while failures repeat.
+/// Back off per object: 1s, 2s, 4s … up to 5 minutes while failures repeat, each spread by a
+/// tenth either way so objects that failed together (a database outage) do not retry together.
 pub fn error_policy<K: Managed>(obj: Arc<K>, err: &Error, ctx: Arc<Context>) -> Action {
-    let delay = ctx.backoff(&key(obj.as_ref()));
+    let delay = crate::jitter::spread(ctx.backoff(&key(obj.as_ref())));
     warn!(kind = K::KIND.as_str(), name = obj.name_any(), category = err.category(), error = %err, retry_in = ?delay, "will retry");
     Action::requeue(delay)
-}
-
-/// `resync` spread by up to a tenth either way, so objects reconciled together (a bulk apply,
-/// a restart) do not all come back in the same second.
-pub fn jittered(resync: std::time::Duration) -> std::time::Duration {
-    let spread = resync / 10;
-    if spread < std::time::Duration::from_millis(1) {
-        return resync;
-    }
-    let mut bytes = [0u8; 8];
-    let offset = match getrandom::fill(&mut bytes) {
-        Ok(()) => u64::from_le_bytes(bytes) % (2 * spread.as_millis().max(1) as u64),
-        Err(_) => spread.as_millis() as u64,
-    };
-    (resync - spread) + std::time::Duration::from_millis(offset)
 }
 
 /// The resync (jittered), or sooner when the outcome has a deadline (an invitation's expiry): the object
 /// is looked at again right after it passes.
 fn next_look(outcome: &Outcome, resync: std::time::Duration, now: Timestamp) -> std::time::Duration {
-    let resync = jittered(resync);
+    let resync = crate::jitter::spread(resync);
     let Some(at) = outcome.requeue_at else { return resync };
     let until = at.duration_since(now);
     let until = std::time::Duration::try_from(until).unwrap_or_default() + std::time::Duration::from_millis(500);
@@ -292,18 +278,4 @@ fn next_look(outcome: &Outcome, resync: std::time::Duration, now: Timestamp) -> 
 fn wrote(outcome: &Outcome) -> bool {
     use crate::core::Action::*;
     matches!(outcome.action, Created | Updated | Adopted | Imported | Archived | Orphaned)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_resync_is_spread_by_a_tenth_either_way() {
-        let resync = std::time::Duration::from_secs(300);
-        let looks: Vec<_> = (0..50).map(|_| jittered(resync)).collect();
-        assert!(looks.iter().all(|d| *d >= resync * 9 / 10 && *d < resync * 11 / 10), "{looks:?}");
-        assert!(looks.iter().any(|d| *d != looks[0]), "spread: {looks:?}");
-        assert_eq!(jittered(std::time::Duration::from_millis(5)), std::time::Duration::from_millis(5));
-    }
 }
