@@ -10,7 +10,8 @@
 //!   │          fence? [failpoint after-commit-before-send]
 //!   │          Transport::send (within the lease)
 //!   │            ok  ──► [failpoint after-send-before-mark]
-//!   │                    tx { outbox::mark_sent; invitations::mark_sent(message_id) }
+//!   │                    tx { outbox::mark_sent; invitations::mark_sent(message_id) },
+//!   │                    tried again while the database is down, as long as the claim lasts
 //!   │            5xx ──► refusals < max_attempts ? mark_failed(now + backoff) : mark_dead(refused)
 //!   │            else ──► (connection, timeout, TLS, 4xx) mark_failed(now + backoff), or
 //!   │                     mark_dead(expired) once older than max_age
@@ -23,13 +24,15 @@
 //! send only with enough lease left, so a claim does not run out mid-send in normal operation.
 //!
 //! **Delivery is at-least-once.** A mail is committed before any send, so a crash never loses
-//! it; a crash between the send and `mark_sent` leaves the claim to run out, and the next
+//! it; a crash between the send and `mark_sent` (or a database down for longer than the claim's
+//! lease, while the mark is tried again) leaves the claim to run out, and the next
 //! sender sends the mail again with the same Message-ID, which receivers (and the `file://`
 //! transport) can deduplicate. Nobody can know after a crash whether the relay got the mail.
 //!
 //! **Fencing.** Before each claim and each send the dispatcher checks the store's fence
 //! ([`Store::check_fence`]): a leader whose lease may have expired sends nothing more. It writes
-//! nothing then either (its claims run out by themselves), except to record a send already made.
+//! nothing then either, except to record a send already made and to hand back its claims on
+//! mails it did not send (so the next leader need not wait for their lease).
 //!
 //! **Failpoints** (debug builds only, for crash tests): with `ACCOUNTOPS_FAILPOINT` set to
 //! `after-commit-before-send` or `after-send-before-mark`, the process aborts at that point.
@@ -311,8 +314,12 @@ impl Dispatcher {
             }
             match self.deliver(mail, window).await {
                 Ok(done) => report.add(done),
-                // Fenced: write nothing more; the claims run out by themselves.
-                Err(e @ MailError::Store(StoreError::Fenced(_))) => return Err(e),
+                // Fenced before this mail went out (the fence is checked before each send): hand
+                // it and the rest back, so the next leader need not wait for their lease.
+                Err(e @ MailError::Store(StoreError::Fenced(_))) => {
+                    self.release(&claimed[n..]).await;
+                    return Err(e);
+                }
                 Err(e) => {
                     self.release(&claimed[n + 1..]).await;
                     return Err(e);
@@ -342,9 +349,11 @@ impl Dispatcher {
         }
     }
 
-    /// Hand claimed mails back unsent; a failure only means they wait for their lease.
+    /// Hand claimed mails back unsent; a failure only means they wait for their lease. Allowed
+    /// while fenced: it clears only this sender's claims on mails it did not send, so another
+    /// sender may send them sooner, never twice.
     async fn release(&self, mails: &[Mail]) {
-        if mails.is_empty() || self.store.check_fence().is_err() {
+        if mails.is_empty() {
             return;
         }
         let Ok(mut conn) = self.store.acquire().await else { return };
@@ -369,6 +378,7 @@ impl Dispatcher {
         };
         self.store.check_fence()?;
         failpoint("after-commit-before-send");
+        let claim_ends = Instant::now() + window;
         let sent = match tokio::time::timeout(window, self.transport.send(&message)).await {
             Ok(result) => result,
             Err(_) => Err(SendFailure::Failed(format!(
@@ -379,7 +389,7 @@ impl Dispatcher {
         match sent {
             Ok(()) => {
                 failpoint("after-send-before-mark");
-                if self.record_sent(mail).await? {
+                if self.record_sent_within(mail, claim_ends).await? {
                     self.stats.sent.fetch_add(1, Ordering::Relaxed);
                     tracing::info!(message_id = %mail.message_id, kind = %mail.kind, "mail sent");
                 }
@@ -441,6 +451,23 @@ impl Dispatcher {
         let age = now.duration_since(mail.created_at);
         let max = jiff::SignedDuration::try_from(self.config.max_age).unwrap_or(jiff::SignedDuration::MAX);
         (age >= max).then(|| human(age.unsigned_abs()))
+    }
+
+    /// [`Dispatcher::record_sent`], tried again while the database is unreachable for as long as
+    /// the claim lasts: the relay has the mail, so giving up here would have the next sender
+    /// send it again once the claim runs out (a database restart used to duplicate mails).
+    async fn record_sent_within(&self, mail: &Mail, claim_ends: Instant) -> Result<bool, MailError> {
+        let mut delay = Duration::from_millis(100);
+        loop {
+            match self.record_sent(mail).await {
+                Err(MailError::Store(e)) if e.is_transient() && Instant::now() + delay < claim_ends => {
+                    tracing::warn!(message_id = %mail.message_id, error = %e, retry_in = ?delay, "sent, but not yet recorded");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(2));
+                }
+                result => return result,
+            }
+        }
     }
 
     /// The mail is sent: mark it, and record its Message-ID on the invitation it carries.
