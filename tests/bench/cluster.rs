@@ -16,18 +16,16 @@ use accountops::api::Membership;
 use anyhow::{Context as _, bail};
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Namespace;
-use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
+use kube::Client;
+use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::{WatchStreamExt, reflector, watcher};
-use kube::{Client, ResourceExt};
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::harness::{self, Supervised};
 use crate::objects;
 use crate::report::{self, Requests};
+use crate::setup::{CLIENTS, create, fresh_database, ready_at_generation};
 use crate::smtp::{Security, SmtpServer};
-
-/// Concurrent clients for creating objects and for the raw ceiling.
-const CLIENTS: usize = 16;
 
 pub struct Options {
     pub n: usize,
@@ -149,39 +147,6 @@ pub async fn run(options: &Options) -> anyhow::Result<Figures> {
     })
 }
 
-/// Ready=True for the object's current generation.
-fn ready_at_generation(m: &Membership) -> bool {
-    let generation = m.metadata.generation;
-    m.status.as_ref().is_some_and(|s| {
-        s.conditions
-            .0
-            .iter()
-            .any(|c| c.type_ == "Ready" && format!("{:?}", c.status) == "True" && c.observed_generation == generation)
-    })
-}
-
-/// Creates `objects` in `ns` with [`CLIENTS`] concurrent requests.
-async fn create(client: &Client, ns: &str, objects: Vec<Value>) -> anyhow::Result<()> {
-    futures::stream::iter(objects.into_iter().map(Ok::<_, anyhow::Error>))
-        .try_for_each_concurrent(CLIENTS, |object| async move {
-            let object: DynamicObject = serde_json::from_value(object)?;
-            let resource = api_resource(&object)?;
-            let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &resource);
-            api.create(&PostParams::default(), &object)
-                .await
-                .with_context(|| format!("creating {}", object.name_any()))?;
-            Ok(())
-        })
-        .await
-}
-
-fn api_resource(object: &DynamicObject) -> anyhow::Result<kube::api::ApiResource> {
-    let types = object.types.as_ref().context("apiVersion and kind")?;
-    let gvk = kube::api::GroupVersionKind::try_from(types)?;
-    let plural = format!("{}s", types.kind.to_lowercase());
-    Ok(kube::api::ApiResource::from_gvk_with_plural(&gvk, &plural))
-}
-
 /// [`CLIENTS`] clients write a Ready status (server-side apply, as the operator does) to each
 /// of the `n` Memberships of `ns` once; the time that takes.
 async fn raw_ceiling(client: &Client, ns: &str, n: usize) -> anyhow::Result<Duration> {
@@ -216,17 +181,4 @@ async fn requests(client: &Client) -> anyhow::Result<Requests> {
     let request = http::Request::get("/metrics").body(Vec::new())?;
     let text = client.request_text(request).await.context("reading the apiserver's /metrics")?;
     Ok(report::parse_requests(&text))
-}
-
-/// A new database on the test PostgreSQL server (`ACCOUNTOPS_TEST_POSTGRES_URL`).
-async fn fresh_database() -> anyhow::Result<String> {
-    let admin = std::env::var("ACCOUNTOPS_TEST_POSTGRES_URL")
-        .context("ACCOUNTOPS_TEST_POSTGRES_URL is not set: run tests/bench/run.sh")?;
-    let name = format!("accountops_bench_{}", uuid::Uuid::new_v4().simple());
-    let store = accountops::store::Store::connect(&admin).await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(store.pool()).await?;
-    store.close().await;
-    let mut url = url::Url::parse(&admin)?;
-    url.set_path(&name);
-    Ok(url.to_string())
 }

@@ -22,6 +22,7 @@ mod local;
 mod objects;
 #[cfg_attr(test, allow(dead_code))]
 mod report;
+mod setup;
 
 use std::process::ExitCode;
 use std::time::Duration;

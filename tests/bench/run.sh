@@ -27,6 +27,12 @@ fi
 python3 -c 'import aiosmtpd' 2>/dev/null || python3 -m pip install --quiet 'aiosmtpd==1.4.6'
 export PATH="$KUBEBUILDER_ASSETS:$PATH"
 
-log "building the release binary and the benchmark"
-cargo bench --locked --bench scale --no-run
-exec cargo bench --locked --bench scale -- "$@"
+# tests/tools/faults.sh comes through here with --faults: the same servers, the other target.
+bench=scale
+if [ "${1:-}" = "--faults" ]; then
+    bench=faults
+    shift
+fi
+log "building the release binary and the $bench target"
+cargo bench --locked --bench "$bench" --no-run
+exec cargo bench --locked --bench "$bench" -- "$@"

@@ -8,6 +8,10 @@ mod bench_report;
 mod chart;
 mod chart_replicas;
 mod cli;
+/// The fault campaign's pure parts (mail counts, readiness, its rows), unit-tested here.
+#[allow(dead_code)]
+#[path = "../bench/fault_figures.rs"]
+mod fault_figures;
 mod fencing;
 mod harness;
 mod input;

@@ -4,6 +4,8 @@
 #   tests/tools/postgres.sh              ensure the server runs and the role exists; print the URL
 #   tests/tools/postgres.sh --print-url  print the URL only (no changes)
 #   tests/tools/postgres.sh --stop       stop the cluster (only if this machine runs it)
+#   tests/tools/postgres.sh --restart S  stop the cluster (fast: connections are cut), keep it
+#                                        down S seconds, start it, wait until it answers
 #
 # Idempotent and quick when already done: when the server answers and the role can log in,
 # it only prints the URL. Otherwise it installs the Debian package (only when missing),
@@ -118,8 +120,15 @@ case "${1:-}" in
         fi
         exit 0
         ;;
+    --restart)
+        down="${2:-0}"
+        as_root pg_ctlcluster "$version" "$cluster" stop -m fast >&2
+        sleep "$down"
+        start_server
+        exit 0
+        ;;
     "") ;;
-    *) die "unknown argument '$1' (use --print-url or --stop)" ;;
+    *) die "unknown argument '$1' (use --print-url, --stop or --restart SECONDS)" ;;
 esac
 
 if role_ready; then

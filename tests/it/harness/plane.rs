@@ -35,6 +35,8 @@ pub struct ControlPlane {
     pub(super) pki: Pki,
     pub(super) serial: AtomicU32,
     processes: Mutex<Vec<Supervised>>,
+    /// How kube-apiserver was started, to start it again on the same port.
+    apiserver: Launch,
     _janitor: Option<Child>,
 }
 
@@ -53,7 +55,7 @@ impl ControlPlane {
 
         let (etcd, etcd_url) = start_etcd(&assets, &dir)?;
         let mut processes = vec![etcd];
-        let (apiserver, server) = start_apiserver(&assets, &dir, &pki, &etcd_url)?;
+        let (apiserver, server, launch) = start_apiserver(&assets, &dir, &pki, &etcd_url)?;
         processes.push(apiserver);
 
         let admin_cert = pki.client_cert("admin", "accountops-test-admin", Some("system:masters"))?;
@@ -76,6 +78,7 @@ impl ControlPlane {
             pki,
             serial: AtomicU32::new(0),
             processes: Mutex::new(processes),
+            apiserver: launch,
             _janitor: janitor,
         })
     }
@@ -125,6 +128,40 @@ impl ControlPlane {
             }
         }
     }
+
+    /// Kills kube-apiserver (SIGKILL), keeps it down for `down`, then starts it again on the
+    /// same port and waits until it is ready: a control plane restart as clients see it (etcd
+    /// keeps every object). Only for a binary whose tests expect it (the fault campaign).
+    #[allow(dead_code)] // the fault campaign's; the integration tests share one plane
+    pub async fn restart_apiserver(&self, down: Duration) -> Result<()> {
+        let old = {
+            let mut processes = self.processes.lock().unwrap_or_else(|e| e.into_inner());
+            let at = processes.iter().position(|p| p.name == "kube-apiserver").context("no kube-apiserver")?;
+            processes.remove(at)
+        };
+        if let Some(pid) = old.program_pid() {
+            Cmd::new("kill").arg("-KILL").arg(pid.to_string()).run().await;
+        }
+        drop(old);
+        tokio::time::sleep(down).await;
+        let log = self.dir.join("kube-apiserver.log");
+        let mut process = Supervised::spawn("kube-apiserver", &self.assets.kube_apiserver, &self.apiserver.args, &log)?;
+        let deadline = Instant::now() + START_TIMEOUT;
+        while TcpStream::connect((Ipv4Addr::LOCALHOST, self.apiserver.port)).is_err() {
+            if let Some(status) = process.exited() {
+                bail!("kube-apiserver exited on restart ({status}):\n{}", process.log_tail());
+            }
+            if Instant::now() > deadline {
+                bail!("kube-apiserver not listening after {START_TIMEOUT:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let client = self.admin.client().await?;
+        let mut started = vec![process];
+        wait_ready(&client, &mut started).await?;
+        self.processes.lock().unwrap_or_else(|e| e.into_inner()).extend(started);
+        Ok(())
+    }
 }
 
 fn start_etcd(assets: &Assets, dir: &Path) -> Result<(Supervised, String)> {
@@ -151,13 +188,20 @@ fn start_etcd(assets: &Assets, dir: &Path) -> Result<(Supervised, String)> {
     })
 }
 
-fn start_apiserver(assets: &Assets, dir: &Path, pki: &Pki, etcd_url: &str) -> Result<(Supervised, String)> {
+/// A component's command line and port.
+struct Launch {
+    args: Vec<String>,
+    port: u16,
+}
+
+fn start_apiserver(assets: &Assets, dir: &Path, pki: &Pki, etcd_url: &str) -> Result<(Supervised, String, Launch)> {
     let serving = pki.serving_cert(
         "apiserver",
         &["127.0.0.1", "localhost", "10.0.0.1", "kubernetes", "kubernetes.default", "kubernetes.default.svc"],
     )?;
     let (sa_public, sa_private) = pki.service_account_key()?;
-    retry_ports("kube-apiserver", || {
+    let mut launch = None;
+    let (process, url) = retry_ports("kube-apiserver", || {
         let port = free_port()?;
         let args = vec![
             format!("--etcd-servers={etcd_url}"),
@@ -180,8 +224,11 @@ fn start_apiserver(assets: &Assets, dir: &Path, pki: &Pki, etcd_url: &str) -> Re
         ];
         let apiserver =
             Supervised::spawn("kube-apiserver", &assets.kube_apiserver, &args, &dir.join("kube-apiserver.log"))?;
+        launch = Some(Launch { args, port });
         Ok((apiserver, port, format!("https://127.0.0.1:{port}")))
-    })
+    })?;
+    let launch = launch.context("kube-apiserver was started")?;
+    Ok((process, url, launch))
 }
 
 /// Starts a component until it listens on its port, retrying on fresh ports when the one it
