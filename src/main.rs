@@ -132,7 +132,7 @@ enum Command {
         #[command(flatten)]
         mail: MailArgs,
         #[command(flatten)]
-        scim: Box<accountops::provisioning::ScimArgs>,
+        scim: Box<accountops::scim::ScimArgs>,
     },
 }
 

@@ -53,7 +53,7 @@ use crate::core::provisioning::{self, DesiredSync, credentials, preview};
 use crate::core::tenant_link::{self, DesiredTenantLink};
 use crate::core::{Action, CoreError, Flags, Outcome};
 use crate::mail::MailSettings;
-use crate::provisioning::Guards;
+use crate::scim::Guards;
 use crate::store::{Conn, ManagedTable, Owner, Store, StoreError, Tx, footprint, ownership};
 use jiff::Timestamp;
 
@@ -74,7 +74,7 @@ pub struct Options {
     /// Sender and accept link of the mails Memberships and partner invitations queue.
     pub mail: MailSettings,
     /// The SCIM endpoint policy and limits (`--scim-*`, as the operator's).
-    pub scim: crate::provisioning::GuardSettings,
+    pub scim: crate::scim::GuardSettings,
 }
 
 /// What became of one object.

@@ -8,7 +8,7 @@
 //! | a Secret that is not in the set | waits: `CredentialsSecretNotFound`, as in a cluster |
 //! | `caSecretRef` of the set | its `ca.crt` (absent: the system's roots) |
 //!
-//! The values go straight into [`Credentials`](crate::provisioning::Credentials) (redacted when
+//! The values go straight into [`Credentials`](crate::scim::Credentials) (redacted when
 //! printed). Local mode shows no credentials hash, so it keys the hash with a key of its own
 //! run ([`run_key`]) rather than the database's.
 

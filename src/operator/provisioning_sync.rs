@@ -67,7 +67,7 @@ impl Managed for ProvisioningSync {
         let (credentials, credentials_hash) = match (secret, refused) {
             (Some(secret), None) => from_secret(&self.spec, &secret, &ctx.credentials_key(now).await?)?,
             // Deletion goes on without them: an Orphan needs none, a Delete reports the error.
-            _ if deleting => (crate::provisioning::Credentials::Bearer(String::new()), String::new()),
+            _ if deleting => (crate::scim::Credentials::Bearer(String::new()), String::new()),
             (_, Some(refused)) => return Ok(refused),
             (None, None) => return Ok(secret_missing(&self.spec, &owner.namespace, resync, now)),
         };

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use accountops::api::provisioning_sync::SyncStatus;
 use accountops::core::provisioning::{DesiredSync, SyncFacts, reconcile};
-use accountops::provisioning::{
+use accountops::scim::{
     Creation, Credentials, EndpointGuard, Group, GuardSettings, Guards, Member, PatchOperation, Resource as _,
     RetryPolicy, ScimClient, ScimConfig, User,
 };

@@ -22,7 +22,7 @@ use crate::api::DeletionPolicy;
 use crate::api::provisioning_sync::{Deprovision, SyncStatus};
 use crate::core::error::CoreError;
 use crate::core::flags::FORCE_ORPHAN_ANNOTATION;
-use crate::provisioning::Guards;
+use crate::scim::Guards;
 use crate::store::Store;
 use crate::store::ownership::{self, ManagedTable};
 use crate::store::provisioning::{self as syncs, ProvisioningSync, SyncResult, SyncStatus as RowStatus};

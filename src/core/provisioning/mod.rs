@@ -44,7 +44,7 @@ use crate::core::error::CoreError;
 use crate::core::flags::Flags;
 use crate::core::outcome::{Action, Change, Kind, Outcome};
 use crate::mail::MailSettings;
-use crate::provisioning::{Credentials, Guards, ScimClient, ScimConfig, ScimError};
+use crate::scim::{Credentials, Guards, ScimClient, ScimConfig, ScimError};
 use crate::store::accounts::LifecycleState;
 use crate::store::memberships::{self, MembershipPhase, Scope};
 use crate::store::ownership::{self, ManagedTable, Owner};

@@ -28,7 +28,7 @@ use accountops::core::organization::{self, DesiredOrganization};
 use accountops::core::provisioning::DesiredSync;
 use accountops::core::{Flags, Outcome};
 use accountops::mail::MailSettings;
-use accountops::provisioning::Credentials;
+use accountops::scim::Credentials;
 use accountops::store::{Owner, Store};
 use jiff::Timestamp;
 use serde_json::{Value, json};
