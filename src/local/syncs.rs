@@ -17,7 +17,7 @@ use k8s_openapi::api::core::v1::Secret;
 use super::validate::{Item, ManifestSet};
 use crate::api::ProvisioningSync;
 use crate::core::CoreError;
-use crate::core::provisioning::credentials::{CredentialsSecret, HashKey, SecretData};
+use crate::core::sync::credentials::{CredentialsSecret, HashKey, SecretData};
 
 /// The data of Secret `name` in `namespace`, from the set: base64 `data` decoded, with
 /// `stringData` over it (as the apiserver merges them). `None` when the set has no such Secret.

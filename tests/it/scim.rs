@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use accountops::api::provisioning_sync::SyncStatus;
-use accountops::core::provisioning::{DesiredSync, SyncFacts, reconcile};
+use accountops::core::sync::{DesiredSync, SyncFacts, reconcile};
 use accountops::scim::{
     Creation, Credentials, EndpointGuard, Group, GuardSettings, Guards, Member, PatchOperation, Resource as _,
     RetryPolicy, ScimClient, ScimConfig, User,

@@ -25,7 +25,7 @@ use accountops::api::provisioning_sync::ProvisioningSyncSpec;
 use accountops::core::account::{self, DesiredAccount};
 use accountops::core::membership::{self, DesiredMembership};
 use accountops::core::organization::{self, DesiredOrganization};
-use accountops::core::provisioning::DesiredSync;
+use accountops::core::sync::DesiredSync;
 use accountops::core::{Flags, Outcome};
 use accountops::mail::MailSettings;
 use accountops::scim::Credentials;
