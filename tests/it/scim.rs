@@ -11,7 +11,7 @@ use accountops::scim::{
     Creation, Credentials, EndpointGuard, Group, GuardSettings, Guards, Member, PatchOperation, Resource as _,
     RetryPolicy, ScimClient, ScimConfig, User,
 };
-use accountops::store::provisioning as syncs;
+use accountops::store::syncs;
 use accountops::store::{assets, outbox};
 use jiff::Timestamp;
 use serde_json::json;

@@ -25,7 +25,7 @@ use crate::core::flags::FORCE_ORPHAN_ANNOTATION;
 use crate::scim::Guards;
 use crate::store::Store;
 use crate::store::ownership::{self, ManagedTable};
-use crate::store::provisioning::{self as syncs, ProvisioningSync, SyncResult, SyncStatus as RowStatus};
+use crate::store::syncs::{self, ProvisioningSync, SyncResult, SyncStatus as RowStatus};
 
 /// Finish the deletion of `desired` (its `provisioning_syncs` row is `row`).
 pub(super) async fn finish(

@@ -48,9 +48,7 @@ use crate::scim::{Credentials, Guards, ScimClient, ScimConfig, ScimError};
 use crate::store::accounts::LifecycleState;
 use crate::store::memberships::{self, MembershipPhase, Scope};
 use crate::store::ownership::{self, ManagedTable, Owner};
-use crate::store::provisioning::{
-    self as syncs, NewProvisioningSync, ProvisioningSync as ProvisioningSyncRow, SyncResult,
-};
+use crate::store::syncs::{self, NewProvisioningSync, ProvisioningSync as ProvisioningSyncRow, SyncResult};
 use crate::store::{Conn, Store, assets, organizations, users};
 
 /// At most this many assets are listed in status.
