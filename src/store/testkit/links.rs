@@ -20,14 +20,14 @@ fn terms() -> LinkTerms {
 }
 
 /// Two organizations (provider, tenant) under one account.
-async fn two_orgs(c: &mut Conn) -> (String, String) {
+pub(super) async fn two_orgs(c: &mut Conn) -> (String, String) {
     let acct = account(c, None).await;
     let p = organization(c, &acct.id, "MSP").await;
     let t = organization(c, &acct.id, "Customer").await;
     (p.id, t.id)
 }
 
-fn link(provider: &str, tenant: &str, mode: LinkMode) -> NewTenantLink {
+pub(super) fn link(provider: &str, tenant: &str, mode: LinkMode) -> NewTenantLink {
     NewTenantLink {
         provider_organization_id: provider.into(),
         tenant_organization_id: tenant.into(),
