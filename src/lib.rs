@@ -7,6 +7,6 @@ pub mod jitter;
 pub mod local;
 pub mod mail;
 pub mod operator;
-pub mod provisioning;
 pub mod redact;
+pub mod scim;
 pub mod store;

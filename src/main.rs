@@ -63,10 +63,12 @@ enum Command {
         #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE)]
         database: String,
     },
-    /// Show what `apply` would do: per Account, Organization, Membership and TenantLink, create, update or
-    /// archive, field by field, against the database. Writes nothing.
+    /// Show what `apply` would do: per Account, Organization, Membership, TenantLink and
+    /// ProvisioningSync, create, update or archive, field by field, against the database.
+    /// Writes nothing and contacts no external provisioning system.
     Plan(LocalArgs),
-    /// Reconcile the manifests' Accounts, Organizations, Memberships and TenantLinks into the database, deliver
+    /// Reconcile the manifests' Accounts, Organizations, Memberships, TenantLinks and
+    /// ProvisioningSyncs into the database (a sync also pushes to its external system), deliver
     /// invitation mails to the mailbox, and print a table of the outcomes; running it again on
     /// unchanged manifests changes nothing.
     Apply(LocalArgs),
@@ -132,7 +134,7 @@ enum Command {
         #[command(flatten)]
         mail: MailArgs,
         #[command(flatten)]
-        scim: Box<accountops::provisioning::ScimArgs>,
+        scim: Box<accountops::scim::ScimArgs>,
     },
 }
 

@@ -1,4 +1,5 @@
-//! Small database steps both kinds share.
+//! Small database steps the kinds share (ProvisioningSync too): the fenced commit, whether an
+//! import is offered, the row an observation focuses on, and a released owner of this name.
 
 use crate::store::{Store, StoreError, StoredOwner, Tx};
 

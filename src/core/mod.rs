@@ -26,7 +26,7 @@
 //! `<kind>::reconcile` (a transaction of its own, opened only when the plan writes); local mode
 //! calls `<kind>::reconcile_in` in its run's transaction, which `accountops plan` rolls back.
 //! ProvisioningSync, which also talks to an external system, has its own reconcile
-//! (`provisioning`). A Membership's
+//! ([`sync`]). A Membership's
 //! apply also queues its mails (invitation, existing-user notice) in the same transaction;
 //! [`tokens`] makes the invitation tokens, and `membership::accept` consumes them. No Kubernetes client type appears below the shells: the
 //! desired side is the spec structs and the decoded [`Flags`], the observed side is store rows.
@@ -48,8 +48,8 @@ pub mod organization;
 pub mod outcome;
 pub mod plan;
 pub mod provider_code;
-pub mod provisioning;
 pub mod storable;
+pub mod sync;
 pub mod tenant_link;
 pub mod tokens;
 

@@ -198,7 +198,7 @@ pub struct Outcome {
     /// A TenantLink's phase, link ID, counterpart and acceptance, for its status.
     pub tenant_link: Option<Box<TenantLinkFacts>>,
     /// A ProvisioningSync's sync status, external IDs, counts and assets, for its status.
-    pub provisioning: Option<Box<super::provisioning::SyncFacts>>,
+    pub provisioning: Option<Box<super::sync::SyncFacts>>,
 }
 
 impl Outcome {

@@ -1,8 +1,7 @@
-//! The plan shape both kinds share, and the ownership rules that pick the row to work on.
-//!
-//! Which row an object works on, and whether it may, is the same question for every managed
-//! kind; only the fields differ. `route` answers it from the owner columns of the rows the
-//! store returned:
+//! The plan shape and the ownership rules of the kinds that write only the database (Account,
+//! Organization, Membership, TenantLink); ProvisioningSync picks its record with its own claim
+//! (`core::sync::preview`) under the same import grant. Which row an object works on, and
+//! whether it may: `route` answers it from the owner columns of the rows the store returned:
 //!
 //! | row found | owner columns | not deleting | deleting |
 //! |---|---|---|---|

@@ -120,7 +120,7 @@ pub struct LocalArgs {
     pub output: Output,
     /// Which SCIM endpoints `apply` may contact, and what one may cost (as `accountops run`).
     #[command(flatten)]
-    pub scim: Box<crate::provisioning::ScimArgs>,
+    pub scim: Box<crate::scim::ScimArgs>,
 }
 
 /// Run `plan` or `apply`; see the module documentation.

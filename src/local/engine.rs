@@ -17,7 +17,7 @@
 //! after pruning: it pushes the account's organizations and members as this run left them (a
 //! pruned member is deprovisioned in the same run; a sync's account is in the set, so it is
 //! never one `--prune` archives). `apply` pushes to
-//! the external system; `plan` does not contact it (see `core::provisioning::preview`). A
+//! the external system; `plan` does not contact it (see `core::sync::preview`). A
 //! pruned sync's record is archived; the external system is left as it is.
 //!
 //! Both commands run the very same walk, so `plan` cannot drift from `apply`: the whole run is
@@ -49,11 +49,11 @@ use crate::core::account::{self, DesiredAccount};
 use crate::core::db;
 use crate::core::membership::{self, DesiredMembership};
 use crate::core::organization::{self, DesiredOrganization};
-use crate::core::provisioning::{self, DesiredSync, credentials, preview};
+use crate::core::sync::{self, DesiredSync, credentials, preview};
 use crate::core::tenant_link::{self, DesiredTenantLink};
 use crate::core::{Action, CoreError, Flags, Outcome};
 use crate::mail::MailSettings;
-use crate::provisioning::Guards;
+use crate::scim::Guards;
 use crate::store::{Conn, ManagedTable, Owner, Store, StoreError, Tx, footprint, ownership};
 use jiff::Timestamp;
 
@@ -74,7 +74,7 @@ pub struct Options {
     /// Sender and accept link of the mails Memberships and partner invitations queue.
     pub mail: MailSettings,
     /// The SCIM endpoint policy and limits (`--scim-*`, as the operator's).
-    pub scim: crate::provisioning::GuardSettings,
+    pub scim: crate::scim::GuardSettings,
 }
 
 /// What became of one object.
@@ -122,7 +122,7 @@ impl Entry {
         let Status::Done(o) = &self.status else { return false };
         let awaiting = o.action.is_ready()
             && o.tenant_link.as_deref().is_some_and(|l| l.phase == crate::api::tenant_link::TenantLinkPhase::Pending);
-        let unanswered = o.provisioning.as_deref().is_some_and(provisioning::SyncFacts::waits_for_external_system);
+        let unanswered = o.provisioning.as_deref().is_some_and(sync::SyncFacts::waits_for_external_system);
         o.action == Action::Waiting || awaiting || unanswered
     }
 
@@ -455,7 +455,7 @@ impl SyncRun<'_> {
         now: Timestamp,
     ) -> Status {
         let spec = &item.object.spec;
-        let resync = provisioning::resync_interval(spec);
+        let resync = sync::resync_interval(spec);
         let Some(secret) = syncs::credentials(set, item) else {
             return Status::Done(credentials::secret_missing(spec, &item.namespace, resync, now));
         };
@@ -478,7 +478,7 @@ impl SyncRun<'_> {
                     credentials_hash: hash,
                     ca_pem: syncs::ca_pem(set, item),
                 };
-                provisioning::reconcile(store, guards, &wanted, mail, now)
+                sync::reconcile(store, guards, &wanted, mail, now)
                     .await
                     .map(|facts| facts.into_outcome(false, resync, now))
             }

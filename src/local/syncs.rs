@@ -8,7 +8,7 @@
 //! | a Secret that is not in the set | waits: `CredentialsSecretNotFound`, as in a cluster |
 //! | `caSecretRef` of the set | its `ca.crt` (absent: the system's roots) |
 //!
-//! The values go straight into [`Credentials`](crate::provisioning::Credentials) (redacted when
+//! The values go straight into [`Credentials`](crate::scim::Credentials) (redacted when
 //! printed). Local mode shows no credentials hash, so it keys the hash with a key of its own
 //! run ([`run_key`]) rather than the database's.
 
@@ -17,7 +17,7 @@ use k8s_openapi::api::core::v1::Secret;
 use super::validate::{Item, ManifestSet};
 use crate::api::ProvisioningSync;
 use crate::core::CoreError;
-use crate::core::provisioning::credentials::{CredentialsSecret, HashKey, SecretData};
+use crate::core::sync::credentials::{CredentialsSecret, HashKey, SecretData};
 
 /// The data of Secret `name` in `namespace`, from the set: base64 `data` decoded, with
 /// `stringData` over it (as the apiserver merges them). `None` when the set has no such Secret.

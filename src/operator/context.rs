@@ -34,7 +34,7 @@ pub struct Context {
     /// Wakes the dispatcher after a commit that queued mail (leader only).
     pub mail_wake: Option<crate::mail::DispatchHandle>,
     /// Rate budget and circuit breaker per SCIM endpoint, shared by every ProvisioningSync.
-    pub scim_guards: crate::provisioning::Guards,
+    pub scim_guards: crate::scim::Guards,
     /// The key of `status.credentialsHash`, read (or created) once from the database.
     credentials_key: tokio::sync::OnceCell<crate::store::keys::HashKey>,
     /// Consecutive failures per object, for exponential backoff (pruned of objects gone).
@@ -62,7 +62,7 @@ impl Context {
             mail_settings: crate::mail::MailSettings::default(),
             invitations_per_day: crate::core::membership::DEFAULT_INVITATIONS_PER_DAY,
             mail_wake: None,
-            scim_guards: crate::provisioning::Guards::default(),
+            scim_guards: crate::scim::Guards::default(),
             credentials_key: tokio::sync::OnceCell::new(),
         }
     }

@@ -57,7 +57,7 @@ pub struct Metrics {
     pub queue_depth: Family<KindLabels, Gauge>,
     pub scim_requests: Family<ScimLabels, Counter>,
     pub scim_circuit_open: Family<EndpointLabels, Gauge>,
-    scim: std::sync::Mutex<Option<crate::provisioning::Guards>>,
+    scim: std::sync::Mutex<Option<crate::scim::Guards>>,
     delivery: std::sync::Mutex<Option<std::sync::Arc<crate::mail::DeliveryStats>>>,
     queues: std::sync::Mutex<Vec<(&'static str, QueueProbe)>>,
 }
@@ -164,7 +164,7 @@ impl Metrics {
     }
 
     /// Export the SCIM endpoints' counters and breakers (read at each scrape).
-    pub fn track_scim(&self, guards: crate::provisioning::Guards) {
+    pub fn track_scim(&self, guards: crate::scim::Guards) {
         *self.scim.lock().unwrap_or_else(|p| p.into_inner()) = Some(guards);
     }
 
@@ -236,7 +236,7 @@ mod tests {
 
     #[test]
     fn scim_requests_and_breakers_are_exposed_per_endpoint() {
-        use crate::provisioning::{GuardSettings, Guards};
+        use crate::scim::{GuardSettings, Guards};
         let m = Metrics::default();
         let guards = Guards::new(GuardSettings { failure_threshold: 1, ..GuardSettings::default() });
         m.track_scim(guards.clone());

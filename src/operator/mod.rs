@@ -81,7 +81,7 @@ pub struct Config {
     /// The database connection pool (`--database-max-connections` and others).
     pub pool: crate::store::PoolSettings,
     /// The SCIM endpoint policy, client limits, rate budget and breaker (`--scim-*`).
-    pub scim: crate::provisioning::GuardSettings,
+    pub scim: crate::scim::GuardSettings,
 }
 
 /// How the operator sends mail.
@@ -135,7 +135,7 @@ pub async fn run(client: Client, config: Config) -> anyhow::Result<()> {
     let mut context = Context::new(client.clone(), store.clone(), cluster_id, config.resync, metrics.clone());
     context.mail_settings = mail_settings.clone();
     context.invitations_per_day = config.mail.invitations_per_day;
-    context.scim_guards = crate::provisioning::Guards::new(config.scim.clone());
+    context.scim_guards = crate::scim::Guards::new(config.scim.clone());
     metrics.track_scim(context.scim_guards.clone());
 
     // A standby is ready once it could take over: database, apiserver and CRDs answer.

@@ -7,13 +7,13 @@ use jiff::Timestamp;
 use super::context::Context;
 use super::kinds::{Managed, merge_own, put_condition, status_accessors};
 use crate::api::{Condition, ConditionStatus, DeletionPolicy, ProvisioningSync, ProvisioningSyncStatus};
-use crate::core::provisioning::{self, DesiredSync};
+use crate::core::sync::{self, DesiredSync};
 use crate::core::{CoreError, Flags, Kind, Outcome};
 use crate::store::Owner;
 
 /// `OrdersExecuted`: False while an executed order's product is changed (`OrderImmutable`) or
 /// orders wait for the first successful sync (`OrdersPending`), True once every order ran.
-fn orders_condition(facts: &provisioning::SyncFacts) -> (ConditionStatus, &'static str, String) {
+fn orders_condition(facts: &sync::SyncFacts) -> (ConditionStatus, &'static str, String) {
     if let Some(hold) = &facts.order_hold {
         return (ConditionStatus::False, "OrderImmutable", hold.clone());
     }
@@ -29,12 +29,12 @@ fn orders_condition(facts: &provisioning::SyncFacts) -> (ConditionStatus, &'stat
 }
 
 /// The Secret `spec.endpoint.credentialsSecretRef` with its type, `None` when it does not
-/// exist (see [`provisioning::credentials`]).
+/// exist (see [`sync::credentials`]).
 async fn credentials_secret(
     ctx: &Context,
     sync: &ProvisioningSync,
     namespace: &str,
-) -> Result<Option<provisioning::credentials::CredentialsSecret>, CoreError> {
+) -> Result<Option<sync::credentials::CredentialsSecret>, CoreError> {
     let name = sync.spec.endpoint.credentials_secret_ref.name.as_str();
     let read = super::secrets::read_typed(&ctx.client, namespace, name).await;
     read.map_err(|e| CoreError::Input { what: format!("Secret {name}"), reason: e.to_string() })
@@ -58,16 +58,16 @@ impl Managed for ProvisioningSync {
         flags: Flags,
         now: Timestamp,
     ) -> Result<Outcome, CoreError> {
-        let resync = provisioning::resync_interval(&self.spec);
+        let resync = sync::resync_interval(&self.spec);
         // Credentials and the CA are read from this object's own namespace only, and the
         // credentials only from a Secret that opted in.
-        use provisioning::credentials::{from_secret, refusal, secret_missing};
+        use sync::credentials::{from_secret, refusal, secret_missing};
         let secret = credentials_secret(ctx, self, &owner.namespace).await?;
         let refused = secret.as_ref().and_then(|s| refusal(&self.spec, &owner.namespace, s, resync, now));
         let (credentials, credentials_hash) = match (secret, refused) {
             (Some(secret), None) => from_secret(&self.spec, &secret, &ctx.credentials_key(now).await?)?,
             // Deletion goes on without them: an Orphan needs none, a Delete reports the error.
-            _ if deleting => (crate::provisioning::Credentials::Bearer(String::new()), String::new()),
+            _ if deleting => (crate::scim::Credentials::Bearer(String::new()), String::new()),
             (_, Some(refused)) => return Ok(refused),
             (None, None) => return Ok(secret_missing(&self.spec, &owner.namespace, resync, now)),
         };
@@ -80,7 +80,7 @@ impl Managed for ProvisioningSync {
         };
         let desired =
             DesiredSync { owner, spec: self.spec.clone(), deleting, flags, credentials, credentials_hash, ca_pem };
-        let facts = provisioning::reconcile(&ctx.store, &ctx.scim_guards, &desired, &ctx.mail_settings, now).await?;
+        let facts = sync::reconcile(&ctx.store, &ctx.scim_guards, &desired, &ctx.mail_settings, now).await?;
         Ok(facts.into_outcome(deleting, resync, now))
     }
 
@@ -123,7 +123,7 @@ mod tests {
     #[test]
     fn a_sync_status_adds_up_drift_and_keeps_what_a_failed_run_did_not_see() {
         use crate::api::provisioning_sync::{AssetRef, SyncStatus};
-        use crate::core::provisioning::SyncFacts;
+        use crate::core::sync::SyncFacts;
         let now: Timestamp = "2026-11-22T12:00:00Z".parse().expect("timestamp");
         let facts = SyncFacts {
             sync_status: SyncStatus::Synchronized,
@@ -138,7 +138,7 @@ mod tests {
                 asset_id: "asset-1".to_owned(),
                 executed_at: now.to_string(),
             }],
-            reason: crate::core::provisioning::SyncReason::Synchronized,
+            reason: crate::core::sync::SyncReason::Synchronized,
             ..SyncFacts::new("a".repeat(64))
         };
         let mut status = ProvisioningSyncStatus { drift_corrections: Some(5), ..Default::default() };
@@ -188,7 +188,7 @@ mod tests {
             group_count: None,
             drift_corrections: 0,
             assets: Vec::new(),
-            reason: crate::core::provisioning::SyncReason::External { category: "Unauthorized", transient: false },
+            reason: crate::core::sync::SyncReason::External { category: "Unauthorized", transient: false },
             ..facts
         }
         .into_outcome(false, std::time::Duration::from_secs(60), now);

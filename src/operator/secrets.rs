@@ -12,7 +12,7 @@ use kube::{Client, Resource, ResourceExt};
 
 use super::context::MANAGER;
 use crate::api::Organization;
-use crate::core::provisioning::credentials::CredentialsSecret;
+use crate::core::sync::credentials::CredentialsSecret;
 
 /// The data of a Secret, or `None` when it does not exist.
 pub async fn read(
@@ -24,7 +24,7 @@ pub async fn read(
 }
 
 /// A Secret's type and data, or `None` when it does not exist: what a ProvisioningSync's
-/// credentials are judged by ([`crate::core::provisioning::credentials::refusal`]).
+/// credentials are judged by ([`crate::core::sync::credentials::refusal`]).
 pub async fn read_typed(
     client: &Client,
     namespace: &str,

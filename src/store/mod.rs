@@ -22,7 +22,7 @@
 //! | invitations | [`invitations`] | via membership / tenant link | `revoked_at` |
 //! | tenant_links | [`tenant_links`] | yes | phase `revoked` + `revoked_at` |
 //! | provider_codes | [`provider_codes`] | via organization | `revoked_at` |
-//! | provisioning_syncs | [`provisioning`] | yes | `archived_at` |
+//! | provisioning_syncs | [`syncs`] | yes | `archived_at` |
 //! | assets | [`assets`] | via sync | `archived_at` |
 //! | mail_outbox | [`outbox`] | no | state `sent` / `dead` |
 //! | hash_keys | [`keys`] | no | never (a deleted key is made anew) |
@@ -74,9 +74,9 @@ pub mod organizations;
 pub mod outbox;
 pub mod ownership;
 pub mod provider_codes;
-pub mod provisioning;
 pub mod roles;
 pub(crate) mod row;
+pub mod syncs;
 pub mod tenant_links;
 #[doc(hidden)]
 pub mod testkit;

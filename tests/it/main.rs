@@ -32,6 +32,7 @@ mod scim_hostile;
 mod scim_hostile_e2e;
 mod scim_policy_e2e;
 mod scim_policy_local;
+mod scim_sync;
 mod secrets_output;
 mod shared_database;
 mod store_pg;

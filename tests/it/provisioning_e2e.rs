@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use accountops::api::{ProvisioningSync, SyncStatus};
-use accountops::provisioning::{Credentials, EndpointGuard, Group, GuardSettings, ScimClient, ScimConfig, User};
+use accountops::scim::{Credentials, EndpointGuard, Group, GuardSettings, ScimClient, ScimConfig, User};
 use kube::api::Api;
 
 use crate::harness;

@@ -8,9 +8,7 @@
 use std::process::Output;
 use std::sync::Arc;
 
-use accountops::provisioning::{
-    Credentials, EndpointGuard, Group, GuardSettings, RetryPolicy, ScimClient, ScimConfig, User,
-};
+use accountops::scim::{Credentials, EndpointGuard, Group, GuardSettings, RetryPolicy, ScimClient, ScimConfig, User};
 use accountops::store::Store;
 use serde_json::Value;
 use sha2::{Digest, Sha256};

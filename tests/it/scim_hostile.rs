@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use accountops::provisioning::{
+use accountops::scim::{
     ClientLimits, Credentials, EndpointGuard, EndpointPolicy, GuardSettings, RetryPolicy, Rule, ScimClient, ScimConfig,
     ScimError, User,
 };

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use accountops::api::{ProvisioningSync, SyncStatus};
-use accountops::core::provisioning::credentials::content_hash;
+use accountops::core::sync::credentials::content_hash;
 use accountops::store::Store;
 use accountops::store::keys::{self, CREDENTIALS_HASH};
 use kube::api::Api;

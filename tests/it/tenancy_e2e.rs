@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use accountops::api::{Account, Organization, ProvisioningSync, TenantLink};
 use accountops::store::testkit::TestDatabase;
-use accountops::store::{ManagedTable, Owner, Store, accounts, offers, provisioning as syncs};
+use accountops::store::{ManagedTable, Owner, Store, accounts, offers, syncs};
 use kube::api::Api;
 use kube::core::NamespaceResourceScope;
 

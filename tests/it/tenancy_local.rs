@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use accountops::store::{ManagedTable, Owner, Store, accounts, offers, provisioning as syncs};
+use accountops::store::{ManagedTable, Owner, Store, accounts, offers, syncs};
 use serde_json::Value;
 
 use crate::local::workspace::{Workspace, text};

@@ -4,7 +4,7 @@ use super::fixtures::*;
 use crate::store::assets::{self, InvoiceChoice, NewAsset};
 use crate::store::ownership::{self, ManagedTable};
 use crate::store::provider_codes::{self, NewProviderCode, RedeemOutcome};
-use crate::store::provisioning::{self, NewProvisioningSync, SyncResult, SyncStatus};
+use crate::store::syncs::{self, NewProvisioningSync, SyncResult, SyncStatus};
 use crate::store::tenant_links::{
     self, LinkMode, LinkTerms, NewTenantLink, PartnerRole, SharingScope, TenantLinkPhase,
 };
@@ -20,14 +20,14 @@ fn terms() -> LinkTerms {
 }
 
 /// Two organizations (provider, tenant) under one account.
-async fn two_orgs(c: &mut Conn) -> (String, String) {
+pub(super) async fn two_orgs(c: &mut Conn) -> (String, String) {
     let acct = account(c, None).await;
     let p = organization(c, &acct.id, "MSP").await;
     let t = organization(c, &acct.id, "Customer").await;
     (p.id, t.id)
 }
 
-fn link(provider: &str, tenant: &str, mode: LinkMode) -> NewTenantLink {
+pub(super) fn link(provider: &str, tenant: &str, mode: LinkMode) -> NewTenantLink {
     NewTenantLink {
         provider_organization_id: provider.into(),
         tenant_organization_id: tenant.into(),
@@ -142,74 +142,74 @@ pub async fn provisioning_syncs_crud(store: &Store) {
     let acct = account(&mut c, None).await;
     let new =
         NewProvisioningSync { account_id: acct.id.clone(), endpoint: "https://scim.example/v2".into(), owner: None };
-    let s = provisioning::insert(&mut c, &new, at(1)).await.expect("insert");
+    let s = syncs::insert(&mut c, &new, at(1)).await.expect("insert");
     assert!(s.id.starts_with("psync-"), "{}", s.id);
     assert_eq!((s.sync_status, s.external_id.clone(), s.last_sync_time), (SyncStatus::Unsynchronized, None, None));
-    assert_eq!(provisioning::get(&mut c, &s.id).await.expect("get"), s);
+    assert_eq!(syncs::get(&mut c, &s.id).await.expect("get"), s);
     let ok = SyncResult::Synchronized { external_id: "grp-42".into() };
-    let synced = provisioning::record_sync(&mut c, &s.id, &ok, at(2)).await.expect("record");
+    let synced = syncs::record_sync(&mut c, &s.id, &ok, at(2)).await.expect("record");
     assert_eq!(
         (synced.sync_status, synced.external_id.as_deref(), synced.last_sync_time),
         (SyncStatus::Synchronized, Some("grp-42"), Some(at(2)))
     );
     let failed = SyncResult::Failed { error: "HTTP 503 from SCIM server".into() };
-    let err = provisioning::record_sync(&mut c, &s.id, &failed, at(3)).await.expect("record");
+    let err = syncs::record_sync(&mut c, &s.id, &failed, at(3)).await.expect("record");
     assert_eq!(
         (err.sync_status, err.external_id.as_deref(), err.last_sync_time),
         (SyncStatus::Error, Some("grp-42"), Some(at(2)))
     );
     assert_eq!(err.last_error.as_deref(), Some("HTTP 503 from SCIM server"));
     assert_eq!(err.pushed, None);
-    let pushed = provisioning::record_pushed(&mut c, &s.id, r#"{"users":{}}"#, at(3)).await.expect("pushed");
+    let pushed = syncs::record_pushed(&mut c, &s.id, r#"{"users":{}}"#, at(3)).await.expect("pushed");
     assert_eq!(pushed.pushed.as_deref(), Some(r#"{"users":{}}"#));
     // Another sync of the same system (with a trailing slash) and one of another system.
     let twin = NewProvisioningSync { endpoint: "https://scim.example/v2/".into(), ..new.clone() };
-    let twin = provisioning::insert(&mut c, &twin, at(3)).await.expect("twin");
+    let twin = syncs::insert(&mut c, &twin, at(3)).await.expect("twin");
     let other = NewProvisioningSync { endpoint: "https://elsewhere.example/v2".into(), ..new.clone() };
-    provisioning::insert(&mut c, &other, at(3)).await.expect("other");
-    let same_system = provisioning::list_live_by_endpoint(&mut c, "https://scim.example/v2").await.expect("list");
+    syncs::insert(&mut c, &other, at(3)).await.expect("other");
+    let same_system = syncs::list_live_by_endpoint(&mut c, "https://scim.example/v2").await.expect("list");
     let mut found: Vec<&str> = same_system.iter().map(|r| r.id.as_str()).collect();
     found.sort_unstable();
     let mut expected = vec![s.id.as_str(), twin.id.as_str()];
     expected.sort_unstable();
     assert_eq!(found, expected);
-    provisioning::archive(&mut c, &twin.id, at(3)).await.expect("archive the twin");
-    let live = provisioning::list_live_by_endpoint(&mut c, "https://scim.example/v2/").await.expect("list");
+    syncs::archive(&mut c, &twin.id, at(3)).await.expect("archive the twin");
+    let live = syncs::list_live_by_endpoint(&mut c, "https://scim.example/v2/").await.expect("list");
     assert_eq!(live.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), [s.id.as_str()], "archived syncs are not live");
-    let same = provisioning::update_endpoint(&mut c, &s.id, "https://scim.example/v2", at(4)).await.expect("same");
+    let same = syncs::update_endpoint(&mut c, &s.id, "https://scim.example/v2", at(4)).await.expect("same");
     assert_eq!((same.sync_status, same.updated_at, same.pushed.is_some()), (SyncStatus::Error, at(3), true));
-    let moved = provisioning::update_endpoint(&mut c, &s.id, "https://other.example/scim", at(5)).await.expect("move");
+    let moved = syncs::update_endpoint(&mut c, &s.id, "https://other.example/scim", at(5)).await.expect("move");
     assert_eq!(
         (moved.sync_status, moved.endpoint.as_str(), moved.pushed),
         (SyncStatus::Unsynchronized, "https://other.example/scim", None),
         "the record of another system is dropped"
     );
-    let archived = provisioning::archive(&mut c, &s.id, at(6)).await.expect("archive");
+    let archived = syncs::archive(&mut c, &s.id, at(6)).await.expect("archive");
     assert_eq!(archived.archived_at, Some(at(6)));
-    let back = provisioning::unarchive(&mut c, &s.id, at(7)).await.expect("unarchive");
+    let back = syncs::unarchive(&mut c, &s.id, at(7)).await.expect("unarchive");
     assert_eq!((back.archived_at, back.updated_at), (None, at(7)));
-    let archived = provisioning::archive(&mut c, &s.id, at(6)).await.expect("archive again");
-    let all = provisioning::list_by_account(&mut c, &acct.id).await.expect("list");
+    let archived = syncs::archive(&mut c, &s.id, at(6)).await.expect("archive again");
+    let all = syncs::list_by_account(&mut c, &acct.id).await.expect("list");
     assert_eq!(all.len(), 3);
     assert_eq!(all.iter().find(|r| r.id == s.id), Some(&archived));
 
     // A released sync is found by the names of its last owner; a live one is not.
     let mine = owner("acme-scim", "uid-1");
     let owned = NewProvisioningSync { owner: Some(mine.clone()), ..new.clone() };
-    let owned = provisioning::insert(&mut c, &owned, at(8)).await.expect("owned");
+    let owned = syncs::insert(&mut c, &owned, at(8)).await.expect("owned");
     let (cluster, ns, name) = (mine.cluster.as_str(), mine.namespace.as_str(), mine.name.as_str());
-    let found = provisioning::find_released(&mut c, cluster, ns, name).await.expect("find released");
+    let found = syncs::find_released(&mut c, cluster, ns, name).await.expect("find released");
     assert_eq!(found, None, "still owned");
     ownership::release(&mut c, ManagedTable::ProvisioningSyncs, &owned.id, at(9)).await.expect("release");
-    let found = provisioning::find_released(&mut c, cluster, ns, name).await.expect("find released");
+    let found = syncs::find_released(&mut c, cluster, ns, name).await.expect("find released");
     assert_eq!(found.map(|r| r.id), Some(owned.id.clone()));
 
     // Retiring archives and releases in one go, once.
     let other = NewProvisioningSync { owner: Some(owner("other-scim", "uid-2")), ..new.clone() };
-    let other = provisioning::insert(&mut c, &other, at(10)).await.expect("other");
-    let retired = provisioning::retire(&mut c, &other.id, at(11)).await.expect("retire");
+    let other = syncs::insert(&mut c, &other, at(10)).await.expect("other");
+    let retired = syncs::retire(&mut c, &other.id, at(11)).await.expect("retire");
     assert_eq!((retired.archived_at, retired.owner.as_ref().and_then(|o| o.uid.clone())), (Some(at(11)), None));
-    let again = provisioning::retire(&mut c, &other.id, at(12)).await.expect("retire again");
+    let again = syncs::retire(&mut c, &other.id, at(12)).await.expect("retire again");
     assert_eq!((again.archived_at, again.updated_at), (Some(at(11)), at(11)));
 }
 
@@ -218,7 +218,7 @@ pub async fn assets_once_per_order(store: &Store) {
     let acct = account(&mut c, None).await;
     let new =
         NewProvisioningSync { account_id: acct.id.clone(), endpoint: "https://scim.example/v2".into(), owner: None };
-    let s = provisioning::insert(&mut c, &new, at(1)).await.expect("sync");
+    let s = syncs::insert(&mut c, &new, at(1)).await.expect("sync");
     let order = NewAsset {
         sync_id: s.id.clone(),
         order_name: "migration-2025".into(),

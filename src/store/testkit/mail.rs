@@ -17,7 +17,7 @@ fn claimant(origin: &Origin, sender: &str) -> Claimant {
     Claimant { origin: origin.clone(), sender: sender.to_owned() }
 }
 
-fn new_mail(key: &str, origin: &Origin, namespace: Option<&str>) -> NewMail {
+pub(super) fn new_mail(key: &str, origin: &Origin, namespace: Option<&str>) -> NewMail {
     NewMail {
         message_id: format!("<{key}@accountops.test>"),
         kind: "membership_invitation".into(),

@@ -8,6 +8,7 @@
 //! Public only so the integration-test crate can reach it; not part of the API.
 
 mod catalog;
+mod changes;
 mod fencing;
 pub mod fixtures;
 mod links;
@@ -17,6 +18,7 @@ mod people;
 mod plumbing;
 
 pub use catalog::*;
+pub use changes::*;
 pub use fencing::*;
 pub use links::*;
 pub use mail::*;
@@ -64,6 +66,7 @@ macro_rules! store_conformance_tests {
             outbox_claims_keep_to_their_origin,
             outbox_claims_share_the_relay_between_namespaces,
             outbox_concurrent_claims_never_overlap,
+            changes_report_owners_of_changed_invitations,
             ownership_readoption,
             ownership_never_taken_silently,
             ownership_one_live_owner,

@@ -5,7 +5,7 @@ use crate::store::accounts::{self, LifecycleState};
 use crate::store::memberships::{self, MembershipPhase, NewMembership, Scope};
 use crate::store::organizations::{self, NewOrganization};
 use crate::store::ownership::{self, Adoption, ManagedTable};
-use crate::store::provisioning::{self, NewProvisioningSync};
+use crate::store::syncs::{self, NewProvisioningSync};
 use crate::store::tenant_links::{self, LinkMode, LinkTerms, NewTenantLink};
 use crate::store::{Store, StoreError};
 
@@ -108,12 +108,12 @@ pub async fn ownership_one_live_owner(store: &Store) {
         endpoint: "https://scim.example/v2".into(),
         owner: Some(o.clone()),
     };
-    provisioning::insert(&mut c, &new, at(1)).await.expect("insert");
+    syncs::insert(&mut c, &new, at(1)).await.expect("insert");
     let same_uid = NewProvisioningSync { owner: Some(owner("sync-2", "uid-20")), ..new.clone() };
-    let err = fails(provisioning::insert(&mut c, &same_uid, at(2)).await);
+    let err = fails(syncs::insert(&mut c, &same_uid, at(2)).await);
     assert_unique(&err, "provisioning_syncs", "owner_uid", "uid-20");
     let renamed_uid = NewProvisioningSync { owner: Some(owner("sync", "uid-21")), ..new.clone() };
-    let err = fails(provisioning::insert(&mut c, &renamed_uid, at(2)).await);
+    let err = fails(syncs::insert(&mut c, &renamed_uid, at(2)).await);
     assert_unique(&err, "provisioning_syncs", "owner_cluster, owner_namespace, owner_name", "test-cluster/team-a/sync");
 
     // Each managed table records and finds its owner.

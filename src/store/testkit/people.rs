@@ -139,7 +139,7 @@ async fn membership_subject(c: &mut Conn) -> Subject {
     Subject::Membership(m.id)
 }
 
-fn invitation(subject: &Subject, token_hash: &str, expires_at: i64) -> NewInvitation {
+pub(super) fn invitation(subject: &Subject, token_hash: &str, expires_at: i64) -> NewInvitation {
     NewInvitation {
         subject: subject.clone(),
         email: "ann@example.com".into(),

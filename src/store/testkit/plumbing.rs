@@ -10,7 +10,7 @@ use crate::store::memberships::{self, MembershipPhase, NewMembership, Scope};
 use crate::store::migrate::latest_version;
 use crate::store::outbox::{self, NewMail};
 use crate::store::provider_codes::{self, NewProviderCode};
-use crate::store::provisioning::{self, NewProvisioningSync};
+use crate::store::syncs::{self, NewProvisioningSync};
 use crate::store::tenant_links::{self, LinkMode, LinkTerms, NewTenantLink};
 use crate::store::{Store, organizations, roles, time, users};
 
@@ -125,7 +125,7 @@ pub async fn missing_rows_are_not_found(store: &Store) {
     assert_not_found(&e, "tenant_links", "tl-missing");
     let e = fails(provider_codes::revoke(&mut c, "pc-missing", now).await);
     assert_not_found(&e, "provider_codes", "pc-missing");
-    let e = fails(provisioning::archive(&mut c, "psync-missing", now).await);
+    let e = fails(syncs::archive(&mut c, "psync-missing", now).await);
     assert_not_found(&e, "provisioning_syncs", "psync-missing");
     let e = fails(assets::archive(&mut c, "asset-missing", now).await);
     assert_not_found(&e, "assets", "asset-missing");
@@ -214,7 +214,7 @@ pub async fn foreign_keys_are_typed(store: &Store) {
     );
     assert_foreign_key(&e, "provider_codes", "organization_id", "org-nope");
     let e = fails(
-        provisioning::insert(
+        syncs::insert(
             &mut c,
             &NewProvisioningSync {
                 account_id: "acct-nope".into(),

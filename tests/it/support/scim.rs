@@ -19,16 +19,17 @@ use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use accountops::api::provisioning_sync::ProvisioningSyncSpec;
 use accountops::core::account::{self, DesiredAccount};
 use accountops::core::membership::{self, DesiredMembership};
 use accountops::core::organization::{self, DesiredOrganization};
-use accountops::core::provisioning::DesiredSync;
+use accountops::core::sync::DesiredSync;
 use accountops::core::{Flags, Outcome};
 use accountops::mail::MailSettings;
-use accountops::provisioning::Credentials;
+use accountops::scim::{Credentials, EndpointGuard, GuardSettings, RetryPolicy, ScimClient, ScimConfig, User};
 use accountops::store::{Owner, Store};
 use jiff::Timestamp;
 use serde_json::{Value, json};
@@ -190,6 +191,24 @@ fn owner(name: &str) -> Owner {
 
 fn spec<T: serde::de::DeserializeOwned>(value: Value) -> T {
     serde_json::from_value(value).expect("a valid spec")
+}
+
+/// A client of `server` with `token`, `retry`, `guard` and a 5 s request timeout.
+pub fn client_with(server: &ScimServer, token: &str, retry: RetryPolicy, guard: GuardSettings) -> ScimClient {
+    let mut config = ScimConfig::new(&server.url(), Credentials::Bearer(token.to_owned()));
+    config.retry = retry;
+    config.timeout = Some(Duration::from_secs(5));
+    ScimClient::new(&config, Arc::new(EndpointGuard::new(&server.url(), guard))).expect("client")
+}
+
+/// A client of `server` with its token, the default retry policy and guard.
+pub fn client(server: &ScimServer) -> ScimClient {
+    client_with(server, &server.token, RetryPolicy::default(), GuardSettings::default())
+}
+
+/// The ID the server gave `user`.
+pub fn id(user: &User) -> String {
+    user.id.clone().expect("the server assigns an id")
 }
 
 pub fn mail_settings() -> MailSettings {

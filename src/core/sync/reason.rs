@@ -1,7 +1,7 @@
 //! Why a sync's `Ready` condition says what it says: one enum, matched exhaustively, from
 //! which the outcome's action and the condition's reason both follow.
 
-use crate::provisioning::ScimError;
+use crate::scim::ScimError;
 
 /// The reason of a sync's facts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

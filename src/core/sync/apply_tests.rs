@@ -10,7 +10,7 @@ use crate::core::fixtures::*;
 use crate::core::flags::Flags;
 use crate::core::tokens;
 use crate::mail::MailSettings;
-use crate::store::provisioning::{self as syncs, NewProvisioningSync};
+use crate::store::syncs::{self, NewProvisioningSync};
 use crate::store::{Store, assets, outbox};
 
 fn mail_settings() -> MailSettings {

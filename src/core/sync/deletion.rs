@@ -17,15 +17,15 @@ use super::SyncReason;
 use jiff::Timestamp;
 
 use super::pushed::PushRecord;
-use super::{DesiredSync, SyncFacts, client, directory, held_by_other_syncs, sync};
+use super::{DesiredSync, SyncFacts, client, directory, held_by_other_syncs, push};
 use crate::api::DeletionPolicy;
 use crate::api::provisioning_sync::{Deprovision, SyncStatus};
 use crate::core::error::CoreError;
 use crate::core::flags::FORCE_ORPHAN_ANNOTATION;
-use crate::provisioning::Guards;
+use crate::scim::Guards;
 use crate::store::Store;
 use crate::store::ownership::{self, ManagedTable};
-use crate::store::provisioning::{self as syncs, ProvisioningSync, SyncResult, SyncStatus as RowStatus};
+use crate::store::syncs::{self, ProvisioningSync, SyncResult, SyncStatus as RowStatus};
 
 /// Finish the deletion of `desired` (its `provisioning_syncs` row is `row`).
 pub(super) async fn finish(
@@ -71,7 +71,7 @@ pub(super) async fn finish(
         let done = match client(desired, guards) {
             Ok(scim) => {
                 let how = spec.options.deprovision;
-                sync::deprovision_all(&scim, record.as_ref(), &row.account_id, &dir, how, &held_elsewhere).await
+                push::deprovision_all(&scim, record.as_ref(), &row.account_id, &dir, how, &held_elsewhere).await
             }
             Err(e) => Err(e),
         };

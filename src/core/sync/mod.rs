@@ -5,7 +5,7 @@
 //! DesiredSync{owner, spec, deleting, credentials, credentials_hash}
 //!   ├─ store: Account (by accountRef) ─► organizations ─► login memberships (Invited/Active) ─► users
 //!   │         provisioning_syncs row (found by owner, else inserted)
-//!   ├─ plan::Directory ─► sync::push (SCIM client; drift corrected and counted) ─► record_sync
+//!   ├─ plan::Directory ─► push::push (SCIM client; drift corrected and counted) ─► record_sync
 //!   └─ orders (only once synchronized): plan_orders ─► orders::execute (asset + welcome mail, one tx)
 //!                     ─► SyncFacts (status: syncStatus, externalId, counts, assets, holds)
 //! deleting: Orphan ─► nothing touched │ Delete ─► deletion::finish: deprovision the synced users
@@ -19,9 +19,9 @@ mod deletion;
 pub mod orders;
 pub mod plan;
 pub mod preview;
+pub mod push;
 pub mod pushed;
 pub mod reason;
-pub mod sync;
 
 #[cfg(test)]
 mod apply_tests;
@@ -44,13 +44,11 @@ use crate::core::error::CoreError;
 use crate::core::flags::Flags;
 use crate::core::outcome::{Action, Change, Kind, Outcome};
 use crate::mail::MailSettings;
-use crate::provisioning::{Credentials, Guards, ScimClient, ScimConfig, ScimError};
+use crate::scim::{Credentials, Guards, ScimClient, ScimConfig, ScimError};
 use crate::store::accounts::LifecycleState;
 use crate::store::memberships::{self, MembershipPhase, Scope};
 use crate::store::ownership::{self, ManagedTable, Owner};
-use crate::store::provisioning::{
-    self as syncs, NewProvisioningSync, ProvisioningSync as ProvisioningSyncRow, SyncResult,
-};
+use crate::store::syncs::{self, NewProvisioningSync, ProvisioningSync as ProvisioningSyncRow, SyncResult};
 use crate::store::{Conn, Store, assets, organizations, users};
 
 /// At most this many assets are listed in status.
@@ -150,7 +148,7 @@ pub async fn reconcile(
     drop(conn);
 
     let mut record = inputs.before.clone().unwrap_or_default();
-    let pushed = inputs.push(desired, guards, &mut record, sync::Mode::Write).await;
+    let pushed = inputs.push(desired, guards, &mut record, push::Mode::Write).await;
     store.check_fence()?;
     let mut conn = store.acquire().await?;
     // Whatever was written, even by a push that failed half-way, is recorded.
@@ -233,7 +231,7 @@ async fn observe_only(
         PushInputs::read(&mut conn, row, account_id, "").await?
     };
     let mut record = inputs.before.clone().unwrap_or_default();
-    let read = inputs.push(desired, guards, &mut record, sync::Mode::Observe).await;
+    let read = inputs.push(desired, guards, &mut record, push::Mode::Observe).await;
     match read {
         Ok(p) => {
             let differs = !p.differences.is_empty();
@@ -341,10 +339,10 @@ impl PushInputs {
         desired: &DesiredSync,
         guards: &Guards,
         record: &mut PushRecord,
-        mode: sync::Mode,
-    ) -> Result<sync::Pushed, ScimError> {
+        mode: push::Mode,
+    ) -> Result<push::Pushed, ScimError> {
         let scim = client(desired, guards)?;
-        sync::push(&scim, &self.dir, &desired.spec.options, record, self.legacy, &self.held_elsewhere, mode).await
+        push::push(&scim, &self.dir, &desired.spec.options, record, self.legacy, &self.held_elsewhere, mode).await
     }
 }
 

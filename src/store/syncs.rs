@@ -51,7 +51,7 @@ pub struct ProvisioningSync {
     /// Why the last run failed (cleared by a successful one).
     pub last_error: Option<String>,
     pub archived_at: Option<Timestamp>,
-    /// What the last push wrote to the external system (JSON, see `core::provisioning::pushed`).
+    /// What the last push wrote to the external system (JSON, see `core::sync::pushed`).
     pub pushed: Option<String>,
     pub owner: Option<StoredOwner>,
     pub created_at: Timestamp,

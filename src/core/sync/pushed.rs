@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use super::plan::{DesiredGroup, DesiredUser, classify_group, classify_user};
-use crate::provisioning::{Group, User};
+use crate::scim::{Group, User};
 
 /// What the last push wrote.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,7 +125,7 @@ pub fn held_elsewhere<'a>(records: impl IntoIterator<Item = &'a PushRecord>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::provisioning::Member;
+    use crate::scim::Member;
 
     fn user(display: Option<&str>) -> DesiredUser {
         DesiredUser {

@@ -26,7 +26,7 @@ use serde_json::json;
 use super::plan::{Directory, Drift, classify_group, classify_user, scim_user};
 use super::pushed::{PushRecord, group_drifted, user_drifted};
 use crate::api::provisioning_sync::{Deprovision, SyncOptions};
-use crate::provisioning::{Group, Member, PatchOperation, Resource as _, ScimClient, ScimError, User};
+use crate::scim::{Group, Member, PatchOperation, Resource as _, ScimClient, ScimError, User};
 
 /// What a successful push did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -8,7 +8,7 @@ use crate::api::provisioning_sync::ProvisioningSyncSpec;
 use crate::core::Action;
 use crate::core::fixtures::{ACCOUNT_YAML, account_row, account_spec, now};
 use crate::store::accounts::LifecycleState;
-use crate::store::provisioning::{ProvisioningSync, SyncStatus as RowStatus};
+use crate::store::syncs::{ProvisioningSync, SyncStatus as RowStatus};
 use crate::store::{Owner, StoredOwner};
 
 const RESYNC: Duration = Duration::from_secs(600);

@@ -30,7 +30,7 @@ use sha2::Sha256;
 use crate::api::provisioning_sync::{ProvisioningSyncSpec, ScimAuth};
 use crate::core::error::CoreError;
 use crate::core::outcome::{Action, Kind, Outcome};
-use crate::provisioning::Credentials;
+use crate::scim::Credentials;
 pub use crate::store::keys::HashKey;
 
 /// The data of a Secret, by key (`data` decoded, `stringData` merged under it).

@@ -21,7 +21,7 @@ use crate::store::StoredOwner;
 use crate::store::accounts::{self, Account, LifecycleState};
 use crate::store::assets::{self, Asset};
 use crate::store::ownership::{self, ManagedTable, Owner};
-use crate::store::provisioning::{self as syncs, ProvisioningSync};
+use crate::store::syncs::{self, ProvisioningSync};
 
 /// How the object comes by its sync record.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::api::provisioning_sync::OrderSpec;
-use crate::provisioning::{Group, User};
+use crate::scim::{Group, User};
 use crate::store::assets::Asset;
 
 /// A login member as the external system should see it (`externalId` = our user ID).

@@ -510,7 +510,7 @@ fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::provisioning::resources::{Group, User};
+    use crate::scim::resources::{Group, User};
 
     #[test]
     fn credentials_never_print() {

@@ -51,7 +51,7 @@ impl CheckedResolver {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::provisioning::policy::Rule;
+    use crate::scim::policy::Rule;
 
     fn addrs(list: &[&str]) -> Vec<SocketAddr> {
         list.iter().map(|a| SocketAddr::new(a.parse().expect("ip"), 0)).collect()

@@ -2,7 +2,7 @@ use std::collections::BTreeSet;
 
 use super::plan::*;
 use crate::api::provisioning_sync::OrderSpec;
-use crate::provisioning::{Group, Member, User};
+use crate::scim::{Group, Member, User};
 use crate::store::assets::{Asset, InvoiceChoice};
 
 pub(super) fn order(name: &str, product: &str) -> OrderSpec {
