@@ -31,6 +31,11 @@ pub(crate) async fn db() -> Db {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Store::connect(&format!("sqlite://{}", dir.path().join("mail.db").display())).await.expect("connect");
     store.migrate().await.expect("migrate");
+    db_on(store, dir).await
+}
+
+/// Like [`db`], on the caller's migrated `store` (PostgreSQL behind a proxy, ...).
+pub(crate) async fn db_on(store: Store, dir: tempfile::TempDir) -> Db {
     let mut c = store.acquire().await.expect("conn");
     let acct = fixtures::account(&mut c, None).await;
     let org = fixtures::organization(&mut c, &acct.id, ORG).await;

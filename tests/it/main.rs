@@ -18,6 +18,7 @@ mod input;
 mod local;
 mod local_database;
 mod mail;
+mod mail_database_outage;
 mod mail_delivery;
 mod mail_outage;
 mod membership_e2e;

@@ -75,12 +75,19 @@ pub struct SmtpServer {
     process: Option<Supervised>,
 }
 
-/// An aiosmtpd Mailbox that answers RCPT by the recipient's local part, so a test can have a
-/// real server refuse a mail permanently (5xx) or for now (4xx).
+/// An aiosmtpd Mailbox that answers by the recipient's local part, so a test can have a real
+/// server refuse a mail permanently (5xx) or for now (4xx), or take its time accepting one.
 const POLICY: &str = r#"
+import asyncio
 from aiosmtpd.handlers import Mailbox
 
 class Policy(Mailbox):
+    async def handle_DATA(self, server, session, envelope):
+        # slow...@: the mail is stored and accepted only after 1.5 s (a window to cut things).
+        if any(a.split("@", 1)[0].lower().startswith("slow") for a in envelope.rcpt_tos):
+            await asyncio.sleep(1.5)
+        return await super().handle_DATA(server, session, envelope)
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         local = address.split("@", 1)[0].lower()
         if local.startswith("refuse"):
@@ -133,7 +140,7 @@ impl SmtpServer {
     }
 
     /// Like [`SmtpServer::start`], refusing `refuse…@` recipients with 550 and `defer…@`
-    /// recipients with 451.
+    /// recipients with 451, and accepting mail to `slow…@` 1.5 s after its DATA.
     pub async fn start_with_policy(security: Security) -> Option<SmtpServer> {
         SmtpServer::launch(security, true).await
     }
