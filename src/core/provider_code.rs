@@ -8,10 +8,12 @@
 //! TenantLink ─► CodeText (from the Secret) ─► .hash() ─► provider_codes.code_hash lookup
 //! ```
 //!
-//! The plaintext leaves [`issue`] once, for the shell to write into the provider's Secret; a
-//! code already issued cannot be shown again (only its hash is kept), so
-//! [`current_or_fresh`] returns a plaintext only when it issues a new code. [`CodeText`]
-//! (the code a tenant hands over) prints `CodeText(redacted)`, like [`Token`].
+//! The plaintext leaves [`issue`]/[`rotate`] once, for the shell to write where the provider
+//! reads it (the operator: a Secret; local mode: in process); a code already issued cannot be
+//! shown again (only its hash is kept). The operator keeps its Secret while [`current`] finds
+//! the Secret's code open, else writes a fresh code into the Secret and then [`replace`]s the
+//! stored ones in a short transaction, so no transaction is open across a Kubernetes call.
+//! [`CodeText`] (the code a tenant hands over) prints `CodeText(redacted)`, like [`Token`].
 
 use std::fmt;
 use std::time::Duration;
@@ -60,6 +62,18 @@ pub fn expiry(now: Timestamp, lifetime: Duration) -> Timestamp {
     SignedDuration::try_from(lifetime).ok().and_then(|d| now.checked_add(d).ok()).unwrap_or(Timestamp::MAX)
 }
 
+/// The open code `in_secret` holds, if it holds one: only then can the Secret be kept. Pure.
+/// A Secret whose code matches no open row (used, expired, revoked, or never stored because
+/// the run that wrote it failed before its commit) gets a fresh code.
+pub fn current<'a>(
+    in_secret: Option<&CodeText>,
+    unused: &'a [ProviderCode],
+    now: Timestamp,
+) -> Option<&'a ProviderCode> {
+    let hash = in_secret?.hash();
+    unused.iter().find(|c| c.code_hash == hash && c.is_open(now))
+}
+
 /// Issue a new code for `organization_id`, valid for `lifetime` from `now`. Returns the code
 /// (for the provider's Secret, nowhere else) and its row (which holds only the hash).
 pub async fn issue(
@@ -69,46 +83,50 @@ pub async fn issue(
     now: Timestamp,
 ) -> Result<(Token, ProviderCode), CoreError> {
     let token = Token::generate()?;
+    let row = store(conn, organization_id, &token, lifetime, now).await?;
+    Ok((token, row))
+}
+
+/// Store `token`'s hash as a code of `organization_id`, valid for `lifetime` from `now`.
+async fn store(
+    conn: &mut Conn,
+    organization_id: &str,
+    token: &Token,
+    lifetime: Duration,
+    now: Timestamp,
+) -> Result<ProviderCode, CoreError> {
     let new = NewProviderCode {
         organization_id: organization_id.to_owned(),
         code_hash: token.hash(),
         expires_at: expiry(now, lifetime),
     };
-    let row = provider_codes::insert(conn, &new, now).await?;
-    Ok((token, row))
+    Ok(provider_codes::insert(conn, &new, now).await?)
 }
 
-/// For a service-provider organization: issue a code when none is open (after a use, an
-/// expiry or a revocation, or the first time). `Some` only for a code issued now: the shell
-/// writes it into the provider-code Secret; `None` means the code already in the Secret is
-/// still the current one.
-pub async fn current_or_fresh(
+/// Withdraw every open code of the organization and make `token` its one open code: when
+/// the plaintext of the current code is lost (the Secret was deleted), it was used or expired,
+/// or a code must be withdrawn. The shell writes `token` where the provider reads it first.
+pub async fn replace(
     conn: &mut Conn,
     organization_id: &str,
+    token: &Token,
     lifetime: Duration,
     now: Timestamp,
-) -> Result<Option<(Token, ProviderCode)>, CoreError> {
-    let codes = provider_codes::list_by_organization(conn, organization_id).await?;
-    if !needs_fresh(&codes, now) {
-        return Ok(None);
-    }
-    Ok(Some(issue(conn, organization_id, lifetime, now).await?))
+) -> Result<ProviderCode, CoreError> {
+    provider_codes::revoke_open(conn, organization_id, now).await?;
+    store(conn, organization_id, token, lifetime, now).await
 }
 
-/// Revoke every open code of the organization and issue a new one: when the plaintext of the
-/// current code is lost (the Secret was deleted) or a code must be withdrawn.
+/// [`replace`] with a newly generated code.
 pub async fn rotate(
     conn: &mut Conn,
     organization_id: &str,
     lifetime: Duration,
     now: Timestamp,
 ) -> Result<(Token, ProviderCode), CoreError> {
-    for code in provider_codes::list_by_organization(conn, organization_id).await? {
-        if code.is_open(now) {
-            provider_codes::revoke(conn, &code.id, now).await?;
-        }
-    }
-    issue(conn, organization_id, lifetime, now).await
+    let token = Token::generate()?;
+    let row = replace(conn, organization_id, &token, lifetime, now).await?;
+    Ok((token, row))
 }
 
 #[cfg(test)]
@@ -152,29 +170,47 @@ mod tests {
         assert!(!format!("{c:?}").contains("secret"));
     }
 
+    #[test]
+    fn the_secret_is_kept_only_while_it_holds_an_open_code() {
+        let now: Timestamp = "2025-03-01T12:00:00Z".parse().expect("time");
+        let later = expiry(now, Duration::from_secs(60));
+        let text = CodeText::new("the-code").expect("code");
+        let mine = ProviderCode { code_hash: text.hash(), ..code(later, false, false) };
+        let other = ProviderCode { id: "pc-2".into(), ..code(later, false, false) };
+        assert_eq!(current(Some(&text), &[other.clone(), mine.clone()], now), Some(&mine));
+        assert_eq!(current(None, std::slice::from_ref(&mine), now), None, "no Secret");
+        assert_eq!(current(Some(&text), std::slice::from_ref(&other), now), None, "a code no row holds");
+        let expired = ProviderCode { expires_at: now, ..mine.clone() };
+        assert_eq!(current(Some(&text), &[expired], now), None, "expired");
+        let revoked = ProviderCode { revoked_at: Some(now), ..mine.clone() };
+        assert_eq!(current(Some(&text), &[revoked], now), None, "revoked");
+    }
+
     #[tokio::test]
-    async fn issue_stores_only_the_hash_and_fresh_codes_follow_use() {
+    async fn issue_stores_only_the_hash_and_replace_leaves_one_open_code() {
         let store = fixtures::memory_store().await;
         let now = fixtures::now();
         let (_, org, _) = crate::core::tenant_link::apply_tests::orgs(&store).await;
         let mut conn = store.acquire().await.expect("conn");
-        let (token, row) = current_or_fresh(&mut conn, &org, DEFAULT_LIFETIME, now)
-            .await
-            .expect("issue")
-            .expect("first code is fresh");
+        let (token, row) = issue(&mut conn, &org, DEFAULT_LIFETIME, now).await.expect("issue");
         assert_eq!(row.code_hash, token.hash());
         assert_ne!(row.code_hash, token.expose());
         assert_eq!(row.expires_at, expiry(now, DEFAULT_LIFETIME));
-        assert!(current_or_fresh(&mut conn, &org, DEFAULT_LIFETIME, now).await.expect("read").is_none());
-        // Expired: a fresh one.
-        let after = expiry(now, DEFAULT_LIFETIME);
-        let (second, _) =
-            current_or_fresh(&mut conn, &org, DEFAULT_LIFETIME, after).await.expect("issue").expect("fresh");
-        assert_ne!(second.expose(), token.expose());
-        let (third, _) = rotate(&mut conn, &org, DEFAULT_LIFETIME, after).await.expect("rotate");
-        let codes = provider_codes::list_by_organization(&mut conn, &org).await.expect("list");
-        let open: Vec<_> = codes.iter().filter(|c| c.is_open(after)).collect();
-        assert_eq!(open.len(), 1);
-        assert_eq!(open[0].code_hash, third.hash());
+        let (_, _) = issue(&mut conn, &org, DEFAULT_LIFETIME, now).await.expect("a second one");
+        let (third, _) = rotate(&mut conn, &org, DEFAULT_LIFETIME, now).await.expect("rotate");
+        let unused = provider_codes::list_unused(&mut conn, &org).await.expect("list");
+        assert_eq!(unused.len(), 1, "rotate revoked the others");
+        assert_eq!(unused[0].code_hash, third.hash());
+        let all = provider_codes::list_by_organization(&mut conn, &org).await.expect("list");
+        assert_eq!(all.iter().filter(|c| c.revoked_at.is_some()).count(), 2);
+        // A code that expired unused stays expired (a tenant holding it hears CodeExpired).
+        let (stale, _) = issue(&mut conn, &org, Duration::from_secs(60), now).await.expect("short-lived");
+        let after = expiry(now, Duration::from_secs(60));
+        rotate(&mut conn, &org, DEFAULT_LIFETIME, after).await.expect("rotate");
+        let stale = provider_codes::find_by_hash(&mut conn, &stale.hash()).await.expect("read").expect("row");
+        assert_eq!(stale.revoked_at, None);
+        // Withdrawing everything takes the expired one too.
+        assert_eq!(provider_codes::revoke_unused(&mut conn, &org, after).await.expect("revoke"), 2);
+        assert!(provider_codes::list_unused(&mut conn, &org).await.expect("list").is_empty());
     }
 }

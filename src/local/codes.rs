@@ -110,10 +110,7 @@ pub async fn issue(
     lifetime: Duration,
     now: Timestamp,
 ) -> Result<CodeText, CoreError> {
-    let token = match provider_code::current_or_fresh(conn, organization_id, lifetime, now).await? {
-        Some((token, _)) => token,
-        None => provider_code::rotate(conn, organization_id, lifetime, now).await?.0,
-    };
+    let (token, _) = provider_code::rotate(conn, organization_id, lifetime, now).await?;
     CodeText::new(token.expose())
         .ok_or_else(|| CoreError::Input { what: "provider code".to_owned(), reason: "issued empty".to_owned() })
 }

@@ -25,7 +25,7 @@
 //! table rows still say `READY False` and why, and the summary counts them ("N waiting for
 //! something outside this run"). `apply` exits 1, after printing
 //! everything, on errors, conflicts (CodeAlreadyUsed, an owned or immutable row), refused codes
-//! (CodeUnknown, CodeExpired, CodeRevoked), an external system that refused the sync
+//! (CodeUnknown, CodeExpired, CodeRevoked, ProviderDisabled), an external system that refused the sync
 //! (Unauthorized, Forbidden, BadRequest…), an executed order whose product changed
 //! (OrderImmutable), blocked deletions, rows to adopt, drift under observe-only, and rows in
 //! place that are not usable (an expired or failed invitation, a rejected or expired partner
@@ -75,8 +75,8 @@ pub const EXIT_STATUS_HELP: &str = "Exit status:\n  \
     that did not answer: Unreachable, ServerError, RateLimited, CircuitOpen): they show READY\n         \
     False with the reason and are counted in the summary.\n         \
     1 on errors, conflicts (CodeAlreadyUsed, OrderImmutable…), refused codes (CodeUnknown,\n         \
-    CodeExpired, CodeRevoked), a provisioning system that refused the sync (Unauthorized,\n         \
-    Forbidden, TlsError…), blocked deletions, rows to adopt, drift under observe-only and\n         \
+    CodeExpired, CodeRevoked, ProviderDisabled), a provisioning system that refused the sync\n         \
+    (Unauthorized, Forbidden, TlsError…), blocked deletions, rows to adopt, drift under observe-only and\n         \
     unusable invitations.\n  \
     Both exit 1 without touching the database when the manifests do not validate.";
 

@@ -63,12 +63,13 @@ pub trait Managed:
         now: Timestamp,
     ) -> impl Future<Output = Result<Outcome, CoreError>> + Send;
 
-    /// After a successful reconcile of a live object: status fields that need more than the
-    /// outcome (a provider's code Secret, link counts).
+    /// After a successful reconcile of a live object, outside any transaction: the steps that
+    /// talk to Kubernetes (a provider's code Secret) and status fields that need more than the
+    /// outcome (link counts). May bring `outcome.requeue_at` forward (a code's expiry).
     fn enrich(
         &self,
         _ctx: &Context,
-        _outcome: &Outcome,
+        _outcome: &mut Outcome,
         _status: &mut Self::Status,
         _now: Timestamp,
     ) -> impl Future<Output = Result<(), CoreError>> + Send {
@@ -167,19 +168,23 @@ impl Managed for Organization {
     async fn enrich(
         &self,
         ctx: &Context,
-        outcome: &Outcome,
+        outcome: &mut Outcome,
         status: &mut OrganizationStatus,
         now: Timestamp,
     ) -> Result<(), CoreError> {
-        let Some(org_id) = outcome.id.as_deref().filter(|_| outcome.is_ready()) else { return Ok(()) };
+        let Some(org_id) = outcome.id.clone().filter(|_| outcome.is_ready()) else { return Ok(()) };
         if let Some(provider) = self.spec.service_provider.as_ref().filter(|p| p.enabled) {
             let lifetime = provider.code_lifetime.to_duration().unwrap_or(provider_code::DEFAULT_LIFETIME);
-            status.provider_code_secret = Some(super::provider::ensure_code(ctx, self, org_id, lifetime, now).await?);
-        } else {
-            status.provider_code_secret = None;
+            let code = super::provider::ensure_code(ctx, self, &org_id, lifetime, now).await?;
+            status.provider_code_secret = Some(code.secret);
+            // Replaced when it expires, not at the next resync.
+            outcome.requeue_at = Some(outcome.requeue_at.map_or(code.expires_at, |at| at.min(code.expires_at)));
+        } else if status.provider_code_secret.take().is_some() {
+            // No provider any more: the core revoked its codes; the Secret goes too.
+            super::provider::withdraw_code(ctx, self).await?;
         }
         let mut conn = ctx.store.acquire().await?;
-        let summary = tenant_link::link_summary(&mut conn, org_id).await?;
+        let summary = tenant_link::link_summary(&mut conn, &org_id).await?;
         status.links = (summary.tenant_count > 0 || summary.provider_count > 0).then_some(summary);
         Ok(())
     }

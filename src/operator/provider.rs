@@ -1,7 +1,16 @@
 //! A service provider's current code, kept in a Secret `<organization>-provider-code` (key
-//! `code`) in the Organization's namespace. The code's hash is written in a transaction that
-//! commits only after the Secret holds the plaintext, so a failed write never strands a code
-//! nobody can read; a Secret that went missing gets a fresh code (the old ones are revoked).
+//! `code`) in the Organization's namespace, and withdrawn when it stops being a provider.
+//!
+//! ```text
+//! Secret's code ─┐
+//! unused codes ──┴─► provider_code::current ─► open: keep it (look again at its expiry)
+//!                                            └► none: fresh code ─► Secret ─► replace() in a short transaction
+//! ```
+//!
+//! The Secret is written before the code's hash is stored, and no transaction is held across
+//! the Kubernetes call: a failure in between leaves a Secret whose code matches no open row,
+//! which the next reconcile replaces. A Secret that went missing or was edited gets a fresh
+//! code (the old ones are revoked).
 
 use std::time::Duration;
 
@@ -10,30 +19,53 @@ use jiff::Timestamp;
 use super::context::Context;
 use super::secrets;
 use crate::api::Organization;
-use crate::core::{CoreError, provider_code};
+use crate::core::provider_code::{self, CodeText};
+use crate::core::{CoreError, tokens::Token};
+use crate::store::provider_codes;
 
-/// Makes sure the provider has an open code in its Secret; returns the Secret's name.
+/// The provider's code Secret and when its code expires (the object is looked at again then).
+pub struct CurrentCode {
+    pub secret: String,
+    pub expires_at: Timestamp,
+}
+
+fn unavailable(name: &str) -> impl Fn(kube::Error) -> CoreError + '_ {
+    move |e| CoreError::Input { what: format!("Secret {name}"), reason: e.to_string() }
+}
+
+/// Makes sure the provider has an open code in its Secret.
 pub async fn ensure_code(
     ctx: &Context,
     org: &Organization,
     organization_id: &str,
     lifetime: Duration,
     now: Timestamp,
-) -> Result<String, CoreError> {
+) -> Result<CurrentCode, CoreError> {
     let name = secrets::provider_code_secret_name(org);
     let namespace = kube::ResourceExt::namespace(org).unwrap_or_default();
-    let unavailable = |e: kube::Error| CoreError::Input { what: format!("Secret {name}"), reason: e.to_string() };
-    let present = secrets::read_key(&ctx.client, &namespace, &name, "code").await.map_err(unavailable)?.is_some();
-    let mut tx = ctx.store.begin().await?;
-    let issued = if present {
-        provider_code::current_or_fresh(&mut tx, organization_id, lifetime, now).await?
-    } else {
-        Some(provider_code::rotate(&mut tx, organization_id, lifetime, now).await?)
+    let in_secret = secrets::read_key(&ctx.client, &namespace, &name, "code")
+        .await
+        .map_err(unavailable(&name))?
+        .and_then(|text| CodeText::new(&text));
+    let unused = {
+        let mut conn = ctx.store.acquire().await?;
+        provider_codes::list_unused(&mut conn, organization_id).await?
     };
-    if let Some((token, _)) = issued {
-        secrets::write_provider_code(&ctx.client, org, token.expose()).await.map_err(unavailable)?;
-        ctx.store.check_fence()?;
-        tx.commit().await.map_err(|source| crate::store::StoreError::Query { what: "commit".into(), source })?;
+    if let Some(code) = provider_code::current(in_secret.as_ref(), &unused, now) {
+        return Ok(CurrentCode { secret: name, expires_at: code.expires_at });
     }
-    Ok(name)
+    let token = Token::generate()?;
+    secrets::write_provider_code(&ctx.client, org, token.expose()).await.map_err(unavailable(&name))?;
+    let mut tx = ctx.store.begin().await?;
+    let row = provider_code::replace(&mut tx, organization_id, &token, lifetime, now).await?;
+    crate::core::db::commit(&ctx.store, tx).await?;
+    Ok(CurrentCode { secret: name, expires_at: row.expires_at })
+}
+
+/// An Organization that is no provider (any more): its Secret goes, if this operator wrote it
+/// for this very object (label and controller owner reference); a Secret of the same name
+/// someone else made is left alone. Its stored codes are revoked by the core's plan.
+pub async fn withdraw_code(ctx: &Context, org: &Organization) -> Result<(), CoreError> {
+    let name = secrets::provider_code_secret_name(org);
+    secrets::delete_provider_code(&ctx.client, org).await.map_err(unavailable(&name))
 }

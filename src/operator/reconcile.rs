@@ -106,11 +106,11 @@ async fn reconcile_inner<K: Managed>(obj: &K, ctx: &Context) -> Result<Action, E
         patch_finalizers(&api, obj, finalizers).await?;
     }
     match obj.reconcile(ctx, owner, false, flags, now).await {
-        Ok(outcome) => {
+        Ok(mut outcome) => {
             if wrote(&outcome) {
                 super::wake_mail(&ctx.mail_wake);
             }
-            report(&api, obj, ctx, &outcome, now, true).await?;
+            report(&api, obj, ctx, &mut outcome, now, true).await?;
             info!(%outcome, "reconciled");
             Ok(Action::requeue(next_look(&outcome, ctx.resync, now)))
         }
@@ -142,8 +142,8 @@ async fn delete<K: Managed>(
             release(api, obj).await?;
             Ok(Action::await_change())
         }
-        Ok(outcome) => {
-            report(api, obj, ctx, &outcome, now, false).await?;
+        Ok(mut outcome) => {
+            report(api, obj, ctx, &mut outcome, now, false).await?;
             Ok(Action::requeue(ctx.blocked_retry))
         }
         Err(e) if force_orphan => {
@@ -182,7 +182,7 @@ async fn report<K: Managed>(
     api: &Api<K>,
     obj: &K,
     ctx: &Context,
-    outcome: &Outcome,
+    outcome: &mut Outcome,
     now: Timestamp,
     live: bool,
 ) -> Result<(), Error> {

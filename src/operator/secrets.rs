@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, ObjectMeta, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, ObjectMeta, Patch, PatchParams, Preconditions};
 use kube::{Client, Resource, ResourceExt};
 
 use super::context::MANAGER;
@@ -49,6 +49,9 @@ pub async fn read_key(client: &Client, namespace: &str, name: &str, key: &str) -
         .and_then(|data| data.get(key).map(|v| String::from_utf8_lossy(v).trim().to_owned())))
 }
 
+/// The label on a provider's code Secret: the Organization it holds the code of.
+const PROVIDER_CODE_LABEL: &str = "accountops.dev/provider-code-of";
+
 /// The name of the Secret holding a service provider's current code.
 pub fn provider_code_secret_name(org: &Organization) -> String {
     format!("{}-provider-code", org.name_any())
@@ -63,7 +66,7 @@ pub async fn write_provider_code(client: &Client, org: &Organization, code: &str
         metadata: ObjectMeta {
             name: Some(name.clone()),
             namespace: Some(namespace.clone()),
-            labels: Some([("accountops.dev/provider-code-of".to_owned(), org.name_any())].into()),
+            labels: Some([(PROVIDER_CODE_LABEL.to_owned(), org.name_any())].into()),
             owner_references: org.controller_owner_ref(&()).map(|r| vec![r]),
             ..Default::default()
         },
@@ -78,4 +81,83 @@ pub async fn write_provider_code(client: &Client, org: &Organization, code: &str
         .patch(&name, &PatchParams::apply(MANAGER).force(), &Patch::Apply(&value))
         .await?;
     Ok(name)
+}
+
+/// Whether a Secret's metadata says the operator wrote it as `org`'s code: the label names the
+/// Organization and the Organization (by UID) is its controller.
+fn written_for(meta: &ObjectMeta, org: &Organization) -> bool {
+    let labelled = meta.labels.as_ref().and_then(|l| l.get(PROVIDER_CODE_LABEL)).is_some_and(|v| *v == org.name_any());
+    let controlled = org
+        .uid()
+        .is_some_and(|uid| meta.owner_references.iter().flatten().any(|r| r.uid == uid && r.controller == Some(true)));
+    labelled && controlled
+}
+
+/// Deletes the provider's code Secret if this operator wrote it for `org`: labelled as its code
+/// and controlled by this very Organization (by UID). Gone already, or someone else's: nothing.
+pub async fn delete_provider_code(client: &Client, org: &Organization) -> Result<(), kube::Error> {
+    let namespace = org.namespace().unwrap_or_default();
+    let name = provider_code_secret_name(org);
+    let api = Api::<Secret>::namespaced(client.clone(), &namespace);
+    let Some(secret) = api.get_metadata_opt(&name).await? else { return Ok(()) };
+    if !written_for(&secret.metadata, org) {
+        return Ok(());
+    }
+    // Only the Secret read above: not one re-created under the same name since.
+    let params = DeleteParams {
+        preconditions: secret.uid().map(|uid| Preconditions { uid: Some(uid), resource_version: None }),
+        ..Default::default()
+    };
+    match api.delete(&name, &params).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 404 || status.code == 409 => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+
+    fn org(uid: &str) -> Organization {
+        let mut o = Organization::new(
+            "provider",
+            serde_json::from_value(serde_json::json!({
+                "accountRef": {"name": "acct"}, "displayName": "Provider"
+            }))
+            .expect("spec"),
+        );
+        o.metadata.namespace = Some("tenant-x".into());
+        o.metadata.uid = Some(uid.into());
+        o
+    }
+
+    fn meta(label: Option<&str>, owner_uid: Option<&str>, controller: bool) -> ObjectMeta {
+        ObjectMeta {
+            labels: label.map(|v| [(PROVIDER_CODE_LABEL.to_owned(), v.to_owned())].into()),
+            owner_references: owner_uid.map(|uid| {
+                vec![OwnerReference {
+                    api_version: "accountops.dev/v1alpha1".into(),
+                    kind: "Organization".into(),
+                    name: "provider".into(),
+                    uid: uid.into(),
+                    controller: Some(controller),
+                    block_owner_deletion: None,
+                }]
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn only_a_secret_written_for_this_very_organization_is_deleted() {
+        let o = org("uid-1");
+        assert!(written_for(&meta(Some("provider"), Some("uid-1"), true), &o));
+        assert!(!written_for(&meta(None, Some("uid-1"), true), &o), "no label: someone else's");
+        assert!(!written_for(&meta(Some("other"), Some("uid-1"), true), &o), "labelled for another");
+        assert!(!written_for(&meta(Some("provider"), None, false), &o), "no owner");
+        assert!(!written_for(&meta(Some("provider"), Some("uid-2"), true), &o), "an earlier object's");
+        assert!(!written_for(&meta(Some("provider"), Some("uid-1"), false), &o), "owned, not controlled");
+    }
 }

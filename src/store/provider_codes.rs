@@ -147,6 +147,53 @@ pub async fn list_by_organization(conn: &mut Conn, organization_id: &str) -> Res
     rows.iter().map(decode).collect()
 }
 
+/// The organization's codes neither used nor revoked (expired ones included), newest first:
+/// what withdrawing its codes must revoke.
+pub async fn list_unused(conn: &mut Conn, organization_id: &str) -> Result<Vec<ProviderCode>, StoreError> {
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM provider_codes WHERE organization_id = $1 AND used_at IS NULL AND revoked_at IS NULL \
+         ORDER BY created_at DESC, id"
+    ))
+    .bind(organization_id)
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(|e| Op::new(TABLE, organization_id).error("list", e))?;
+    rows.iter().map(decode).collect()
+}
+
+/// Revoke every unused code of the organization (expired ones too: it stops being a provider)
+/// in one statement; returns how many.
+pub async fn revoke_unused(conn: &mut Conn, organization_id: &str, now: Timestamp) -> Result<u64, StoreError> {
+    let sql = "UPDATE provider_codes SET revoked_at = $2, updated_at = $2 \
+               WHERE organization_id = $1 AND used_at IS NULL AND revoked_at IS NULL";
+    revoke_where(conn, sql, organization_id, now).await
+}
+
+/// Revoke the organization's codes open at `now` (a code that expired unused stays expired, so
+/// a tenant holding it hears `CodeExpired`); returns how many.
+pub async fn revoke_open(conn: &mut Conn, organization_id: &str, now: Timestamp) -> Result<u64, StoreError> {
+    let sql = "UPDATE provider_codes SET revoked_at = $2, updated_at = $2 \
+               WHERE organization_id = $1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $2";
+    revoke_where(conn, sql, organization_id, now).await
+}
+
+async fn revoke_where(
+    conn: &mut Conn,
+    sql: &'static str,
+    organization_id: &str,
+    now: Timestamp,
+) -> Result<u64, StoreError> {
+    let done = sqlx::query(sql)
+        .bind(organization_id)
+        .bind(time::encode(now))
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| Op::new(TABLE, organization_id).error("revoke", e))?;
+    Ok(done.rows_affected())
+}
+
 /// Redeem the code with this hash for `tenant_link_id`, if it is open at `now`.
 pub async fn redeem(
     conn: &mut Conn,

@@ -372,7 +372,8 @@ async fn rbac_names_status_and_finalizers_and_the_namespaced_mode_is_not_cluster
         assert!(granted(rules, "update").contains(format!("{kind}/finalizers").as_str()), "{kind}/finalizers");
         assert!(granted(rules, "watch").contains(kind), "{kind}");
     }
-    assert!(granted(rules, "delete").is_empty(), "the operator deletes nothing: {rules}");
+    let deleted = granted(rules, "delete");
+    assert!(deleted.iter().all(|r| *r == "secrets"), "the operator deletes none of its kinds: {rules}");
     assert!(granted(rules, "create").iter().all(|r| ["events", "secrets"].contains(r)), "{rules}");
     assert!(granted(rules, "get").contains("namespaces"), "kube-system for the default cluster id");
 
@@ -380,6 +381,7 @@ async fn rbac_names_status_and_finalizers_and_the_namespaced_mode_is_not_cluster
     let rules = &one(&docs, "ClusterRole")["rules"];
     assert!(!granted(rules, "get").contains("namespaces"), "clusterId given: no namespace access");
     assert!(!granted(rules, "get").contains("secrets"), "rbac.secrets=false: no Secrets");
+    assert!(granted(rules, "delete").is_empty(), "rbac.secrets=false: it deletes nothing");
 
     let (_, docs) = render(&env, &[&format!("watchNamespace={}", env.ns), "clusterId=cluster-a"]).await;
     assert!(of_kind(&docs, "ClusterRole").is_empty() && of_kind(&docs, "ClusterRoleBinding").is_empty());
@@ -491,6 +493,8 @@ async fn the_operator_reconciles_the_examples_with_the_chart_rbac_and_no_more() 
         &["update", "tenantlinks.accountops.dev", "--subresource=finalizers"],
         &["create", "events.events.k8s.io"],
         &["list", "secrets"],
+        // A provider's code Secret goes when the Organization stops being a provider.
+        &["delete", "secrets"],
         &["update", "leases.coordination.k8s.io/accountops-leader"],
     ] {
         assert!(can_i(&env, &sa, allowed).await, "may {allowed:?}");
@@ -500,7 +504,7 @@ async fn the_operator_reconciles_the_examples_with_the_chart_rbac_and_no_more() 
         &["list", "secrets", "--namespace=default"],
         &["list", "accounts.accountops.dev", "--namespace=default"],
         &["delete", "accounts.accountops.dev"],
-        &["delete", "secrets"],
+        &["delete", "secrets", "--namespace=default"],
         &["get", "namespaces/kube-system", "--all-namespaces"],
         &["update", "leases.coordination.k8s.io/someone-elses-lease"],
         &["create", "roles.rbac.authorization.k8s.io"],

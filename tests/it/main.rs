@@ -26,6 +26,7 @@ mod membership_local;
 mod namespaces;
 mod operations;
 mod operator;
+mod provider_code_e2e;
 mod provisioning_e2e;
 mod provisioning_local;
 mod scim;

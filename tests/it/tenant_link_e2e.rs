@@ -15,7 +15,7 @@ use crate::support::operator::Operator;
 use crate::support::smtp::{ParsedMail, Security, SmtpServer};
 
 const RESYNC: Duration = Duration::from_secs(2);
-const WAIT: Duration = Duration::from_secs(90);
+pub(crate) const WAIT: Duration = Duration::from_secs(90);
 
 async fn setup() -> Option<(TestEnv, PgDatabase, SmtpServer, Operator)> {
     let env = harness::test_env().await?;
@@ -26,7 +26,7 @@ async fn setup() -> Option<(TestEnv, PgDatabase, SmtpServer, Operator)> {
     Some((env, db, smtp, operator))
 }
 
-const ORGS: &str = r#"apiVersion: accountops.dev/v1alpha1
+pub(crate) const ORGS: &str = r#"apiVersion: accountops.dev/v1alpha1
 kind: Account
 metadata: {name: acct}
 spec:
@@ -61,17 +61,17 @@ spec:
   roles: [{name: Admin, permissions: [members.manage]}]
 "#;
 
-fn link(name: &str, tenant: &str, secret: &str) -> String {
+pub(crate) fn link(name: &str, tenant: &str, secret: &str) -> String {
     format!(
         "apiVersion: accountops.dev/v1alpha1\nkind: TenantLink\nmetadata: {{name: {name}}}\nspec:\n  organizationRef: {{name: {tenant}}}\n  providerCode:\n    secretRef: {{name: {secret}, key: code}}\n  grantedRoles: [Admin]\n  members:\n    - {{email: tech@provider.example.com, role: Admin}}\n"
     )
 }
 
-fn code_secret(name: &str, code: &str) -> String {
+pub(crate) fn code_secret(name: &str, code: &str) -> String {
     format!("apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}}}\nstringData: {{code: \"{code}\"}}\n")
 }
 
-async fn provider_code(env: &TestEnv, name: &str) -> Option<String> {
+pub(crate) async fn provider_code(env: &TestEnv, name: &str) -> Option<String> {
     let secret = env.api::<Secret>().get_opt(name).await.ok()??;
     let bytes = secret.data?.get("code")?.0.clone();
     Some(String::from_utf8_lossy(&bytes).into_owned())
@@ -94,7 +94,7 @@ fn reason(link: &TenantLink) -> Option<String> {
     link.status.as_ref()?.conditions.0.iter().find(|c| c.type_ == "Ready").map(|c| c.reason.clone())
 }
 
-async fn wait_reason(api: &Api<TenantLink>, name: &str, want: &str) -> TenantLink {
+pub(crate) async fn wait_reason(api: &Api<TenantLink>, name: &str, want: &str) -> TenantLink {
     eventually(&format!("{name} {want}"), WAIT, || async {
         let l = api.get(name).await.ok()?;
         (reason(&l)? == want).then_some(l)
@@ -102,7 +102,7 @@ async fn wait_reason(api: &Api<TenantLink>, name: &str, want: &str) -> TenantLin
     .await
 }
 
-async fn wait_phase(api: &Api<TenantLink>, name: &str, want: TenantLinkPhase) -> TenantLink {
+pub(crate) async fn wait_phase(api: &Api<TenantLink>, name: &str, want: TenantLinkPhase) -> TenantLink {
     eventually(&format!("{name} {want:?}"), WAIT, || async {
         let l = api.get(name).await.ok()?;
         (l.status.as_ref()?.phase? == want).then_some(l)

@@ -102,7 +102,8 @@ rules for the ClusterRole (all namespaces) and the Role (one namespace). It neve
 {{- if .Values.rbac.secrets }}
 - apiGroups: [""]
   resources: [secrets]
-  verbs: [get, list, watch, create, update, patch]
+  # delete: only a provider's code Secret it wrote, when the Organization stops being a provider.
+  verbs: [get, list, watch, create, update, patch, delete]
 {{- end }}
 {{- end }}
 

@@ -10,7 +10,7 @@ use crate::core::plan::Plan;
 use crate::store::groups::{self, NewGroup};
 use crate::store::organizations::{self, NewOrganization, OrganizationUpdate};
 use crate::store::roles::{self, NewRole};
-use crate::store::{Conn, ManagedTable, Store, ownership};
+use crate::store::{Conn, ManagedTable, Store, ownership, provider_codes};
 
 /// Execute `plan` in one transaction (nothing is opened for a plan that writes nothing).
 /// The outcome's `children` are left unset: [`reconcile`](super::reconcile) fills them in.
@@ -61,6 +61,8 @@ pub(super) async fn write(
         }
         Plan::Archive { id } => {
             organizations::archive(conn, id, now).await?;
+            // An archived provider's codes can no longer be redeemed.
+            provider_codes::revoke_unused(conn, id, now).await?;
             // Let go, so the name is free for a new object and a re-created one must ask.
             ownership::release(conn, ManagedTable::Organizations, id, now).await?;
         }
@@ -87,6 +89,9 @@ async fn correct(
     if write.fields {
         let update = OrganizationUpdate { name: write.name.clone(), service_provider: write.service_provider };
         organizations::update(conn, id, &update, now).await?;
+    }
+    if write.revoke_codes {
+        provider_codes::revoke_unused(conn, id, now).await?;
     }
     structure(conn, id, write, now).await
 }

@@ -133,3 +133,41 @@ async fn deletion_waits_for_memberships_then_archives() {
     assert_eq!(row.state, LifecycleState::Archived);
     assert_eq!(row.owner.and_then(|o| o.uid), None);
 }
+
+#[tokio::test]
+async fn a_provider_turned_off_or_archived_has_its_codes_revoked() {
+    use crate::core::provider_code;
+    let store = memory_store().await;
+    account_ready(&store).await;
+    let with = |extra: &str| {
+        let spec = organization_spec(&format!("{ORGANIZATION_YAML}{extra}"));
+        DesiredOrganization::new(owner("eng", UID), spec, false, Flags::default())
+    };
+    let provider = with("serviceProvider: {enabled: true}\n");
+    let id = reconcile(&store, &provider, now()).await.expect("reconciles").id.expect("id");
+    let mut conn = store.acquire().await.expect("conn");
+    assert!(organizations::get(&mut conn, &id).await.expect("row").service_provider);
+    let (code, _) = provider_code::issue(&mut conn, &id, provider_code::DEFAULT_LIFETIME, now()).await.expect("code");
+    drop(conn);
+
+    let off = reconcile(&store, &with("serviceProvider: {enabled: false}\n"), now()).await.expect("reconciles");
+    assert_eq!(off.action, Action::Updated);
+    let mut conn = store.acquire().await.expect("conn");
+    assert!(!organizations::get(&mut conn, &id).await.expect("row").service_provider, "enabled: false is no provider");
+    let row = provider_codes::find_by_hash(&mut conn, &code.hash()).await.expect("read").expect("row");
+    assert!(row.revoked_at.is_some(), "the open code was revoked");
+    drop(conn);
+    let again = reconcile(&store, &with("serviceProvider: {enabled: false}\n"), now()).await.expect("reconciles");
+    assert_eq!(again.action, Action::Unchanged, "nothing left to revoke");
+
+    // A provider deleted with its codes open: they go with it.
+    let id = reconcile(&store, &provider, now()).await.expect("reconciles").id.expect("id");
+    let mut conn = store.acquire().await.expect("conn");
+    let (code, _) = provider_code::issue(&mut conn, &id, provider_code::DEFAULT_LIFETIME, now()).await.expect("code");
+    drop(conn);
+    let gone = reconcile(&store, &deleting(&provider, DeletionPolicy::Delete), now()).await.expect("reconciles");
+    assert_eq!(gone.action, Action::Archived);
+    let mut conn = store.acquire().await.expect("conn");
+    let row = provider_codes::find_by_hash(&mut conn, &code.hash()).await.expect("read").expect("row");
+    assert!(row.revoked_at.is_some(), "an archived provider's code was revoked");
+}

@@ -9,7 +9,9 @@
 //! ```
 //!
 //! An organization waits (`AccountNotReady`) until its Account object has an active row;
-//! deletion never waits for the account, so a missing account cannot wedge it.
+//! deletion never waits for the account, so a missing account cannot wedge it. One that is no
+//! service provider (`serviceProvider` absent or `enabled: false`) has its unused provider
+//! codes revoked, as has one that is archived.
 
 mod apply;
 mod plan;
@@ -32,7 +34,7 @@ use crate::store::accounts::{self, Account};
 use crate::store::groups::{self, Group};
 use crate::store::organizations::{self, Organization};
 use crate::store::roles::{self, Role};
-use crate::store::{Conn, ManagedTable, Owner, Store, memberships, ownership};
+use crate::store::{Conn, ManagedTable, Owner, Store, memberships, ownership, provider_codes};
 
 pub use apply::apply;
 pub use plan::plan;
@@ -46,9 +48,12 @@ pub type OrganizationPlan = Plan<OrganizationWrite>;
 pub struct OrganizationWrite {
     pub account_id: String,
     pub name: String,
+    /// `serviceProvider` is set and enabled: it may issue provider codes.
     pub service_provider: bool,
     /// `name` or `service_provider` differ from the row (always true for a new row).
     pub fields: bool,
+    /// Revoke its unused provider codes (it is no provider, or no longer).
+    pub revoke_codes: bool,
     pub roles: Vec<RoleWrite>,
     pub groups: Vec<GroupWrite>,
 }
@@ -93,6 +98,9 @@ pub struct ObservedOrganization {
     pub groups: Vec<Group>,
     /// Live memberships of the row worked on.
     pub memberships: u64,
+    /// Its provider codes neither used nor revoked: an organization that is no provider (any
+    /// more) has them revoked.
+    pub unused_codes: u64,
 }
 
 /// Read what [`plan`] needs. Reads only.
@@ -144,6 +152,7 @@ pub async fn observe(conn: &mut Conn, desired: &DesiredOrganization) -> Result<O
         if !deleting {
             observed.roles = roles::list(conn, &id).await?;
             observed.groups = groups::list(conn, &id).await?;
+            observed.unused_codes = u64::try_from(provider_codes::list_unused(conn, &id).await?.len()).unwrap_or(0);
         }
     }
     Ok(observed)

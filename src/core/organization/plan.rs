@@ -39,8 +39,9 @@ pub fn plan(desired: &DesiredOrganization, observed: &ObservedOrganization) -> O
     let mut write = OrganizationWrite {
         account_id: account.id.clone(),
         name: spec.display_name.clone(),
-        service_provider: spec.service_provider.is_some(),
+        service_provider: spec.service_provider.as_ref().is_some_and(|p| p.enabled),
         fields: true,
+        revoke_codes: false,
         roles: Vec::new(),
         groups: Vec::new(),
     };
@@ -55,6 +56,11 @@ pub fn plan(desired: &DesiredOrganization, observed: &ObservedOrganization) -> O
             }
             let mut changes = fields(Some(org), &write);
             write.fields = !changes.is_empty();
+            write.revoke_codes = !write.service_provider && observed.unused_codes > 0;
+            if write.revoke_codes {
+                let open = format!("{} unused", observed.unused_codes);
+                changes.push(Change::new("serviceProvider.codes", Some(open), Some("revoked".to_owned())));
+            }
             let (roles, role_changes) = structure::roles(&observed.roles, &spec.roles);
             let (groups, group_changes) = structure::groups(&observed.groups, &spec.groups);
             changes.extend(role_changes.into_iter().chain(group_changes));

@@ -44,6 +44,7 @@ fn in_sync() -> ObservedOrganization {
         ],
         groups: vec![group("org-1", "oncall", Some("Paged at night")), group("org-1", "staff", None)],
         memberships: 0,
+        unused_codes: 0,
     }
 }
 
@@ -133,6 +134,42 @@ fn update_service_provider() {
     let OrganizationPlan::Update { write: Some(write), changes, .. } = &plan else { panic!("{plan:?}") };
     assert!(write.fields && write.service_provider);
     assert_eq!(changes, &[Change::new("serviceProvider", Some("false".into()), Some("true".into()))]);
+}
+
+#[test]
+fn a_provider_turned_off_has_its_unused_codes_revoked() {
+    let with =
+        |yaml: &str| DesiredOrganization::new(owner("eng", UID), organization_spec(yaml), false, Flags::default());
+    let off = with(&format!("{ORGANIZATION_YAML}serviceProvider: {{enabled: false}}\n"));
+    let mut provider_row = in_sync();
+    if let Some(row) = provider_row.row.as_mut() {
+        row.service_provider = true;
+    }
+    provider_row.unused_codes = 2;
+    // enabled: false is no provider: the flag goes and the open codes with it.
+    let p = plan(&off, &provider_row);
+    let OrganizationPlan::Update { write: Some(write), changes, .. } = &p else { panic!("{p:?}") };
+    assert!(!write.service_provider && write.fields && write.revoke_codes);
+    assert_eq!(
+        changes,
+        &[
+            Change::new("serviceProvider", Some("true".into()), Some("false".into())),
+            Change::new("serviceProvider.codes", Some("2 unused".into()), Some("revoked".into())),
+        ]
+    );
+    // serviceProvider removed: the same; codes left by an earlier run are revoked even when
+    // the flag is already off.
+    let mut flag_off = in_sync();
+    flag_off.unused_codes = 1;
+    let p = plan(&desired(), &flag_off);
+    let OrganizationPlan::Update { write: Some(write), changes, .. } = &p else { panic!("{p:?}") };
+    assert!(write.revoke_codes && !write.fields);
+    assert_eq!(changes, &[Change::new("serviceProvider.codes", Some("1 unused".into()), Some("revoked".into()))]);
+    // A provider keeps its codes; a non-provider without codes has nothing to do.
+    let on = with(&format!("{ORGANIZATION_YAML}serviceProvider: {{enabled: true}}\n"));
+    let p = plan(&on, &provider_row);
+    assert!(matches!(&p, OrganizationPlan::NoOp { .. }), "{p:?}");
+    assert!(matches!(plan(&desired(), &in_sync()), OrganizationPlan::NoOp { .. }));
 }
 
 #[test]

@@ -16,6 +16,8 @@ pub enum LinkHold {
     CodeExpired,
     /// The provider withdrew the code.
     CodeRevoked,
+    /// The code's issuer is no service provider any more (`serviceProvider` off or removed).
+    ProviderDisabled { organization_id: String },
     /// The partner's platform organization ID names no active organization.
     PartnerNotFound { organization_id: String },
     /// The code or the partner ID names our own organization.
@@ -32,7 +34,10 @@ impl LinkHold {
             LinkHold::CodeAlreadyUsed | LinkHold::SelfLink { .. } | LinkHold::AdminNotInPartner { .. } => {
                 Action::Conflict
             }
-            LinkHold::CodeUnknown | LinkHold::CodeExpired | LinkHold::CodeRevoked => Action::NotFound,
+            LinkHold::CodeUnknown
+            | LinkHold::CodeExpired
+            | LinkHold::CodeRevoked
+            | LinkHold::ProviderDisabled { .. } => Action::NotFound,
         }
     }
 
@@ -43,6 +48,7 @@ impl LinkHold {
             LinkHold::CodeAlreadyUsed => "CodeAlreadyUsed",
             LinkHold::CodeExpired => "CodeExpired",
             LinkHold::CodeRevoked => "CodeRevoked",
+            LinkHold::ProviderDisabled { .. } => "ProviderDisabled",
             LinkHold::PartnerNotFound { .. } => "PartnerNotFound",
             LinkHold::SelfLink { .. } => "SelfLink",
             LinkHold::AdminNotInPartner { .. } => "AdminNotInPartner",
@@ -63,6 +69,10 @@ impl LinkHold {
             }
             LinkHold::CodeExpired => format!("the provider code expired before it was redeemed; {ASK}"),
             LinkHold::CodeRevoked => format!("the provider withdrew this code; {ASK}"),
+            LinkHold::ProviderDisabled { organization_id } => format!(
+                "organization {organization_id} issued this code but is no service provider any more \
+                 (serviceProvider is off); the link is made once it is one again and issues a new code"
+            ),
             LinkHold::PartnerNotFound { organization_id } => format!(
                 "no active organization has the platform ID {organization_id}; check \
                  spec.partnerInvitation.organizationId with the partner"

@@ -17,7 +17,7 @@
 //! | spec / rows | phase | what is written |
 //! |---|---|---|
 //! | code open | Active | link (accepted now) + code marked used, in one transaction |
-//! | code unknown / used / expired / revoked | – | nothing: `CodeUnknown`, `CodeAlreadyUsed`, `CodeExpired`, `CodeRevoked` |
+//! | code unknown / used / expired / revoked, issuer no provider | – | nothing: `CodeUnknown`, `CodeAlreadyUsed`, `CodeExpired`, `CodeRevoked`, `ProviderDisabled` |
 //! | partner ID unknown | – | nothing: `PartnerNotFound` (waits) |
 //! | partner known | Pending | link + invitation (token hash) + PartnerInvitation mail |
 //! | invitation accepted (`accepted_at`) | Active | phase |

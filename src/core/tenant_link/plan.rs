@@ -146,6 +146,9 @@ fn create(
     let Some(provider) = o.counterpart.as_ref().filter(|c| usable(c) && c.id == code.organization_id) else {
         return Err(link_hold(LinkHold::CodeUnknown));
     };
+    if !provider.service_provider {
+        return Err(link_hold(LinkHold::ProviderDisabled { organization_id: provider.id.clone() }));
+    }
     check_member_roles(spec, o)?;
     let (members, skipped) = member_ops(o, true);
     facts.phase = ApiPhase::Active;

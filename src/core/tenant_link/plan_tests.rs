@@ -4,6 +4,7 @@ use super::*;
 use crate::core::fixtures::*;
 use crate::core::outcome::Action;
 use crate::store::accounts::LifecycleState;
+use crate::store::organizations::Organization;
 
 const CODE_SPEC: &str = "organizationRef: {name: eng}\nproviderCode: {secretRef: {name: s, key: code}}\n";
 
@@ -29,7 +30,10 @@ fn code(used: bool, revoked: bool, expires: &str) -> ProviderCode {
 fn observed(code: Option<ProviderCode>) -> ObservedTenantLink {
     ObservedTenantLink {
         organization: Some(organization_row("org-eng", "acct-1", "Eng", None, LifecycleState::Active)),
-        counterpart: Some(organization_row("org-prov", "acct-2", "Prov", None, LifecycleState::Active)),
+        counterpart: Some(Organization {
+            service_provider: true,
+            ..organization_row("org-prov", "acct-2", "Prov", None, LifecycleState::Active)
+        }),
         code,
         ..Default::default()
     }
@@ -57,6 +61,14 @@ fn code_holds_say_which() {
     let mut no_org = observed(None);
     no_org.organization = None;
     assert_eq!(reason(&plan(&desired(Some("c0de")), &no_org, now())), "OrganizationNotReady");
+    // The issuer turned serviceProvider off after issuing an open code.
+    let mut disabled = observed(Some(code(false, false, future)));
+    if let Some(issuer) = disabled.counterpart.as_mut() {
+        issuer.service_provider = false;
+    }
+    let p = plan(&desired(Some("c0de")), &disabled, now());
+    assert_eq!(reason(&p), "ProviderDisabled");
+    assert_eq!(p.plan.action(), Action::NotFound);
     let p = plan(&desired(Some("c0de")), &observed(Some(code(true, false, future))), now());
     assert!(!format!("{p:?}").contains("c0de"));
     assert_eq!(p.plan.action(), Action::Conflict);
