@@ -444,6 +444,7 @@ async fn helm_install_creates_the_objects_and_says_what_is_missing() {
     let out = env.helm().args(["install", "accountops"]).arg(chart()).run().await.ok();
     assert!(out.stdout.contains("STATUS: deployed"), "{out:?}");
     assert!(out.stdout.contains("create secret generic accountops-database"), "NOTES say what to create: {out:?}");
+    assert!(out.stdout.contains("--clusterrole=edit"), "NOTES say how tenants get the kinds: {out:?}");
     let cluster_role = format!("clusterrole/{}-accountops", env.ns);
     let (view, edit) = (format!("{cluster_role}-view"), format!("{cluster_role}-edit"));
     env.kubectl([
