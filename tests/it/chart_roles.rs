@@ -11,10 +11,11 @@ use crate::chart::{KINDS, can_i, chart, granted};
 use crate::harness::{self, TestEnv};
 use crate::support::eventually;
 
-/// Waits until the built-in ClusterRole `role` holds `verb` on every kind (aggregated).
-async fn aggregated(env: &TestEnv, role: &str, verb: &str) {
+/// Waits until the built-in ClusterRole `role` holds `verb` on every kind (aggregated by the
+/// controller logging to `log`).
+async fn aggregated(env: &TestEnv, role: &str, verb: &str, log: &str) {
     eventually(
-        &format!("the built-in {role} to aggregate {verb} on the five kinds"),
+        &format!("the built-in {role} to aggregate {verb} on the five kinds (log: {log})"),
         Duration::from_secs(60),
         || async {
             let out = env.kubectl(["get", "clusterrole", role, "-o", "json"]).await.ok();
@@ -30,11 +31,11 @@ async fn aggregated(env: &TestEnv, role: &str, verb: &str) {
 #[tokio::test]
 async fn a_tenant_with_edit_in_one_namespace_manages_the_kinds_there_and_never_their_status() {
     let Some(env) = harness::test_env().await else { return };
-    env.plane.run_role_aggregation();
+    let log = env.plane.run_role_aggregation();
     let out = env.helm().args(["install", "accountops"]).arg(chart()).run().await.ok();
     assert!(out.stdout.contains("STATUS: deployed"), "{out:?}");
-    aggregated(&env, "edit", "create").await;
-    aggregated(&env, "view", "list").await;
+    aggregated(&env, "edit", "create", &log).await;
+    aggregated(&env, "view", "list", &log).await;
 
     // Users of this test only, so no other test's binding can lend them anything.
     let (editor, viewer) = (format!("editor-{}", env.ns), format!("viewer-{}", env.ns));

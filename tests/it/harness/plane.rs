@@ -34,7 +34,7 @@ pub struct ControlPlane {
     pub crds: Vec<String>,
     pub(super) pki: Pki,
     pub(super) serial: AtomicU32,
-    pub(super) processes: Mutex<Vec<Supervised>>,
+    processes: Mutex<Vec<Supervised>>,
     /// How kube-apiserver was started, to start it again on the same port.
     apiserver: Launch,
     _janitor: Option<Child>,
