@@ -117,6 +117,30 @@ async fn a_digest_wins_over_the_tag() {
 }
 
 #[tokio::test]
+async fn helm_lint_passes_with_every_new_value_set() {
+    let Some(env) = harness::test_env().await else { return };
+    let digest = format!("image.digest=sha256:{}", "ab".repeat(32));
+    let set = [
+        digest.as_str(),
+        "podSecurityContext.runAsUser=65532",
+        "securityContext.readOnlyRootFilesystem=true",
+        "extraVolumes[0].name=certs",
+        "extraVolumes[0].emptyDir.medium=Memory",
+        "extraVolumeMounts[0].name=certs",
+        "extraVolumeMounts[0].mountPath=/etc/certs",
+        "rbac.aggregateClusterRoles=false",
+        "global.imageRegistry=registry.example.internal",
+        "enabled=true",
+    ];
+    let mut lint = env.helm().args(["lint", "--strict"]).arg(chart());
+    for value in set {
+        lint = lint.args(["--set", value]);
+    }
+    let out = lint.run().await.ok();
+    assert!(out.stdout.contains("0 chart(s) failed"), "{out:?}");
+}
+
+#[tokio::test]
 async fn the_chart_needs_kubernetes_1_29_and_accepts_vendor_builds() {
     let Some(env) = harness::test_env().await else { return };
     let template = |version: &str| {
