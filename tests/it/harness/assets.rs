@@ -1,6 +1,7 @@
 //! Where the control-plane binaries come from: `KUBEBUILDER_ASSETS`, the directory that
 //! `tests/tools/test-binaries.sh` prints (the same variable envtest uses, so a directory made by
-//! `setup-envtest` works too, apart from helm).
+//! `setup-envtest` works too, apart from helm and the kube-controller-manager that `aggregation`
+//! starts).
 
 use std::path::{Path, PathBuf};
 
