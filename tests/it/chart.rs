@@ -16,7 +16,7 @@ use crate::support::operator::Operator;
 use crate::support::{eventually, http};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-const KINDS: [&str; 5] = ["accounts", "organizations", "memberships", "tenantlinks", "provisioningsyncs"];
+pub(crate) const KINDS: [&str; 5] = ["accounts", "organizations", "memberships", "tenantlinks", "provisioningsyncs"];
 
 pub(crate) fn chart() -> PathBuf {
     Path::new(ROOT).join("charts/accountops")
@@ -38,10 +38,32 @@ pub(crate) async fn render(env: &TestEnv, set: &[&str]) -> (String, Vec<Value>) 
         helm = helm.args(["--set", value]);
     }
     let out = helm.run().await.ok();
-    let docs = serde_yaml::Deserializer::from_str(&out.stdout)
-        .filter_map(|doc| Option::<Value>::deserialize(doc).expect("rendered YAML"))
-        .collect();
+    let docs = documents(&out.stdout);
     (out.stdout, docs)
+}
+
+/// `kubectl apply --dry-run=server` of `manifests`: the apiserver (schemas, admission) accepts
+/// every object; the output, to count them.
+pub(crate) async fn server_accepts(env: &TestEnv, manifests: String) -> String {
+    let out = env.kubectl_cmd().args(["apply", "--dry-run=server", "-f", "-"]).stdin(manifests).run().await;
+    assert!(out.success(), "{out:?}");
+    out.stdout
+}
+
+/// `helm template` with each `--set` of `cases` fails, its message naming the value.
+pub(crate) async fn refused_naming(env: &TestEnv, cases: &[(&str, &str)]) {
+    for (set, named) in cases {
+        let out = env.helm().args(["template", "accountops"]).arg(chart()).args(["--set", set]).run().await;
+        let out = out.failed();
+        assert!(out.stderr.contains(named), "{set}: names {named}: {}", out.stderr);
+    }
+}
+
+/// The documents of a multi-document YAML stream (empty ones dropped).
+pub(crate) fn documents(yaml: &str) -> Vec<Value> {
+    serde_yaml::Deserializer::from_str(yaml)
+        .filter_map(|doc| Option::<Value>::deserialize(doc).expect("rendered YAML"))
+        .collect()
 }
 
 pub(crate) fn of_kind<'a>(docs: &'a [Value], kind: &str) -> Vec<&'a Value> {
@@ -55,12 +77,20 @@ pub(crate) fn one<'a>(docs: &'a [Value], kind: &str) -> &'a Value {
     }
 }
 
+/// The one `kind` named `name`.
+pub(crate) fn named<'a>(docs: &'a [Value], kind: &str, name: &str) -> &'a Value {
+    match of_kind(docs, kind).into_iter().filter(|d| d["metadata"]["name"] == name).collect::<Vec<_>>().as_slice() {
+        [doc] => doc,
+        found => panic!("expected one {kind} {name}, found {}", found.len()),
+    }
+}
+
 pub(crate) fn strings(value: &Value) -> Vec<&str> {
     value.as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default()
 }
 
 /// Every resource (with `/subresource`) a rule set grants `verb` on.
-fn granted<'a>(rules: &'a Value, verb: &str) -> BTreeSet<&'a str> {
+pub(crate) fn granted<'a>(rules: &'a Value, verb: &str) -> BTreeSet<&'a str> {
     let rules = rules.as_array().expect("rules");
     rules.iter().filter(|r| strings(&r["verbs"]).contains(&verb)).flat_map(|r| strings(&r["resources"])).collect()
 }
@@ -226,9 +256,8 @@ async fn every_value_combination_renders_and_the_apiserver_accepts_it() {
     ];
     for set in combinations {
         let (manifests, docs) = render(&env, set).await;
-        let out = env.kubectl_cmd().args(["apply", "--dry-run=server", "-f", "-"]).stdin(manifests).run().await;
-        assert!(out.success(), "{set:?}: {out:?}");
-        assert_eq!(out.stdout.matches("(server dry run)").count(), docs.len(), "{set:?}: {}", out.stdout);
+        let applied = server_accepts(&env, manifests).await;
+        assert_eq!(applied.matches("(server dry run)").count(), docs.len(), "{set:?}: {applied}");
     }
 }
 
@@ -241,7 +270,6 @@ async fn the_deployment_is_locked_down_and_probed_on_the_health_endpoints() {
     let container = &pod["containers"][0];
     let security = &container["securityContext"];
     assert_eq!(security["runAsNonRoot"], true);
-    assert_eq!(security["runAsUser"], 65532);
     assert_eq!(security["readOnlyRootFilesystem"], true);
     assert_eq!(security["allowPrivilegeEscalation"], false);
     assert_eq!(strings(&security["capabilities"]["drop"]), ["ALL"]);
@@ -365,8 +393,9 @@ async fn the_scim_policy_and_the_database_ca_reach_the_pod() {
 #[tokio::test]
 async fn rbac_names_status_and_finalizers_and_the_namespaced_mode_is_not_cluster_wide() {
     let Some(env) = harness::test_env().await else { return };
+    let operator_role = format!("{}-accountops", env.ns);
     let (_, docs) = render(&env, &[]).await;
-    let rules = &one(&docs, "ClusterRole")["rules"];
+    let rules = &named(&docs, "ClusterRole", &operator_role)["rules"];
     for kind in KINDS {
         assert!(granted(rules, "patch").contains(format!("{kind}/status").as_str()), "{kind}/status: {rules}");
         assert!(granted(rules, "update").contains(format!("{kind}/finalizers").as_str()), "{kind}/finalizers");
@@ -378,7 +407,7 @@ async fn rbac_names_status_and_finalizers_and_the_namespaced_mode_is_not_cluster
     assert!(granted(rules, "get").contains("namespaces"), "kube-system for the default cluster id");
 
     let (_, docs) = render(&env, &["clusterId=cluster-a", "rbac.secrets=false"]).await;
-    let rules = &one(&docs, "ClusterRole")["rules"];
+    let rules = &named(&docs, "ClusterRole", &operator_role)["rules"];
     assert!(!granted(rules, "get").contains("namespaces"), "clusterId given: no namespace access");
     assert!(!granted(rules, "get").contains("secrets"), "rbac.secrets=false: no Secrets");
     assert!(granted(rules, "delete").is_empty(), "rbac.secrets=false: it deletes nothing");
@@ -394,21 +423,21 @@ async fn rbac_names_status_and_finalizers_and_the_namespaced_mode_is_not_cluster
 #[tokio::test]
 async fn bad_values_are_rejected_naming_the_value() {
     let Some(env) = harness::test_env().await else { return };
-    for (set, named) in [
-        ("replicas=two", "replicas"),
-        ("replica=2", "replica"),
-        ("logFormat=xml", "logFormat"),
-        ("resync=soon", "resync"),
-        ("watchNamespace=team-a", "clusterId"),
-        ("database.tls.mode=verify", "mode"),
-        ("scim.endpointPolicy.allowCidrs={10.0.0.0}", "allowCidrs"),
-        ("scim.timeout=soon", "timeout"),
-        ("scim.maxResponseBytes=2G", "maxResponseBytes"),
-    ] {
-        let out = env.helm().args(["template", "accountops"]).arg(chart()).args(["--set", set]).run().await;
-        let out = out.failed();
-        assert!(out.stderr.contains(named), "{set}: names {named}: {}", out.stderr);
-    }
+    refused_naming(
+        &env,
+        &[
+            ("replicas=two", "replicas"),
+            ("replica=2", "replica"),
+            ("logFormat=xml", "logFormat"),
+            ("resync=soon", "resync"),
+            ("watchNamespace=team-a", "clusterId"),
+            ("database.tls.mode=verify", "mode"),
+            ("scim.endpointPolicy.allowCidrs={10.0.0.0}", "allowCidrs"),
+            ("scim.timeout=soon", "timeout"),
+            ("scim.maxResponseBytes=2G", "maxResponseBytes"),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -417,13 +446,17 @@ async fn helm_install_creates_the_objects_and_says_what_is_missing() {
     let out = env.helm().args(["install", "accountops"]).arg(chart()).run().await.ok();
     assert!(out.stdout.contains("STATUS: deployed"), "{out:?}");
     assert!(out.stdout.contains("create secret generic accountops-database"), "NOTES say what to create: {out:?}");
+    assert!(out.stdout.contains("--clusterrole=edit"), "NOTES say how tenants get the kinds: {out:?}");
     let cluster_role = format!("clusterrole/{}-accountops", env.ns);
+    let (view, edit) = (format!("{cluster_role}-view"), format!("{cluster_role}-edit"));
     env.kubectl([
         "get",
         "deployment/accountops",
         "serviceaccount/accountops",
         "service/accountops-metrics",
         &cluster_role,
+        &view,
+        &edit,
     ])
     .await
     .ok();
@@ -433,7 +466,7 @@ async fn helm_install_creates_the_objects_and_says_what_is_missing() {
 
 /// `kubectl auth can-i` as `credential`; panics on anything but a plain yes or no (a typo in
 /// a resource name must not pass as "no").
-async fn can_i(env: &TestEnv, credential: &Credential, args: &[&str]) -> bool {
+pub(crate) async fn can_i(env: &TestEnv, credential: &Credential, args: &[&str]) -> bool {
     let out = env.kubectl_as(credential).args(["auth", "can-i"]).args(args).run().await;
     match out.stdout.trim() {
         "yes" => true,

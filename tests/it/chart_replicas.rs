@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::chart::{chart, of_kind, one, render, strings};
+use crate::chart::{of_kind, one, refused_naming, render, server_accepts, strings};
 use crate::harness;
 
 fn deployment(docs: &[Value]) -> &Value {
@@ -47,8 +47,7 @@ async fn two_replicas_surge_before_stopping_spread_over_nodes_and_get_a_disrupti
     let pdb = one(&docs, "PodDisruptionBudget");
     assert_eq!(pdb["spec"]["maxUnavailable"], 1);
     assert_eq!(&pdb["spec"]["selector"]["matchLabels"], selector);
-    let out = env.kubectl_cmd().args(["apply", "--dry-run=server", "-f", "-"]).stdin(manifests).run().await;
-    assert!(out.success(), "{out:?}");
+    server_accepts(&env, manifests).await;
 
     let (manifests, docs) =
         render(&env, &["strategy.type=Recreate", "replicas=2", "podDisruptionBudget.enabled=false"]).await;
@@ -56,22 +55,21 @@ async fn two_replicas_surge_before_stopping_spread_over_nodes_and_get_a_disrupti
     assert_eq!(spec["strategy"]["type"], "Recreate");
     assert!(spec["strategy"]["rollingUpdate"].is_null(), "Recreate takes no rollingUpdate");
     assert!(of_kind(&docs, "PodDisruptionBudget").is_empty());
-    let out = env.kubectl_cmd().args(["apply", "--dry-run=server", "-f", "-"]).stdin(manifests).run().await;
-    assert!(out.success(), "{out:?}");
+    server_accepts(&env, manifests).await;
 }
 
 #[tokio::test]
 async fn bad_replica_values_are_refused_naming_the_value() {
     let Some(env) = harness::test_env().await else { return };
-    for (set, named) in [
-        ("strategy.type=BlueGreen", "strategy/type"),
-        ("strategy.rollingUpdate.maxSurge=lots", "maxSurge"),
-        ("topologySpreadConstraints[0].maxSkew=1", "topologyKey"),
-        ("mail.maxAge=forever", "maxAge"),
-        ("mail.resendsPerDay=0", "resendsPerDay"),
-    ] {
-        let out = env.helm().args(["template", "accountops"]).arg(chart()).args(["--set", set]).run().await;
-        let out = out.failed();
-        assert!(out.stderr.contains(named), "{set}: names {named}: {}", out.stderr);
-    }
+    refused_naming(
+        &env,
+        &[
+            ("strategy.type=BlueGreen", "strategy/type"),
+            ("strategy.rollingUpdate.maxSurge=lots", "maxSurge"),
+            ("topologySpreadConstraints[0].maxSkew=1", "topologyKey"),
+            ("mail.maxAge=forever", "maxAge"),
+            ("mail.resendsPerDay=0", "resendsPerDay"),
+        ],
+    )
+    .await;
 }

@@ -6,7 +6,11 @@ mod apiserver;
 #[path = "../bench/report.rs"]
 mod bench_report;
 mod chart;
+mod chart_cnpg;
 mod chart_replicas;
+mod chart_roles;
+mod chart_subchart;
+mod chart_values;
 mod cli;
 /// The fault campaign's pure parts (mail counts, readiness, its rows), unit-tested here.
 #[allow(dead_code)]

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Build the test control plane (kube-apiserver, kubectl, etcd, helm) from Go modules.
+# Build the test control plane (kube-apiserver, kubectl, etcd, helm, and kube-controller-manager
+# for the one controller tests start: ClusterRole aggregation) from Go modules.
 #
 # Why: integration tests run against a real kube-apiserver + etcd (the envtest approach) and
 # drive real kubectl and helm. We build them from source through the Go module proxy at pinned
@@ -12,7 +13,7 @@
 #   ${ACCOUNTOPS_CACHE:-$HOME/.cache/accountops}/test-binaries/k8s-<version>/
 #
 # We build the upstream `package main` itself (k8s.io/kubernetes/cmd/kube-apiserver,
-# .../cmd/kubectl, go.etcd.io/etcd/server/v3, helm.sh/helm/v3/cmd/helm) through a `tool`
+# .../cmd/kubectl, .../cmd/kube-controller-manager, go.etcd.io/etcd/server/v3, helm.sh/helm/v3/cmd/helm) through a `tool`
 # directive, so there is no copy of any upstream main to keep in sync.
 #
 # k8s.io/kubernetes is not meant to be a dependency: its go.mod requires its staging modules
@@ -69,13 +70,14 @@ mkdir -p "$out" "$build_root"
 declare -A want=(
   [kube-apiserver]="k8s.io/kubernetes@$K8S_VERSION"
   [kubectl]="k8s.io/kubernetes@$K8S_VERSION"
+  [kube-controller-manager]="k8s.io/kubernetes@$K8S_VERSION"
   [etcd]="go.etcd.io/etcd/server/v3@$ETCD_VERSION"
   [helm]="helm.sh/helm/v3@$HELM_VERSION"
 )
 is_current() { [[ -x "$out/$1" && "$(cat "$out/.$1.stamp" 2>/dev/null)" == "${want[$1]}" ]]; }
 all_current() {
   local b
-  for b in kube-apiserver kubectl etcd helm; do is_current "$b" || return 1; done
+  for b in kube-apiserver kubectl kube-controller-manager etcd helm; do is_current "$b" || return 1; done
 }
 finish() {
   if $print_dir; then echo "$out"; else echo "export KUBEBUILDER_ASSETS=$out"; fi
@@ -156,7 +158,7 @@ build_bin() {
 
 started=$SECONDS
 
-if ! is_current kube-apiserver || ! is_current kubectl; then
+if ! is_current kube-apiserver || ! is_current kubectl || ! is_current kube-controller-manager; then
   gomod=$(go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | jq -r .GoMod)
   # Staging modules are the k8s.io/* entries kubernetes replaces with ./staging/src/...;
   # each is published under the same name with tag v0.<minor>.<patch>.
@@ -167,7 +169,8 @@ if ! is_current kube-apiserver || ! is_current kubectl; then
     log "expected the staging replaces in $gomod, found ${#staging[@]}"; exit 1
   fi
   dir=$(prepare_module kube "k8s.io/kubernetes@$K8S_VERSION" \
-    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl)
+    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl \
+    k8s.io/kubernetes/cmd/kube-controller-manager)
   for m in "${staging[@]}"; do (cd "$dir" && go mod edit -replace="$m=$m@$staging_version"); done
   log "kube: replaced ${#staging[@]} staging modules with $staging_version"
   tidy_module "$dir" kube
@@ -180,8 +183,10 @@ if ! is_current kube-apiserver || ! is_current kubectl; then
     kube_ldflags+=" -X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=$minor"
     kube_ldflags+=" -X $p.gitTreeState=clean -X $p.buildDate=$build_date"
   done
-  build_bin "$dir" kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "$kube_ldflags"
-  build_bin "$dir" kubectl k8s.io/kubernetes/cmd/kubectl "$kube_ldflags"
+  # Only what is missing: adding a binary must not rebuild the ones already there.
+  for bin in kube-apiserver kubectl kube-controller-manager; do
+    is_current "$bin" || build_bin "$dir" "$bin" "k8s.io/kubernetes/cmd/$bin" "$kube_ldflags"
+  done
 fi
 
 if ! is_current etcd; then

@@ -44,8 +44,13 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 {{- end }}
 
+{{/* repository@digest when a digest is given (the tag is then ignored), else repository:tag. */}}
 {{- define "accountops.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
 {{- end }}
 
 {{/* "true" when the pods elect a leader: asked for, or needed because there is more than one. */}}
@@ -77,10 +82,15 @@ key: {{ .Values.database.existingSecretKey }}
 {{- end }}
 {{- end }}
 
+{{/* The plural names of the five kinds, as a JSON list. */}}
+{{- define "accountops.kinds" -}}
+{{- list "accounts" "organizations" "memberships" "tenantlinks" "provisioningsyncs" | toJson }}
+{{- end }}
+
 {{/* The operator's permissions on its own kinds, Events and (optionally) Secrets: the same
 rules for the ClusterRole (all namespaces) and the Role (one namespace). It never deletes. */}}
 {{- define "accountops.watchRules" -}}
-{{- $kinds := list "accounts" "organizations" "memberships" "tenantlinks" "provisioningsyncs" -}}
+{{- $kinds := include "accountops.kinds" . | fromJsonArray -}}
 - apiGroups: ["accountops.dev"]
   resources: [{{ join ", " $kinds }}]
   verbs: [get, list, watch, patch, update]

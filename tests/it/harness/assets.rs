@@ -1,6 +1,7 @@
 //! Where the control-plane binaries come from: `KUBEBUILDER_ASSETS`, the directory that
 //! `tests/tools/test-binaries.sh` prints (the same variable envtest uses, so a directory made by
-//! `setup-envtest` works too, apart from helm).
+//! `setup-envtest` works too, apart from helm and the kube-controller-manager that `aggregation`
+//! starts).
 
 use std::path::{Path, PathBuf};
 
@@ -60,7 +61,7 @@ fn is_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
-fn is_executable(path: &Path) -> bool {
+pub(super) fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }

@@ -9,6 +9,7 @@
 //!                                              │        Established
 //!                                              v
 //!  static ControlPlane ── admin kubeconfig ── every test: test_env() -> TestEnv
+//!    (+ kube-controller-manager running ClusterRole aggregation only, started on first use)
 //!                                                 ├─ client: kube::Client (this runtime)
 //!                                                 ├─ ns: fresh namespace (deleted on drop)
 //!                                                 └─ kubectl / helm / credentials
@@ -37,6 +38,7 @@
 //! dir with logs, certificates and kubeconfigs; its path is printed).
 #![allow(dead_code)] // each test uses a different part of the harness
 
+mod aggregation;
 mod assets;
 mod cmd;
 mod crds;
