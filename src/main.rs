@@ -79,6 +79,10 @@ enum Command {
     /// partner's administrator does in the platform's web app.
     #[command(subcommand)]
     TenantLink(TenantLinkCommand),
+    /// Assets created by ProvisioningSync orders: redeem a welcome mail's activation code, as
+    /// the customer portal does.
+    #[command(subcommand)]
+    Asset(AssetCommand),
     /// Run the operator: reconcile accountops objects from the cluster into the platform database.
     Run {
         /// Database URL: postgres://USER:PASSWORD@HOST/DB or sqlite://PATH.
@@ -149,6 +153,21 @@ enum InvitationCommand {
         /// with `-`; it is still read as the token.
         #[arg(value_name = "TOKEN", allow_hyphen_values = true)]
         token: String,
+        /// Database URL: sqlite://PATH or postgres://USER:PASSWORD@HOST/DB.
+        #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE)]
+        database: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AssetCommand {
+    /// Activate an asset with the code from its welcome mail. A code works once and expires 30
+    /// days after the order executed; an unknown, used, expired or archived one fails and
+    /// changes nothing.
+    Activate {
+        /// The activation code from the welcome mail. A code may start with `-`.
+        #[arg(value_name = "CODE", allow_hyphen_values = true)]
+        code: String,
         /// Database URL: sqlite://PATH or postgres://USER:PASSWORD@HOST/DB.
         #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE)]
         database: String,
@@ -396,6 +415,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }),
         Command::Invitation(InvitationCommand::Accept { token, database }) => {
             runtime()?.block_on(command::accept_invitation(&database, &token))
+        }
+        Command::Asset(AssetCommand::Activate { code, database }) => {
+            runtime()?.block_on(command::activate_asset(&database, &code))
         }
         Command::TenantLink(TenantLinkCommand::Accept { token, database }) => {
             runtime()?.block_on(command::answer_partner_invitation(&database, &token, true))

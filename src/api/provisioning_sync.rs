@@ -267,4 +267,7 @@ pub struct AssetRef {
     pub asset_id: String,
     /// When the order executed (RFC 3339).
     pub executed_at: String,
+    /// When the welcome mail's activation code was redeemed (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activated_at: Option<String>,
 }

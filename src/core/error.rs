@@ -19,6 +19,10 @@ pub enum CoreError {
     #[error(transparent)]
     Invitation(#[from] InvitationError),
 
+    /// An asset's activation code could not be redeemed (unknown, used, expired, archived).
+    #[error(transparent)]
+    Activation(#[from] ActivationError),
+
     /// No random bytes for a token: the operating system's generator failed.
     #[error(transparent)]
     Random(#[from] super::tokens::RandomError),
@@ -53,6 +57,20 @@ pub enum InvitationError {
     NotPartnerAdmin { email: String, organization_id: String },
 }
 
+/// Why `accountops asset activate` (or the portal) cannot redeem an activation code. Never
+/// holds the code.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ActivationError {
+    #[error("no asset has this activation code (check that the whole code was copied)")]
+    UnknownCode,
+    #[error("asset {asset} was already activated at {at}; an activation code works only once")]
+    AlreadyActivated { asset: String, at: String },
+    #[error("the activation code of asset {asset} expired at {at}; ask the provider to re-issue the order")]
+    Expired { asset: String, at: String },
+    #[error("asset {asset} was archived at {at} (its ProvisioningSync was deleted); it cannot be activated")]
+    Archived { asset: String, at: String },
+}
+
 impl CoreError {
     /// A short, stable label for metrics and Events.
     pub fn category(&self) -> &'static str {
@@ -63,6 +81,7 @@ impl CoreError {
             CoreError::Store(_) => "database",
             CoreError::InvalidAnnotation { .. } => "invalid_annotation",
             CoreError::Invitation(_) => "invitation",
+            CoreError::Activation(_) => "activation",
             CoreError::Random(_) => "random",
             CoreError::Input { .. } => "input_unavailable",
             CoreError::Unstorable { .. } => "unstorable_value",
@@ -78,6 +97,7 @@ impl CoreError {
             CoreError::Store(_) => "DatabaseError",
             CoreError::InvalidAnnotation { .. } => "InvalidAnnotation",
             CoreError::Invitation(_) => "InvitationNotAccepted",
+            CoreError::Activation(_) => "ActivationRefused",
             CoreError::Random(_) => "RandomUnavailable",
             CoreError::Input { .. } => "InputUnavailable",
             CoreError::Unstorable { .. } => "UnstorableValue",
@@ -92,7 +112,10 @@ impl CoreError {
             // A race lost to another writer: the next reconcile sees the new state.
             CoreError::Store(StoreError::OwnedElsewhere { .. } | StoreError::UniqueViolation { .. }) => true,
             CoreError::Store(e) => e.is_transient(),
-            CoreError::InvalidAnnotation { .. } | CoreError::Invitation(_) | CoreError::Unstorable { .. } => false,
+            CoreError::InvalidAnnotation { .. }
+            | CoreError::Invitation(_)
+            | CoreError::Activation(_)
+            | CoreError::Unstorable { .. } => false,
             CoreError::Random(_) | CoreError::Input { .. } => true,
         }
     }

@@ -168,6 +168,16 @@ pub async fn accept_invitation(database: &str, token: &str) -> anyhow::Result<Ex
     Ok(ExitCode::SUCCESS)
 }
 
+/// `accountops asset activate CODE`: what the customer portal does with a welcome mail's code.
+pub async fn activate_asset(database: &str, code: &str) -> anyhow::Result<ExitCode> {
+    let store = open_existing(database).await?;
+    let activated = crate::core::sync::orders::activate(&store, code, Timestamp::now()).await;
+    store.close().await;
+    let asset = activated.context("cannot activate the asset")?;
+    emit(&format!("activated: asset {} ({}, order {})\n", asset.id, asset.product, asset.order_name))?;
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Opens a database that must already exist (a token refers to rows in it).
 async fn open_existing(database: &str) -> anyhow::Result<Store> {
     if let Ok(target) = crate::store::url::parse(database)

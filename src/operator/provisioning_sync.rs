@@ -11,7 +11,7 @@ use crate::core::sync::{self, DesiredSync};
 use crate::core::{CoreError, Flags, Kind, Outcome};
 use crate::store::Owner;
 
-/// `OrdersExecuted`: False while an executed order's product is changed (`OrderImmutable`) or
+/// `OrdersExecuted`: False while an executed order is edited (`OrderImmutable`) or
 /// orders wait for the first successful sync (`OrdersPending`), True once every order ran.
 fn orders_condition(facts: &sync::SyncFacts) -> (ConditionStatus, &'static str, String) {
     if let Some(hold) = &facts.order_hold {
@@ -137,6 +137,7 @@ mod tests {
                 order: "starter".to_owned(),
                 asset_id: "asset-1".to_owned(),
                 executed_at: now.to_string(),
+                activated_at: None,
             }],
             reason: crate::core::sync::SyncReason::Synchronized,
             ..SyncFacts::new("a".repeat(64))

@@ -39,6 +39,8 @@ pub struct NewAsset {
     pub locale: String,
     /// Lower-case hex SHA-256 of the activation code sent in the welcome mail.
     pub activation_code_hash: Option<String>,
+    /// Until when the activation code can be redeemed.
+    pub activation_expires_at: Option<Timestamp>,
 }
 
 /// A row of `assets`.
@@ -53,6 +55,10 @@ pub struct Asset {
     pub invoice: InvoiceChoice,
     pub locale: String,
     pub activation_code_hash: Option<String>,
+    /// Until when the code can be redeemed (`None`: executed before codes expired).
+    pub activation_expires_at: Option<Timestamp>,
+    /// When the code was redeemed (by the portal or `accountops asset activate`).
+    pub activated_at: Option<Timestamp>,
     /// The asset's ID in the external system, once known.
     pub external_id: Option<String>,
     /// The outbox `message_id` of the welcome mail.
@@ -66,8 +72,8 @@ pub struct Asset {
 macro_rules! columns {
     () => {
         "id, sync_id, order_name, product, quantity, notification_email, invoice, locale, \
-         activation_code_hash, external_id, welcome_message_id, archived_at, created_at, \
-         updated_at"
+         activation_code_hash, activation_expires_at, activated_at, external_id, \
+         welcome_message_id, archived_at, created_at, updated_at"
     };
 }
 
@@ -83,11 +89,61 @@ fn decode(row: &AnyRow) -> Result<Asset, StoreError> {
         invoice: c.parse("invoice")?,
         locale: c.text("locale")?,
         activation_code_hash: c.opt_text("activation_code_hash")?,
+        activation_expires_at: c.opt_ts("activation_expires_at")?,
+        activated_at: c.opt_ts("activated_at")?,
         external_id: c.opt_text("external_id")?,
         welcome_message_id: c.opt_text("welcome_message_id")?,
         archived_at: c.opt_ts("archived_at")?,
         created_at: c.ts("created_at")?,
         updated_at: c.ts("updated_at")?,
+    })
+}
+
+/// What [`activate`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActivateOutcome {
+    /// Activated now.
+    Activated(Asset),
+    /// Activated before (a code works once).
+    AlreadyActivated(Asset),
+    /// The code expired unused.
+    Expired(Asset),
+    /// The asset was archived (its sync deleted) before the code was used.
+    Archived(Asset),
+    /// No asset has this code.
+    UnknownCode,
+}
+
+/// Redeem the activation code with hash `code_hash` at `now`: one conditional update, so a
+/// code works once even when two redeem it at the same moment.
+pub async fn activate(conn: &mut Conn, code_hash: &str, now: Timestamp) -> Result<ActivateOutcome, StoreError> {
+    let op = Op::new(TABLE, "(by activation code)");
+    let row = sqlx::query(concat!(
+        "UPDATE assets SET activated_at = $2, updated_at = $2 \
+         WHERE activation_code_hash = $1 AND activated_at IS NULL AND archived_at IS NULL \
+         AND (activation_expires_at IS NULL OR activation_expires_at > $2) RETURNING ",
+        columns!()
+    ))
+    .bind(code_hash)
+    .bind(time::encode(now))
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(|e| op.error("activate", e))?;
+    if let Some(row) = row {
+        return Ok(ActivateOutcome::Activated(decode(&row)?));
+    }
+    let row = sqlx::query(concat!("SELECT ", columns!(), " FROM assets WHERE activation_code_hash = $1"))
+        .bind(code_hash)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(|e| op.error("read", e))?;
+    let Some(asset) = row.as_ref().map(decode).transpose()? else { return Ok(ActivateOutcome::UnknownCode) };
+    Ok(if asset.activated_at.is_some() {
+        ActivateOutcome::AlreadyActivated(asset)
+    } else if asset.archived_at.is_some() {
+        ActivateOutcome::Archived(asset)
+    } else {
+        ActivateOutcome::Expired(asset)
     })
 }
 
@@ -100,8 +156,8 @@ pub async fn insert(conn: &mut Conn, new: &NewAsset, now: Timestamp) -> Result<A
     let op = Op::new(TABLE, &id).keys(&keys).refs(&refs);
     let row = sqlx::query(concat!(
         "INSERT INTO assets (id, sync_id, order_name, product, quantity, notification_email, \
-         invoice, locale, activation_code_hash, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING ",
+         invoice, locale, activation_code_hash, activation_expires_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING ",
         columns!()
     ))
     .bind(&id)
@@ -113,6 +169,7 @@ pub async fn insert(conn: &mut Conn, new: &NewAsset, now: Timestamp) -> Result<A
     .bind(new.invoice.as_str())
     .bind(&new.locale)
     .bind(new.activation_code_hash.as_deref())
+    .bind(new.activation_expires_at.map(time::encode))
     .bind(time::encode(now))
     .fetch_one(&mut *conn)
     .await

@@ -65,6 +65,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("migrations/postgres/0008_import_offers.sql"),
         include_str!("migrations/sqlite/0008_import_offers.sql"),
     ),
+    (
+        9,
+        "asset_activation",
+        include_str!("migrations/postgres/0009_asset_activation.sql"),
+        include_str!("migrations/sqlite/0009_asset_activation.sql"),
+    ),
 ];
 
 /// The versions of every embedded migration, in order.

@@ -1,6 +1,7 @@
 //! Integration tests: one binary, so the crate links once and the control plane is shared.
 
 mod apiserver;
+mod asset_activation;
 /// The scale benchmark's pure parts (metrics parsing, the table), unit-tested here.
 #[allow(dead_code)]
 #[path = "../bench/report.rs"]

@@ -17,19 +17,19 @@ use crate::local::workspace::{CLOSED_SCIM_URL, Workspace, action_of, table_row, 
 use crate::membership_local::{mails, unquote};
 use crate::support::scim::{ScimServer, TlsFront};
 
-const SYNC: &str = "acme-provisioning";
-const EXAMPLE_TOKEN: &str = "replace-with-the-provisioning-system-bearer-token";
+pub(crate) const SYNC: &str = "acme-provisioning";
+pub(crate) const EXAMPLE_TOKEN: &str = "replace-with-the-provisioning-system-bearer-token";
 const NOTIFY: &str = "jan.nowak@acme.example.pl";
 
 /// The SCIM side, read with the project's client on a runtime of the test's own.
-struct Scim {
+pub(crate) struct Scim {
     rt: tokio::runtime::Runtime,
-    server: ScimServer,
+    pub(crate) server: ScimServer,
     client: ScimClient,
 }
 
 impl Scim {
-    fn start() -> Option<Scim> {
+    pub(crate) fn start() -> Option<Scim> {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
         let server = rt.block_on(ScimServer::start())?;
         let mut config = ScimConfig::new(&server.url(), Credentials::Bearer(server.token.clone()));
@@ -64,13 +64,13 @@ impl Scim {
 }
 
 /// The sync's object in a JSON report.
-fn sync_of(report: &Value) -> &Value {
+pub(crate) fn sync_of(report: &Value) -> &Value {
     let objects = report["objects"].as_array().expect("objects");
     objects.iter().find(|o| o["kind"] == "ProvisioningSync").expect("the sync is reported")
 }
 
 /// The activation code in the welcome mail (Polish template).
-fn activation_code(eml: &str) -> String {
+pub(crate) fn activation_code(eml: &str) -> String {
     let plain = unquote(eml);
     let (_, rest) = plain.split_once("Kod aktywacyjny: ").expect("an activation code");
     let code: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
@@ -78,7 +78,7 @@ fn activation_code(eml: &str) -> String {
     code
 }
 
-fn welcome_mails(ws: &Workspace) -> Vec<String> {
+pub(crate) fn welcome_mails(ws: &Workspace) -> Vec<String> {
     mails(ws).into_iter().filter(|m| m.contains(&format!("To: {NOTIFY}")) && m.contains("Kod aktywacyjny")).collect()
 }
 

@@ -80,7 +80,7 @@ async fn product_changes_are_refused_and_removed_orders_keep_their_asset() {
     let existing = assets::list_by_sync(&mut store.acquire().await.expect("conn"), &sync).await.expect("assets");
 
     let changed = plan_orders(&[order("a", "archive")], &existing);
-    assert!(matches!(changed[0], OrderStep::ProductChanged { .. }));
+    assert!(matches!(changed[0], OrderStep::Edited { .. }));
     assert!(execute(&store, &sync, &changed, WELCOME, &mail_settings(), now()).await.expect("execute").is_empty());
 
     let removed = plan_orders(&[], &existing);

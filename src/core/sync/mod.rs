@@ -94,7 +94,7 @@ pub struct SyncFacts {
     /// (`Unauthorized`, `Unreachable`, `CircuitOpen`, ...), `OrderImmutable`, `Orphaned`, `Archived`.
     pub reason: SyncReason,
     pub message: String,
-    /// The `OrderImmutable` message, when an executed order's product was changed.
+    /// The `OrderImmutable` message, when an executed order was edited.
     pub order_hold: Option<String>,
     /// Deletion is finished; the shell may drop its finalizer.
     pub deletion_finished: bool,

@@ -3,19 +3,23 @@
 //! The asset's `(sync_id, order_name)` is unique, so a second execution (a retried reconcile,
 //! a restart, another replica) fails on the insert and its transaction, with the mail, rolls
 //! back. The activation code is generated here, put into the mail body and nowhere else; the
-//! asset keeps its SHA-256 only.
+//! asset keeps its SHA-256 only, and when it expires ([`ACTIVATION_LIFETIME`]). The portal, or
+//! `accountops asset activate`, redeems it once ([`activate`]).
 
 use jiff::Timestamp;
 
 use super::plan::OrderStep;
-use crate::api::provisioning_sync::{InvoiceChoice as SpecInvoice, OrderSpec};
+use crate::api::provisioning_sync::OrderSpec;
 use crate::core::db::commit;
-use crate::core::error::CoreError;
+use crate::core::error::{ActivationError, CoreError};
 use crate::core::tokens::Token;
 use crate::mail::{MailContext, MailSettings, Template, compose};
-use crate::store::assets::{self, Asset, InvoiceChoice, NewAsset};
+use crate::store::assets::{self, ActivateOutcome, Asset, NewAsset};
 use crate::store::outbox::{self, Related};
 use crate::store::{Store, StoreError};
+
+/// How long a welcome mail's activation code can be redeemed.
+pub const ACTIVATION_LIFETIME: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
 
 /// What the welcome mail says besides the code.
 #[derive(Debug, Clone, Copy)]
@@ -64,13 +68,10 @@ async fn execute_one(
         product: order.product.clone(),
         quantity: i64::from(order.quantity),
         notification_email: order.notification_email.as_str().to_owned(),
-        invoice: match order.invoice {
-            SpecInvoice::Immediately => InvoiceChoice::Immediately,
-            SpecInvoice::NextInvoice => InvoiceChoice::NextInvoice,
-            SpecInvoice::DoNotInvoice => InvoiceChoice::DoNotInvoice,
-        },
+        invoice: super::plan::stored_invoice(order.invoice),
         locale: order.locale.as_str().to_owned(),
         activation_code_hash: Some(code.hash()),
+        activation_expires_at: Some(crate::core::provider_code::expiry(now, ACTIVATION_LIFETIME)),
     };
     let asset = match assets::insert(&mut tx, &new, now).await {
         Ok(asset) => asset,
@@ -93,4 +94,27 @@ async fn execute_one(
     let asset = assets::record_delivery(&mut tx, &asset.id, None, Some(&message_id), now).await?;
     commit(store, tx).await?;
     Ok(Some(asset))
+}
+
+/// Redeem the activation code `code_text` (as the welcome mail shows it) at `now`: the asset's
+/// `activated_at` is set once, before the code expires, on a live asset; anything else fails
+/// with an [`ActivationError`] and changes nothing. The portal's contract is the same
+/// statement (docs/database.md, "Activating an asset").
+pub async fn activate(store: &Store, code_text: &str, now: Timestamp) -> Result<Asset, CoreError> {
+    let hash = crate::core::tokens::hash(code_text.trim());
+    let mut conn = store.acquire().await?;
+    let refused = match assets::activate(&mut conn, &hash, now).await? {
+        ActivateOutcome::Activated(asset) => return Ok(asset),
+        ActivateOutcome::UnknownCode => ActivationError::UnknownCode,
+        ActivateOutcome::AlreadyActivated(a) => {
+            ActivationError::AlreadyActivated { at: text(a.activated_at), asset: a.id }
+        }
+        ActivateOutcome::Expired(a) => ActivationError::Expired { at: text(a.activation_expires_at), asset: a.id },
+        ActivateOutcome::Archived(a) => ActivationError::Archived { at: text(a.archived_at), asset: a.id },
+    };
+    Err(refused.into())
+}
+
+fn text(at: Option<Timestamp>) -> String {
+    at.map_or_else(|| "an unknown time".to_owned(), |t| t.to_string())
 }

@@ -3,9 +3,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::api::provisioning_sync::OrderSpec;
+use crate::api::provisioning_sync::{InvoiceChoice as SpecInvoice, OrderSpec};
 use crate::scim::{Group, User};
-use crate::store::assets::Asset;
+use crate::store::assets::{Asset, InvoiceChoice};
 
 /// A login member as the external system should see it (`externalId` = our user ID).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,10 +90,45 @@ pub fn classify_group(desired: &DesiredGroup, scim_members: &BTreeSet<String>, o
 pub enum OrderStep {
     /// Not executed yet: insert the asset and queue the welcome mail.
     Execute(OrderSpec),
-    /// Executed and unchanged (quantity, e-mail or invoice edits after execution are ignored).
+    /// Executed and unchanged.
     Done { name: String },
-    /// Executed with another product: refused (`OrderImmutable`).
-    ProductChanged { name: String, executed: String, requested: String },
+    /// Executed, and the spec now asks for something else: refused (`OrderImmutable`). An
+    /// executed order is a fact (an asset, a welcome mail, an invoice line); a new order with
+    /// another name asks for more.
+    Edited { name: String, edits: Vec<OrderEdit> },
+}
+
+/// One field of an executed order the spec changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderEdit {
+    pub field: &'static str,
+    pub executed: String,
+    pub requested: String,
+}
+
+/// How the store records the spec's invoice choice.
+pub fn stored_invoice(choice: SpecInvoice) -> InvoiceChoice {
+    match choice {
+        SpecInvoice::Immediately => InvoiceChoice::Immediately,
+        SpecInvoice::NextInvoice => InvoiceChoice::NextInvoice,
+        SpecInvoice::DoNotInvoice => InvoiceChoice::DoNotInvoice,
+    }
+}
+
+/// The fields of `order` that differ from what `asset` executed.
+fn edits(order: &OrderSpec, asset: &Asset) -> Vec<OrderEdit> {
+    let invoice = stored_invoice(order.invoice);
+    [
+        ("product", asset.product.clone(), order.product.clone()),
+        ("quantity", asset.quantity.to_string(), order.quantity.to_string()),
+        ("notificationEmail", asset.notification_email.clone(), order.notification_email.as_str().to_owned()),
+        ("invoice", asset.invoice.as_str().to_owned(), invoice.as_str().to_owned()),
+        ("locale", asset.locale.clone(), order.locale.as_str().to_owned()),
+    ]
+    .into_iter()
+    .filter(|(_, executed, requested)| executed != requested)
+    .map(|(field, executed, requested)| OrderEdit { field, executed, requested })
+    .collect()
 }
 
 /// The orders of the spec against the assets already created. Assets whose order left the
@@ -104,12 +139,10 @@ pub fn plan_orders(orders: &[OrderSpec], assets: &[Asset]) -> Vec<OrderStep> {
         .iter()
         .map(|order| match by_order.get(order.name.as_str()) {
             None => OrderStep::Execute(order.clone()),
-            Some(asset) if asset.product != order.product => OrderStep::ProductChanged {
-                name: order.name.clone(),
-                executed: asset.product.clone(),
-                requested: order.product.clone(),
+            Some(asset) => match edits(order, asset) {
+                e if e.is_empty() => OrderStep::Done { name: order.name.clone() },
+                edits => OrderStep::Edited { name: order.name.clone(), edits },
             },
-            Some(_) => OrderStep::Done { name: order.name.clone() },
         })
         .collect()
 }
@@ -119,10 +152,16 @@ pub fn immutable_message(steps: &[OrderStep]) -> Option<String> {
     let refused: Vec<String> = steps
         .iter()
         .filter_map(|s| match s {
-            OrderStep::ProductChanged { name, executed, requested } => Some(format!(
-                "order {name} was executed for product {executed:?}; it cannot become {requested:?} \
-                 (add a new order with another name instead)"
-            )),
+            OrderStep::Edited { name, edits } => {
+                let what: Vec<String> = edits
+                    .iter()
+                    .map(|e| format!("{} {:?} cannot become {:?}", e.field, e.executed, e.requested))
+                    .collect();
+                Some(format!(
+                    "order {name} was executed: spec.orders[{name}] {} (add a new order with another name instead)",
+                    what.join(", ")
+                ))
+            }
             _ => None,
         })
         .collect();

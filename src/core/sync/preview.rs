@@ -337,6 +337,7 @@ pub fn asset_refs(assets: &[Asset]) -> Vec<AssetRef> {
             order: a.order_name.clone(),
             asset_id: a.id.clone(),
             executed_at: a.created_at.to_string(),
+            activated_at: a.activated_at.map(|t| t.to_string()),
         })
         .collect()
 }

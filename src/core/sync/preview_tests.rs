@@ -85,7 +85,11 @@ fn an_existing_sync_runs_only_new_orders_and_refuses_product_changes() {
 
     let changed = preview(&spec(&[("o1", "Other")]), &observed, RESYNC, now());
     assert_eq!((changed.action, changed.reason), (Action::Conflict, "OrderImmutable"));
-    assert!(changed.message.contains("order o1 was executed for product \"P\""), "{}", changed.message);
+    assert!(
+        changed.message.contains("order o1 was executed: spec.orders[o1] product \"P\" cannot become \"Other\""),
+        "{}",
+        changed.message
+    );
 }
 
 #[test]

@@ -11,7 +11,7 @@ pub enum SyncReason {
     Synchronized,
     /// Observe-only: the external system differs from the platform.
     DriftDetected,
-    /// An executed order's product was changed.
+    /// An executed order was edited (any of its fields).
     OrderImmutable,
     /// Observe-only without a record, or `external-id` naming no record.
     NotFound,

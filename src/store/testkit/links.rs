@@ -1,7 +1,7 @@
 //! Checks of tenant links, provider codes, provisioning syncs and assets.
 
 use super::fixtures::*;
-use crate::store::assets::{self, InvoiceChoice, NewAsset};
+use crate::store::assets::{self, ActivateOutcome, InvoiceChoice, NewAsset};
 use crate::store::ownership::{self, ManagedTable};
 use crate::store::provider_codes::{self, NewProviderCode, RedeemOutcome};
 use crate::store::syncs::{self, NewProvisioningSync, SyncResult, SyncStatus};
@@ -219,6 +219,7 @@ pub async fn assets_once_per_order(store: &Store) {
     let new =
         NewProvisioningSync { account_id: acct.id.clone(), endpoint: "https://scim.example/v2".into(), owner: None };
     let s = syncs::insert(&mut c, &new, at(1)).await.expect("sync");
+    let code = hash();
     let order = NewAsset {
         sync_id: s.id.clone(),
         order_name: "migration-2025".into(),
@@ -227,9 +228,11 @@ pub async fn assets_once_per_order(store: &Store) {
         notification_email: "it@acme.example".into(),
         invoice: InvoiceChoice::DoNotInvoice,
         locale: "pl".into(),
-        activation_code_hash: Some(hash()),
+        activation_code_hash: Some(code.clone()),
+        activation_expires_at: Some(at(10)),
     };
     let a = assets::insert(&mut c, &order, at(2)).await.expect("insert");
+    assert_eq!((a.activation_expires_at, a.activated_at), (Some(at(10)), None));
     assert!(a.id.starts_with("asset-"), "{}", a.id);
     assert_eq!((a.quantity, a.invoice, a.created_at), (25, InvoiceChoice::DoNotInvoice, at(2)));
     let err = fails(assets::insert(&mut c, &order, at(3)).await);
@@ -242,9 +245,33 @@ pub async fn assets_once_per_order(store: &Store) {
         (delivered.external_id.as_deref(), delivered.welcome_message_id.as_deref()),
         (Some("ext-1"), Some("<w@test>"))
     );
+    // The activation code works once, before it expires, on a live asset.
+    assert_eq!(assets::activate(&mut c, &"0".repeat(64), at(5)).await.expect("activate"), ActivateOutcome::UnknownCode);
+    let ActivateOutcome::Activated(done) = assets::activate(&mut c, &code, at(5)).await.expect("activate") else {
+        panic!("the open code activates")
+    };
+    assert_eq!(done.activated_at, Some(at(5)));
+    assert!(matches!(
+        assets::activate(&mut c, &code, at(6)).await.expect("again"),
+        ActivateOutcome::AlreadyActivated(a) if a.activated_at == Some(at(5))
+    ));
+    let late = NewAsset { order_name: "late".into(), activation_code_hash: Some("b".repeat(64)), ..order.clone() };
+    assets::insert(&mut c, &late, at(2)).await.expect("insert");
+    assert!(matches!(
+        assets::activate(&mut c, &"b".repeat(64), at(10)).await.expect("late"),
+        ActivateOutcome::Expired(_)
+    ));
+    let gone = NewAsset { order_name: "gone".into(), activation_code_hash: Some("c".repeat(64)), ..order.clone() };
+    let gone = assets::insert(&mut c, &gone, at(2)).await.expect("insert");
+    assets::archive(&mut c, &gone.id, at(3)).await.expect("archive");
+    assert!(matches!(
+        assets::activate(&mut c, &"c".repeat(64), at(4)).await.expect("gone"),
+        ActivateOutcome::Archived(_)
+    ));
     let archived = assets::archive(&mut c, &a.id, at(6)).await.expect("archive");
     assert_eq!(archived.archived_at, Some(at(6)));
-    assert_eq!(assets::list_by_sync(&mut c, &s.id).await.expect("list"), vec![archived]);
+    let listed = assets::list_by_sync(&mut c, &s.id).await.expect("list");
+    assert_eq!(listed.iter().find(|x| x.id == a.id), Some(&archived));
     let zero = NewAsset { order_name: "empty".into(), quantity: 0, ..order };
     let err = fails(assets::insert(&mut c, &zero, at(7)).await);
     assert_check(&err, "assets", "assets_quantity");

@@ -238,6 +238,7 @@ pub async fn foreign_keys_are_typed(store: &Store) {
                 invoice: InvoiceChoice::NextInvoice,
                 locale: "en".into(),
                 activation_code_hash: None,
+                activation_expires_at: None,
             },
             now,
         )
