@@ -18,6 +18,7 @@ mod cli;
 mod fault_figures;
 mod fencing;
 mod harness;
+mod image;
 mod input;
 mod local;
 mod local_database;
