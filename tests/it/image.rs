@@ -176,6 +176,23 @@ async fn flat_kubeconfig(env: &TestEnv, dir: &Path) -> std::path::PathBuf {
     path
 }
 
+/// The image's files: the binary at the Dockerfile's path, and what image.sh adds to the Debian
+/// packages as distroless does (the CA bundle, the `nonroot` user).
+async fn assert_contents(podman: &Podman, tag: &str, binary: &str) {
+    let mounted = podman.podman().args(["image", "mount", tag]).run().await.ok();
+    let root = Path::new(mounted.stdout.trim());
+    let copied = root.join(binary.trim_start_matches('/'));
+    let same = Command::new("cmp").arg("-s").arg(env!("CARGO_BIN_EXE_accountops")).arg(&copied).status();
+    assert!(same.expect("cmp runs").success(), "{binary} in the image is the binary built");
+    let mode = std::fs::metadata(&copied).expect("the binary in the image").permissions().mode();
+    assert_eq!(mode & 0o111, 0o111, "{binary} is executable by anyone: {mode:o}");
+    let bundle = std::fs::read_to_string(root.join("etc/ssl/certs/ca-certificates.crt")).expect("the CA bundle");
+    assert!(bundle.matches("BEGIN CERTIFICATE").count() > 100, "the CA bundle holds Debian's roots");
+    let passwd = std::fs::read_to_string(root.join("etc/passwd")).expect("/etc/passwd");
+    assert!(passwd.lines().any(|l| l.starts_with("nonroot:x:65532:65532:")), "{passwd}");
+    podman.podman().args(["image", "unmount", tag]).run().await.ok();
+}
+
 /// The uid the container's main process runs as, seen from the host (no user namespace).
 async fn container_uid(podman: &Podman, name: &str) -> String {
     let out = podman.podman().args(["inspect", "--format", "{{.State.Pid}}", name]).run().await.ok();
@@ -198,6 +215,8 @@ async fn the_image_built_here_runs_the_operator_read_only_and_non_root_until_the
     for (key, value) in &expected.labels {
         assert_eq!(built.labels.get(key), Some(value), "label {key} in {:?}", built.labels);
     }
+
+    assert_contents(&podman, tag, expected.binary.as_deref().expect("the binary's path")).await;
 
     let dir = tempfile::tempdir().expect("tempdir");
     let kubeconfig = flat_kubeconfig(&env, dir.path()).await;
