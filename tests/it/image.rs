@@ -94,20 +94,26 @@ fn image_sh_refuses_a_missing_binary_and_a_runtime_stage_it_cannot_rebuild() {
 
     let dir = tempfile::tempdir().expect("tempdir");
     let dockerfile = dir.path().join("Dockerfile");
+    let runtime = "FROM rust:1 AS build\nFROM gcr.io/distroless/cc-debian12:nonroot";
     let cases = [
-        ("FROM gcr.io/distroless/cc-debian11:nonroot", "cannot tell the Debian release of the runtime base"),
+        ("# nothing".to_owned(), "has no FROM"),
         (
-            "FROM gcr.io/distroless/cc-debian12:nonroot\nCOPY --from=build /a /a\nCOPY --from=build /b /b",
+            "FROM rust:1 AS build\nFROM gcr.io/distroless/cc-debian11:nonroot".to_owned(),
+            "cannot tell the Debian release of the runtime base",
+        ),
+        (
+            format!("{runtime}\nCOPY --from=build /a /a\nCOPY --from=build /b /b"),
             "must copy one file from the build stage (the binary), found 2",
         ),
-        ("FROM gcr.io/distroless/cc-debian12:nonroot\nUSER 65532", "found 0"),
+        (format!("{runtime}\nUSER 65532"), "found 0"),
+        (format!("{runtime}\nCOPY --from=build /a /b /c"), "expected COPY --from=STAGE SOURCE DEST"),
     ];
-    for (runtime, message) in cases {
-        std::fs::write(&dockerfile, format!("FROM rust:1 AS build\n{runtime}\n")).expect("write");
+    for (text, message) in cases {
+        std::fs::write(&dockerfile, format!("{text}\n")).expect("write");
         let out = image_sh(&["build", env!("CARGO_BIN_EXE_accountops")], Some(&dockerfile));
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{runtime}: {stderr}");
-        assert!(stderr.contains(message), "{runtime}: {stderr}");
+        assert_eq!(out.status.code(), Some(1), "{text}: {stderr}");
+        assert!(stderr.contains(message), "{text}: {stderr}");
     }
 }
 

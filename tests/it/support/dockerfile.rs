@@ -160,6 +160,12 @@ USER 2
     }
 
     #[test]
+    #[should_panic(expected = "more than one COPY")]
+    fn a_stage_copying_two_files_has_no_one_binary() {
+        stages("FROM x\nCOPY --from=b /a /a\nCOPY --from=b /c /c\n")[0].spec();
+    }
+
+    #[test]
     #[should_panic(expected = "unterminated quote")]
     fn an_unterminated_label_is_refused() {
         labels(r#"a="open"#);
