@@ -10,6 +10,7 @@
 #   - two more clusters for the TLS tests, one with a test CA's certificate, one without TLS:
 #     tests/tools/postgres-tls.sh
 #   - aiosmtpd and scim2-server (PyPI), the SMTP and SCIM servers tests start on loopback
+#   - podman, runc and mmdebstrap (Debian packages) for the image test: tests/tools/image.sh
 #   - kube-apiserver, etcd, kubectl, helm and kube-controller-manager built from Go modules into
 #     ~/.cache/accountops/test-binaries/k8s-<version>/: tests/tools/test-binaries.sh
 #     (set KUBEBUILDER_ASSETS to use binaries of your own instead)
@@ -43,6 +44,11 @@ fi
 if ! command -v scim2-server >/dev/null 2>&1; then
   python3 -m pip install --quiet --disable-pip-version-check 'scim2-server==0.8.3'
 fi
+
+step "podman, runc, mmdebstrap (the image test)"
+# The image test builds the operator image from Debian packages and runs it with podman
+# (tests/tools/image.sh); quick when installed. Its rootfs is cached in ~/.cache/accountops/image.
+bash tests/tools/image.sh install
 
 step "Kubernetes control plane binaries"
 if [ -z "${KUBEBUILDER_ASSETS:-}" ]; then

@@ -19,6 +19,7 @@ mod cli;
 mod fault_figures;
 mod fencing;
 mod harness;
+mod image;
 mod input;
 mod local;
 mod local_database;

@@ -1,9 +1,11 @@
 //! Helpers the end-to-end tests share: the operator as a real process, a cuttable database
-//! connection, and polling with a deadline.
+//! connection, podman and the Dockerfile's image description, and polling with a deadline.
 
+pub mod dockerfile;
 pub mod hostile;
 pub mod http;
 pub mod operator;
+pub mod podman;
 pub mod proxy;
 pub mod scim;
 pub mod smtp;
