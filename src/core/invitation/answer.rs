@@ -36,11 +36,11 @@ pub enum InvitationError {
     UnknownToken,
     #[error("this invitation was already used (accepted at {}); an invitation link works only once", shown(*at))]
     AlreadyAccepted { at: Timestamp },
-    #[error("this invitation was revoked at {} ({}); use the newest link", shown(*at), revoked_why(*kind))]
+    #[error("this invitation was revoked at {} ({}); use the newest link", shown(*at), words(*kind).revoked)]
     Revoked { at: Timestamp, kind: InvitationKind },
-    #[error("this invitation expired at {}; ask for a new one ({})", shown(*at), renew(*kind))]
+    #[error("this invitation expired at {}; ask for a new one ({})", shown(*at), words(*kind).renew)]
     Expired { at: Timestamp, kind: InvitationKind },
-    #[error("this token invites to {}, not {}; {}", noun(*token), noun(*asked), command(*token))]
+    #[error("this token invites to {}, not {}; {}", words(*token).noun, words(*asked).noun, words(*token).command)]
     OtherKind { token: InvitationKind, asked: InvitationKind },
     #[error(
         "a membership invitation cannot be refused; it expires unaccepted, or the Membership is deleted \
@@ -54,31 +54,32 @@ pub enum InvitationError {
     NotPartnerAdmin { email: String, organization_id: String },
 }
 
-fn noun(kind: InvitationKind) -> &'static str {
-    match kind {
-        InvitationKind::Membership => "a membership",
-        InvitationKind::TenantLink => "a tenant link",
-    }
+/// How refusals speak of an invitation of one kind.
+struct Words {
+    /// What it invites to.
+    noun: &'static str,
+    /// Which command answers it.
+    command: &'static str,
+    /// Why it may have been revoked.
+    revoked: &'static str,
+    /// How to get a new one.
+    renew: &'static str,
 }
 
-fn command(kind: InvitationKind) -> &'static str {
+fn words(kind: InvitationKind) -> Words {
     match kind {
-        InvitationKind::Membership => "`accountops invitation accept` answers it",
-        InvitationKind::TenantLink => "`accountops tenant-link accept|reject` answers it",
-    }
-}
-
-fn revoked_why(kind: InvitationKind) -> &'static str {
-    match kind {
-        InvitationKind::Membership => "re-sent or the membership was removed",
-        InvitationKind::TenantLink => "rejected, or the link was removed",
-    }
-}
-
-fn renew(kind: InvitationKind) -> &'static str {
-    match kind {
-        InvitationKind::Membership => "change spec.invitation.resendNonce",
-        InvitationKind::TenantLink => "re-create the TenantLink",
+        InvitationKind::Membership => Words {
+            noun: "a membership",
+            command: "`accountops invitation accept` answers it",
+            revoked: "re-sent or the membership was removed",
+            renew: "change spec.invitation.resendNonce",
+        },
+        InvitationKind::TenantLink => Words {
+            noun: "a tenant link",
+            command: "`accountops tenant-link accept|reject` answers it",
+            revoked: "rejected, or the link was removed",
+            renew: "re-create the TenantLink",
+        },
     }
 }
 
