@@ -1,5 +1,6 @@
 //! Why a reconcile failed, and whether trying again later can help.
 
+pub use super::invitation::InvitationError;
 use crate::store::StoreError;
 
 /// Every way [`reconcile`](super::account::reconcile), [`apply`](super::account::apply) and
@@ -34,27 +35,6 @@ pub enum CoreError {
     /// A field holds a string the platform database cannot store (see [`super::storable`]).
     #[error("{field}: contains U+0000 (NUL), which the platform database cannot store")]
     Unstorable { field: String },
-}
-
-/// Why `accountops invitation accept` (or the web app) cannot accept a token. Never holds
-/// the token.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum InvitationError {
-    #[error("no invitation has this token (check that the whole link or token was copied)")]
-    UnknownToken,
-    #[error("this invitation was already used (accepted at {at}); an invitation link works only once")]
-    AlreadyAccepted { at: String },
-    #[error("this invitation was revoked at {at} (re-sent or the membership was removed); use the newest link")]
-    Revoked { at: String },
-    #[error("this invitation expired at {at}; ask for a new one (change spec.invitation.resendNonce)")]
-    Expired { at: String },
-    #[error("this token invites to a tenant link, not a membership; `invitation accept` accepts memberships only")]
-    NotAMembership,
-    #[error(
-        "{email} is no longer an active member of the partner organization {organization_id} with a role that \
-         may manage members or links; only an administrator of the partner can accept its invitation"
-    )]
-    NotPartnerAdmin { email: String, organization_id: String },
 }
 
 /// Why `accountops asset activate` (or the portal) cannot redeem an activation code. Never
@@ -143,7 +123,8 @@ mod tests {
 
     #[test]
     fn a_refused_token_is_permanent_and_says_why() {
-        let used = CoreError::from(InvitationError::AlreadyAccepted { at: "2025-03-01T09:30:00Z".into() });
+        let at = "2025-03-01T09:30:00.25Z".parse().expect("a timestamp");
+        let used = CoreError::from(InvitationError::AlreadyAccepted { at });
         assert_eq!(
             (used.category(), used.reason(), used.is_transient()),
             ("invitation", "InvitationNotAccepted", false)

@@ -26,9 +26,9 @@
 //! `<kind>::reconcile` (a transaction of its own, opened only when the plan writes); local mode
 //! calls `<kind>::reconcile_in` in its run's transaction, which `accountops plan` rolls back.
 //! ProvisioningSync, which also talks to an external system, has its own reconcile
-//! ([`sync`]). A Membership's
-//! apply also queues its mails (invitation, existing-user notice) in the same transaction;
-//! [`tokens`] makes the invitation tokens, and `membership::accept` consumes them. No Kubernetes client type appears below the shells: the
+//! ([`sync`]). A Membership's or partner TenantLink's apply issues its invitation in the same
+//! transaction ([`invitation`]: token, hash, mail; its state; accept and refuse, for both
+//! kinds); [`tokens`] makes the tokens. No Kubernetes client type appears below the shells: the
 //! desired side is the spec structs and the decoded [`Flags`], the observed side is store rows.
 //!
 //! Ownership follows the owner columns of each row (see [`plan`] for the table): a row this
@@ -43,6 +43,7 @@ pub(crate) mod db;
 pub mod engine;
 pub mod error;
 pub mod flags;
+pub mod invitation;
 pub mod membership;
 pub mod organization;
 pub mod outcome;

@@ -44,6 +44,7 @@ use super::desired::DEFAULT_CLUSTER_ID;
 use super::engine::{self, MailDelivery, Mode, Options};
 use super::validate::Problem;
 use super::{manifest, render, validate};
+use crate::core::invitation::{self, Answer, InvitationKind};
 use crate::mail::{Dispatcher, DispatcherConfig, Endpoint, MailSettings, Transport};
 use crate::store::Store;
 use crate::store::outbox::Origin;
@@ -160,12 +161,7 @@ pub async fn run(args: LocalArgs, mode: Mode) -> anyhow::Result<ExitCode> {
 /// `accountops invitation accept TOKEN`: accept the invitation and print who is now active
 /// where. Never creates a database; never prints the token.
 pub async fn accept_invitation(database: &str, token: &str) -> anyhow::Result<ExitCode> {
-    let store = open_existing(database).await?;
-    let accepted = crate::core::membership::accept(&store, token, Timestamp::now()).await;
-    store.close().await;
-    let accepted = accepted.context("cannot accept the invitation")?;
-    emit(&format!("accepted: {} is now Active in {}\n", accepted.email, accepted.scope_name))?;
-    Ok(ExitCode::SUCCESS)
+    answer_invitation(database, InvitationKind::Membership, Answer::Accept, token).await
 }
 
 /// `accountops asset activate CODE`: what the customer portal does with a welcome mail's code.
@@ -194,20 +190,30 @@ async fn open_existing(database: &str) -> anyhow::Result<Store> {
 /// `accountops tenant-link accept|reject TOKEN`: what the partner's administrator does with the
 /// invitation link.
 pub async fn answer_partner_invitation(database: &str, token: &str, accept: bool) -> anyhow::Result<ExitCode> {
+    let answer = if accept { Answer::Accept } else { Answer::Refuse };
+    answer_invitation(database, InvitationKind::TenantLink, answer, token).await
+}
+
+/// Answer an invitation of `kind` and print what it did.
+async fn answer_invitation(
+    database: &str,
+    kind: InvitationKind,
+    answer: Answer,
+    token: &str,
+) -> anyhow::Result<ExitCode> {
     let store = open_existing(database).await?;
-    let now = Timestamp::now();
-    let text = if accept {
-        let result = crate::core::tenant_link::accept(&store, token, now).await;
-        store.close().await;
-        let a = result.context("cannot accept the partner invitation")?;
-        format!("accepted: {} and {} are now linked\n", a.provider_organization, a.tenant_organization)
-    } else {
-        let result = crate::core::tenant_link::reject(&store, token, now).await;
-        store.close().await;
-        result.context("cannot reject the partner invitation")?;
-        "rejected: the partner invitation will not be used\n".to_owned()
+    let answered = invitation::answer(&store, kind, answer, token, Timestamp::now()).await;
+    store.close().await;
+    let what = match kind {
+        InvitationKind::Membership => "the invitation",
+        InvitationKind::TenantLink => "the partner invitation",
     };
-    emit(&text)?;
+    let verb = match answer {
+        Answer::Accept => "accept",
+        Answer::Refuse => "reject",
+    };
+    let answered = answered.with_context(|| format!("cannot {verb} {what}"))?;
+    emit(&format!("{}\n", answered.summary()))?;
     Ok(ExitCode::SUCCESS)
 }
 

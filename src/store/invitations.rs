@@ -4,16 +4,17 @@
 //! CHECK `invitations_token_hash_sha256`). A subject has at most one open invitation (not
 //! accepted, not revoked); re-sending with a new token revokes the old one first.
 //!
-//! Accepting is the web app's contract, one statement that either succeeds or changes
-//! nothing ([`accept`] runs the same):
+//! Answering is the web app's contract, one statement that either succeeds or changes
+//! nothing ([`answer`] runs the same; refusing sets `revoked_at` instead):
 //!
 //! ```sql
 //! UPDATE invitations SET accepted_at = :now, updated_at = :now
-//!  WHERE token_hash = :hash AND accepted_at IS NULL AND revoked_at IS NULL
+//!  WHERE token_hash = :hash AND kind = :kind AND accepted_at IS NULL AND revoked_at IS NULL
 //!    AND expires_at > :now
 //! ```
 //!
 //! The operator sees `accepted_at` on its next reconcile and activates the membership or link.
+//! What a row's timestamps mean at a given time is `core::invitation::state`.
 
 use jiff::Timestamp;
 use sqlx::any::AnyRow;
@@ -99,37 +100,22 @@ pub struct Invitation {
     pub updated_at: Timestamp,
 }
 
-/// Where an invitation stands at a given time.
+/// How an invitation is answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InvitationState {
-    Open,
-    Accepted,
-    Revoked,
-    Expired,
+pub enum Answer {
+    /// `accepted_at`: the membership or link becomes active.
+    Accept,
+    /// `revoked_at`: the invitee declines (a partner rejects a link).
+    Refuse,
 }
 
-impl Invitation {
-    pub fn state(&self, now: Timestamp) -> InvitationState {
-        if self.accepted_at.is_some() {
-            InvitationState::Accepted
-        } else if self.revoked_at.is_some() {
-            InvitationState::Revoked
-        } else if self.expires_at <= now {
-            InvitationState::Expired
-        } else {
-            InvitationState::Open
-        }
-    }
-}
-
-/// What [`accept`] found.
+/// What [`answer`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AcceptOutcome {
-    /// Accepted now.
-    Accepted(Invitation),
-    AlreadyAccepted(Invitation),
-    Revoked(Invitation),
-    Expired(Invitation),
+    /// Answered now: the row as written.
+    Answered(Invitation),
+    /// Not open at `now`, or of another kind: the row as it stands, nothing written.
+    NotOpen(Invitation),
     /// No invitation has this token.
     UnknownToken,
 }
@@ -212,12 +198,7 @@ fn hide_token(err: StoreError) -> StoreError {
 
 /// The invitation with this ID, if any.
 pub async fn find(conn: &mut Conn, id: &str) -> Result<Option<Invitation>, StoreError> {
-    let row = sqlx::query(concat!("SELECT ", columns!(), " FROM invitations WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(|e| Op::new(TABLE, id).error("read", e))?;
-    row.as_ref().map(decode).transpose()
+    find_where(conn, concat!("SELECT ", columns!(), " FROM invitations WHERE id = $1"), id, id).await
 }
 
 /// The invitation with this ID, or [`StoreError::NotFound`].
@@ -227,11 +208,22 @@ pub async fn get(conn: &mut Conn, id: &str) -> Result<Invitation, StoreError> {
 
 /// The invitation whose token hashes to `token_hash`, if any.
 pub async fn find_by_token_hash(conn: &mut Conn, token_hash: &str) -> Result<Option<Invitation>, StoreError> {
-    let row = sqlx::query(concat!("SELECT ", columns!(), " FROM invitations WHERE token_hash = $1"))
-        .bind(token_hash)
+    let sql = concat!("SELECT ", columns!(), " FROM invitations WHERE token_hash = $1");
+    find_where(conn, sql, token_hash, "(by token)").await
+}
+
+/// The one row `sql` selects by `key`; `shown` names it in errors (never the hash).
+async fn find_where(
+    conn: &mut Conn,
+    sql: &'static str,
+    key: &str,
+    shown: &str,
+) -> Result<Option<Invitation>, StoreError> {
+    let row = sqlx::query(sql)
+        .bind(key)
         .fetch_optional(&mut *conn)
         .await
-        .map_err(|e| Op::new(TABLE, "(by token)").error("read", e))?;
+        .map_err(|e| Op::new(TABLE, shown).error("read", e))?;
     row.as_ref().map(decode).transpose()
 }
 
@@ -275,30 +267,42 @@ pub async fn mark_sent(conn: &mut Conn, id: &str, message_id: &str, now: Timesta
     row.as_ref().map(decode).transpose()?.ok_or_else(|| op.not_found())
 }
 
-/// Accept the invitation whose token hashes to `token_hash`, if it is open at `now`.
-pub async fn accept(conn: &mut Conn, token_hash: &str, now: Timestamp) -> Result<AcceptOutcome, StoreError> {
-    let row = sqlx::query(concat!(
-        "UPDATE invitations SET accepted_at = $2, updated_at = $2 \
-         WHERE token_hash = $1 AND accepted_at IS NULL AND revoked_at IS NULL \
-         AND expires_at > $2 RETURNING ",
-        columns!()
-    ))
-    .bind(token_hash)
-    .bind(time::encode(now))
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(|e| Op::new(TABLE, "(by token)").error("accept", e))?;
-    if let Some(row) = row {
-        return Ok(AcceptOutcome::Accepted(decode(&row)?));
+/// Answer the invitation of `kind` whose token hashes to `token_hash`, if it is open at
+/// `now`: one conditional UPDATE, so two answers at once cannot both succeed.
+pub async fn answer(
+    conn: &mut Conn,
+    kind: InvitationKind,
+    token_hash: &str,
+    answer: Answer,
+    now: Timestamp,
+) -> Result<AcceptOutcome, StoreError> {
+    macro_rules! open_by_token {
+        () => {
+            " WHERE token_hash = $1 AND kind = $3 AND accepted_at IS NULL AND revoked_at IS NULL \
+             AND expires_at > $2 RETURNING "
+        };
     }
-    let Some(inv) = find_by_token_hash(conn, token_hash).await? else {
-        return Ok(AcceptOutcome::UnknownToken);
+    let sql = match answer {
+        Answer::Accept => {
+            concat!("UPDATE invitations SET accepted_at = $2, updated_at = $2", open_by_token!(), columns!())
+        }
+        Answer::Refuse => {
+            concat!("UPDATE invitations SET revoked_at = $2, updated_at = $2", open_by_token!(), columns!())
+        }
     };
-    Ok(match inv.state(now) {
-        InvitationState::Accepted => AcceptOutcome::AlreadyAccepted(inv),
-        InvitationState::Revoked => AcceptOutcome::Revoked(inv),
-        // Open cannot happen (the update would have matched) unless the clock moved back.
-        InvitationState::Expired | InvitationState::Open => AcceptOutcome::Expired(inv),
+    let row = sqlx::query(sql)
+        .bind(token_hash)
+        .bind(time::encode(now))
+        .bind(kind.as_str())
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(|e| Op::new(TABLE, "(by token)").error("answer", e))?;
+    if let Some(row) = row {
+        return Ok(AcceptOutcome::Answered(decode(&row)?));
+    }
+    Ok(match find_by_token_hash(conn, token_hash).await? {
+        Some(found) => AcceptOutcome::NotOpen(found),
+        None => AcceptOutcome::UnknownToken,
     })
 }
 

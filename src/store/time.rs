@@ -7,6 +7,9 @@
 //! readable text column is easier for the platform's web app than epoch integers.
 //! Microseconds match PostgreSQL's own precision; [`now`] truncates to them so a value
 //! read back equals the value written.
+//!
+//! What people read (status fields, condition and error messages) is [`shown`]: RFC 3339 in
+//! whole seconds, the `metav1.Time` form, for every kind alike.
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -37,6 +40,12 @@ pub fn encode(ts: Timestamp) -> String {
     )
 }
 
+/// A timestamp as status fields and messages show it: RFC 3339, UTC, whole seconds
+/// (`2025-03-01T09:30:00Z`), as Kubernetes writes `metav1.Time`.
+pub fn shown(ts: Timestamp) -> String {
+    Timestamp::from_second(ts.as_second()).unwrap_or(ts).to_string()
+}
+
 /// Parse stored text; any RFC 3339 timestamp is accepted on read.
 pub fn decode(text: &str) -> Result<Timestamp, String> {
     text.parse::<Timestamp>().map_err(|e| format!("is not an RFC 3339 timestamp ({text:?}): {e}"))
@@ -56,6 +65,13 @@ mod tests {
         let n = now();
         assert_eq!(encode(n).len(), 27);
         assert_eq!(decode(&encode(n)).unwrap(), n);
+    }
+
+    #[test]
+    fn shown_is_whole_seconds_utc() {
+        let ts: Timestamp = "2025-03-01T10:30:00.999999+01:00".parse().unwrap();
+        assert_eq!(shown(ts), "2025-03-01T09:30:00Z");
+        assert_eq!(shown("2025-03-01T09:30:00Z".parse().unwrap()), "2025-03-01T09:30:00Z");
     }
 
     #[test]

@@ -1,24 +1,23 @@
 //! Carry out a [`MembershipPlan`] in one transaction: the user, the membership, the
-//! invitation with its token hash and the outbox row of its mail commit together or not at all.
-//!
-//! The token is generated here, hashed into the invitation row and rendered into the mail
-//! body; it is dropped when the mail is queued and appears nowhere else.
+//! invitation with its token hash and the outbox row of its mail commit together or not at all
+//! (the invitation itself is [`invitation::issue`]'s).
 
 use jiff::Timestamp;
 
-use super::facts::{InvitationFacts, MembershipFacts, rfc3339};
+use super::facts::{InvitationFacts, MembershipFacts};
 use super::{Delivery, MembershipPlan, MembershipWrite, NOTICE_RELATED_TABLE, UserWrite};
 use crate::api::membership::MembershipPhase as ApiPhase;
 use crate::core::conditions::REASON_AVAILABLE;
 use crate::core::db;
 use crate::core::error::CoreError;
+use crate::core::invitation::{self, Issue};
 use crate::core::outcome::{Kind, Outcome};
 use crate::core::plan::Plan;
-use crate::core::tokens::Token;
 use crate::mail::{self, MailContext, MailSettings, Template};
-use crate::store::invitations::{self, Invitation, NewInvitation, Subject};
+use crate::store::invitations::{self, Invitation, Subject};
 use crate::store::memberships::{self, MembershipPhase, NewMembership};
 use crate::store::outbox::{self, Mail, Related};
+use crate::store::time::shown;
 use crate::store::{Conn, ManagedTable, Store, ownership, users};
 
 /// The rows a write made that the outcome reports.
@@ -75,10 +74,7 @@ pub(super) async fn write(
             correct(conn, id, *reactivate, write.as_ref(), now, settings).await
         }
         Plan::Archive { id } => {
-            // The link in a mail not yet used stops working with the membership.
-            if let Some(open) = invitations::find_open(conn, &Subject::Membership(id.clone())).await? {
-                invitations::revoke(conn, &open.id, now).await?;
-            }
+            invitation::withdraw(conn, &Subject::Membership(id.clone()), now).await?;
             memberships::revoke(conn, id, now).await?;
             ownership::release(conn, table, id, now).await?;
             Ok(None)
@@ -142,46 +138,29 @@ async fn mails(
         invitations::revoke(conn, old, now).await?;
     }
     let facts = &write.mail;
-    let ctx = |accept_url, expires_at| MailContext {
+    let letter = MailContext {
         recipient_name: facts.recipient_name.clone(),
         organization_name: facts.organization.clone(),
         roles: facts.roles.clone(),
-        accept_url,
-        expires_at,
         ..MailContext::default()
     };
     if write.notice {
         let related = Related { table: NOTICE_RELATED_TABLE.to_owned(), id: membership_id.to_owned() };
-        let notice = ctx(None, None);
-        let new = mail::compose(
-            settings,
-            Template::ExistingUserNotice,
-            facts.locale,
-            &facts.to,
-            &notice,
-            related,
-            membership_id,
-        );
+        let template = Template::ExistingUserNotice;
+        let new = mail::compose(settings, template, facts.locale, &facts.to, &letter, related, membership_id);
         outbox::enqueue(conn, &new, now).await?;
     }
     let Some(invite) = &write.invite else { return Ok(None) };
-    let token = Token::generate()?;
-    let new = NewInvitation {
+    let new = Issue {
         subject: Subject::Membership(membership_id.to_owned()),
         email: facts.to.clone(),
-        token_hash: token.hash(),
-        locale: invite.locale.as_str().to_owned(),
+        locale: invite.locale,
         expires_at: invite.expires_at,
         resend_nonce: invite.resend_nonce.clone(),
+        letter,
     };
-    let row = invitations::insert(conn, &new, now).await?;
-    let related = Related { table: invitations::TABLE.to_owned(), id: row.id.clone() };
-    let letter = ctx(Some(settings.accept_url(token.expose())), Some(invite.expires_at));
-    drop(token);
-    let new_mail = mail::compose(settings, Template::Invitation, invite.locale, &facts.to, &letter, related, &row.id);
-    // The dispatcher records the Message-ID and `sent_at` on the invitation once delivered.
-    let queued = outbox::enqueue(conn, &new_mail, now).await?.mail().clone();
-    Ok(Some((row, queued)))
+    let issued = invitation::issue(conn, new, now, settings).await?;
+    Ok(Some((issued.invitation, issued.mail)))
 }
 
 /// The outcome of `plan` once written (`written` is `None` for a plan that wrote nothing).
@@ -213,7 +192,7 @@ pub(super) fn outcome(plan: &MembershipPlan, written: Option<Written>) -> Outcom
 pub(crate) fn describe(plan: &MembershipPlan, facts: &MembershipFacts) -> (&'static str, String) {
     let (email, scope) = (&plan.email, &plan.scope_name);
     let invitation = facts.invitation.as_ref();
-    let expires = invitation.map(|i| rfc3339(i.expires_at)).unwrap_or_default();
+    let expires = invitation.map(|i| shown(i.expires_at)).unwrap_or_default();
     match facts.phase {
         ApiPhase::Active => ("Active", format!("{email} is an active member of {scope}")),
         ApiPhase::Invited => {

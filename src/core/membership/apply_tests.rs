@@ -8,6 +8,7 @@ use crate::api::membership::MembershipPhase as ApiPhase;
 use crate::core::account::{self, DesiredAccount};
 use crate::core::error::InvitationError;
 use crate::core::fixtures::*;
+use crate::core::invitation::{self, Answer, Answered, InvitationKind};
 use crate::core::organization::{self, DesiredOrganization};
 use crate::core::outcome::Action;
 use crate::core::tokens;
@@ -51,6 +52,10 @@ async fn all_mail(store: &Store) -> Vec<Mail> {
 fn token_of(mail: &Mail) -> String {
     let (_, rest) = mail.body_text.split_once("?token=").expect("an accept link");
     rest.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_')).next().unwrap_or("").to_owned()
+}
+
+async fn accept(store: &Store, token: &str, at: jiff::Timestamp) -> Result<Answered, CoreError> {
+    invitation::answer(store, InvitationKind::Membership, Answer::Accept, token, at).await
 }
 
 fn phase(outcome: &Outcome) -> ApiPhase {
@@ -123,18 +128,18 @@ async fn a_token_is_accepted_once_and_the_membership_becomes_active() {
     let err = accept(&store, "not-a-token", later).await.expect_err("unknown");
     assert!(matches!(err, CoreError::Invitation(InvitationError::UnknownToken)), "{err}");
     let link = format!("https://platform.example.com/invitations/accept?token={token}");
-    let accepted = accept(&store, &link, later).await.expect("accepted");
-    assert_eq!(
-        (accepted.email.as_str(), accepted.scope_name.as_str()),
-        ("Anna.Nowak@Acme.example", "Acme Engineering")
-    );
+    let Answered::Membership { email, scope_name, user_id, .. } = accept(&store, &link, later).await.expect("accepted")
+    else {
+        panic!("a membership token accepts a membership");
+    };
+    assert_eq!((email.as_str(), scope_name.as_str()), ("Anna.Nowak@Acme.example", "Acme Engineering"));
     let again = accept(&store, &token, later).await.expect_err("used");
     assert!(matches!(again, CoreError::Invitation(InvitationError::AlreadyAccepted { .. })), "{again}");
     assert!(again.to_string().contains("already used"), "{again}");
     assert!(!again.to_string().contains(&token));
 
     let mut conn = store.acquire().await.expect("conn");
-    assert!(users::get(&mut conn, &accepted.user_id).await.expect("user").has_login);
+    assert!(users::get(&mut conn, &user_id).await.expect("user").has_login);
     drop(conn);
     let outcome = run(&store, &d, later).await;
     assert_eq!((outcome.action, outcome.reason, phase(&outcome)), (Action::Unchanged, "Active", ApiPhase::Active));

@@ -10,6 +10,7 @@ use crate::core::outcome::{Action, Event, Outcome};
 use crate::store::invitations::Invitation;
 use crate::store::memberships::MembershipPhase as StoredPhase;
 use crate::store::outbox::{Mail, MailState};
+use crate::store::time::shown;
 
 /// The membership as its status shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,8 +143,8 @@ impl InvitationFacts {
     /// The status block: RFC 3339 times, attempts, Message-ID; never the token.
     pub fn status(&self) -> InvitationStatus {
         InvitationStatus {
-            sent_at: self.sent_at.map(rfc3339),
-            expires_at: Some(rfc3339(self.expires_at)),
+            sent_at: self.sent_at.map(shown),
+            expires_at: Some(shown(self.expires_at)),
             attempts: i32::try_from(self.attempts).unwrap_or(i32::MAX),
             message_id: self.message_id.clone(),
         }
@@ -153,7 +154,7 @@ impl InvitationFacts {
     pub fn delivered(&self) -> (ConditionStatus, &'static str, String) {
         match &self.delivery {
             Delivery::Sent => {
-                let at = self.sent_at.map(rfc3339).unwrap_or_default();
+                let at = self.sent_at.map(shown).unwrap_or_default();
                 (ConditionStatus::True, "Delivered", format!("the invitation mail was delivered at {at}"))
             }
             Delivery::Queued => (ConditionStatus::False, "Pending", "the invitation mail is queued".to_owned()),
@@ -163,7 +164,7 @@ impl InvitationFacts {
                 format!(
                     "delivery attempt {} failed ({last_error}); next attempt at {}",
                     self.attempts,
-                    rfc3339(*next_attempt_at)
+                    shown(*next_attempt_at)
                 ),
             ),
             Delivery::Dead { last_error } => (
@@ -176,11 +177,6 @@ impl InvitationFacts {
             }
         }
     }
-}
-
-/// `metav1.Time`-style text: whole seconds, UTC.
-pub(crate) fn rfc3339(t: Timestamp) -> String {
-    Timestamp::from_second(t.as_second()).unwrap_or(t).to_string()
 }
 
 /// The API's phase for a stored phase.

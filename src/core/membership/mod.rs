@@ -23,10 +23,11 @@
 //! | deleted, `Delete` | Revoked | membership revoked (kept, timestamped), open invitation revoked, released |
 //! | deleted, `Orphan` | – | released only |
 //!
-//! The token is made in [`apply`] inside the transaction that stores its hash and queues its
-//! mail; it exists only in that mail. Nothing else (plan, outcome, status, logs) ever holds it.
+//! The invitation is issued in [`apply`] by [`invitation::issue`](crate::core::invitation::issue),
+//! inside the transaction that stores its hash and queues its mail; the token exists only in
+//! that mail. Nothing else (plan, outcome, status, logs) ever holds it. Accepting it is
+//! [`invitation::answer`](crate::core::invitation::answer).
 
-mod accept;
 mod apply;
 mod facts;
 mod plan;
@@ -56,7 +57,6 @@ use crate::store::roles::{self, Role};
 use crate::store::users::{self, NewUser, User, UserUpdate};
 use crate::store::{Conn, ManagedTable, Owner, Store, ownership};
 
-pub use accept::{Accepted, accept};
 pub use apply::apply;
 pub use facts::{Delivery, InvitationFacts, MembershipFacts, Milestone};
 pub use plan::plan;

@@ -12,6 +12,7 @@ use super::settings;
 use super::{DesiredMembership, Invite, MailFacts, MembershipPlan, MembershipWrite, ObservedMembership, ScopeRow};
 use crate::api::MembershipSpec;
 use crate::api::membership::MembershipPhase as ApiPhase;
+use crate::core::invitation::{self, State};
 use crate::core::outcome::{Change, Children};
 use crate::core::plan::{self, Hold, Plan, Route, RowRef, Subject, Target, Work};
 use crate::store::accounts::LifecycleState;
@@ -206,16 +207,12 @@ impl Lifecycle {
             self.revoke = Some(open.id.clone());
             self.changes.push(Change::new(
                 "invitation",
-                Some(open_state(open, now).to_owned()),
+                Some(invitation::state(open, now).as_str().to_owned()),
                 Some("revoked".into()),
             ));
         }
         self
     }
-}
-
-fn open_state(open: &Invitation, now: Timestamp) -> &'static str {
-    if open.expires_at <= now { "expired" } else { "open" }
 }
 
 /// The lifecycle table of the module documentation. `invitations` are the row's (none for a
@@ -228,8 +225,8 @@ fn lifecycle(
     notice_queued: bool,
     now: Timestamp,
 ) -> Lifecycle {
-    let open = invitations.iter().rev().find(|i| i.accepted_at.is_none() && i.revoked_at.is_none());
-    let accepted = invitations.iter().rev().find(|i| i.accepted_at.is_some());
+    let open = invitation::unanswered(invitations, now);
+    let accepted = invitation::accepted(invitations, now);
     let latest_facts = || Some(InvitationFacts::from_rows(invitations.last()?, observed.invitation_mail.as_ref()));
     if !spec.login {
         return Lifecycle::at(MembershipPhase::Active, Milestone::Recorded).revoking(open, now);
@@ -259,7 +256,7 @@ fn lifecycle(
         let lifetime = spec.invitation.lifetime.to_duration().and_then(|d| SignedDuration::try_from(d).ok());
         let expires_at = now.checked_add(lifetime.unwrap_or(DEFAULT_LIFETIME)).unwrap_or(Timestamp::MAX);
         let locale = spec.invitation.locale;
-        let from = open.map(|o| open_state(o, now).to_owned());
+        let from = open.map(|o| invitation::state(o, now).as_str().to_owned());
         let verb = if open.is_some() { "re-sent" } else { "new" };
         let to = format!("{verb} ({}, {})", locale.as_str(), spec.invitation.lifetime);
         life.changes.push(Change::new("invitation", from, Some(to)));
@@ -281,7 +278,7 @@ fn lifecycle(
         .is_some_and(|m| m.state == MailState::Dead && m.related.as_ref().is_some_and(|r| r.id == open.id));
     let mut life = if dead {
         Lifecycle::at(MembershipPhase::Failed, Milestone::Failed)
-    } else if open.expires_at <= now {
+    } else if let State::Expired { .. } = invitation::state(open, now) {
         Lifecycle::at(MembershipPhase::Expired, Milestone::Expired)
     } else {
         let mut life = Lifecycle::at(MembershipPhase::Invited, Milestone::Invited);

@@ -6,13 +6,12 @@ use jiff::Timestamp;
 use super::{LinkWrite, MemberOp, TenantLinkPlan};
 use crate::api::tenant_link::TenantLinkPhase as ApiPhase;
 use crate::core::error::CoreError;
+use crate::core::invitation::{self, Issue};
 use crate::core::outcome::{Kind, Outcome};
 use crate::core::plan::Plan;
-use crate::core::tokens::Token;
-use crate::mail::{self, MailContext, MailSettings, Template};
-use crate::store::invitations::{self, NewInvitation, Subject};
+use crate::mail::{MailContext, MailSettings};
+use crate::store::invitations::Subject;
 use crate::store::memberships::{self, MembershipPhase, MembershipSettings, NewMembership, Scope};
-use crate::store::outbox::{self, Related};
 use crate::store::provider_codes::{self, RedeemOutcome};
 use crate::store::tenant_links::{self, NewTenantLink, TenantLinkPhase};
 use crate::store::users::{self, NewUser};
@@ -66,9 +65,7 @@ pub(super) async fn write(
             correct(conn, id, write.as_ref(), now).await
         }
         Plan::Archive { id } => {
-            if let Some(open) = invitations::find_open(conn, &Subject::TenantLink(id.clone())).await? {
-                invitations::revoke(conn, &open.id, now).await?;
-            }
+            invitation::withdraw(conn, &Subject::TenantLink(id.clone()), now).await?;
             for m in memberships::list_derived(conn, id).await? {
                 memberships::revoke(conn, &m.id, now).await?;
             }
@@ -101,7 +98,7 @@ async fn correct(
     Ok(Some(Written { link_id: Some(id.to_owned()) }))
 }
 
-/// Issue the partner invitation and queue its mail. The token exists only in the mail.
+/// Issue the partner invitation and queue its mail.
 async fn invite(
     conn: &mut Conn,
     link_id: &str,
@@ -110,29 +107,20 @@ async fn invite(
     settings: &MailSettings,
 ) -> Result<(), CoreError> {
     let Some(invite) = &write.invite else { return Ok(()) };
-    let token = Token::generate()?;
-    let new = NewInvitation {
+    let new = Issue {
         subject: Subject::TenantLink(link_id.to_owned()),
         email: invite.email.clone(),
-        token_hash: token.hash(),
-        locale: invite.locale.as_str().to_owned(),
+        locale: invite.locale,
         expires_at: invite.expires_at,
         resend_nonce: None,
+        letter: MailContext {
+            organization_name: invite.inviter.clone(),
+            inviter: Some(invite.inviter.clone()),
+            roles: invite.roles.clone(),
+            ..MailContext::default()
+        },
     };
-    let row = invitations::insert(conn, &new, now).await?;
-    let ctx = MailContext {
-        organization_name: invite.inviter.clone(),
-        inviter: Some(invite.inviter.clone()),
-        roles: invite.roles.clone(),
-        accept_url: Some(settings.accept_url(token.expose())),
-        expires_at: Some(invite.expires_at),
-        ..MailContext::default()
-    };
-    drop(token);
-    let related = Related { table: invitations::TABLE.to_owned(), id: row.id.clone() };
-    let mail =
-        mail::compose(settings, Template::PartnerInvitation, invite.locale, &invite.email, &ctx, related, &row.id);
-    outbox::enqueue(conn, &mail, now).await?;
+    invitation::issue(conn, new, now, settings).await?;
     Ok(())
 }
 

@@ -6,6 +6,7 @@ use super::*;
 use crate::api::tenant_link::TenantLinkPhase as ApiPhase;
 use crate::core::account::{self, DesiredAccount};
 use crate::core::fixtures::*;
+use crate::core::invitation::{self, Answer, Answered, InvitationKind};
 use crate::core::organization::{self, DesiredOrganization};
 use crate::core::outcome::Action;
 use crate::core::provider_code;
@@ -71,6 +72,18 @@ const STAFF: &str =
 
 async fn run(store: &Store, d: &DesiredTenantLink, at: Timestamp) -> Outcome {
     reconcile(store, d, at, &mail_settings()).await.expect("reconciles")
+}
+
+/// Answer a partner invitation; the link it answered.
+async fn answer(store: &Store, answer: Answer, token: &str, at: Timestamp) -> Result<String, CoreError> {
+    match invitation::answer(store, InvitationKind::TenantLink, answer, token, at).await? {
+        Answered::TenantLink { link_id, .. } => Ok(link_id),
+        other => panic!("a partner token answered {other:?}"),
+    }
+}
+
+async fn accept(store: &Store, token: &str, at: Timestamp) -> Result<String, CoreError> {
+    answer(store, Answer::Accept, token, at).await
 }
 
 fn facts(o: &Outcome) -> &TenantLinkFacts {
@@ -194,8 +207,7 @@ async fn partner_invitation_mail_acceptance_and_staff() {
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0].recipient, "admin@prov.example");
     let token = token_of(&sent[0]);
-    let accepted = accept(&store, &token, now()).await.expect("accepts");
-    assert_eq!(accepted.link_id, link_id);
+    assert_eq!(accept(&store, &token, now()).await.expect("accepts"), link_id);
     assert!(accept(&store, &token, now()).await.is_err(), "a token works once");
     let active = run(&store, &d, now()).await;
     assert_eq!(facts(&active).phase, ApiPhase::Active);
@@ -229,7 +241,7 @@ async fn partner_invitations_expire_or_are_rejected() {
     let sent = mails(&store).await;
     let mail = sent.iter().find(|m| m.related.as_ref().is_some_and(|r| r.id == invitation.id)).expect("its mail");
     let token = token_of(mail);
-    reject(&store, &token, now()).await.expect("rejects");
+    answer(&store, Answer::Refuse, &token, now()).await.expect("rejects");
     let rejected = run(&store, &d2, now()).await;
     assert_eq!(facts(&rejected).phase, ApiPhase::Rejected);
     assert!(!rejected.is_ready());
@@ -283,5 +295,5 @@ async fn an_invitation_is_accepted_only_while_its_address_administers_the_partne
     assert!(derived(&store, &link_id).await.is_empty(), "no staff placed");
     // Given the role back, the same token works.
     member(&store, "prov", "admin@prov.example", "Admin").await;
-    assert_eq!(accept(&store, &token, now()).await.expect("accepts").link_id, link_id);
+    assert_eq!(accept(&store, &token, now()).await.expect("accepts"), link_id);
 }

@@ -44,9 +44,9 @@ impl TenantLinkFacts {
         self.is_active()
     }
 
-    /// `acceptedAt` as RFC 3339.
+    /// `acceptedAt` as status fields show times ([`shown`](crate::store::time::shown)).
     pub fn accepted_at_text(&self) -> Option<String> {
-        self.accepted_at.map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
+        self.accepted_at.map(crate::store::time::shown)
     }
 }
 

@@ -28,11 +28,11 @@
 //! | deleted, `Delete` | Revoked | link revoked (kept, timestamped), derived memberships revoked, released |
 //! | deleted, `Orphan` | – | released only |
 //!
-//! Once the link exists the code is not read again: the provider's Secret then holds the
-//! provider's next code. Codes and tokens are hashed at once and never reach a plan, an
+//! A partner invitation is issued and answered by [`invitation`](crate::core::invitation), as a
+//! Membership's is. Once the link exists the code is not read again: the provider's Secret then
+//! holds the provider's next code. Codes and tokens are hashed at once and never reach a plan, an
 //! outcome or a log ([`CodeText`] and [`Token`](crate::core::tokens::Token) print redacted).
 
-mod accept;
 pub mod admin;
 mod apply;
 mod facts;
@@ -64,7 +64,6 @@ use crate::store::tenant_links::{LinkMode, LinkTerms, TenantLink, TenantLinkPhas
 use crate::store::users::User;
 use crate::store::{Owner, Store};
 
-pub use accept::{Accepted, Rejected, accept, reject};
 pub use facts::TenantLinkFacts;
 pub use hold::LinkHold;
 pub use observe::{link_summary, observe};

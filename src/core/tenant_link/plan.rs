@@ -13,11 +13,11 @@ use super::{
 };
 use crate::api::TenantLinkSpec;
 use crate::api::tenant_link::{PartnerRole as ApiRole, SharingScope as ApiScope, TenantLinkPhase as ApiPhase};
+use crate::core::invitation::{self, State};
 use crate::core::outcome::{Change, Children};
 use crate::core::plan::{self, Claim, Hold, Plan, Route, RowRef, ScopeItem, Subject, Target, Work};
 use crate::core::provider_code::expiry;
 use crate::store::accounts::LifecycleState;
-use crate::store::invitations::InvitationState;
 use crate::store::tenant_links::{LinkMode, LinkTerms, PartnerRole, SharingScope, TenantLink, TenantLinkPhase};
 
 /// Inviting a partner as `Customer`, we are the provider; otherwise the partner is.
@@ -37,7 +37,7 @@ pub fn plan(desired: &DesiredTenantLink, observed: &ObservedTenantLink, now: Tim
     let (plan, requeue_at, skipped) = match (route, desired.intent.spec()) {
         (Route::Delete { id, policy }, _) => {
             if let Some(link) = [&observed.row, &observed.external].into_iter().flatten().find(|l| l.id == id) {
-                fill(&mut facts, link, observed);
+                fill(&mut facts, link, observed, now);
             }
             let plan = plan::delete(s, policy, &id, Children::default());
             if matches!(plan, Plan::Archive { .. }) {
@@ -182,7 +182,7 @@ fn sync(
     now: Timestamp,
     facts: &mut TenantLinkFacts,
 ) -> (Plan<LinkWrite>, Option<Timestamp>, Vec<String>) {
-    fill(facts, link, o);
+    fill(facts, link, o, now);
     let hold = |h| (Plan::Hold(h), None, Vec::new());
     let Some(ours) = o.organization.as_ref() else {
         return hold(Hold::OrganizationNotReady {
@@ -222,17 +222,15 @@ fn sync(
         && link.phase == TenantLinkPhase::Pending
         && let Some(latest) = o.invitations.last()
     {
-        {
-            phase = match latest.state(now) {
-                InvitationState::Accepted => TenantLinkPhase::Active,
-                InvitationState::Revoked => TenantLinkPhase::Rejected,
-                InvitationState::Expired => TenantLinkPhase::Expired,
-                InvitationState::Open => {
-                    requeue_at = Some(latest.expires_at);
-                    TenantLinkPhase::Pending
-                }
-            };
-        }
+        phase = match invitation::state(latest, now) {
+            State::Accepted { .. } => TenantLinkPhase::Active,
+            State::Revoked { .. } => TenantLinkPhase::Rejected,
+            State::Expired { .. } => TenantLinkPhase::Expired,
+            State::Open { expires_at } => {
+                requeue_at = Some(expires_at);
+                TenantLinkPhase::Pending
+            }
+        };
     }
     let moved = (phase != link.phase).then_some(phase);
     if let Some(to) = moved {
@@ -270,7 +268,7 @@ fn sync(
 }
 
 /// Facts from an existing link.
-fn fill(facts: &mut TenantLinkFacts, link: &TenantLink, o: &ObservedTenantLink) {
+fn fill(facts: &mut TenantLinkFacts, link: &TenantLink, o: &ObservedTenantLink, now: Timestamp) {
     facts.phase = api_phase(link.phase);
     facts.link_id = Some(link.id.clone());
     let ours = o.organization.as_ref().map_or("", |org| org.id.as_str());
@@ -278,7 +276,11 @@ fn fill(facts: &mut TenantLinkFacts, link: &TenantLink, o: &ObservedTenantLink) 
     facts.counterpart_organization_id = Some(other.to_owned());
     facts.counterpart_organization_name = o.counterpart.as_ref().filter(|c| c.id == other).map(|c| c.name.clone());
     facts.accepted_at = link.accepted_at;
-    facts.invitation_expires_at = o.invitations.last().filter(|i| i.accepted_at.is_none()).map(|i| i.expires_at);
+    facts.invitation_expires_at = o
+        .invitations
+        .last()
+        .filter(|i| !matches!(invitation::state(i, now), State::Accepted { .. }))
+        .map(|i| i.expires_at);
     facts.members = o.derived.iter().map(|(_, email)| email.clone()).collect();
 }
 

@@ -6,7 +6,7 @@ use super::links::{link, two_orgs};
 use super::mail::new_mail;
 use super::people::invitation;
 use crate::store::changes::{self, Subject as Owners};
-use crate::store::invitations::{self, AcceptOutcome, Subject};
+use crate::store::invitations::{self, AcceptOutcome, Answer, InvitationKind, Subject};
 use crate::store::memberships::{self, MembershipPhase, NewMembership, Scope};
 use crate::store::outbox::{self, NewMail, Origin, Related};
 use crate::store::ownership::{self, ManagedTable};
@@ -64,8 +64,10 @@ pub async fn changes_report_owners_of_changed_invitations(store: &Store) {
     assert_eq!(polled(store, Owners::Memberships, 10).await, in_team_a(&[]), "only what changed after `since`");
 
     let mut c = conn(store).await;
-    let accepted = invitations::accept(&mut c, &ann_token, at(20)).await.expect("accept");
-    assert!(matches!(accepted, AcceptOutcome::Accepted(_)), "{accepted:?}");
+    let accepted = invitations::answer(&mut c, InvitationKind::Membership, &ann_token, Answer::Accept, at(20))
+        .await
+        .expect("accept");
+    assert!(matches!(accepted, AcceptOutcome::Answered(_)), "{accepted:?}");
     let mail = NewMail {
         related: Some(Related { table: "invitations".into(), id: partner.id.clone() }),
         ..new_mail("partner-1", &Origin::Operator("test-cluster".into()), Some("team-a"))

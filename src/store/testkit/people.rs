@@ -1,7 +1,7 @@
 //! Checks of users, memberships and invitations.
 
 use super::fixtures::*;
-use crate::store::invitations::{self, AcceptOutcome, InvitationState, NewInvitation, Subject};
+use crate::store::invitations::{self, AcceptOutcome, Answer, InvitationKind, NewInvitation, Subject};
 use crate::store::memberships::{self, MembershipPhase, NewMembership, Scope};
 use crate::store::users::{self, NewUser, UserUpdate};
 use crate::store::{Conn, Store, StoreError};
@@ -150,42 +150,49 @@ pub(super) fn invitation(subject: &Subject, token_hash: &str, expires_at: i64) -
     }
 }
 
+async fn answer(c: &mut Conn, kind: InvitationKind, token: &str, how: Answer, t: i64) -> AcceptOutcome {
+    invitations::answer(c, kind, token, how, at(t)).await.expect("answer")
+}
+
 pub async fn invitations_lifecycle(store: &Store) {
+    use InvitationKind::{Membership, TenantLink};
     let mut c = conn(store).await;
     let subject = membership_subject(&mut c).await;
     let token = hash();
     let inv = invitations::insert(&mut c, &invitation(&subject, &token, 100), at(10)).await.expect("insert");
     assert!(inv.id.starts_with("inv-"), "{}", inv.id);
     assert_eq!(
-        (inv.subject.clone(), inv.send_attempts, inv.state(at(10))),
-        (subject.clone(), 0, InvitationState::Open)
+        (inv.subject.clone(), inv.send_attempts, inv.accepted_at, inv.revoked_at),
+        (subject.clone(), 0, None, None)
     );
     assert_eq!(invitations::get(&mut c, &inv.id).await.expect("get"), inv);
     let sent = invitations::mark_sent(&mut c, &inv.id, "<m1@test>", at(11)).await.expect("sent");
     assert_eq!((sent.send_attempts, sent.sent_at, sent.message_id.as_deref()), (1, Some(at(11)), Some("<m1@test>")));
     assert_eq!(invitations::find_open(&mut c, &subject).await.expect("open"), Some(sent.clone()));
 
-    let other = hash();
-    assert_eq!(invitations::accept(&mut c, &other, at(12)).await.expect("accept"), AcceptOutcome::UnknownToken);
-    let AcceptOutcome::Accepted(accepted) = invitations::accept(&mut c, &token, at(12)).await.expect("accept") else {
+    assert_eq!(answer(&mut c, Membership, &hash(), Answer::Accept, 12).await, AcceptOutcome::UnknownToken);
+    let wrong_kind = answer(&mut c, TenantLink, &token, Answer::Accept, 12).await;
+    assert_eq!(wrong_kind, AcceptOutcome::NotOpen(sent.clone()), "a membership token answers no link");
+    let AcceptOutcome::Answered(accepted) = answer(&mut c, Membership, &token, Answer::Accept, 12).await else {
         panic!("an open invitation is accepted");
     };
-    assert_eq!((accepted.accepted_at, accepted.state(at(13))), (Some(at(12)), InvitationState::Accepted));
-    assert!(matches!(
-        invitations::accept(&mut c, &token, at(13)).await.expect("again"),
-        AcceptOutcome::AlreadyAccepted(_)
-    ));
+    assert_eq!((accepted.accepted_at, accepted.revoked_at), (Some(at(12)), None));
+    let again = answer(&mut c, Membership, &token, Answer::Refuse, 13).await;
+    assert_eq!(again, AcceptOutcome::NotOpen(accepted.clone()), "answered once");
     let still = invitations::revoke(&mut c, &inv.id, at(14)).await.expect("revoke accepted");
     assert_eq!((still.revoked_at, still.accepted_at), (None, Some(at(12))), "an accepted invitation stays accepted");
     assert_eq!(invitations::find_open(&mut c, &subject).await.expect("open"), None);
 
-    // A new invitation for the same subject; it expires unaccepted.
+    // A new invitation for the same subject: the expiry instant is too late to answer it.
     let late = hash();
     let second = invitations::insert(&mut c, &invitation(&subject, &late, 20), at(15)).await.expect("second");
-    assert!(matches!(invitations::accept(&mut c, &late, at(20)).await.expect("late"), AcceptOutcome::Expired(_)));
-    let revoked = invitations::revoke(&mut c, &second.id, at(21)).await.expect("revoke");
-    assert_eq!(revoked.revoked_at, Some(at(21)));
-    assert!(matches!(invitations::accept(&mut c, &late, at(19)).await.expect("revoked"), AcceptOutcome::Revoked(_)));
+    assert_eq!(answer(&mut c, Membership, &late, Answer::Accept, 20).await, AcceptOutcome::NotOpen(second.clone()));
+    let AcceptOutcome::Answered(refused) = answer(&mut c, Membership, &late, Answer::Refuse, 19).await else {
+        panic!("an open invitation is refused");
+    };
+    assert_eq!((refused.revoked_at, refused.accepted_at), (Some(at(19)), None));
+    assert!(matches!(answer(&mut c, Membership, &late, Answer::Accept, 19).await, AcceptOutcome::NotOpen(_)));
+    assert_eq!(invitations::revoke(&mut c, &second.id, at(21)).await.expect("revoke").revoked_at, Some(at(19)));
     assert_eq!(invitations::list_for(&mut c, &subject).await.expect("list").len(), 2);
 }
 
