@@ -10,6 +10,7 @@
 #   - two more clusters for the TLS tests, one with a test CA's certificate, one without TLS:
 #     tests/tools/postgres-tls.sh
 #   - aiosmtpd and scim2-server (PyPI), the SMTP and SCIM servers tests start on loopback
+#   - lua5.4 (Debian package), which runs the chart's Argo CD health checks
 #   - kube-apiserver, etcd, kubectl and helm built from Go modules into
 #     ~/.cache/accountops/test-binaries/k8s-<version>/: tests/tools/test-binaries.sh
 #     (set KUBEBUILDER_ASSETS to use binaries of your own instead)
@@ -42,6 +43,12 @@ if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
 fi
 if ! command -v scim2-server >/dev/null 2>&1; then
   python3 -m pip install --quiet --disable-pip-version-check 'scim2-server==0.8.3'
+fi
+
+step "Lua 5.4 (Argo CD health checks)"
+# The chart's Argo CD health scripts are run by a real Lua interpreter (tests/it/gitops_health.rs).
+if ! command -v lua5.4 >/dev/null 2>&1; then
+  apt-get install -y --no-install-recommends lua5.4 >/dev/null || { apt-get update -qq && apt-get install -y --no-install-recommends lua5.4 >/dev/null; }
 fi
 
 step "Kubernetes control plane binaries"

@@ -1,6 +1,7 @@
 //! Helpers the end-to-end tests share: the operator as a real process, a cuttable database
-//! connection, and polling with a deadline.
+//! connection, polling with a deadline, and how GitOps tools judge health.
 
+pub mod gitops;
 pub mod hostile;
 pub mod http;
 pub mod operator;
