@@ -10,11 +10,11 @@
 #   - two more clusters for the TLS tests, one with a test CA's certificate, one without TLS:
 #     tests/tools/postgres-tls.sh
 #   - aiosmtpd and scim2-server (PyPI), the SMTP and SCIM servers tests start on loopback
-#   - lua5.4 (Debian package), which runs the chart's Argo CD health checks
 #   - kube-apiserver, etcd, kubectl and helm built from Go modules into
 #     ~/.cache/accountops/test-binaries/k8s-<version>/: tests/tools/test-binaries.sh
 #     (set KUBEBUILDER_ASSETS to use binaries of your own instead)
 #   - the Rust target dir in ~/.cache/accountops/target, shared by every run
+#   - lua5.4 (Debian package), which runs the chart's Argo CD health checks
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
