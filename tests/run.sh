@@ -15,6 +15,7 @@
 #     ~/.cache/accountops/test-binaries/k8s-<version>/: tests/tools/test-binaries.sh
 #     (set KUBEBUILDER_ASSETS to use binaries of your own instead)
 #   - the Rust target dir in ~/.cache/accountops/target, shared by every run
+#   - lua5.4 (Debian package), which runs the chart's Argo CD health checks
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -49,6 +50,12 @@ step "podman, runc, mmdebstrap (the image test)"
 # The image test builds the operator image from Debian packages and runs it with podman
 # (tests/tools/image.sh); quick when installed. Its rootfs is cached in ~/.cache/accountops/image.
 bash tests/tools/image.sh install
+
+step "Lua 5.4 (Argo CD health checks)"
+# The chart's Argo CD health scripts are run by a real Lua interpreter (tests/it/gitops_health.rs).
+if ! command -v lua5.4 >/dev/null 2>&1; then
+  apt-get install -y --no-install-recommends lua5.4 >/dev/null || { apt-get update -qq && apt-get install -y --no-install-recommends lua5.4 >/dev/null; }
+fi
 
 step "Kubernetes control plane binaries"
 if [ -z "${KUBEBUILDER_ASSETS:-}" ]; then

@@ -1,11 +1,20 @@
-//! `Ready` and `Synced` in the Crossplane convention, computed from an outcome or an error.
+//! `Ready` and `Synced` in the Crossplane convention, `Stalled` and `Reconciling` in kstatus's,
+//! computed from an outcome or an error.
 //!
 //! * `Ready`: the platform row is there, owned by this object and current. `True` with
 //!   reason `Available`; `False` with the reason that stops it (`AccountNotReady`,
 //!   `HasOrganizations`, `OwnedElsewhere`, `DriftDetected`, `Deleting`, …); `Unknown` when the
 //!   database could not be asked.
 //! * `Synced`: the last reconcile succeeded (`ReconcileSuccess`), or why not (the error's
-//!   reason and message, `Paused`, or the reason of an outcome only the user can resolve).
+//!   reason and message, `ReconcilePaused`, or the reason of an outcome only the user can
+//!   resolve).
+//! * `Stalled` / `Reconciling`: present, `True`, only while the object is stalled or work is
+//!   in flight ([`Progress`]); removed once it converges, as kstatus expects of
+//!   "abnormal-true" conditions.
+//!
+//! A paused object is not reconciled, so neither `status.observedGeneration` nor its
+//! conditions' `observedGeneration` move: an edit made while paused shows as not yet observed
+//! (kstatus: in progress) until the pause is lifted.
 //!
 //! `lastTransitionTime` moves only when a condition's status changes, and every field is a
 //! function of the outcome, so a steady state computes the same list and needs no write.
@@ -16,15 +25,24 @@ use jiff::Timestamp;
 use super::error::CoreError;
 use super::flags::PAUSED_ANNOTATION;
 use super::outcome::Outcome;
+use super::progress::Progress;
 use crate::api::{Condition, ConditionStatus};
 
 pub const READY: &str = "Ready";
 pub const SYNCED: &str = "Synced";
+/// kstatus: the object cannot make progress without a change by the user.
+pub const STALLED: &str = "Stalled";
+/// kstatus: the controller is working to reach the desired state.
+pub const RECONCILING: &str = "Reconciling";
 
 pub const REASON_AVAILABLE: &str = "Available";
 pub const REASON_DELETING: &str = "Deleting";
 pub const REASON_RECONCILE_SUCCESS: &str = "ReconcileSuccess";
-pub const REASON_PAUSED: &str = "Paused";
+/// Crossplane's reason for a paused object (`Synced=False`); called `Paused` before issue 17.
+pub const REASON_RECONCILE_PAUSED: &str = "ReconcilePaused";
+
+/// The condition types this module computes, in the order a status lists them.
+const MANAGED: [&str; 4] = [READY, SYNCED, STALLED, RECONCILING];
 
 /// A condition before timestamps and generation are filled in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,8 +53,30 @@ struct Next {
     message: String,
 }
 
+/// What to do with one managed condition type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Slot {
+    /// Set it (keeping its transition time while its status holds).
+    Set(Next),
+    /// Leave it as `previous` has it (or absent).
+    Keep,
+    /// Remove it.
+    Clear,
+}
+
+/// `Stalled` and `Reconciling` for a progress: the one that applies is set `True`, the other
+/// removed.
+fn progress_slots(progress: Progress) -> [Slot; 2] {
+    let set = |type_, reason, message| Slot::Set(Next { type_, status: ConditionStatus::True, reason, message });
+    match progress {
+        Progress::Current => [Slot::Clear, Slot::Clear],
+        Progress::Stalled { reason, message } => [set(STALLED, reason, message), Slot::Clear],
+        Progress::Reconciling { reason, message } => [Slot::Clear, set(RECONCILING, reason, message)],
+    }
+}
+
 impl Outcome {
-    /// `Ready` and `Synced` for this outcome, merged into `previous`.
+    /// `Ready`, `Synced`, `Stalled` and `Reconciling` for this outcome, merged into `previous`.
     pub fn conditions(&self, previous: &[Condition], generation: Option<i64>, now: Timestamp) -> Vec<Condition> {
         let ready = Next {
             type_: READY,
@@ -54,13 +94,15 @@ impl Outcome {
                 message: String::new(),
             }
         };
-        merge(previous, [Some(ready), Some(synced)], generation, now)
+        let [stalled, reconciling] = progress_slots(self.progress());
+        merge(previous, [Slot::Set(ready), Slot::Set(synced), stalled, reconciling], generation, now)
     }
 }
 
 /// The conditions after a failed reconcile: `Synced=False` with the error, and `Ready`
 /// `Unknown` (transient: the database could not be asked) or `False` (permanent), never
-/// left `True` while reconciles fail.
+/// left `True` while reconciles fail; `Reconciling` while it is retried, `Stalled` when only
+/// a change of the object helps.
 pub fn error_conditions(
     err: &CoreError,
     previous: &[Condition],
@@ -71,25 +113,32 @@ pub fn error_conditions(
     let ready_status = if err.is_transient() { ConditionStatus::Unknown } else { ConditionStatus::False };
     let ready = Next { type_: READY, status: ready_status, reason: err.reason(), message: message.clone() };
     let synced = Next { type_: SYNCED, status: ConditionStatus::False, reason: err.reason(), message };
-    merge(previous, [Some(ready), Some(synced)], generation, now)
+    let [stalled, reconciling] = progress_slots(Progress::of_error(err));
+    merge(previous, [Slot::Set(ready), Slot::Set(synced), stalled, reconciling], generation, now)
 }
 
-/// The conditions of a paused object: `Synced=False`, reason `Paused`; `Ready` stays what it
-/// was (it was not looked at), or `Unknown` when there was none.
-pub fn paused_conditions(previous: &[Condition], generation: Option<i64>, now: Timestamp) -> Vec<Condition> {
+/// The conditions of a paused object: `Synced=False`, reason `ReconcilePaused`; `Ready` stays
+/// what it was (it was not looked at), or `Unknown` when there was none; no `Stalled` or
+/// `Reconciling` (the controller does nothing). `observed` is the generation the status
+/// showed before (`status.observedGeneration`), not the object's: a paused object was not
+/// reconciled, so nothing says its current generation was observed.
+pub fn paused_conditions(previous: &[Condition], observed: Option<i64>, now: Timestamp) -> Vec<Condition> {
     let synced = Next {
         type_: SYNCED,
         status: ConditionStatus::False,
-        reason: REASON_PAUSED,
+        reason: REASON_RECONCILE_PAUSED,
         message: format!("reconciliation is paused by the annotation {PAUSED_ANNOTATION}"),
     };
-    let ready = previous.iter().all(|c| c.type_ != READY).then(|| Next {
-        type_: READY,
-        status: ConditionStatus::Unknown,
-        reason: REASON_PAUSED,
-        message: "not reconciled yet: paused".to_owned(),
-    });
-    merge(previous, [ready, Some(synced)], generation, now)
+    let ready = match previous.iter().any(|c| c.type_ == READY) {
+        true => Slot::Keep,
+        false => Slot::Set(Next {
+            type_: READY,
+            status: ConditionStatus::Unknown,
+            reason: REASON_RECONCILE_PAUSED,
+            message: "not reconciled yet: paused".to_owned(),
+        }),
+    };
+    merge(previous, [ready, Slot::Set(synced), Slot::Clear, Slot::Clear], observed, now)
 }
 
 /// Sets one more condition type (e.g. `InvitationDelivered`) in `conditions`, keeping its
@@ -128,13 +177,14 @@ fn transition_time(now: Timestamp) -> String {
     Timestamp::from_second(now.as_second()).unwrap_or(now).to_string()
 }
 
-/// Ready and Synced first (when given or present before), then the other types as they were.
-fn merge(previous: &[Condition], next: [Option<Next>; 2], generation: Option<i64>, now: Timestamp) -> Vec<Condition> {
+/// The managed types first (when set, or kept from `previous`), then the other types as they
+/// were.
+fn merge(previous: &[Condition], slots: [Slot; 4], generation: Option<i64>, now: Timestamp) -> Vec<Condition> {
     let mut out = Vec::with_capacity(previous.len() + 2);
-    for type_ in [READY, SYNCED] {
+    for (type_, slot) in MANAGED.into_iter().zip(slots) {
         let before = previous.iter().find(|c| c.type_ == type_);
-        match next.iter().flatten().find(|n| n.type_ == type_) {
-            Some(n) => {
+        match slot {
+            Slot::Set(n) => {
                 let last_transition_time = match before {
                     Some(b) if b.status == n.status => b.last_transition_time.clone(),
                     _ => transition_time(now),
@@ -143,15 +193,16 @@ fn merge(previous: &[Condition], next: [Option<Next>; 2], generation: Option<i64
                     type_: n.type_.to_owned(),
                     status: n.status,
                     reason: n.reason.to_owned(),
-                    message: n.message.clone(),
+                    message: n.message,
                     last_transition_time,
                     observed_generation: generation,
                 });
             }
-            None => out.extend(before.cloned()),
+            Slot::Keep => out.extend(before.cloned()),
+            Slot::Clear => {}
         }
     }
-    out.extend(previous.iter().filter(|c| c.type_ != READY && c.type_ != SYNCED).cloned());
+    out.extend(previous.iter().filter(|c| !MANAGED.contains(&c.type_.as_str())).cloned());
     out
 }
 
@@ -300,12 +351,75 @@ mod tests {
             last_transition_time: "2025-01-01T00:00:00Z".to_owned(),
             observed_generation: Some(1),
         });
-        let c = paused_conditions(&before, Some(2), at("2025-03-02T00:00:00Z"));
+        // Generation 2 was never reconciled: the status still says it observed 1.
+        let c = paused_conditions(&before, Some(1), at("2025-03-02T00:00:00Z"));
         assert_eq!(get(&c, READY), get(&before, READY));
         let synced = get(&c, SYNCED);
-        assert_eq!((synced.status, synced.reason.as_str()), (ConditionStatus::False, "Paused"));
+        assert_eq!((synced.status, synced.reason.as_str()), (ConditionStatus::False, "ReconcilePaused"));
+        assert_eq!(synced.observed_generation, Some(1), "a paused object's generation is not observed");
         assert_eq!(c[2].type_, "InvitationDelivered");
         let fresh = paused_conditions(&[], None, t0);
         assert_eq!(get(&fresh, READY).status, ConditionStatus::Unknown);
+        assert_eq!(get(&fresh, READY).observed_generation, None);
+    }
+
+    #[test]
+    fn a_pause_clears_stalled_and_reconciling_and_repeats_without_a_write() {
+        let t0 = at("2025-03-01T09:30:00Z");
+        let stuck = outcome(Action::Conflict, "OwnedElsewhere").conditions(&[], Some(1), t0);
+        assert!(stuck.iter().any(|c| c.type_ == STALLED));
+        let paused = paused_conditions(&stuck, Some(1), at("2025-03-01T10:00:00Z"));
+        assert!(paused.iter().all(|c| c.type_ != STALLED && c.type_ != RECONCILING), "{paused:?}");
+        let again = paused_conditions(&paused, Some(1), at("2025-03-01T11:00:00Z"));
+        assert_eq!(paused, again, "a paused object's status is computed the same every time");
+    }
+
+    #[test]
+    fn stalled_is_set_only_while_the_user_must_act() {
+        let t0 = at("2025-03-01T09:30:00Z");
+        let stuck = outcome(Action::Conflict, "OwnedElsewhere").conditions(&[], Some(1), t0);
+        let stalled = get(&stuck, STALLED);
+        assert_eq!((stalled.status, stalled.reason.as_str()), (ConditionStatus::True, "OwnedElsewhere"));
+        assert_eq!(
+            (stalled.observed_generation, stalled.last_transition_time.as_str()),
+            (Some(1), "2025-03-01T09:30:00Z")
+        );
+        assert!(stuck.iter().all(|c| c.type_ != RECONCILING));
+        let still = outcome(Action::Conflict, "OwnedElsewhere").conditions(&stuck, Some(1), at("2025-03-01T10:00:00Z"));
+        assert_eq!(stuck, still, "steady state computes identical conditions");
+        let fixed = outcome(Action::Imported, REASON_AVAILABLE).conditions(&still, Some(2), at("2025-03-01T11:00:00Z"));
+        assert_eq!(fixed.iter().map(|c| c.type_.as_str()).collect::<Vec<_>>(), [READY, SYNCED]);
+    }
+
+    #[test]
+    fn reconciling_is_set_while_waiting_and_removed_once_converged() {
+        let t0 = at("2025-03-01T09:30:00Z");
+        let waiting = outcome(Action::Waiting, "AccountNotReady").conditions(&[], Some(1), t0);
+        let reconciling = get(&waiting, RECONCILING);
+        assert_eq!((reconciling.status, reconciling.reason.as_str()), (ConditionStatus::True, "AccountNotReady"));
+        assert!(waiting.iter().all(|c| c.type_ != STALLED));
+        assert_eq!(get(&waiting, SYNCED).status, ConditionStatus::True, "waiting is a successful reconcile");
+        let later =
+            outcome(Action::Waiting, "AccountNotReady").conditions(&waiting, Some(1), at("2025-03-01T10:00:00Z"));
+        assert_eq!(waiting, later, "steady state computes identical conditions");
+        let done = outcome(Action::Created, REASON_AVAILABLE).conditions(&later, Some(1), at("2025-03-01T10:01:00Z"));
+        assert!(done.iter().all(|c| c.type_ != RECONCILING), "{done:?}");
+        assert_eq!(get(&done, READY).last_transition_time, "2025-03-01T10:01:00Z");
+    }
+
+    #[test]
+    fn errors_set_reconciling_when_retried_and_stalled_when_permanent() {
+        let t0 = at("2025-03-01T09:30:00Z");
+        let down =
+            CoreError::from(StoreError::Connect { url: "postgres://db".to_owned(), source: sqlx::Error::PoolTimedOut });
+        let retried = error_conditions(&down, &[], Some(1), t0);
+        assert_eq!(get(&retried, RECONCILING).reason, "DatabaseUnavailable");
+        assert!(retried.iter().all(|c| c.type_ != STALLED));
+        let bad = CoreError::Unstorable { field: "spec.legalName".to_owned() };
+        let permanent = error_conditions(&bad, &retried, Some(2), t0);
+        let stalled = get(&permanent, STALLED);
+        assert_eq!((stalled.status, stalled.reason.as_str()), (ConditionStatus::True, "UnstorableValue"));
+        assert!(stalled.message.contains("spec.legalName"), "{}", stalled.message);
+        assert!(permanent.iter().all(|c| c.type_ != RECONCILING));
     }
 }

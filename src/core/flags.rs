@@ -13,7 +13,7 @@ pub const ADOPT_ANNOTATION: &str = "accountops.dev/adopt";
 pub const EXTERNAL_ID_ANNOTATION: &str = "accountops.dev/external-id";
 /// Report drift in status and Events without correcting it; nothing is written.
 pub const OBSERVE_ONLY_ANNOTATION: &str = "accountops.dev/observe-only";
-/// Skip reconciliation of this object (`Synced=False`, reason `Paused`); never blocks deletion.
+/// Skip reconciliation of this object (`Synced=False`, reason `ReconcilePaused`); never blocks deletion.
 /// Read by the shells: a paused object is not planned at all.
 pub const PAUSED_ANNOTATION: &str = "accountops.dev/paused";
 /// During deletion, when the database cannot be reached, let the object go and leave its

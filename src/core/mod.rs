@@ -48,6 +48,7 @@ pub mod membership;
 pub mod organization;
 pub mod outcome;
 pub mod plan;
+pub mod progress;
 pub mod provider_code;
 pub mod storable;
 pub mod sync;
@@ -57,7 +58,7 @@ pub mod tokens;
 #[cfg(test)]
 mod fixtures;
 
-pub use conditions::{READY, SYNCED, error_conditions, paused_conditions, set_condition};
+pub use conditions::{READY, RECONCILING, STALLED, SYNCED, error_conditions, paused_conditions, set_condition};
 pub use error::{CoreError, InvitationError};
 pub use flags::{
     ADOPT_ANNOTATION, EXTERNAL_ID_ANNOTATION, FORCE_ORPHAN_ANNOTATION, Flags, OBSERVE_ONLY_ANNOTATION,
@@ -65,3 +66,4 @@ pub use flags::{
 };
 pub use outcome::{Action, Change, Children, Event, Kind, Outcome};
 pub use plan::{Hold, Plan, ScopeItem};
+pub use progress::Progress;

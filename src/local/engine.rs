@@ -83,7 +83,8 @@ pub enum Status {
     /// Planned or applied by the core.
     Done(Outcome),
     /// The core failed for this object (the database, usually); the others went on.
-    Failed { reason: &'static str, message: String },
+    /// `stalled`: the error is permanent (kstatus `Stalled`), not one a later run may pass.
+    Failed { reason: &'static str, message: String, stalled: bool },
     /// `accountops.dev/paused: "true"`: not planned, not applied.
     Paused,
     /// A Secret: read by the objects that name it, never written.
@@ -512,7 +513,7 @@ async fn issue_if_needed(
 }
 
 fn failed(e: &CoreError) -> Status {
-    Status::Failed { reason: e.reason(), message: e.chain() }
+    Status::Failed { reason: e.reason(), message: e.chain(), stalled: !e.is_transient() }
 }
 
 fn entry<K>(kind: &'static str, item: &Item<K>, status: Status) -> Entry {

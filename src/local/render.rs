@@ -16,7 +16,8 @@ use std::fmt::Write as _;
 use serde_json::{Value, json};
 
 use super::engine::{Entry, Mode, Report, Status};
-use crate::core::{Action, Outcome};
+use crate::core::conditions::REASON_RECONCILE_PAUSED;
+use crate::core::{Action, Outcome, Progress};
 
 /// `accountops plan`: one block per object, then the summary.
 pub fn plan_text(report: &Report) -> String {
@@ -68,7 +69,7 @@ fn plan_block(entry: &Entry) -> (String, Vec<String>) {
             }
             (header, body)
         }
-        Status::Failed { reason, message } => (format!("x {object} (error: {reason})"), vec![message.clone()]),
+        Status::Failed { reason, message, .. } => (format!("x {object} (error: {reason})"), vec![message.clone()]),
         Status::Paused => (format!("= {object} (paused: not planned)"), Vec::new()),
         Status::Input => (format!("= {object} (input: read, never written)"), Vec::new()),
     }
@@ -115,11 +116,11 @@ pub fn apply_text(report: &Report) -> String {
                 let reason = if entry.pruned && o.action.deletion_finished() { "Pruned" } else { o.reason };
                 (o.id.clone().unwrap_or_else(|| "-".to_owned()), o.action.as_str(), ready, reason)
             }
-            Status::Failed { reason, message } => {
+            Status::Failed { reason, message, .. } => {
                 notes.push(format!("x {title}: {message}"));
                 ("-".to_owned(), "Error", "False", *reason)
             }
-            Status::Paused => ("-".to_owned(), "Skipped", "-", "Paused"),
+            Status::Paused => ("-".to_owned(), "Skipped", "-", REASON_RECONCILE_PAUSED),
             Status::Input => ("-".to_owned(), "Read", "-", "Input"),
         };
         rows.push([entry.kind.to_owned(), object, id, action.to_owned(), ready.to_owned(), reason.to_owned()]);
@@ -285,12 +286,15 @@ pub fn json(report: &Report) -> Value {
                     "accountId": o.account_id,
                     "reason": o.reason,
                     "message": o.message,
+                    "stalled": matches!(o.progress(), Progress::Stalled { .. }),
+                    "reconciling": matches!(o.progress(), Progress::Reconciling { .. }),
                     "changes": o.changes.iter().map(|c| json!({"field": c.field, "from": c.from, "to": c.to})).collect::<Vec<_>>(),
                 }),
-                Status::Failed { reason, message } => {
-                    json!({"action": "Error", "ready": false, "reason": reason, "message": message})
-                }
-                Status::Paused => json!({"action": "Skipped", "ready": null, "reason": "Paused"}),
+                Status::Failed { reason, message, stalled } => json!({
+                    "action": "Error", "ready": false, "reason": reason, "message": message,
+                    "stalled": stalled, "reconciling": !stalled,
+                }),
+                Status::Paused => json!({"action": "Skipped", "ready": null, "reason": REASON_RECONCILE_PAUSED}),
                 Status::Input => json!({"action": "Read", "ready": null, "reason": "Input"}),
             };
             if let (Some(map), Value::Object(more)) = (object.as_object_mut(), detail) {
@@ -406,6 +410,10 @@ mod tests {
         assert!(text.contains("no longer in the manifests: Account default/old; --prune archives them."));
         assert!(text.contains("\nprovider code will be issued for default/msp\n"), "{text}");
 
+        let planned = json(&plan);
+        assert_eq!(planned["objects"][3]["reconciling"], true, "waiting for the account: in flight");
+        assert_eq!(planned["objects"][3]["stalled"], false);
+
         let applied = Report { mode: Mode::Apply, ..plan };
         let text = apply_text(&applied);
         assert!(text.starts_with("KIND           NAMESPACE/NAME   ID     ACTION      READY   REASON\n"), "{text}");
@@ -426,7 +434,11 @@ mod tests {
             namespace: "default".into(),
             name: "e".into(),
             pruned: false,
-            status: Status::Failed { reason: "DatabaseUnavailable", message: "database: cannot connect".into() },
+            status: Status::Failed {
+                reason: "DatabaseUnavailable",
+                message: "database: cannot connect".into(),
+                stalled: false,
+            },
         };
         let broken =
             Report { mode: Mode::Apply, entries: vec![failed], unpruned: vec![], mail: None, provider_codes: vec![] };
@@ -435,6 +447,11 @@ mod tests {
         assert!(text.contains("\nx Account default/e: database: cannot connect\n"), "{text}");
         assert!(text.ends_with("No changes: 0 objects unchanged.\n1 object failed: see the errors above.\n"), "{text}");
         assert!(!broken.entries[0].settled() && broken.entries[0].fails());
+        let json_broken = json(&broken);
+        assert_eq!(
+            (&json_broken["objects"][0]["stalled"], &json_broken["objects"][0]["reconciling"]),
+            (&json!(false), &json!(true))
+        );
 
         let quiet = Report {
             mode: Mode::Apply,
@@ -446,6 +463,10 @@ mod tests {
         assert_eq!(summary(&quiet), "No changes: 1 object unchanged.\n");
         let json = json(&quiet);
         assert_eq!(json["objects"][0]["action"], "Unchanged");
+        assert_eq!(
+            (&json["objects"][0]["stalled"], &json["objects"][0]["reconciling"]),
+            (&json!(false), &json!(false))
+        );
         assert_eq!(json["summary"], "No changes: 1 object unchanged.");
     }
 }

@@ -245,10 +245,13 @@ pub(super) fn put_condition(
     set_condition(conditions, &previous, type_, status, reason, message, generation, now);
 }
 
-/// Whether the object's current generation still waits for a reconcile.
+/// Whether the object's current generation still waits for a reconcile. A paused object
+/// does not: its generation stays unobserved on purpose until the pause is lifted.
 pub fn pending<K: Managed>(obj: &K) -> bool {
     let observed = obj.status().and_then(K::observed_generation);
-    obj.meta().deletion_timestamp.is_none() && observed != obj.meta().generation
+    let annotations = obj.meta().annotations.iter().flatten().map(|(k, v)| (k.as_str(), v.as_str()));
+    let paused = Flags::from_annotations(annotations).is_ok_and(|f| f.paused);
+    obj.meta().deletion_timestamp.is_none() && !paused && observed != obj.meta().generation
 }
 
 /// The condition a TenantLink reports acceptance on.
@@ -327,5 +330,8 @@ mod tests {
         assert!(pending(&account(2, Some(1), false)), "spec changed since");
         assert!(!pending(&account(2, Some(2), false)), "current");
         assert!(!pending(&account(2, Some(1), true)), "deletion is not queue work of this kind");
+        let mut paused = account(2, Some(1), false);
+        paused.metadata.annotations = Some([("accountops.dev/paused".to_owned(), "true".to_owned())].into());
+        assert!(!pending(&paused), "a paused edit waits for the pause to be lifted, not for a reconcile");
     }
 }

@@ -1,7 +1,7 @@
 //! One reconcile of one object, for any [`Managed`] kind:
 //!
 //! ```text
-//! object ─► annotations ─► paused? ─────────────────────────────► Synced=False/Paused
+//! object ─► annotations ─► paused? ───────────────► Synced=False/ReconcilePaused, generation not observed
 //!              │
 //!              ├─ deleting: core (deleting) ─► finished? remove finalizer : status "blocked", retry
 //!              │               └─ database down + force-orphan annotation ─► remove finalizer
@@ -89,9 +89,12 @@ async fn reconcile_inner<K: Managed>(obj: &K, ctx: &Context) -> Result<Action, E
         return delete(&api, obj, ctx, owner, flags, now).await;
     }
     if flags.paused {
+        // Not reconciled: the generation observed stays the one the status had (kstatus then
+        // shows an edit made while paused as in progress).
         let mut status = obj.status().cloned().unwrap_or_default();
-        let conditions = paused_conditions(K::conditions(&status), obj.meta().generation, now);
-        K::set_conditions(&mut status, conditions, obj.meta().generation);
+        let observed = K::observed_generation(&status);
+        let conditions = paused_conditions(K::conditions(&status), observed, now);
+        K::set_conditions(&mut status, conditions, observed);
         write_status(&api, obj, status).await?;
         return Ok(Action::await_change());
     }

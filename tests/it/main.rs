@@ -18,6 +18,7 @@ mod cli;
 #[path = "../bench/fault_figures.rs"]
 mod fault_figures;
 mod fencing;
+mod gitops_health;
 mod harness;
 mod image;
 mod input;

@@ -320,9 +320,9 @@ async fn pause_skips_reconciles_but_never_blocks_deletion() {
     s.env.apply(ACCOUNT).await;
     let id = wait_ready(&accounts, "billing", "True", None).await.status.and_then(|st| st.account_id).expect("id");
     s.env.kubectl(["annotate", "account", "billing", "accountops.dev/paused=true"]).await.ok();
-    eventually("Synced=False Paused", WAIT, || async {
+    eventually("Synced=False ReconcilePaused", WAIT, || async {
         let a = accounts.get("billing").await.ok()?;
-        (condition(a.conditions(), "Synced")?.reason == "Paused").then_some(())
+        (condition(a.conditions(), "Synced")?.reason == "ReconcilePaused").then_some(())
     })
     .await;
     s.env.apply(&ACCOUNT.replace("city: Gdańsk", "city: Paused City")).await;

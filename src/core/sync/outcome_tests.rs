@@ -71,7 +71,10 @@ fn errors_holds_and_waits_are_not_ready_and_say_why() {
     let failed = unauthorized.into_outcome(false, RESYNC, now());
     assert_eq!((failed.action, failed.reason), (Action::ExternalError, "Unauthorized"));
     let conditions = failed.conditions(&[], Some(1), now());
-    assert!(conditions.iter().all(|c| c.status == crate::api::ConditionStatus::False), "{conditions:?}");
+    let status = |t: &str| conditions.iter().find(|c| c.type_ == t).map(|c| c.status);
+    assert_eq!(status("Ready"), Some(crate::api::ConditionStatus::False), "{conditions:?}");
+    assert_eq!(status("Synced"), Some(crate::api::ConditionStatus::False), "{conditions:?}");
+    assert_eq!(status("Stalled"), Some(crate::api::ConditionStatus::True), "refused credentials need the user");
     assert_eq!(failed.event(false).map(|e| (e.reason, e.warning)), Some(("Unauthorized", true)));
     assert!(!failed.is_ready());
     let mut held = facts(SyncStatus::Synchronized, "OrderImmutable");

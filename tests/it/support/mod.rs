@@ -1,7 +1,9 @@
 //! Helpers the end-to-end tests share: the operator as a real process, a cuttable database
-//! connection, podman and the Dockerfile's image description, and polling with a deadline.
+//! connection, podman and the Dockerfile's image description, polling with a deadline, and
+//! how GitOps tools judge health.
 
 pub mod dockerfile;
+pub mod gitops;
 pub mod hostile;
 pub mod http;
 pub mod operator;
