@@ -96,6 +96,8 @@ pub enum TraceError {
     Local(anyhow::Error),
     #[error("the manifests have {0} problem(s) (see above): fix them or run `accountops validate`")]
     Invalid(usize),
+    #[error("writing to stdout")]
+    Output(#[source] std::io::Error),
 }
 
 fn names(kind: Kind) -> CustomResourceDefinitionNames {
@@ -168,9 +170,8 @@ pub async fn run(args: TraceArgs) -> Result<ExitCode, TraceError> {
     let text = print::render(&root, args.output, jiff::Timestamp::now());
     use std::io::Write as _;
     match std::io::stdout().lock().write_all(text.as_bytes()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            Err(TraceError::Config(anyhow::Error::new(e).context("writing to stdout")))
-        }
+        // A reader that went away (`| head`) is not an error.
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(TraceError::Output(e)),
         _ => Ok(ExitCode::SUCCESS),
     }
 }

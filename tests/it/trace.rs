@@ -101,6 +101,14 @@ fn local_mode_traces_what_plan_sees_and_refuses_unknown_kinds_and_names() {
         "{}",
         text(&unknown.stderr)
     );
+    let invalid = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/invalid");
+    let refused = accountops(&["trace", "acct/acme-polska", "-f", invalid, "--database", &db]);
+    assert_eq!(refused.status.code(), Some(1));
+    let stderr = text(&refused.stderr);
+    assert!(
+        stderr.contains("problem(s) (see above)") && stderr.contains("invalid/"),
+        "problems as validate prints them: {stderr}"
+    );
     let shapeless = accountops(&["trace", "acme-polska", "-f", EXAMPLES]);
     assert_eq!(shapeless.status.code(), Some(1));
     assert!(text(&shapeless.stderr).contains("\"acme-polska\" is not KIND/NAME"), "{}", text(&shapeless.stderr));
@@ -167,6 +175,14 @@ async fn kubectl_accountops_trace_shows_the_operators_statuses() {
     .await
     .ok();
     assert!(row(&wide.stdout, "Organization/northwind-msp").contains(&msp_id.as_str()), "{}", wide.stdout);
+
+    // --kubeconfig and --context, without the plugin.
+    let admin_path = admin.to_str().expect("utf-8");
+    let chosen = accountops(&["trace", "acct/acme-polska", "-n", ns, "--kubeconfig", admin_path, "--context", "test"]);
+    assert!(chosen.status.success(), "{}", text(&chosen.stderr));
+    let wrong = accountops(&["trace", "acct/acme-polska", "-n", ns, "--kubeconfig", admin_path, "--context", "nope"]);
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(text(&wrong.stderr).contains("nope"), "names the context: {}", text(&wrong.stderr));
 
     let help = kubectl_plugin(&env, plugins.path(), admin, &["accountops", "trace", "--help"]).await.ok();
     assert!(help.stdout.contains("Usage: kubectl accountops trace"), "{}", help.stdout);
