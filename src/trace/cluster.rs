@@ -108,6 +108,7 @@ where
     K: kube::Resource + Clone + serde::de::DeserializeOwned + serde::Serialize + std::fmt::Debug,
 {
     let list = api.list(&ListParams::default()).await?;
-    // Typed first, so an object the CRD schema would not produce is refused as the operator does.
+    // Listed typed (the operator's own types), then read as JSON like a manifest, so both
+    // modes share one reading (`Object::from_resource`).
     Ok(list.items.iter().filter_map(|o| serde_json::to_value(o).ok()).collect())
 }
