@@ -10,3 +10,4 @@ pub mod operator;
 pub mod redact;
 pub mod scim;
 pub mod store;
+pub mod trace;

@@ -83,6 +83,10 @@ enum Command {
     /// the customer portal does.
     #[command(subcommand)]
     Asset(AssetCommand),
+    /// Show an object as a tree: its Account, Organizations, Memberships, TenantLinks and
+    /// ProvisioningSyncs with Ready, Synced, reason and age, from the cluster or (with -f) from
+    /// manifests planned against a database.
+    Trace(accountops::trace::TraceArgs),
     /// Run the operator: reconcile accountops objects from the cluster into the platform database.
     Run {
         /// Database URL: postgres://USER:PASSWORD@HOST/DB or sqlite://PATH.
@@ -326,8 +330,17 @@ fn hide_env_values(command: clap::Command) -> clap::Command {
     command.mut_args(|arg| arg.hide_env_values(true)).mut_subcommands(hide_env_values)
 }
 
+/// The command as invoked: `kubectl accountops` when run as the kubectl plugin
+/// (`kubectl-accountops` on the PATH), so `--help` shows what the user types.
+fn invoked_command() -> clap::Command {
+    let argv0 = std::env::args_os().next().map(PathBuf::from);
+    let plugin = argv0.as_deref().and_then(|p| p.file_name()).is_some_and(|n| n == "kubectl-accountops");
+    let command = hide_env_values(Cli::command());
+    if plugin { command.bin_name("kubectl accountops") } else { command }
+}
+
 fn main() -> ExitCode {
-    let matches = hide_env_values(Cli::command()).get_matches();
+    let matches = invoked_command().get_matches();
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     match run(cli) {
         Ok(code) => code,
@@ -425,6 +438,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::TenantLink(TenantLinkCommand::Reject { token, database }) => {
             runtime()?.block_on(command::answer_partner_invitation(&database, &token, false))
         }
+        Command::Trace(args) => Ok(runtime()?.block_on(accountops::trace::run(args))?),
         Command::Plan(args) => runtime()?.block_on(command::run(args, Mode::Plan)),
         Command::Apply(args) => runtime()?.block_on(command::run(args, Mode::Apply)),
         Command::Run {

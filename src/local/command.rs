@@ -259,7 +259,7 @@ fn report_problems(problems: &mut [Problem]) {
 
 /// The URL to open: a plan of a SQLite file that does not exist yet reads an empty in-memory
 /// database, so planning creates no file.
-fn database_url(url: &str, mode: Mode) -> String {
+pub fn database_url(url: &str, mode: Mode) -> String {
     if mode == Mode::Plan
         && let Ok(target) = crate::store::url::parse(url)
         && let Some(file) = target.file

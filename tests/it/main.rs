@@ -51,3 +51,4 @@ mod tenancy_e2e;
 mod tenancy_local;
 mod tenant_link_e2e;
 mod tenant_link_local;
+mod trace;
