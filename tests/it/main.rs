@@ -7,6 +7,7 @@ mod apiserver;
 mod bench_report;
 mod chart;
 mod chart_cnpg;
+mod chart_monitoring;
 mod chart_replicas;
 mod chart_roles;
 mod chart_subchart;
