@@ -233,3 +233,20 @@ fn served_names_follow_the_openmetrics_suffixes() {
         BTreeSet::from(["a_g".to_owned(), "a_x_total".to_owned()])
     );
 }
+
+#[tokio::test]
+async fn bad_monitoring_values_are_rejected_naming_the_value() {
+    let Some(env) = harness::test_env().await else { return };
+    for (set, named) in [
+        ("metrics.prometheusRule.notReadyFor=a while", "notReadyFor"),
+        ("metrics.prometheusRule.enabled=yes", "enabled"),
+        ("metrics.prometheusRule.severity=page", "severity"),
+        ("metrics.dashboard.labels.grafana_dashboard=1", "grafana_dashboard"),
+        ("metrics.dashboard.folder=ops", "folder"),
+    ] {
+        let out =
+            env.helm().args(["template", "accountops"]).arg(crate::chart::chart()).args(["--set", set]).run().await;
+        let out = out.failed();
+        assert!(out.stderr.contains(named), "{set}: names {named}: {}", out.stderr);
+    }
+}
