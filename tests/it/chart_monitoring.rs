@@ -147,6 +147,12 @@ async fn alerts_and_dashboard_are_off_by_default_and_render_valid_when_on() {
         of_kind(&docs, "ConfigMap").into_iter().filter(|m| m["metadata"]["labels"]["grafana_dashboard"] == "1");
     assert_eq!(boards.count(), 0, "no dashboard by default");
 
+    let mut lint = env.helm().args(["lint", "--strict"]).arg(crate::chart::chart());
+    for value in ON {
+        lint = lint.args(["--set", value]);
+    }
+    let out = lint.run().await.ok();
+    assert!(out.stdout.contains("0 chart(s) failed"), "{out:?}");
     let (manifests, docs) = render(&env, &ON).await;
     server_accepts(&env, manifests).await;
     let rule = one(&docs, "PrometheusRule");
