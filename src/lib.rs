@@ -5,6 +5,7 @@ pub mod api;
 pub mod core;
 pub mod jitter;
 pub mod local;
+pub mod logs;
 pub mod mail;
 pub mod operator;
 pub mod redact;

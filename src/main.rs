@@ -12,6 +12,7 @@ use accountops::api;
 use accountops::local::command::LocalArgs;
 use accountops::local::engine::Mode;
 use accountops::local::{command, manifest, validate};
+use accountops::logs;
 use accountops::operator;
 use accountops::store::Store;
 
@@ -302,7 +303,9 @@ fn init_logging(format: LogFormat) {
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().flatten_event(true).init(),
+        LogFormat::Json => {
+            builder.fmt_fields(tracing_subscriber::fmt::format::JsonFields::new()).event_format(logs::FlatJson).init()
+        }
     }
 }
 

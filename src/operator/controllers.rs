@@ -38,8 +38,8 @@ use tracing::info;
 
 use super::health::Readiness;
 use super::informer::{Informer, hash_of, own_changes};
-use super::kinds::{self, Managed};
-use super::{CHANGE_POLL, Config, Context, changes, reconcile, scope, wait_for_crds};
+use super::kinds::Managed;
+use super::{CHANGE_POLL, Config, Context, census, changes, reconcile, scope, wait_for_crds};
 use crate::api::{Account, Membership, Organization, ProvisioningSync, TenantLink};
 
 type SecretMeta = kube::core::PartialObjectMeta<k8s_openapi::api::core::v1::Secret>;
@@ -58,11 +58,11 @@ pub(super) async fn run(client: &kube::Client, config: &Config, ctx: Arc<Context
     let mut members = Informer::<Membership>::default();
     let mut links = Informer::<TenantLink>::default();
     let mut syncs = Informer::<ProvisioningSync>::default();
-    for probe in [track_queue(&accounts), track_queue(&orgs), track_queue(&members), track_queue(&links)] {
-        ctx.metrics.track_queue(probe.0, probe.1);
-    }
-    let (sync_kind, sync_probe) = track_queue(&syncs);
-    ctx.metrics.track_queue(sync_kind, sync_probe);
+    count(&ctx, &accounts);
+    count(&ctx, &orgs);
+    count(&ctx, &members);
+    count(&ctx, &links);
+    count(&ctx, &syncs);
 
     let account_controller = Controller::for_shared_stream(accounts.applied_if(own_changes), accounts.store())
         .with_config(settings.clone())
@@ -316,12 +316,10 @@ fn sync_trigger(sync: &ProvisioningSync) -> Option<u64> {
     hash_of((&meta.uid, meta.generation, &meta.annotations, &meta.finalizers, meta.deletion_timestamp.is_some()))
 }
 
-type QueueProbe = (&'static str, Box<dyn Fn() -> usize + Send + Sync>);
-
-/// How many of a kind's objects wait for their current generation to be reconciled (a metric).
-fn track_queue<K: Managed + Send + Sync>(informer: &Informer<K>) -> QueueProbe {
+/// The kind's object gauges and queue depth, counted from its cache at each scrape.
+fn count<K: Managed>(ctx: &Context, informer: &Informer<K>) {
     let cache = informer.store();
-    (K::KIND.as_str(), Box::new(move || cache.state().iter().filter(|o| kinds::pending(o.as_ref())).count()))
+    ctx.metrics.track_kind(K::KIND.as_str(), Box::new(move || census::take(&cache)));
 }
 
 /// Items of one key that pass at once within a [`coalesce`] window; more wait for its end.

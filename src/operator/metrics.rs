@@ -1,6 +1,8 @@
-//! Prometheus metrics of the operator: reconciles by kind and result, their durations, errors
-//! by category, database errors, the mail outbox depth, and requests to the external
-//! provisioning systems (SCIM) by endpoint and outcome with their circuit breakers.
+//! Prometheus metrics of the operator: the build, reconciles by kind and result, their
+//! durations, errors by category, the objects of each kind not Ready / not Synced / paused
+//! (counted from the caches at each scrape, see [`census`](super::census)), database errors,
+//! the mail outbox depth, and requests to the external provisioning systems (SCIM) by endpoint
+//! and outcome with their circuit breakers.
 
 use std::time::Duration;
 
@@ -9,7 +11,10 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
+
+use super::census::Census;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReconcileLabels {
@@ -21,6 +26,24 @@ pub struct ReconcileLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindLabels {
     pub kind: &'static str,
+}
+
+/// What `accountops_build_info` says about the binary.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BuildLabels {
+    pub version: &'static str,
+    /// `ACCOUNTOPS_GIT_COMMIT` when the binary was built, else `unknown`.
+    pub git_commit: &'static str,
+}
+
+impl BuildLabels {
+    /// This binary's.
+    pub fn current() -> Self {
+        BuildLabels {
+            version: env!("CARGO_PKG_VERSION"),
+            git_commit: option_env!("ACCOUNTOPS_GIT_COMMIT").unwrap_or("unknown"),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -55,19 +78,28 @@ pub struct Metrics {
     pub mail_failures: Counter,
     pub mail_dead: Counter,
     pub queue_depth: Family<KindLabels, Gauge>,
+    pub objects: Family<KindLabels, Gauge>,
+    pub not_ready: Family<KindLabels, Gauge>,
+    pub not_synced: Family<KindLabels, Gauge>,
+    pub paused: Family<KindLabels, Gauge>,
     pub scim_requests: Family<ScimLabels, Counter>,
     pub scim_circuit_open: Family<EndpointLabels, Gauge>,
     scim: std::sync::Mutex<Option<crate::scim::Guards>>,
     delivery: std::sync::Mutex<Option<std::sync::Arc<crate::mail::DeliveryStats>>>,
-    queues: std::sync::Mutex<Vec<(&'static str, QueueProbe)>>,
+    censuses: std::sync::Mutex<Vec<(&'static str, CensusProbe)>>,
 }
 
-/// Counts a controller's objects whose current generation has not been reconciled yet.
-pub type QueueProbe = Box<dyn Fn() -> usize + Send + Sync>;
+/// Counts a kind's cached objects (see [`Census`]).
+pub type CensusProbe = Box<dyn Fn() -> Census + Send + Sync>;
 
 impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("accountops");
+        registry.register(
+            "build",
+            "The running binary's version and commit (always 1)",
+            Info::new(BuildLabels::current()),
+        );
         let reconciles = Family::<ReconcileLabels, Counter>::default();
         registry.register("reconciles", "Reconciles by kind and result", reconciles.clone());
         let errors = Family::<ErrorLabels, Counter>::default();
@@ -90,6 +122,18 @@ impl Default for Metrics {
             "Objects whose current generation has not been reconciled yet, by kind",
             queue_depth.clone(),
         );
+        let objects = Family::<KindLabels, Gauge>::default();
+        registry.register("objects", "Objects in the operator's cache, by kind", objects.clone());
+        let not_ready = Family::<KindLabels, Gauge>::default();
+        registry.register("objects_not_ready", "Objects whose Ready condition is not True, by kind", not_ready.clone());
+        let not_synced = Family::<KindLabels, Gauge>::default();
+        registry.register(
+            "objects_not_synced",
+            "Objects whose Synced condition is not True, by kind",
+            not_synced.clone(),
+        );
+        let paused = Family::<KindLabels, Gauge>::default();
+        registry.register("objects_paused", "Objects annotated accountops.dev/paused, by kind", paused.clone());
         let mail_sent = Counter::default();
         registry.register("mail_sent", "Mails delivered to the relay", mail_sent.clone());
         let mail_failures = Counter::default();
@@ -121,11 +165,15 @@ impl Default for Metrics {
             mail_failures,
             mail_dead,
             queue_depth,
+            objects,
+            not_ready,
+            not_synced,
+            paused,
             scim_requests,
             scim_circuit_open,
             scim: std::sync::Mutex::new(None),
             delivery: std::sync::Mutex::new(None),
-            queues: std::sync::Mutex::new(Vec::new()),
+            censuses: std::sync::Mutex::new(Vec::new()),
         }
     }
 }
@@ -187,22 +235,31 @@ impl Metrics {
         }
     }
 
-    /// Report `kind`'s queue depth from `probe` at each scrape.
-    pub fn track_queue(&self, kind: &'static str, probe: QueueProbe) {
-        self.queues.lock().unwrap_or_else(|p| p.into_inner()).push((kind, probe));
+    /// Report `kind`'s object counts and queue depth from `probe` at each scrape.
+    pub fn track_kind(&self, kind: &'static str, probe: CensusProbe) {
+        self.censuses.lock().unwrap_or_else(|p| p.into_inner()).push((kind, probe));
     }
 
-    fn sync_queues(&self) {
-        for (kind, probe) in self.queues.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-            let depth = i64::try_from(probe()).unwrap_or(i64::MAX);
-            self.queue_depth.get_or_create(&KindLabels { kind }).set(depth);
+    fn sync_censuses(&self) {
+        for (kind, probe) in self.censuses.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            let census = probe();
+            let labels = KindLabels { kind };
+            for (family, count) in [
+                (&self.objects, census.objects),
+                (&self.queue_depth, census.pending),
+                (&self.not_ready, census.not_ready),
+                (&self.not_synced, census.not_synced),
+                (&self.paused, census.paused),
+            ] {
+                family.get_or_create(&labels).set(i64::try_from(count).unwrap_or(i64::MAX));
+            }
         }
     }
 
     /// The text exposition format.
     pub fn encode(&self) -> String {
         self.sync_delivery();
-        self.sync_queues();
+        self.sync_censuses();
         self.sync_scim();
         let mut out = String::new();
         if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
@@ -232,6 +289,25 @@ mod tests {
         assert!(text.contains("accountops_database_errors_total 1"), "{text}");
         assert!(text.contains(r#"accountops_reconcile_duration_seconds_count{kind="Account"} 2"#), "{text}");
         assert!(text.contains("accountops_outbox_pending 3"), "{text}");
+    }
+
+    #[test]
+    fn build_info_and_object_gauges_are_exposed_per_kind() {
+        let m = Metrics::default();
+        let census = Census { objects: 7, pending: 1, not_ready: 3, not_synced: 2, paused: 1 };
+        m.track_kind("Membership", Box::new(move || census));
+        let text = m.encode();
+        let version = env!("CARGO_PKG_VERSION");
+        assert!(text.contains(&format!(r#"accountops_build_info{{version="{version}",git_commit="#)), "{text}");
+        for series in [
+            r#"accountops_objects{kind="Membership"} 7"#,
+            r#"accountops_queue_depth{kind="Membership"} 1"#,
+            r#"accountops_objects_not_ready{kind="Membership"} 3"#,
+            r#"accountops_objects_not_synced{kind="Membership"} 2"#,
+            r#"accountops_objects_paused{kind="Membership"} 1"#,
+        ] {
+            assert!(text.contains(series), "{series} in {text}");
+        }
     }
 
     #[test]

@@ -16,6 +16,7 @@
 //! ```
 
 mod backoff;
+mod census;
 mod changes;
 mod context;
 mod controllers;

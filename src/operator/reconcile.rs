@@ -51,7 +51,7 @@ fn key<K: Managed>(obj: &K) -> String {
     format!("{}/{}/{}", K::KIND.as_str(), obj.namespace().unwrap_or_default(), obj.name_any())
 }
 
-#[tracing::instrument(skip(obj, ctx), fields(kind = K::KIND.as_str(), namespace = obj.namespace().unwrap_or_default(), object = obj.name_any()))]
+#[tracing::instrument(skip(obj, ctx), fields(reconcile_id = crate::logs::reconcile_id(), kind = K::KIND.as_str(), namespace = obj.namespace().unwrap_or_default(), name = obj.name_any()))]
 pub async fn reconcile<K: Managed>(obj: Arc<K>, ctx: Arc<Context>) -> Result<Action, Error> {
     let kind = K::KIND.as_str();
     let in_flight = ctx.metrics.in_flight.get_or_create(&super::metrics::KindLabels { kind }).clone();
@@ -262,7 +262,7 @@ async fn publish<K: Managed>(ctx: &Context, obj: &K, event: &Event) {
 /// tenth either way so objects that failed together (a database outage) do not retry together.
 pub fn error_policy<K: Managed>(obj: Arc<K>, err: &Error, ctx: Arc<Context>) -> Action {
     let delay = crate::jitter::spread(ctx.backoff(&key(obj.as_ref())));
-    warn!(kind = K::KIND.as_str(), name = obj.name_any(), category = err.category(), error = %err, retry_in = ?delay, "will retry");
+    warn!(kind = K::KIND.as_str(), namespace = obj.namespace(), name = obj.name_any(), category = err.category(), error = %err, retry_in = ?delay, "will retry");
     Action::requeue(delay)
 }
 

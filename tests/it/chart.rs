@@ -216,29 +216,11 @@ async fn helm_lint_passes() {
     assert!(out.stdout.contains("0 chart(s) failed"), "{out:?}");
 }
 
-const SERVICE_MONITOR_CRD: &str = r#"apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata:
-  name: servicemonitors.monitoring.coreos.com
-spec:
-  group: monitoring.coreos.com
-  names: {kind: ServiceMonitor, listKind: ServiceMonitorList, plural: servicemonitors, singular: servicemonitor}
-  scope: Namespaced
-  versions:
-    - name: v1
-      served: true
-      storage: true
-      schema:
-        openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
-"#;
-
 #[tokio::test]
 async fn every_value_combination_renders_and_the_apiserver_accepts_it() {
     let Some(env) = harness::test_env().await else { return };
     // A stand-in for the Prometheus Operator's CRD, so the ServiceMonitor is checked too.
-    env.apply(SERVICE_MONITOR_CRD).await;
-    let crd = "crd/servicemonitors.monitoring.coreos.com";
-    env.kubectl(["wait", "--for=condition=Established", crd, "--timeout=30s"]).await.ok();
+    crate::chart_monitoring::install_stand_in_crd(&env, "ServiceMonitor", "servicemonitors").await;
 
     let watch = format!("watchNamespace={}", env.ns);
     let combinations: [&[&str]; 5] = [

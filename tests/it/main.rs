@@ -8,6 +8,7 @@ mod asset_activation;
 mod bench_report;
 mod chart;
 mod chart_cnpg;
+mod chart_monitoring;
 mod chart_replicas;
 mod chart_roles;
 mod chart_subchart;

@@ -41,6 +41,12 @@ async fn health_readiness_and_metrics_are_served() {
         "accountops_outbox_pending 0",
         "accountops_leader 1",
         r#"accountops_queue_depth{kind="Account"} 0"#,
+        r#"accountops_objects{kind="Account"} 1"#,
+        r#"accountops_objects_not_ready{kind="Account"} 0"#,
+        r#"accountops_objects_not_synced{kind="Account"} 0"#,
+        r#"accountops_objects_paused{kind="Account"} 0"#,
+        r#"accountops_objects{kind="Membership"} 0"#,
+        concat!(r#"accountops_build_info{version=""#, env!("CARGO_PKG_VERSION")),
         "# TYPE accountops_mail_delivery_failures counter",
     ] {
         assert!(metrics.contains(series), "{series} in\n{metrics}");
@@ -150,32 +156,43 @@ async fn two_replicas_one_leads_and_a_standby_takes_over() {
 }
 
 #[tokio::test]
-async fn json_logs_name_the_object_on_every_reconcile_line_and_never_the_password() {
+async fn json_logs_carry_a_reconcile_id_and_the_object_flat_on_every_reconcile_line_and_never_the_password() {
     let Some(env) = harness::test_env().await else { return };
     let Some(db) = store_pg::fresh().await else { return };
     let operator = Operator::start_with(&env, &db.url, &format!("test-{}", env.ns), RESYNC, &["--log-format=json"]);
     let accounts: Api<Account> = env.api();
     env.apply(ACCOUNT).await;
     wait_ready(&accounts, "billing", "True", None).await;
-    let log = eventually("a reconcile log line", WAIT, || async {
+    // Two reconciles (the first and a resync), each saying "reconciled" once.
+    let log = eventually("two reconciles logged", WAIT, || async {
         let log = operator.log();
-        log.contains("reconciled").then_some(log)
+        (log.matches(r#""message":"reconciled""#).count() >= 2).then_some(log)
     })
     .await;
+    let mut ids_of_reconciled = Vec::new();
     let mut reconcile_lines = 0;
     for line in log.lines() {
         let value: serde_json::Value =
             serde_json::from_str(line).unwrap_or_else(|e| panic!("JSON log line ({e}): {line}"));
-        if value["target"] != "accountops::operator::reconcile" {
+        let in_reconcile = value["target"] == "accountops::operator::reconcile";
+        if !in_reconcile && value.get("reconcile_id").is_none() {
             continue;
         }
-        let span = &value["span"];
-        assert_eq!(span["kind"], "Account", "{line}");
-        assert_eq!(span["namespace"], env.ns.as_str(), "{line}");
-        assert_eq!(span["object"], "billing", "{line}");
+        // Flat, top-level fields on every line inside a reconcile, whatever module logged it.
+        let id = value["reconcile_id"].as_str().unwrap_or_else(|| panic!("a reconcile_id: {line}"));
+        assert_eq!(id.len(), 12, "{line}");
+        assert_eq!(value["kind"], "Account", "{line}");
+        assert_eq!(value["namespace"], env.ns.as_str(), "{line}");
+        assert_eq!(value["name"], "billing", "{line}");
+        assert!(value.get("span").is_none(), "nothing nested: {line}");
+        if value["message"] == "reconciled" {
+            ids_of_reconciled.push(id.to_owned());
+        }
         reconcile_lines += 1;
     }
-    assert!(reconcile_lines > 0);
+    assert!(reconcile_lines >= 2);
+    let distinct: std::collections::HashSet<_> = ids_of_reconciled.iter().collect();
+    assert_eq!(distinct.len(), ids_of_reconciled.len(), "one ID per reconcile: {ids_of_reconciled:?}");
     let password_in_url = db.url.split('@').next().unwrap_or_default().to_owned();
     assert!(!log.contains(&password_in_url), "the database password never appears in logs");
 }

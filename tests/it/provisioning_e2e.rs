@@ -21,7 +21,7 @@ use crate::support::{eventually, http};
 const RESYNC: Duration = Duration::from_secs(2);
 const WAIT: Duration = Duration::from_secs(90);
 
-const OBJECTS: &str = r#"apiVersion: accountops.dev/v1alpha1
+pub(crate) const OBJECTS: &str = r#"apiVersion: accountops.dev/v1alpha1
 kind: Account
 metadata: {name: acct}
 spec:
@@ -61,7 +61,7 @@ spec:
     - {name: starter, product: starter-pack, quantity: 2, notificationEmail: orders@example.de}
 "#;
 
-fn secret(token: &str) -> String {
+pub(crate) fn secret(token: &str) -> String {
     format!(
         "apiVersion: v1\nkind: Secret\nmetadata: {{name: scim-credentials}}\ntype: accountops.dev/scim-credentials\n\
          stringData: {{token: \"{token}\"}}\n"
