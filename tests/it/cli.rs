@@ -53,7 +53,19 @@ fn help_lists_every_subcommand_and_each_has_its_own_help() {
     let out = accountops(&["--help"]);
     assert!(out.status.success());
     let text = stdout(&out);
-    for sub in ["run", "crds", "validate", "migrate", "plan", "apply", "completion", "trace", "asset", "invitation", "tenant-link"] {
+    for sub in [
+        "run",
+        "crds",
+        "validate",
+        "migrate",
+        "plan",
+        "apply",
+        "completion",
+        "trace",
+        "asset",
+        "invitation",
+        "tenant-link",
+    ] {
         assert!(text.contains(sub), "--help lists {sub}: {text}");
         let sub_help = accountops(&[sub, "--help"]);
         assert!(sub_help.status.success(), "{sub} --help");
