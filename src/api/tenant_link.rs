@@ -115,6 +115,11 @@ pub struct PartnerInvitationSpec {
     #[serde(default = "default_lifetime")]
     #[x_kube(validation = INVITATION_LIFETIME.rule())]
     pub lifetime: Lifetime,
+    /// Change this value to send a fresh invitation with a new token and lifetime while the
+    /// link is pending (the open one stops working).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 63))]
+    pub resend_nonce: Option<String>,
 }
 
 fn default_lifetime() -> Lifetime {
@@ -163,7 +168,14 @@ pub struct TenantLinkStatus {
     /// When the link was accepted (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub accepted_at: Option<String>,
-    /// Ready, Synced and Accepted.
+    /// When the open partner invitation expires (RFC 3339); absent once it is answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invitation_expires_at: Option<String>,
+    /// E-mail addresses of the provider staff (`spec.members`) who are members of the tenant
+    /// organization through the link.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<String>,
+    /// Ready, Synced, Accepted and, for a partner invitation, InvitationDelivered.
     #[serde(default, skip_serializing_if = "Conditions::is_empty")]
     pub conditions: Conditions,
 }

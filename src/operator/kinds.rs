@@ -260,7 +260,7 @@ pub const ACCEPTED: &str = "Accepted";
 impl Managed for TenantLink {
     type Status = TenantLinkStatus;
     const KIND: Kind = Kind::TenantLink;
-    const OWN_CONDITIONS: &'static [&'static str] = &[ACCEPTED];
+    const OWN_CONDITIONS: &'static [&'static str] = &[ACCEPTED, INVITATION_DELIVERED];
 
     status_accessors!(TenantLinkStatus);
 
@@ -284,7 +284,8 @@ impl Managed for TenantLink {
             }
             _ => None,
         };
-        let desired = DesiredTenantLink::new(owner, self.spec.clone(), deleting, flags, code.as_deref());
+        let desired = DesiredTenantLink::new(owner, self.spec.clone(), deleting, flags, code.as_deref())
+            .with_invitations_per_day(ctx.invitations_per_day);
         tenant_link::reconcile(&ctx.store, &desired, now, &ctx.mail_settings).await
     }
 
@@ -295,12 +296,18 @@ impl Managed for TenantLink {
         status.counterpart_organization_id.clone_from(&facts.counterpart_organization_id);
         status.counterpart_organization_name.clone_from(&facts.counterpart_organization_name);
         status.accepted_at = facts.accepted_at_text();
+        status.invitation_expires_at = facts.invitation_expires_at_text();
+        status.members.clone_from(&facts.members);
+        let generation = status.observed_generation;
+        if let Some(invitation) = &facts.invitation {
+            put_condition(&mut status.conditions.0, INVITATION_DELIVERED, invitation.delivered(), generation, now);
+        }
         let accepted = if facts.accepted() {
             (ConditionStatus::True, "Accepted", "the link is active".to_owned())
         } else {
             (ConditionStatus::False, outcome.reason, outcome.message.clone())
         };
-        put_condition(&mut status.conditions.0, ACCEPTED, accepted, status.observed_generation, now);
+        put_condition(&mut status.conditions.0, ACCEPTED, accepted, generation, now);
     }
 }
 

@@ -25,15 +25,17 @@
 //! [`time::shown`](crate::store::time::shown), the same for both kinds.
 
 mod answer;
+mod delivery;
 mod issue;
 
 #[cfg(test)]
 mod tests;
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 
 pub use crate::store::invitations::{Answer, InvitationKind};
 pub use answer::{Answered, InvitationError, answer};
+pub use delivery::{Delivery, InvitationFacts};
 pub use issue::{Issue, Issued, issue, withdraw};
 
 use crate::store::invitations::Invitation;
@@ -91,4 +93,19 @@ pub fn unanswered(invitations: &[Invitation], now: Timestamp) -> Option<&Invitat
 /// The latest of `invitations` that was accepted.
 pub fn accepted(invitations: &[Invitation], now: Timestamp) -> Option<&Invitation> {
     invitations.iter().rev().find(|i| matches!(state(i, now), State::Accepted { .. }))
+}
+
+/// A new invitation for a subject with `invitations` would exceed `limit` in the last 24
+/// hours: when the oldest of them leaves the window (the next one may go then). `None` while
+/// there is room. Both kinds' plans hold with `ResendLimited` until then.
+pub fn resend_limited(invitations: &[Invitation], limit: u32, now: Timestamp) -> Option<Timestamp> {
+    let since = now.checked_sub(SignedDuration::from_hours(24)).unwrap_or(Timestamp::MIN);
+    let mut recent: Vec<Timestamp> = invitations.iter().map(|i| i.created_at).filter(|t| *t > since).collect();
+    if recent.len() < limit as usize {
+        return None;
+    }
+    recent.sort();
+    // The (len - limit + 1)-th oldest must leave before the count drops below the limit.
+    let leaving = recent.get(recent.len() - limit as usize)?;
+    Some(leaving.checked_add(SignedDuration::from_hours(24)).unwrap_or(Timestamp::MAX))
 }

@@ -82,7 +82,7 @@ pub fn plan(desired: &DesiredMembership, observed: &ObservedMembership, now: Tim
     let notice_queued = current.is_some() && observed.notice_queued;
     let life = lifecycle(spec, observed.user.as_ref(), invitations, observed, notice_queued, now);
     if life.invite.is_some()
-        && let Some(until) = resend_limited(invitations, desired.invitations_per_day, now)
+        && let Some(until) = invitation::resend_limited(invitations, desired.invitations_per_day, now)
     {
         let mut out = held(Plan::Hold(Hold::ResendLimited { limit: desired.invitations_per_day, until }));
         out.requeue_at = Some(until);
@@ -261,14 +261,7 @@ fn lifecycle(
         let to = format!("{verb} ({}, {})", locale.as_str(), spec.invitation.lifetime);
         life.changes.push(Change::new("invitation", from, Some(to)));
         life.invite = Some(Invite { locale, expires_at, resend_nonce: nonce.map(str::to_owned) });
-        life.invitation = Some(InvitationFacts {
-            expires_at,
-            sent_at: None,
-            attempts: 0,
-            message_id: None,
-            accepted_at: None,
-            delivery: super::Delivery::Queued,
-        });
+        life.invitation = Some(InvitationFacts::queued(expires_at));
         life.requeue_at = Some(expires_at);
         return life;
     };
@@ -288,20 +281,6 @@ fn lifecycle(
     };
     life.invitation = latest_facts();
     life
-}
-
-/// A new invitation would exceed `limit` in the last 24 hours: when the oldest of them leaves
-/// the window (the next one may go then). `None` while there is room.
-fn resend_limited(invitations: &[Invitation], limit: u32, now: Timestamp) -> Option<Timestamp> {
-    let since = now.checked_sub(SignedDuration::from_hours(24)).unwrap_or(Timestamp::MIN);
-    let mut recent: Vec<Timestamp> = invitations.iter().map(|i| i.created_at).filter(|t| *t > since).collect();
-    if recent.len() < limit as usize {
-        return None;
-    }
-    recent.sort();
-    // The (len - limit + 1)-th oldest must leave before the count drops below the limit.
-    let leaving = recent.get(recent.len() - limit as usize)?;
-    Some(leaving.checked_add(SignedDuration::from_hours(24)).unwrap_or(Timestamp::MAX))
 }
 
 /// Facts from the rows alone, for plans that hold, delete or find nothing to do.

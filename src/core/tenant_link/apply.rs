@@ -10,7 +10,7 @@ use crate::core::invitation::{self, Issue};
 use crate::core::outcome::{Kind, Outcome};
 use crate::core::plan::Plan;
 use crate::mail::{MailContext, MailSettings};
-use crate::store::invitations::Subject;
+use crate::store::invitations::{self, Subject};
 use crate::store::memberships::{self, MembershipPhase, MembershipSettings, NewMembership, Scope};
 use crate::store::provider_codes::{self, RedeemOutcome};
 use crate::store::tenant_links::{self, NewTenantLink, TenantLinkPhase};
@@ -59,10 +59,10 @@ pub(super) async fn write(
             members(conn, &link.id, write, now).await?;
             Ok(Some(Written { link_id: Some(link.id) }))
         }
-        Plan::Update { id, write, .. } => correct(conn, id, write.as_ref(), now).await,
+        Plan::Update { id, write, .. } => correct(conn, id, write.as_ref(), now, settings).await,
         Plan::Adopt { id, owner, write, .. } | Plan::Import { id, owner, write, .. } => {
             ownership::adopt(conn, table, id, owner, now).await?;
-            correct(conn, id, write.as_ref(), now).await
+            correct(conn, id, write.as_ref(), now, settings).await
         }
         Plan::Archive { id } => {
             invitation::withdraw(conn, &Subject::TenantLink(id.clone()), now).await?;
@@ -86,8 +86,13 @@ async fn correct(
     id: &str,
     write: Option<&LinkWrite>,
     now: Timestamp,
+    settings: &MailSettings,
 ) -> Result<Option<Written>, CoreError> {
     let Some(write) = write else { return Ok(None) };
+    if let Some(open) = &write.revoke_invitation {
+        invitations::revoke(conn, open, now).await?;
+    }
+    invite(conn, id, write, now, settings).await?;
     if write.terms_changed {
         tenant_links::update(conn, id, &write.terms, now).await?;
     }
@@ -112,7 +117,7 @@ async fn invite(
         email: invite.email.clone(),
         locale: invite.locale,
         expires_at: invite.expires_at,
-        resend_nonce: None,
+        resend_nonce: invite.resend_nonce.clone(),
         letter: MailContext {
             organization_name: invite.inviter.clone(),
             inviter: Some(invite.inviter.clone()),
@@ -195,7 +200,9 @@ pub(super) fn decorate(plan: &TenantLinkPlan, generic: Outcome, id: Option<Strin
             ApiPhase::Rejected => ("Rejected", format!("{other} rejected the invitation")),
             ApiPhase::Expired => (
                 "InvitationExpired",
-                format!("the invitation to {other} expired unaccepted; re-create this TenantLink to invite again"),
+                format!(
+                    "the invitation to {other} expired unaccepted; change spec.partnerInvitation.resendNonce to invite again"
+                ),
             ),
             ApiPhase::Revoked => ("Revoked", "the link was revoked in the platform".to_owned()),
         };
@@ -208,7 +215,9 @@ pub(super) fn decorate(plan: &TenantLinkPlan, generic: Outcome, id: Option<Strin
             ));
         }
     }
-    outcome.requeue_at = plan.requeue_at.filter(|_| facts.phase == ApiPhase::Pending);
+    // Pending: at the invitation's expiry; held by the resend limit: when it lifts.
+    let limited = matches!(plan.plan, Plan::Hold(crate::core::plan::Hold::ResendLimited { .. }));
+    outcome.requeue_at = plan.requeue_at.filter(|_| facts.phase == ApiPhase::Pending || limited);
     outcome.tenant_link = Some(Box::new(facts));
     outcome
 }

@@ -1,8 +1,10 @@
-//! What a TenantLink's status reports: phase, link, counterpart, acceptance.
+//! What a TenantLink's status reports: phase, link, counterpart, acceptance, the partner
+//! invitation's expiry and delivery, and the provider staff placed.
 
 use jiff::Timestamp;
 
 use crate::api::tenant_link::TenantLinkPhase as ApiPhase;
+use crate::core::invitation::InvitationFacts;
 use crate::store::tenant_links::TenantLinkPhase;
 
 /// The facts the shell fills into `TenantLinkStatus` (and the `Accepted` condition: True
@@ -17,6 +19,8 @@ pub struct TenantLinkFacts {
     pub accepted_at: Option<Timestamp>,
     /// Mode 2: when the open invitation expires.
     pub invitation_expires_at: Option<Timestamp>,
+    /// Mode 2: the latest invitation and how its mail is doing (`InvitationDelivered`).
+    pub invitation: Option<InvitationFacts>,
     /// E-mail addresses of provider staff currently members of the tenant through the link.
     pub members: Vec<String>,
 }
@@ -30,6 +34,7 @@ impl TenantLinkFacts {
             counterpart_organization_name: None,
             accepted_at: None,
             invitation_expires_at: None,
+            invitation: None,
             members: Vec::new(),
         }
     }
@@ -47,6 +52,11 @@ impl TenantLinkFacts {
     /// `acceptedAt` as status fields show times ([`shown`](crate::store::time::shown)).
     pub fn accepted_at_text(&self) -> Option<String> {
         self.accepted_at.map(crate::store::time::shown)
+    }
+
+    /// `invitationExpiresAt` as status fields show times.
+    pub fn invitation_expires_at_text(&self) -> Option<String> {
+        self.invitation_expires_at.map(crate::store::time::shown)
     }
 }
 

@@ -49,6 +49,7 @@ use jiff::Timestamp;
 
 use super::error::CoreError;
 use super::flags::Flags;
+use super::membership::DEFAULT_INVITATIONS_PER_DAY;
 use super::outcome::Outcome;
 use super::plan::{Intent, Plan};
 use super::provider_code::CodeText;
@@ -58,6 +59,7 @@ use crate::store::Conn;
 use crate::store::invitations::Invitation;
 use crate::store::memberships::Membership;
 use crate::store::organizations::Organization;
+use crate::store::outbox::Mail;
 use crate::store::provider_codes::ProviderCode;
 use crate::store::roles::Role;
 use crate::store::tenant_links::{LinkMode, LinkTerms, TenantLink, TenantLinkPhase};
@@ -81,6 +83,9 @@ pub struct DesiredTenantLink {
     /// The provider code from `spec.providerCode.secretRef` (`None`: the Secret or key is
     /// missing, or the mode is a partner invitation).
     pub code: Option<CodeText>,
+    /// At most this many partner invitations per link in any 24 hours (`resendNonce` changes
+    /// beyond it wait with `ResendLimited`); the same limit as a Membership's.
+    pub invitations_per_day: u32,
 }
 
 impl DesiredTenantLink {
@@ -89,12 +94,29 @@ impl DesiredTenantLink {
     pub fn new(owner: Owner, spec: TenantLinkSpec, deleting: bool, flags: Flags, code: Option<&str>) -> Self {
         let policy = spec.deletion_policy;
         let code = code.and_then(CodeText::new);
-        DesiredTenantLink { owner, intent: Intent::new(spec, deleting, policy), flags, code }
+        DesiredTenantLink {
+            owner,
+            intent: Intent::new(spec, deleting, policy),
+            flags,
+            code,
+            invitations_per_day: DEFAULT_INVITATIONS_PER_DAY,
+        }
+    }
+
+    /// The same with another daily invitation limit (at least 1).
+    pub fn with_invitations_per_day(self, limit: u32) -> DesiredTenantLink {
+        DesiredTenantLink { invitations_per_day: limit.max(1), ..self }
     }
 
     /// An object that is gone and whose spec is not at hand (local `--prune`).
     pub fn deleted(owner: Owner, policy: DeletionPolicy, flags: Flags) -> Self {
-        DesiredTenantLink { owner, intent: Intent::Deleting(policy), flags, code: None }
+        DesiredTenantLink {
+            owner,
+            intent: Intent::Deleting(policy),
+            flags,
+            code: None,
+            invitations_per_day: DEFAULT_INVITATIONS_PER_DAY,
+        }
     }
 }
 
@@ -130,6 +152,8 @@ pub struct ObservedTenantLink {
     pub partner_admin: admin::PartnerAdmin,
     /// Invitations of the link, oldest first.
     pub invitations: Vec<Invitation>,
+    /// The outbox mail of the latest invitation.
+    pub invitation_mail: Option<Mail>,
     /// Live memberships derived from the link, with their users' e-mail addresses.
     pub derived: Vec<(Membership, String)>,
     /// `spec.members`, each with its user and live tenant membership.
@@ -164,7 +188,9 @@ pub struct LinkWrite {
     pub terms_changed: bool,
     /// Mode 1, new link: redeem the code with this hash in the same transaction.
     pub redeem: Option<String>,
-    /// Mode 2, new link: invite the partner's administrator.
+    /// Mode 2: revoke this open invitation (a new `resendNonce` replaces it).
+    pub revoke_invitation: Option<String>,
+    /// Mode 2: invite the partner's administrator (a new link, or a new `resendNonce`).
     pub invite: Option<PartnerInvite>,
     /// The phase to record, when it moves (always set for a new link).
     pub phase: Option<TenantLinkPhase>,
@@ -178,6 +204,8 @@ pub struct PartnerInvite {
     pub email: String,
     pub locale: Locale,
     pub expires_at: Timestamp,
+    /// The `spec.partnerInvitation.resendNonce` it answers.
+    pub resend_nonce: Option<String>,
     /// Names for the mail: inviter (our organization) and the partner roles.
     pub inviter: String,
     pub roles: Vec<String>,

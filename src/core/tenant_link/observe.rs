@@ -7,6 +7,7 @@ use crate::store::accounts::LifecycleState;
 use crate::store::invitations::{self, Subject};
 use crate::store::memberships::{self, Scope};
 use crate::store::organizations::{self, Organization};
+use crate::store::outbox;
 use crate::store::tenant_links::{self, TenantLinkPhase};
 use crate::store::{Conn, ManagedTable, ownership, provider_codes, roles, users};
 
@@ -33,6 +34,10 @@ pub async fn observe(conn: &mut Conn, desired: &DesiredTenantLink) -> Result<Obs
     let focus = if importing { observed.external.clone() } else { observed.row.clone() };
     if let Some(link) = &focus {
         observed.invitations = invitations::list_for(conn, &Subject::TenantLink(link.id.clone())).await?;
+        if let Some(latest) = observed.invitations.last() {
+            observed.invitation_mail =
+                outbox::list_for_related(conn, invitations::TABLE, &latest.id).await?.into_iter().next_back();
+        }
         for m in memberships::list_derived(conn, &link.id).await? {
             let email = users::find(conn, &m.user_id).await?.map(|u| u.email).unwrap_or_default();
             observed.derived.push((m, email));

@@ -13,7 +13,7 @@ use super::{
 };
 use crate::api::TenantLinkSpec;
 use crate::api::tenant_link::{PartnerRole as ApiRole, SharingScope as ApiScope, TenantLinkPhase as ApiPhase};
-use crate::core::invitation::{self, State};
+use crate::core::invitation::{self, InvitationFacts, State};
 use crate::core::outcome::{Change, Children};
 use crate::core::plan::{self, Claim, Hold, Plan, Route, RowRef, ScopeItem, Subject, Target, Work};
 use crate::core::provider_code::expiry;
@@ -59,7 +59,7 @@ pub fn plan(desired: &DesiredTenantLink, observed: &ObservedTenantLink, now: Tim
                 Target::External => observed.external.as_ref(),
             };
             match link {
-                Some(link) => sync(s, spec, link, claim, observed, now, &mut facts),
+                Some(link) => sync(s, spec, link, claim, observed, now, desired.invitations_per_day, &mut facts),
                 None => (Plan::Gone, None, Vec::new()),
             }
         }
@@ -94,11 +94,9 @@ fn create(
         check_member_roles(spec, o)?;
         let (provider, tenant) =
             if we_provide(invite.organization_role) { (&ours.id, &partner.id) } else { (&partner.id, &ours.id) };
-        let lifetime = invite.lifetime.to_duration().unwrap_or(std::time::Duration::from_secs(7 * 86_400));
-        let expires_at = expiry(now, lifetime);
         facts.counterpart_organization_id = Some(partner.id.clone());
         facts.counterpart_organization_name = Some(partner.name.clone());
-        facts.invitation_expires_at = Some(expires_at);
+        let invite = partner_invite(spec, &ours.name, now, facts);
         let write = LinkWrite {
             provider_organization_id: provider.clone(),
             tenant_organization_id: tenant.clone(),
@@ -106,13 +104,8 @@ fn create(
             terms,
             terms_changed: true,
             redeem: None,
-            invite: Some(PartnerInvite {
-                email: invite.admin_email.as_str().to_owned(),
-                locale: invite.locale,
-                expires_at,
-                inviter: ours.name.clone(),
-                roles: spec.granted_roles.clone(),
-            }),
+            revoke_invitation: None,
+            invite,
             phase: Some(TenantLinkPhase::Pending),
             members: Vec::new(),
         };
@@ -165,6 +158,7 @@ fn create(
         terms,
         terms_changed: true,
         redeem: Some(code.code_hash.clone()),
+        revoke_invitation: None,
         invite: None,
         phase: Some(TenantLinkPhase::Active),
         members,
@@ -180,6 +174,7 @@ fn sync(
     claim: Claim,
     o: &ObservedTenantLink,
     now: Timestamp,
+    per_day: u32,
     facts: &mut TenantLinkFacts,
 ) -> (Plan<LinkWrite>, Option<Timestamp>, Vec<String>) {
     fill(facts, link, o, now);
@@ -232,6 +227,24 @@ fn sync(
             }
         };
     }
+    // A new resendNonce replaces the unanswered invitation (open or expired) with a fresh one.
+    let mut revoke_invitation = None;
+    let mut invite = None;
+    if link.revoked_at.is_none()
+        && let Some(wanted) = &spec.partner_invitation
+        && let Some(open) = invitation::unanswered(&o.invitations, now)
+        && open.resend_nonce.as_deref() != wanted.resend_nonce.as_deref()
+    {
+        if let Some(until) = invitation::resend_limited(&o.invitations, per_day, now) {
+            return (Plan::Hold(Hold::ResendLimited { limit: per_day, until }), Some(until), Vec::new());
+        }
+        revoke_invitation = Some(open.id.clone());
+        invite = partner_invite(spec, &ours.name, now, facts);
+        requeue_at = facts.invitation_expires_at;
+        phase = TenantLinkPhase::Pending;
+        let to = format!("re-sent ({}, {})", wanted.locale.as_str(), wanted.lifetime);
+        changes.push(Change::new("invitation", Some(invitation::state(open, now).as_str().to_owned()), Some(to)));
+    }
     let moved = (phase != link.phase).then_some(phase);
     if let Some(to) = moved {
         changes.push(Change::new(
@@ -259,7 +272,8 @@ fn sync(
         terms: wanted,
         terms_changed,
         redeem: None,
-        invite: None,
+        revoke_invitation,
+        invite,
         phase: moved,
         members,
     };
@@ -276,12 +290,33 @@ fn fill(facts: &mut TenantLinkFacts, link: &TenantLink, o: &ObservedTenantLink, 
     facts.counterpart_organization_id = Some(other.to_owned());
     facts.counterpart_organization_name = o.counterpart.as_ref().filter(|c| c.id == other).map(|c| c.name.clone());
     facts.accepted_at = link.accepted_at;
-    facts.invitation_expires_at = o
-        .invitations
-        .last()
-        .filter(|i| !matches!(invitation::state(i, now), State::Accepted { .. }))
-        .map(|i| i.expires_at);
+    let latest = o.invitations.last();
+    facts.invitation_expires_at = latest.filter(|i| invitation::state(i, now).is_unanswered()).map(|i| i.expires_at);
+    facts.invitation = latest.map(|i| InvitationFacts::from_rows(i, o.invitation_mail.as_ref()));
     facts.members = o.derived.iter().map(|(_, email)| email.clone()).collect();
+}
+
+/// The partner invitation `spec` asks for, issued at `now` by our organization `inviter`;
+/// `facts` show its expiry and its queued mail.
+fn partner_invite(
+    spec: &TenantLinkSpec,
+    inviter: &str,
+    now: Timestamp,
+    facts: &mut TenantLinkFacts,
+) -> Option<PartnerInvite> {
+    let invite = spec.partner_invitation.as_ref()?;
+    let lifetime = invite.lifetime.to_duration().unwrap_or(std::time::Duration::from_secs(7 * 86_400));
+    let expires_at = expiry(now, lifetime);
+    facts.invitation_expires_at = Some(expires_at);
+    facts.invitation = Some(InvitationFacts::queued(expires_at));
+    Some(PartnerInvite {
+        email: invite.admin_email.as_str().to_owned(),
+        locale: invite.locale,
+        expires_at,
+        resend_nonce: invite.resend_nonce.clone(),
+        inviter: inviter.to_owned(),
+        roles: spec.granted_roles.clone(),
+    })
 }
 
 fn link_hold(h: LinkHold) -> Hold {
