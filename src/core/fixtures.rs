@@ -5,6 +5,7 @@ use jiff::Timestamp;
 use crate::api::{AccountSpec, OrganizationSpec};
 use crate::store::accounts::{Account, AccountDetails, LifecycleState};
 use crate::store::groups::Group;
+use crate::store::invitations::{Invitation, Subject};
 use crate::store::organizations::Organization;
 use crate::store::roles::Role;
 use crate::store::{Owner, Store, StoredOwner};
@@ -143,4 +144,24 @@ pub async fn memory_store() -> Store {
     let store = Store::connect("sqlite::memory:").await.expect("in-memory SQLite opens");
     store.migrate().await.expect("migrations apply");
     store
+}
+
+/// An unanswered invitation of `subject`, issued 2025-03-01 for the re-send `nonce`.
+pub fn invitation_row(id: &str, subject: Subject, expires_at: Timestamp, nonce: Option<&str>) -> Invitation {
+    Invitation {
+        id: id.into(),
+        subject,
+        email: "Anna.Nowak@Acme.example".into(),
+        token_hash: "0".repeat(64),
+        locale: "pl".into(),
+        expires_at,
+        resend_nonce: nonce.map(str::to_owned),
+        send_attempts: 0,
+        sent_at: None,
+        message_id: None,
+        accepted_at: None,
+        revoked_at: None,
+        created_at: at("2025-03-01T00:00:00Z"),
+        updated_at: at("2025-03-01T00:00:00Z"),
+    }
 }

@@ -72,22 +72,7 @@ fn membership(phase: MembershipPhase) -> Membership {
 }
 
 fn invitation(id: &str, expires_at: Timestamp, nonce: Option<&str>) -> Invitation {
-    Invitation {
-        id: id.into(),
-        subject: InvitationSubject::Membership("mbr-1".into()),
-        email: "Anna.Nowak@Acme.example".into(),
-        token_hash: "0".repeat(64),
-        locale: "pl".into(),
-        expires_at,
-        resend_nonce: nonce.map(str::to_owned),
-        send_attempts: 0,
-        sent_at: None,
-        message_id: None,
-        accepted_at: None,
-        revoked_at: None,
-        created_at: at("2025-03-01T00:00:00Z"),
-        updated_at: at("2025-03-01T00:00:00Z"),
-    }
+    invitation_row(id, InvitationSubject::Membership("mbr-1".into()), expires_at, nonce)
 }
 
 fn mail(invitation: &str, state: MailState) -> Mail {

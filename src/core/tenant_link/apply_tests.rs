@@ -297,3 +297,70 @@ async fn an_invitation_is_accepted_only_while_its_address_administers_the_partne
     member(&store, "prov", "admin@prov.example", "Admin").await;
     assert_eq!(accept(&store, &token, now()).await.expect("accepts"), link_id);
 }
+
+/// `d` with `spec.partnerInvitation.resendNonce: nonce`.
+fn resent(d: &DesiredTenantLink, nonce: &str) -> DesiredTenantLink {
+    let mut spec = d.intent.spec().expect("a spec").clone();
+    if let Some(invite) = spec.partner_invitation.as_mut() {
+        invite.resend_nonce = Some(nonce.to_owned());
+    }
+    DesiredTenantLink::new(d.owner.clone(), spec, false, Flags::default(), None)
+        .with_invitations_per_day(d.invitations_per_day)
+}
+
+#[tokio::test]
+async fn a_new_resend_nonce_mails_a_fresh_invitation_and_stops_the_old_one() {
+    let store = memory_store().await;
+    let (_, prov, _) = orgs(&store).await;
+    member(&store, "prov", "admin@prov.example", "Admin").await;
+    let d = partner_link(&prov, STAFF);
+    let first = run(&store, &d, now()).await;
+    let link_id = first.id.clone().expect("id");
+    assert_eq!(facts(&first).invitation.as_ref().map(|i| i.delivery.clone()), Some(invitation::Delivery::Queued));
+    let old = token_of(&mails(&store).await[0]);
+    let same = run(&store, &d, now()).await;
+    assert_eq!((same.action, mails(&store).await.len()), (Action::Unchanged, 1), "the same nonce sends nothing");
+
+    let later = now() + SignedDuration::from_hours(1);
+    let again = run(&store, &resent(&d, "2"), later).await;
+    assert_eq!(again.action, Action::Updated, "{again:?}");
+    let expires = later + SignedDuration::from_hours(7 * 24);
+    assert_eq!((facts(&again).phase, facts(&again).invitation_expires_at), (ApiPhase::Pending, Some(expires)));
+    assert_eq!(again.requeue_at, Some(expires), "re-queued at the new invitation's expiry");
+    let sent = mails(&store).await;
+    assert_eq!(sent.len(), 2, "a second mail");
+    let new = token_of(&sent[1]);
+    assert_ne!(new, old);
+    let err = accept(&store, &old, later).await.expect_err("the old token is refused");
+    assert!(matches!(err, CoreError::Invitation(crate::core::InvitationError::Revoked { .. })), "{err:?}");
+    assert_eq!(run(&store, &resent(&d, "2"), later).await.action, Action::Unchanged, "sent once per nonce");
+    assert_eq!(accept(&store, &new, later).await.expect("the new one works"), link_id);
+    let active = run(&store, &resent(&d, "2"), later).await;
+    assert_eq!((facts(&active).phase, facts(&active).invitation_expires_at), (ApiPhase::Active, None));
+    assert_eq!(facts(&active).members.len(), 2, "staff placed");
+    let after = run(&store, &resent(&d, "3"), later).await;
+    assert_eq!((after.action, mails(&store).await.len()), (Action::Unchanged, 2), "an accepted link is not re-sent");
+}
+
+#[tokio::test]
+async fn an_expired_partner_invitation_is_re_sent_within_the_daily_limit() {
+    let store = memory_store().await;
+    let (_, prov, _) = orgs(&store).await;
+    member(&store, "prov", "admin@prov.example", "Admin").await;
+    let d = partner_link(&prov, "").with_invitations_per_day(2);
+    run(&store, &d, now()).await;
+    let late = now() + SignedDuration::from_hours(24 * 8);
+    assert_eq!(facts(&run(&store, &d, late).await).phase, ApiPhase::Expired);
+    let renewed = run(&store, &resent(&d, "2"), late).await;
+    assert_eq!((facts(&renewed).phase, renewed.reason), (ApiPhase::Pending, "AwaitingAcceptance"), "{renewed:?}");
+    let second = run(&store, &resent(&d, "3"), late).await;
+    assert_eq!(second.action, Action::Updated);
+    // Two invitations in the last 24 hours: the third waits until the older one leaves it.
+    let limited = run(&store, &resent(&d, "4"), late).await;
+    assert_eq!(limited.reason, "ResendLimited", "{limited:?}");
+    assert_eq!(limited.requeue_at, Some(late + SignedDuration::from_hours(24)));
+    assert_eq!(mails(&store).await.len(), 3);
+    let next_day = late + SignedDuration::from_hours(25);
+    assert_eq!(run(&store, &resent(&d, "4"), next_day).await.action, Action::Updated);
+    assert_eq!(mails(&store).await.len(), 4);
+}

@@ -43,6 +43,8 @@ mod plan;
 #[cfg(test)]
 pub(crate) mod apply_tests;
 #[cfg(test)]
+mod partner_plan_tests;
+#[cfg(test)]
 mod plan_tests;
 
 use jiff::Timestamp;
