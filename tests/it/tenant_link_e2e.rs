@@ -220,44 +220,89 @@ fn to(mail: &ParsedMail) -> String {
     mail.header("To").unwrap_or_default().to_lowercase()
 }
 
-#[tokio::test]
-async fn a_partner_invitation_is_mailed_accepted_and_its_staff_come_and_go() {
-    let Some((env, db, smtp, _operator)) = setup().await else { return };
+/// Organizations, tenant-b's administrator and the TenantLink `invite-b` inviting tenant-b;
+/// returns the link's YAML and tenant-b's ID once the link is pending.
+async fn invite_partner(env: &TestEnv) -> (String, String) {
     env.apply(&ORGS.replace("LIFETIME", "24h")).await;
     let orgs: Api<Organization> = env.api();
     let partner_id =
         eventually("tenant-b's ID", WAIT, || async { orgs.get("tenant-b").await.ok()?.status?.organization_id }).await;
     // The invitation goes only to an administrator of the partner.
     env.apply(&partner_admin("tenant-b", "admin@tenant-b.example.com")).await;
-    wait_member_ready(&env, "tenant-b-admin").await;
+    wait_member_ready(env, "tenant-b-admin").await;
     let invite = format!(
         "apiVersion: accountops.dev/v1alpha1\nkind: TenantLink\nmetadata: {{name: invite-b}}\nspec:\n  organizationRef: {{name: tenant-a}}\n  partnerInvitation:\n    organizationId: {partner_id}\n    organizationRole: Partner\n    adminEmail: admin@tenant-b.example.com\n    sharingScope: [Tickets]\n  grantedRoles: [Viewer]\n"
     );
     env.apply(&invite).await;
-    let links: Api<TenantLink> = env.api();
-    wait_phase(&links, "invite-b", TenantLinkPhase::Pending).await;
-    let mail = eventually("the partner invitation", WAIT, || async {
-        smtp.messages().into_iter().find(|m| to(m).contains("admin@tenant-b.example.com"))
+    wait_phase(&env.api(), "invite-b", TenantLinkPhase::Pending).await;
+    (invite, partner_id)
+}
+
+/// The accept tokens of the partner invitations mailed so far, once there are `count`.
+async fn partner_tokens(smtp: &SmtpServer, count: usize) -> Vec<String> {
+    eventually(&format!("{count} partner invitation(s)"), WAIT, || async {
+        let mails: Vec<ParsedMail> =
+            smtp.messages().into_iter().filter(|m| to(m).contains("admin@tenant-b.example.com")).collect();
+        (mails.len() >= count).then(|| mails.iter().map(token_in).collect())
     })
-    .await;
+    .await
+}
+
+fn token_in(mail: &ParsedMail) -> String {
     let text = mail.text.clone().unwrap_or_default();
-    let token: String = text
-        .split_once("?token=")
+    text.split_once("?token=")
         .map(|(_, rest)| rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect())
-        .expect("an accept link");
-    let accept = |token: &str| {
-        Command::new(env!("CARGO_BIN_EXE_accountops"))
-            .args(["tenant-link", "accept", token, "--database", &db.url])
-            .env_remove("DATABASE_URL")
-            .output()
-            .expect("runs")
-    };
-    assert!(accept(&token).status.success());
+        .expect("an accept link")
+}
+
+/// `accountops tenant-link accept TOKEN` against `db`.
+fn accept(db: &PgDatabase, token: &str) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_accountops"))
+        .args(["tenant-link", "accept", token, "--database", &db.url])
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("runs")
+}
+
+#[tokio::test]
+async fn a_partner_invitation_is_mailed_accepted_and_its_staff_come_and_go() {
+    let Some((env, db, smtp, _operator)) = setup().await else { return };
+    let (invite, partner_id) = invite_partner(&env).await;
+    let links: Api<TenantLink> = env.api();
+    let token = partner_tokens(&smtp, 1).await.remove(0);
+    assert!(accept(&db, &token).status.success());
     wait_phase(&links, "invite-b", TenantLinkPhase::Active).await;
-    assert!(!accept(&token).status.success(), "a token works once");
+    assert!(!accept(&db, &token).status.success(), "a token works once");
 
     let unknown =
         invite.replace(&partner_id, "org-00000000-0000-4000-8000-000000000000").replace("invite-b", "invite-nobody");
     env.apply(&unknown).await;
     wait_reason(&links, "invite-nobody", "PartnerNotFound").await;
+}
+
+#[tokio::test]
+async fn a_new_resend_nonce_mails_a_second_partner_invitation_and_refuses_the_first() {
+    let Some((env, db, smtp, _operator)) = setup().await else { return };
+    let (invite, _) = invite_partner(&env).await;
+    let links: Api<TenantLink> = env.api();
+    let first = partner_tokens(&smtp, 1).await.remove(0);
+    // The status shows the delivered mail and the invitation's expiry.
+    eventually("InvitationDelivered=True with an expiry", WAIT, || async {
+        let status = links.get("invite-b").await.ok()?.status?;
+        let delivered =
+            status.conditions.0.iter().any(|c| c.type_ == "InvitationDelivered" && format!("{:?}", c.status) == "True");
+        (delivered && status.invitation_expires_at.is_some()).then_some(())
+    })
+    .await;
+    env.apply(&invite.replace("    sharingScope", "    resendNonce: \"2\"\n    sharingScope")).await;
+    let tokens = partner_tokens(&smtp, 2).await;
+    assert_eq!(tokens.len(), 2, "one mail per nonce");
+    assert_ne!(tokens[1], first, "a new token");
+    let refused = accept(&db, &first);
+    assert!(!refused.status.success(), "the first token stops working");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("revoked"), "{refused:?}");
+    let accepted = accept(&db, &tokens[1]);
+    assert!(accepted.status.success(), "{accepted:?}");
+    let active = wait_phase(&links, "invite-b", TenantLinkPhase::Active).await;
+    assert_eq!(active.status.and_then(|s| s.invitation_expires_at), None, "an answered invitation has no expiry");
 }
