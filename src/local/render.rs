@@ -317,6 +317,8 @@ pub fn json(report: &Report) -> Value {
                 map.insert("counterpartOrganizationId".into(), json!(l.counterpart_organization_id));
                 map.insert("counterpartOrganizationName".into(), json!(l.counterpart_organization_name));
                 map.insert("members".into(), json!(l.members));
+                map.insert("invitationExpiresAt".into(), json!(l.invitation_expires_at_text()));
+                map.insert("invitation".into(), json!(l.invitation.as_ref().map(|i| i.status())));
             }
             if let (Some(map), Status::Done(o)) = (object.as_object_mut(), &entry.status)
                 && let Some(p) = &o.provisioning

@@ -178,9 +178,9 @@ fn a_code_from_a_secret_works_once_across_manifest_sets() {
     assert_eq!(staff(&ws.url(), "gamma-appoints-northwind"), 0);
 }
 
-#[test]
-fn a_partner_invitation_is_mailed_accepted_and_then_active() {
-    let ws = Workspace::with_examples_but_the_sync();
+/// The examples applied, then the partner invitation pointed at northwind-msp (with a member
+/// of its staff and its administrator) and applied: returns the plan and the apply report.
+fn invite_northwind(ws: &Workspace) -> (Value, (bool, Value)) {
     let (ok, first) = ws.json("apply", &[]);
     assert!(ok, "{first:#}");
     let northwind = object(&first, "Organization", "northwind-msp")["id"].as_str().expect("an ID").to_owned();
@@ -197,8 +197,27 @@ fn a_partner_invitation_is_mailed_accepted_and_then_active() {
          spec:\n  organizationRef:\n    name: northwind-msp\n  email: admin@logistics-partner.example.com\n  \
          roles: [Admin]\n  login: false\n",
     );
+    ws.plan_then_apply(&[])
+}
 
-    let (plan, (ok, applied)) = ws.plan_then_apply(&[]);
+/// `accountops tenant-link accept TOKEN` on the workspace's database.
+fn accept(ws: &Workspace, token: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_accountops"))
+        .args(["tenant-link", "accept", token, "--database", &ws.url()])
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("accept runs")
+}
+
+/// The partner administrator's mails, oldest first.
+fn partner_mails(ws: &Workspace) -> Vec<String> {
+    mails(ws).into_iter().filter(|m| m.contains("To: admin@logistics-partner.example.com")).collect()
+}
+
+#[test]
+fn a_partner_invitation_is_mailed_accepted_and_then_active() {
+    let ws = Workspace::with_examples_but_the_sync();
+    let (plan, (ok, applied)) = invite_northwind(&ws);
     assert!(ok, "an invitation awaiting acceptance does not fail apply: {applied:#}");
     assert_eq!(action_of(&plan, "TenantLink", PARTNER), "Created");
     let partner = object(&applied, "TenantLink", PARTNER);
@@ -209,11 +228,7 @@ fn a_partner_invitation_is_mailed_accepted_and_then_active() {
     let token = token_in(&mail);
     assert_eq!(mails(&ws).len(), 4, "three membership invitations and this one");
 
-    let accept = Command::new(env!("CARGO_BIN_EXE_accountops"))
-        .args(["tenant-link", "accept", &token, "--database", &ws.url()])
-        .env_remove("DATABASE_URL")
-        .output()
-        .expect("accept runs");
+    let accept = accept(&ws, &token);
     let said = text(&accept.stdout);
     assert!(accept.status.success(), "{said}{}", text(&accept.stderr));
     assert!(said.starts_with("accepted: ") && !said.contains(&token), "{said}");
@@ -230,6 +245,40 @@ fn a_partner_invitation_is_mailed_accepted_and_then_active() {
     assert_eq!(again.status.code(), Some(0), "{shown}");
     assert!(shown.contains("No changes: 13 objects unchanged."), "{shown}");
     assert!(!shown.contains("waiting"), "{shown}");
+}
+
+#[test]
+fn a_new_resend_nonce_mails_a_second_partner_invitation_and_the_first_token_is_refused() {
+    let ws = Workspace::with_examples_but_the_sync();
+    let (_, (ok, applied)) = invite_northwind(&ws);
+    assert!(ok, "{applied:#}");
+    let partner = object(&applied, "TenantLink", PARTNER);
+    assert!(partner["invitationExpiresAt"].is_string(), "{partner:#}");
+    assert_eq!(partner["invitation"]["expiresAt"], partner["invitationExpiresAt"], "{partner:#}");
+    let first = token_in(&partner_mails(&ws)[0]);
+
+    ws.edit("30-tenant-links.yaml", "    lifetime: 7d\n", "    lifetime: 7d\n    resendNonce: \"2\"\n");
+    let (plan, (ok, applied)) = ws.plan_then_apply(&[]);
+    assert!(ok, "{applied:#}");
+    assert_eq!(action_of(&plan, "TenantLink", PARTNER), "Updated", "{plan:#}");
+    let sent = partner_mails(&ws);
+    assert_eq!(sent.len(), 2, "a second invitation mail");
+    // The mailbox's file names do not keep the order: the new mail is the one without `first`.
+    let tokens: Vec<String> = sent.iter().map(|m| token_in(m)).filter(|t| *t != first).collect();
+    assert_eq!(tokens.len(), 1, "the second mail has a new token");
+    let second = &tokens[0];
+    let refused = accept(&ws, &first);
+    assert!(!refused.status.success(), "the first token stops working");
+    assert!(text(&refused.stderr).contains("revoked"), "{}", text(&refused.stderr));
+    let accepted = accept(&ws, second);
+    assert!(accepted.status.success(), "{}", text(&accepted.stderr));
+    let (_, (ok, applied)) = ws.plan_then_apply(&[]);
+    assert!(ok, "{applied:#}");
+    let partner = object(&applied, "TenantLink", PARTNER);
+    assert_eq!((partner["phase"].as_str(), &partner["invitationExpiresAt"]), (Some("Active"), &Value::Null));
+    let again = ws.json("apply", &[]).1;
+    assert_eq!(action_of(&again, "TenantLink", PARTNER), "Unchanged", "the same nonce sends nothing more");
+    assert_eq!(partner_mails(&ws).len(), 2);
 }
 
 #[test]
