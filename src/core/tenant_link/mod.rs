@@ -19,10 +19,11 @@
 //! | code open | Active | link (accepted now) + code marked used, in one transaction |
 //! | code unknown / used / expired / revoked, issuer no provider | – | nothing: `CodeUnknown`, `CodeAlreadyUsed`, `CodeExpired`, `CodeRevoked`, `ProviderDisabled` |
 //! | partner ID unknown | – | nothing: `PartnerNotFound` (waits) |
-//! | partner known | Pending | link + invitation (token hash) + PartnerInvitation mail |
+//! | partner known | Pending | link + invitation (token hash) + PartnerInvitation mail; requeued at its expiry |
 //! | invitation accepted (`accepted_at`) | Active | phase |
 //! | invitation revoked by the web app (rejected) | Rejected | phase |
 //! | invitation open, now ≥ `expires_at` | Expired | phase |
+//! | Pending or Expired, new `resendNonce` | Pending | open invitation revoked + a fresh one + mail (daily limit: `ResendLimited`) |
 //! | Active, `spec.members` | Active | memberships in the tenant (`memberships.tenant_link_id` = link) |
 //! | member left the list, or link not active | – | its derived membership revoked |
 //! | deleted, `Delete` | Revoked | link revoked (kept, timestamped), derived memberships revoked, released |
