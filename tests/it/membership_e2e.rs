@@ -47,15 +47,20 @@ fn to(mail: &ParsedMail) -> String {
     mail.header("To").unwrap_or_default().to_lowercase()
 }
 
-fn token_in(mail: &ParsedMail) -> String {
+pub(crate) fn token_in(mail: &ParsedMail) -> String {
     let text = mail.text.clone().unwrap_or_default();
     let (_, rest) = text.split_once("?token=").expect("an accept link");
     rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect()
 }
 
 fn accept(db: &PgDatabase, token: &str) -> std::process::Output {
+    accept_with("invitation", db, token)
+}
+
+/// `accountops COMMAND accept TOKEN` against `db` (`invitation` or `tenant-link`).
+pub(crate) fn accept_with(command: &str, db: &PgDatabase, token: &str) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_accountops"))
-        .args(["invitation", "accept", token, "--database", &db.url])
+        .args([command, "accept", token, "--database", &db.url])
         .env_remove("DATABASE_URL")
         .output()
         .expect("accountops runs")

@@ -64,8 +64,13 @@ pub(crate) fn token_in(eml: &str) -> String {
 }
 
 fn accept(ws: &Workspace, token: &str) -> Output {
+    accept_with("invitation", ws, token)
+}
+
+/// `accountops COMMAND accept TOKEN` on the workspace's database (`invitation` or `tenant-link`).
+pub(crate) fn accept_with(command: &str, ws: &Workspace, token: &str) -> Output {
     Command::new(env!("CARGO_BIN_EXE_accountops"))
-        .args(["invitation", "accept", token, "--database", &ws.url()])
+        .args([command, "accept", token, "--database", &ws.url()])
         .env_remove("DATABASE_URL")
         .output()
         .expect("the accountops binary runs")

@@ -1,7 +1,6 @@
 //! TenantLinks end to end: a service provider's code in a Secret, redeemed by tenants on the
 //! real apiserver with PostgreSQL; partner invitations by mail through aiosmtpd.
 
-use std::process::Command;
 use std::time::Duration;
 
 use accountops::api::{Organization, TenantLink, TenantLinkPhase};
@@ -9,6 +8,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 
 use crate::harness::{self, TestEnv};
+use crate::membership_e2e::token_in;
 use crate::store_pg::{self, PgDatabase};
 use crate::support::eventually;
 use crate::support::operator::Operator;
@@ -248,20 +248,9 @@ async fn partner_tokens(smtp: &SmtpServer, count: usize) -> Vec<String> {
     .await
 }
 
-fn token_in(mail: &ParsedMail) -> String {
-    let text = mail.text.clone().unwrap_or_default();
-    text.split_once("?token=")
-        .map(|(_, rest)| rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect())
-        .expect("an accept link")
-}
-
 /// `accountops tenant-link accept TOKEN` against `db`.
 fn accept(db: &PgDatabase, token: &str) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_accountops"))
-        .args(["tenant-link", "accept", token, "--database", &db.url])
-        .env_remove("DATABASE_URL")
-        .output()
-        .expect("runs")
+    crate::membership_e2e::accept_with("tenant-link", db, token)
 }
 
 #[tokio::test]

@@ -202,11 +202,7 @@ fn invite_northwind(ws: &Workspace) -> (Value, (bool, Value)) {
 
 /// `accountops tenant-link accept TOKEN` on the workspace's database.
 fn accept(ws: &Workspace, token: &str) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_accountops"))
-        .args(["tenant-link", "accept", token, "--database", &ws.url()])
-        .env_remove("DATABASE_URL")
-        .output()
-        .expect("accept runs")
+    crate::membership_local::accept_with("tenant-link", ws, token)
 }
 
 /// The partner administrator's mails, oldest first.
