@@ -90,6 +90,14 @@ pub fn unanswered(invitations: &[Invitation], now: Timestamp) -> Option<&Invitat
     invitations.iter().rev().find(|i| state(i, now).is_unanswered())
 }
 
+/// The subject's current invitation among `invitations` (oldest first): its unanswered one
+/// (there is at most one), else the latest. Needs no time, as expiry does not answer; and a
+/// re-send's revoked predecessor never hides the fresh one, even with equal `created_at`.
+pub fn current(invitations: &[Invitation]) -> Option<&Invitation> {
+    let unanswered = invitations.iter().rev().find(|i| i.accepted_at.is_none() && i.revoked_at.is_none());
+    unanswered.or(invitations.last())
+}
+
 /// The latest of `invitations` that was accepted.
 pub fn accepted(invitations: &[Invitation], now: Timestamp) -> Option<&Invitation> {
     invitations.iter().rev().find(|i| matches!(state(i, now), State::Accepted { .. }))

@@ -294,3 +294,16 @@ fn refusals_show_whole_second_utc_times_for_both_kinds() {
         }
     }
 }
+
+#[test]
+fn the_current_invitation_is_the_unanswered_one_even_behind_its_revoked_predecessor() {
+    use crate::core::fixtures::{at, invitation_row};
+    use crate::store::invitations::Subject;
+    let row = |id: &str| invitation_row(id, Subject::TenantLink("tl-1".into()), at("2025-03-08T00:00:00Z"), None);
+    let (open, revoked) = (row("inv-b"), Invitation { revoked_at: Some(at("2025-03-01T00:00:00Z")), ..row("inv-a") });
+    // Equal created_at: the store's order may put the re-send's revoked predecessor last.
+    assert_eq!(current(&[open.clone(), revoked.clone()]).map(|i| i.id.as_str()), Some("inv-b"));
+    assert_eq!(current(&[revoked.clone(), open]).map(|i| i.id.as_str()), Some("inv-b"));
+    assert_eq!(current(std::slice::from_ref(&revoked)).map(|i| i.id.as_str()), Some("inv-a"), "else the latest");
+    assert_eq!(current(&[]), None);
+}

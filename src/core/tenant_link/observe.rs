@@ -34,7 +34,7 @@ pub async fn observe(conn: &mut Conn, desired: &DesiredTenantLink) -> Result<Obs
     let focus = if importing { observed.external.clone() } else { observed.row.clone() };
     if let Some(link) = &focus {
         observed.invitations = invitations::list_for(conn, &Subject::TenantLink(link.id.clone())).await?;
-        if let Some(latest) = observed.invitations.last() {
+        if let Some(latest) = crate::core::invitation::current(&observed.invitations) {
             observed.invitation_mail =
                 outbox::list_for_related(conn, invitations::TABLE, &latest.id).await?.into_iter().next_back();
         }
@@ -74,8 +74,15 @@ pub async fn observe(conn: &mut Conn, desired: &DesiredTenantLink) -> Result<Obs
     if let Some(id) = counterpart_id.filter(|id| !id.is_empty()) {
         observed.counterpart = organizations::find(conn, &id).await?;
     }
-    // Before a partner invitation is issued: is its address an administrator of the partner?
-    if let (None, Some(invite), Some(partner)) = (&focus, &spec.partner_invitation, &observed.counterpart) {
+    // Before a partner invitation is issued (a new link, or a new resendNonce): is its address
+    // an administrator of the partner?
+    let resending = spec.partner_invitation.as_ref().is_some_and(|invite| {
+        crate::core::invitation::current(&observed.invitations)
+            .is_some_and(|i| i.accepted_at.is_none() && i.revoked_at.is_none() && i.resend_nonce != invite.resend_nonce)
+    });
+    if let (true, Some(invite), Some(partner)) =
+        (focus.is_none() || resending, &spec.partner_invitation, &observed.counterpart)
+    {
         observed.partner_admin = super::admin::read(conn, &partner.id, invite.admin_email.as_str()).await?;
     }
     let tenant = tenant_of(&ours, observed.counterpart.as_ref(), desired, focus.as_ref());

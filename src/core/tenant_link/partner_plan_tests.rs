@@ -42,8 +42,30 @@ fn observed(phase: TenantLinkPhase, invitations: Vec<Invitation>) -> ObservedTen
         counterpart: Some(organization_row("org-prov", "acct-2", "Prov", None, LifecycleState::Active)),
         row: Some(link),
         invitations,
+        partner_admin: admin(),
         ..Default::default()
     }
+}
+
+/// admin@prov.example as an active `Admin` (members.manage) of the partner.
+fn admin() -> admin::PartnerAdmin {
+    let membership = Membership {
+        id: "mbr-admin".into(),
+        user_id: "usr-admin".into(),
+        scope: crate::store::memberships::Scope::Organization("org-prov".into()),
+        settings: crate::store::memberships::MembershipSettings {
+            roles: vec!["Admin".into()],
+            groups: Vec::new(),
+            notifications: Vec::new(),
+            login: false,
+        },
+        phase: crate::store::memberships::MembershipPhase::Active,
+        revoked_at: None,
+        owner: None,
+        created_at: now(),
+        updated_at: now(),
+    };
+    admin::PartnerAdmin { membership: Some(membership), roles: vec![role("org-prov", "Admin", &["members.manage"])] }
 }
 
 fn sent(id: &str, expires_at: Timestamp, nonce: Option<&str>) -> Invitation {
@@ -123,4 +145,15 @@ fn re_sends_beyond_the_daily_limit_wait_until_it_lifts() {
     assert_eq!(p.plan, Plan::Hold(Hold::ResendLimited { limit: 2, until }));
     assert_eq!(p.requeue_at, Some(until));
     assert!(plan(&desired(Some("3")).with_invitations_per_day(3), &o, now()).writes(), "room for a third");
+}
+
+#[test]
+fn a_re_send_goes_only_to_an_administrator_of_the_partner() {
+    let mut o = observed(TenantLinkPhase::Pending, vec![sent("inv-1", week_from(now()), None)]);
+    o.partner_admin = admin::PartnerAdmin { membership: None, ..admin() };
+    let p = plan(&desired(Some("2")), &o, now());
+    let Plan::Hold(Hold::TenantLink(LinkHold::AdminNotInPartner { email, organization_id })) = &p.plan else {
+        panic!("{p:?}")
+    };
+    assert_eq!((email.as_str(), organization_id.as_str()), ("admin@prov.example", "org-prov"));
 }

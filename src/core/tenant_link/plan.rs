@@ -215,7 +215,7 @@ fn sync(
     let mut requeue_at = None;
     if link.revoked_at.is_none()
         && link.phase == TenantLinkPhase::Pending
-        && let Some(latest) = o.invitations.last()
+        && let Some(latest) = invitation::current(&o.invitations)
     {
         phase = match invitation::state(latest, now) {
             State::Accepted { .. } => TenantLinkPhase::Active,
@@ -235,6 +235,11 @@ fn sync(
         && let Some(open) = invitation::unanswered(&o.invitations, now)
         && open.resend_nonce.as_deref() != wanted.resend_nonce.as_deref()
     {
+        if !o.partner_admin.manages() {
+            let (email, organization_id) =
+                (wanted.admin_email.as_str().to_owned(), other_side(link, &ours.id).to_owned());
+            return hold(link_hold(LinkHold::AdminNotInPartner { email, organization_id }));
+        }
         if let Some(until) = invitation::resend_limited(&o.invitations, per_day, now) {
             return (Plan::Hold(Hold::ResendLimited { limit: per_day, until }), Some(until), Vec::new());
         }
@@ -290,7 +295,7 @@ fn fill(facts: &mut TenantLinkFacts, link: &TenantLink, o: &ObservedTenantLink, 
     facts.counterpart_organization_id = Some(other.to_owned());
     facts.counterpart_organization_name = o.counterpart.as_ref().filter(|c| c.id == other).map(|c| c.name.clone());
     facts.accepted_at = link.accepted_at;
-    let latest = o.invitations.last();
+    let latest = invitation::current(&o.invitations);
     facts.invitation_expires_at = latest.filter(|i| invitation::state(i, now).is_unanswered()).map(|i| i.expires_at);
     facts.invitation = latest.map(|i| InvitationFacts::from_rows(i, o.invitation_mail.as_ref()));
     facts.members = o.derived.iter().map(|(_, email)| email.clone()).collect();
