@@ -67,6 +67,7 @@ macro_rules! store_conformance_tests {
             outbox_claims_share_the_relay_between_namespaces,
             outbox_concurrent_claims_never_overlap,
             changes_report_owners_of_changed_invitations,
+            changes_report_owners_of_syncs_with_activated_assets,
             ownership_readoption,
             ownership_never_taken_silently,
             ownership_one_live_owner,
