@@ -61,6 +61,7 @@ macro_rules! store_conformance_tests {
             provider_codes_redeem_once,
             provisioning_syncs_crud,
             assets_once_per_order,
+            tenants_of_a_provider,
             outbox_delivery_flow,
             outbox_claims_are_exclusive_until_the_lease_runs_out,
             outbox_claims_keep_to_their_origin,
