@@ -163,7 +163,7 @@ pub struct OrganizationStatus {
 }
 
 /// Counts of the organization's active links and the counterpart IDs (bounded).
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LinkSummary {
     /// Number of active links where this organization serves a tenant.

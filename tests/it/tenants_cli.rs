@@ -1,5 +1,6 @@
 //! `accountops tenants PROVIDER_ID`: the examples' service provider sees the tenant that
-//! redeemed its code, with the staff it placed, in a table and as JSON; unknown IDs list nothing.
+//! redeemed its code, with the staff it placed, in a table and as JSON; unknown IDs list nothing;
+//! `apply -o json` shows the totals its status.links would.
 
 use std::process::{Command, Output};
 
@@ -15,6 +16,11 @@ fn tenants(ws: &Workspace, args: &[&str]) -> Output {
         .expect("the accountops binary runs")
 }
 
+fn tenant_id(objects: &[serde_json::Value]) -> String {
+    let o = objects.iter().find(|o| o["kind"] == "Organization" && o["name"] == "acme-engineering").expect("acme");
+    o["id"].as_str().expect("id").to_owned()
+}
+
 #[test]
 fn a_provider_lists_its_tenants_with_the_staff_it_placed() {
     let ws = Workspace::with_examples();
@@ -27,6 +33,13 @@ fn a_provider_lists_its_tenants_with_the_staff_it_placed() {
         o["id"].as_str().unwrap_or_else(|| panic!("{o:#}")).to_owned()
     };
     let (provider, tenant) = (id_of("northwind-msp"), id_of("acme-engineering"));
+    // The provider's row says what its status.links would: totals, not the list.
+    let msp = objects.iter().find(|o| o["kind"] == "Organization" && o["name"] == "northwind-msp").expect("msp");
+    assert_eq!(msp["links"]["tenantCount"], 1, "{msp:#}");
+    assert_eq!(msp["links"]["staffPlaced"], 2, "{msp:#}");
+    assert_eq!(msp["links"]["tenantIds"], serde_json::json!([tenant_id(objects)]), "{msp:#}");
+    let acme = objects.iter().find(|o| o["kind"] == "Organization" && o["name"] == "acme-engineering").expect("acme");
+    assert_eq!(acme["links"]["providerCount"], 1, "{acme:#}");
 
     let json = tenants(&ws, &[&provider, "-o", "json"]);
     assert!(json.status.success(), "{}", text(&json.stderr));
