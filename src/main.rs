@@ -84,6 +84,26 @@ enum Command {
     /// the customer portal does.
     #[command(subcommand)]
     Asset(AssetCommand),
+    /// A service provider's active tenants from the database, a page at a time: organization,
+    /// account, when it joined, how (code or partner invitation), granted roles, members, staff
+    /// the provider placed, and synced accounts (the provider's tenant management view).
+    Tenants {
+        /// The provider organization's platform ID (`status.organizationId`).
+        #[arg(value_name = "PROVIDER_ID")]
+        provider: String,
+        /// Database URL: sqlite://PATH or postgres://USER:PASSWORD@HOST/DB.
+        #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE)]
+        database: String,
+        /// Output format.
+        #[arg(short = 'o', long, value_enum, default_value_t = TableOrJson::Text)]
+        output: TableOrJson,
+        /// Tenants per page (1 to 1000), oldest link first.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        limit: u32,
+        /// Tenants to skip (the page's start).
+        #[arg(long, default_value_t = 0)]
+        offset: u64,
+    },
     /// Show an object as a tree: its Account, Organizations, Memberships, TenantLinks and
     /// ProvisioningSyncs with Ready, Synced, reason and age, from the cluster or (with -f) from
     /// manifests planned against a database.
@@ -162,6 +182,15 @@ enum InvitationCommand {
         #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE)]
         database: String,
     },
+}
+
+/// How `tenants` prints.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum TableOrJson {
+    /// A table, one tenant a row.
+    Text,
+    /// A JSON array, one object a tenant.
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -431,6 +460,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }),
         Command::Invitation(InvitationCommand::Accept { token, database }) => {
             runtime()?.block_on(command::accept_invitation(&database, &token))
+        }
+        Command::Tenants { provider, database, output, limit, offset } => {
+            let json = matches!(output, TableOrJson::Json);
+            runtime()?.block_on(command::list_tenants(&database, &provider, json, limit, offset))
         }
         Command::Asset(AssetCommand::Activate { code, database }) => {
             runtime()?.block_on(command::activate_asset(&database, &code))

@@ -163,13 +163,17 @@ pub struct OrganizationStatus {
 }
 
 /// Counts of the organization's active links and the counterpart IDs (bounded).
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LinkSummary {
     /// Number of active links where this organization serves a tenant.
     pub tenant_count: i32,
     /// Number of active links where this organization is served by a provider.
     pub provider_count: i32,
+    /// The provider's staff placed in its tenants (live memberships its active links made);
+    /// `accountops tenants` lists them per tenant.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub staff_placed: i32,
     /// Platform IDs of tenant organizations (at most 20 are listed).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 20))]
@@ -178,4 +182,8 @@ pub struct LinkSummary {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 20))]
     pub provider_ids: Vec<String>,
+}
+
+fn is_zero(n: &i32) -> bool {
+    *n == 0
 }

@@ -274,6 +274,7 @@ mod tests {
             membership: None,
             tenant_link: None,
             provisioning: None,
+            links: None,
         }
     }
 

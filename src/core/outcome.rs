@@ -199,6 +199,9 @@ pub struct Outcome {
     pub tenant_link: Option<Box<TenantLinkFacts>>,
     /// A ProvisioningSync's sync status, external IDs, counts and assets, for its status.
     pub provisioning: Option<Box<super::sync::SyncFacts>>,
+    /// An Organization's active links (counts, first IDs, staff placed), when a shell looked
+    /// them up after the run (local mode; the operator writes them into status itself).
+    pub links: Option<Box<crate::api::organization::LinkSummary>>,
 }
 
 impl Outcome {
@@ -272,6 +275,7 @@ mod tests {
             membership: None,
             tenant_link: None,
             provisioning: None,
+            links: None,
         }
     }
 

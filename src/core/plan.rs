@@ -353,6 +353,7 @@ impl<W> Plan<W> {
             membership: None,
             tenant_link: None,
             provisioning: None,
+            links: None,
         }
     }
 }

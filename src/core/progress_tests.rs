@@ -22,6 +22,7 @@ fn outcome(action: Action, reason: &'static str) -> Outcome {
         membership: None,
         tenant_link: None,
         provisioning: None,
+        links: None,
     }
 }
 

@@ -174,6 +174,27 @@ pub async fn activate_asset(database: &str, code: &str) -> anyhow::Result<ExitCo
     Ok(ExitCode::SUCCESS)
 }
 
+/// `accountops tenants PROVIDER_ID`: a service provider's active tenants, a page at a time (the
+/// provider's tenant management view; the web app runs the same query, docs/database.md).
+pub async fn list_tenants(
+    database: &str,
+    provider_id: &str,
+    json: bool,
+    limit: u32,
+    offset: u64,
+) -> anyhow::Result<ExitCode> {
+    let store = open_existing(database).await?;
+    let page = async {
+        let mut conn = store.acquire().await?;
+        crate::store::tenants::page(&mut conn, provider_id, limit, offset).await
+    }
+    .await;
+    store.close().await;
+    let page = page.context("cannot list the tenants")?;
+    emit(&super::tenants::render(&page, json))?;
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Opens a database that must already exist (a token refers to rows in it).
 async fn open_existing(database: &str) -> anyhow::Result<Store> {
     if let Ok(target) = crate::store::url::parse(database)

@@ -280,6 +280,18 @@ pub async fn run(
         unpruned.extend(stray_accounts.iter().map(|o| named("Account", o)));
     }
 
+    // What an Organization's status.links would say, once this run's links are in.
+    for entry in entries.iter_mut().filter(|e| e.kind == "Organization" && !e.pruned) {
+        if let Status::Done(o) = &mut entry.status
+            && let Some(id) = o.id.clone().filter(|_| o.is_ready())
+        {
+            match tenant_link::link_summary(&mut walker.tx, &id).await {
+                Ok(summary) => o.links = Some(Box::new(summary)),
+                Err(e) => entry.status = failed(&e),
+            }
+        }
+    }
+
     // Syncs go last: they push the organizations and members as the run (and --prune) left
     // them. `apply` commits first (a push takes seconds and its own connections); `plan`
     // previews them on the transaction, which it then rolls back.

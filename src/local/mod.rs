@@ -14,4 +14,5 @@ pub mod references;
 pub mod render;
 pub mod schema_check;
 pub mod syncs;
+pub mod tenants;
 pub mod validate;

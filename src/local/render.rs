@@ -321,6 +321,12 @@ pub fn json(report: &Report) -> Value {
                 map.insert("invitation".into(), json!(l.invitation.as_ref().map(|i| i.status())));
             }
             if let (Some(map), Status::Done(o)) = (object.as_object_mut(), &entry.status)
+                && let Some(links) = o.links.as_deref().filter(|l| l.tenant_count > 0 || l.provider_count > 0)
+            {
+                // What an Organization's status.links would say.
+                map.insert("links".into(), json!(links));
+            }
+            if let (Some(map), Status::Done(o)) = (object.as_object_mut(), &entry.status)
                 && let Some(p) = &o.provisioning
             {
                 // What a ProvisioningSync's status would say (never a credential or a code).
@@ -371,6 +377,7 @@ mod tests {
             membership: None,
             tenant_link: None,
             provisioning: None,
+            links: None,
         };
         Entry { kind, namespace: "default".into(), name: name.into(), pruned: false, status: Status::Done(outcome) }
     }

@@ -1,6 +1,7 @@
-//! Changes to memberships and tenant links that happen outside Kubernetes: the platform's web app accepting an
-//! invitation (the documented database contract) and the dispatcher delivering or giving up on
-//! an invitation mail. Both only touch rows, so the operator polls for them — on PostgreSQL and
+//! Changes to memberships, tenant links and provisioning syncs that happen outside Kubernetes:
+//! the platform's web app accepting an invitation and the portal activating an asset (the
+//! documented database contracts), and the dispatcher delivering or giving up on an invitation
+//! mail. Both only touch rows, so the operator polls for them — on PostgreSQL and
 //! SQLite alike — and re-queues the Memberships concerned within seconds instead of waiting
 //! for the next resync. Each poll costs what changed ([`changes::changed_owners`], indexed on
 //! `updated_at`), not the size of the tables.
@@ -12,7 +13,7 @@ use jiff::Timestamp;
 use kube::runtime::reflector::ObjectRef;
 use tracing::warn;
 
-use crate::api::{Membership, TenantLink};
+use crate::api::{Membership, ProvisioningSync, TenantLink};
 use crate::store::Store;
 use crate::store::changes::{self, Subject};
 
@@ -33,6 +34,12 @@ pub fn tenant_link_changes(
     every: Duration,
 ) -> impl Stream<Item = ObjectRef<TenantLink>> {
     invitation_changes(store, cluster, every, Subject::TenantLinks)
+}
+
+/// ProvisioningSyncs (owned by `cluster`) one of whose assets the portal activated, so
+/// `status.assets[].activatedAt` shows within seconds.
+pub fn sync_changes(store: Store, cluster: String, every: Duration) -> impl Stream<Item = ObjectRef<ProvisioningSync>> {
+    invitation_changes(store, cluster, every, Subject::ProvisioningSyncs)
 }
 
 fn invitation_changes<K>(

@@ -244,6 +244,8 @@ fn sync_controller(
                 s.namespace() == ns && s.spec.endpoint.credentials_secret_ref.name.as_str() == name
             })
         })
+        // An asset activated by the portal shows in status within seconds.
+        .reconcile_on(changes::sync_changes(ctx.store.clone(), ctx.cluster_id.clone(), CHANGE_POLL))
         .shutdown_on_signal()
         .run(reconcile::reconcile::<ProvisioningSync>, reconcile::error_policy::<ProvisioningSync>, ctx.clone())
         .for_each(|result| async move { log_result("ProvisioningSync", result) })

@@ -78,6 +78,7 @@ pub mod roles;
 pub(crate) mod row;
 pub mod syncs;
 pub mod tenant_links;
+pub mod tenants;
 #[doc(hidden)]
 pub mod testkit;
 pub mod time;

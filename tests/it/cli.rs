@@ -65,6 +65,7 @@ fn help_lists_every_subcommand_and_each_has_its_own_help() {
         "asset",
         "invitation",
         "tenant-link",
+        "tenants",
     ] {
         assert!(text.contains(sub), "--help lists {sub}: {text}");
         let sub_help = accountops(&[sub, "--help"]);

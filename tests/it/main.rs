@@ -52,4 +52,5 @@ mod tenancy_e2e;
 mod tenancy_local;
 mod tenant_link_e2e;
 mod tenant_link_local;
+mod tenants_cli;
 mod trace;

@@ -142,6 +142,21 @@ async fn a_sync_pushes_the_account_executes_its_order_once_and_follows_rotated_c
         assert!(!text.contains(&scim.token), "the SCIM token leaked into {what}");
     }
 
+    // The customer redeems the code (as the portal does) and the sync's status shows it. (This
+    // operator resyncs every 2 s; that the change poll finds activations is checked by the store
+    // testkit's changes_report_owners_of_syncs_with_activated_assets.)
+    let activated = std::process::Command::new(env!("CARGO_BIN_EXE_accountops"))
+        .args(["asset", "activate", &code, "--database", &db.url])
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("accountops runs");
+    assert!(activated.status.success(), "{}", String::from_utf8_lossy(&activated.stderr));
+    eventually("activatedAt in status", Duration::from_secs(20), || async {
+        let s = api.get("acct-scim").await.ok()?.status?;
+        s.assets.first()?.activated_at.clone()
+    })
+    .await;
+
     // /metrics counts the requests to the SCIM system, whose breaker is closed.
     let endpoint = scim.url();
     let (_, metrics) = http::get(operator.health, "/metrics").await.expect("metrics answer");

@@ -164,6 +164,7 @@ async fn a_provider_code_is_redeemed_once_and_a_fresh_one_issued() {
     })
     .await;
     assert_eq!(orgs_status.tenant_ids.len(), 1);
+    assert_eq!(orgs_status.staff_placed, 1, "the remaining link's technician");
 }
 
 #[tokio::test]

@@ -111,6 +111,7 @@ pub fn refusal(
         membership: None,
         tenant_link: None,
         provisioning: None,
+        links: None,
     })
 }
 
@@ -170,6 +171,7 @@ pub fn secret_missing(spec: &ProvisioningSyncSpec, namespace: &str, resync: Dura
         membership: None,
         tenant_link: None,
         provisioning: None,
+        links: None,
     }
 }
 

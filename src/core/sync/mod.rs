@@ -492,6 +492,7 @@ impl SyncFacts {
             membership: None,
             tenant_link: None,
             provisioning: Some(Box::new(self)),
+            links: None,
         }
     }
 }

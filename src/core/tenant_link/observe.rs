@@ -144,6 +144,10 @@ pub async fn link_summary(conn: &mut Conn, organization_id: &str) -> Result<Link
             }
         }
     }
+    if summary.tenant_count > 0 {
+        let placed = crate::store::tenants::placed_total(conn, organization_id).await?;
+        summary.staff_placed = i32::try_from(placed).unwrap_or(i32::MAX);
+    }
     Ok(summary)
 }
 

@@ -83,3 +83,39 @@ pub async fn changes_report_owners_of_changed_invitations(store: &Store) {
     drop(c);
     assert_eq!(polled(store, Owners::Memberships, 15).await, in_team_a(&[]), "a released row has no owner to wake");
 }
+
+/// An asset activated after the moment names its sync's owner; assets only created or mailed
+/// (the operator's own writes) do not.
+pub async fn changes_report_owners_of_syncs_with_activated_assets(store: &Store) {
+    use crate::store::assets::{self, ActivateOutcome, InvoiceChoice, NewAsset};
+    use crate::store::syncs::{self, NewProvisioningSync};
+    let mut c = conn(store).await;
+    let acct = account(&mut c, None).await;
+    let sync = |name: &str, uid: &str| NewProvisioningSync {
+        account_id: acct.id.clone(),
+        endpoint: "https://scim.example/v2".into(),
+        owner: Some(owner(name, uid)),
+    };
+    let activated = syncs::insert(&mut c, &sync("activated", "uid-s1"), at(1)).await.expect("sync");
+    let mailed = syncs::insert(&mut c, &sync("mailed", "uid-s2"), at(1)).await.expect("sync");
+    let code = hash();
+    for (s, order, code) in [(&activated, "o1", code.clone()), (&mailed, "o2", hash())] {
+        let new = NewAsset {
+            sync_id: s.id.clone(),
+            order_name: order.into(),
+            product: "P".into(),
+            quantity: 1,
+            notification_email: "it@example.com".into(),
+            invoice: InvoiceChoice::NextInvoice,
+            locale: "en".into(),
+            activation_code_hash: Some(code),
+            activation_expires_at: Some(at(100)),
+        };
+        let a = assets::insert(&mut c, &new, at(12)).await.expect("asset");
+        assets::record_delivery(&mut c, &a.id, None, Some("<m@test>"), at(13)).await.expect("mailed");
+    }
+    assert!(matches!(assets::activate(&mut c, &code, at(14)).await.expect("activate"), ActivateOutcome::Activated(_)));
+    drop(c);
+    assert_eq!(polled(store, Owners::ProvisioningSyncs, 11).await, in_team_a(&["activated"]));
+    assert!(polled(store, Owners::ProvisioningSyncs, 14).await.is_empty(), "nothing activated after 14");
+}

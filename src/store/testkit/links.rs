@@ -276,3 +276,53 @@ pub async fn assets_once_per_order(store: &Store) {
     let err = fails(assets::insert(&mut c, &zero, at(7)).await);
     assert_check(&err, "assets", "assets_quantity");
 }
+
+/// A provider's tenant list: active links only, with the tenant's members, the staff the link
+/// placed and the account's syncs; paged; the status total of placed staff.
+pub async fn tenants_of_a_provider(store: &Store) {
+    use crate::store::memberships::{self, MembershipPhase, NewMembership, Scope};
+    use crate::store::tenants;
+    let mut c = conn(store).await;
+    let (provider, tenant) = two_orgs(&mut c).await;
+    assert!(tenants::page(&mut c, &provider, 10, 0).await.expect("page").is_empty(), "no links yet");
+    let l = tenant_links::insert(&mut c, &link(&provider, &tenant, LinkMode::PartnerInvitation), at(2))
+        .await
+        .expect("link");
+    assert!(tenants::page(&mut c, &provider, 10, 0).await.expect("page").is_empty(), "pending is no tenant");
+    tenant_links::set_phase(&mut c, &l.id, TenantLinkPhase::Active, at(3)).await.expect("active");
+    let mut ids = Vec::new();
+    for email in ["own@customer.example", "tech@msp.example"] {
+        let u = user(&mut c, email).await;
+        let new = NewMembership {
+            user_id: u.id,
+            scope: Scope::Organization(tenant.clone()),
+            settings: settings(&["Admin"]),
+            phase: MembershipPhase::Active,
+            owner: None,
+        };
+        ids.push(memberships::insert(&mut c, &new, at(4)).await.expect("membership").id);
+    }
+    memberships::mark_derived(&mut c, &ids[1], &l.id, at(5)).await.expect("derived");
+    let sync = NewProvisioningSync {
+        account_id: crate::store::organizations::get(&mut c, &tenant).await.expect("org").account_id,
+        endpoint: "https://scim.example/v2".into(),
+        owner: None,
+    };
+    syncs::insert(&mut c, &sync, at(5)).await.expect("sync");
+    let page = tenants::page(&mut c, &provider, 10, 0).await.expect("page");
+    assert_eq!(page.len(), 1);
+    let t = &page[0];
+    assert_eq!((t.organization_id.as_str(), t.organization_name.as_str()), (tenant.as_str(), "Customer"));
+    assert_eq!(
+        (t.joined_at, t.mode, t.partner_role),
+        (Some(at(3)), LinkMode::PartnerInvitation, Some(PartnerRole::ServiceProvider))
+    );
+    assert_eq!(t.granted_roles, ["Admin"]);
+    assert_eq!((t.members, t.placed_by_provider, t.syncs, t.syncs_synchronized), (2, 1, 1, 0));
+    assert_eq!(tenants::placed_total(&mut c, &provider).await.expect("total"), 1);
+    assert!(tenants::page(&mut c, &provider, 10, 1).await.expect("page 2").is_empty(), "offset past the end");
+    assert!(tenants::page(&mut c, &tenant, 10, 0).await.expect("page").is_empty(), "the tenant has no tenants");
+    tenant_links::set_phase(&mut c, &l.id, TenantLinkPhase::Revoked, at(6)).await.expect("revoked");
+    assert!(tenants::page(&mut c, &provider, 10, 0).await.expect("page").is_empty(), "a revoked link is gone");
+    assert_eq!(tenants::placed_total(&mut c, &provider).await.expect("total"), 0);
+}

@@ -8,3 +8,5 @@ ALTER TABLE assets ADD COLUMN activated_at TEXT
     CONSTRAINT assets_activated_at_utc CHECK (activated_at LIKE '____-__-__T__:__:__.______Z');
 -- For the redeem lookup (a 256-bit random code needs no uniqueness check).
 CREATE INDEX assets_activation_code_hash ON assets (activation_code_hash) WHERE activation_code_hash IS NOT NULL;
+-- The operator's change poll looks for assets activated since its last look (store::changes).
+CREATE INDEX assets_activated_idx ON assets (activated_at);
