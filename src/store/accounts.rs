@@ -6,6 +6,7 @@ use sqlx::any::AnyRow;
 
 use super::Conn;
 use super::error::{Op, StoreError};
+use super::fetch::{self, by_id};
 use super::ownership::{ManagedTable, OWNER_NAMES, Owner, StoredOwner, owner_binds, owner_keys, release};
 use super::row::{Cols, db_enum};
 use super::time;
@@ -124,7 +125,7 @@ pub async fn insert(conn: &mut Conn, new: &NewAccount, now: Timestamp) -> Result
     let [s1, s2, s3] = street_lines(&op, d)?;
     let [oc, on, onm, ou] = owner_binds(new.owner.as_ref());
     let ts = time::encode(now);
-    let row = sqlx::query(concat!(
+    let query = sqlx::query(concat!(
         "INSERT INTO accounts (id, legal_name, street_line1, street_line2, street_line3, city, \
          postal_code, region, country, tax_id, billing_email, currency, invoice_language, state, \
          owner_cluster, owner_namespace, owner_name, owner_uid, created_at, updated_at) \
@@ -149,27 +150,11 @@ pub async fn insert(conn: &mut Conn, new: &NewAccount, now: Timestamp) -> Result
     .bind(on)
     .bind(onm)
     .bind(ou)
-    .bind(&ts)
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(|e| op.error("insert", e))?;
-    decode(&row)
+    .bind(&ts);
+    fetch::one(conn, query, &op, "insert", decode).await
 }
 
-/// The account with this ID, if any.
-pub async fn find(conn: &mut Conn, id: &str) -> Result<Option<Account>, StoreError> {
-    let row = sqlx::query(concat!("SELECT ", columns!(), " FROM accounts WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(|e| Op::new(TABLE, id).error("read", e))?;
-    row.as_ref().map(decode).transpose()
-}
-
-/// The account with this ID, or [`StoreError::NotFound`].
-pub async fn get(conn: &mut Conn, id: &str) -> Result<Account, StoreError> {
-    find(conn, id).await?.ok_or_else(|| Op::new(TABLE, id).not_found())
-}
+by_id!("accounts", Account, "account");
 
 /// Every account, oldest first.
 pub async fn list(conn: &mut Conn) -> Result<Vec<Account>, StoreError> {
@@ -190,7 +175,7 @@ pub async fn update(
     let op = Op::new(TABLE, id);
     let d = details;
     let [s1, s2, s3] = street_lines(&op, d)?;
-    let row = sqlx::query(concat!(
+    let query = sqlx::query(concat!(
         "UPDATE accounts SET legal_name = $2, street_line1 = $3, street_line2 = $4, \
          street_line3 = $5, city = $6, postal_code = $7, region = $8, country = $9, tax_id = $10, \
          billing_email = $11, currency = $12, invoice_language = $13, updated_at = $14 \
@@ -210,11 +195,8 @@ pub async fn update(
     .bind(&d.billing_email)
     .bind(&d.currency)
     .bind(&d.invoice_language)
-    .bind(time::encode(now))
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(|e| op.error("update", e))?;
-    row.as_ref().map(decode).transpose()?.ok_or_else(|| op.not_found())
+    .bind(time::encode(now));
+    fetch::existing(conn, query, &op, "update", decode).await
 }
 
 /// Close account `id` (state `archived`). Idempotent: the first `archived_at` stays.

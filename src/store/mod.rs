@@ -62,6 +62,7 @@ pub mod assets;
 pub mod changes;
 pub mod error;
 pub mod fence;
+mod fetch;
 pub mod footprint;
 pub mod groups;
 pub mod invitations;
