@@ -7,7 +7,7 @@ use sqlx::any::AnyRow;
 use super::Conn;
 use super::error::{Op, StoreError};
 use super::fetch::{self, by_id};
-use super::ownership::{ManagedTable, OWNER_NAMES, Owner, StoredOwner, owner_binds, owner_keys, release};
+use super::ownership::{ManagedTable, OWNER_NAMES, Owner, StoredOwner, owner_keys, release};
 use super::row::{Cols, db_enum};
 use super::time;
 
@@ -123,8 +123,6 @@ pub async fn insert(conn: &mut Conn, new: &NewAccount, now: Timestamp) -> Result
     let op = Op::new(TABLE, &shown).keys(&keys);
     let d = &new.details;
     let [s1, s2, s3] = street_lines(&op, d)?;
-    let [oc, on, onm, ou] = owner_binds(new.owner.as_ref());
-    let ts = time::encode(now);
     let query = sqlx::query(concat!(
         "INSERT INTO accounts (id, legal_name, street_line1, street_line2, street_line3, city, \
          postal_code, region, country, tax_id, billing_email, currency, invoice_language, state, \
@@ -145,13 +143,8 @@ pub async fn insert(conn: &mut Conn, new: &NewAccount, now: Timestamp) -> Result
     .bind(d.tax_id.as_deref())
     .bind(&d.billing_email)
     .bind(&d.currency)
-    .bind(&d.invoice_language)
-    .bind(oc)
-    .bind(on)
-    .bind(onm)
-    .bind(ou)
-    .bind(&ts);
-    fetch::one(conn, query, &op, "insert", decode).await
+    .bind(&d.invoice_language);
+    fetch::insert_owned(conn, query, new.owner.as_ref(), now, &op, decode).await
 }
 
 by_id!("accounts", Account, "account");

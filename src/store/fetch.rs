@@ -3,10 +3,14 @@
 //! Every table module fetches, names the failed operation through its [`Op`] and decodes the
 //! same way; these helpers hold that tail once, so a module writes only its SQL and binds.
 
+use jiff::Timestamp;
 use sqlx::any::{AnyArguments, AnyRow};
 
 use super::Conn;
 use super::error::{Op, StoreError};
+use super::ownership::{Owner, owner_binds};
+use super::row::Cols;
+use super::time;
 
 /// A query on the `Any` driver with its binds.
 pub type Query<'q> = sqlx::query::Query<'q, sqlx::Any, AnyArguments>;
@@ -20,6 +24,22 @@ type Result<T> = std::result::Result<T, StoreError>;
 pub async fn one<T>(conn: &mut Conn, q: Query<'_>, op: &Op<'_>, what: &str, decode: Decode<T>) -> Result<T> {
     let row = q.fetch_one(&mut *conn).await.map_err(|e| op.error(what, e))?;
     decode(&row)
+}
+
+/// Insert the one row of an owned table: `q` binds every column before the owner's, these are
+/// bound last, in the order all such inserts name them: owner cluster, namespace, name, UID,
+/// then `now` (as `created_at` and `updated_at`).
+pub async fn insert_owned<'q, T>(
+    conn: &mut Conn,
+    q: Query<'q>,
+    owner: Option<&'q Owner>,
+    now: Timestamp,
+    op: &Op<'_>,
+    decode: Decode<T>,
+) -> Result<T> {
+    let [cluster, namespace, name, uid] = owner_binds(owner);
+    let q = q.bind(cluster).bind(namespace).bind(name).bind(uid).bind(time::encode(now));
+    one(conn, q, op, "insert", decode).await
 }
 
 /// The row `q` returns, if any, decoded.
@@ -44,6 +64,12 @@ pub async fn existing<T>(conn: &mut Conn, q: Query<'_>, op: &Op<'_>, what: &str,
 pub async fn all<T>(conn: &mut Conn, q: Query<'_>, op: &Op<'_>, what: &str, decode: Decode<T>) -> Result<Vec<T>> {
     let rows = q.fetch_all(&mut *conn).await.map_err(|e| op.error(what, e))?;
     rows.iter().map(decode).collect()
+}
+
+/// The `COUNT(*) AS n` that `q` selects.
+pub async fn count(conn: &mut Conn, q: Query<'_>, op: &Op<'_>, what: &str) -> Result<i64> {
+    let row = q.fetch_one(&mut *conn).await.map_err(|e| op.error(what, e))?;
+    Cols::new(&row, op.table).int("n")
 }
 
 /// `find` (the row with this ID, if any) and `get` (the row, or [`StoreError::NotFound`]) for

@@ -10,7 +10,7 @@ use sqlx::any::AnyRow;
 use super::Conn;
 use super::error::{Op, StoreError};
 use super::fetch::{self, by_id};
-use super::ownership::{OWNER_NAMES, Owner, StoredOwner, owner_binds, owner_keys};
+use super::ownership::{OWNER_NAMES, Owner, StoredOwner, owner_keys};
 use super::row::{Cols, db_enum, enum_list_text, list_text};
 use super::time;
 
@@ -153,7 +153,6 @@ pub async fn insert(conn: &mut Conn, new: &NewMembership, now: Timestamp) -> Res
         return Err(op.invalid("a new membership cannot start revoked"));
     }
     let s = &new.settings;
-    let [oc, on, onm, ou] = owner_binds(new.owner.as_ref());
     let query = sqlx::query(concat!(
         "INSERT INTO memberships (id, user_id, organization_id, account_id, role_names, \
          group_names, notifications, login, phase, owner_cluster, owner_namespace, owner_name, \
@@ -169,13 +168,8 @@ pub async fn insert(conn: &mut Conn, new: &NewMembership, now: Timestamp) -> Res
     .bind(list_text(&s.groups))
     .bind(enum_list_text(&s.notifications))
     .bind(s.login)
-    .bind(new.phase.as_str())
-    .bind(oc)
-    .bind(on)
-    .bind(onm)
-    .bind(ou)
-    .bind(time::encode(now));
-    fetch::one(conn, query, &op, "insert", decode).await
+    .bind(new.phase.as_str());
+    fetch::insert_owned(conn, query, new.owner.as_ref(), now, &op, decode).await
 }
 
 by_id!("memberships", Membership, "membership");
@@ -228,12 +222,9 @@ pub async fn list_by_user(conn: &mut Conn, user_id: &str) -> Result<Vec<Membersh
 /// How many memberships of an organization are not revoked (an organization with live
 /// memberships must not be archived).
 pub async fn count_live_by_organization(conn: &mut Conn, organization_id: &str) -> Result<i64, StoreError> {
-    let row = sqlx::query("SELECT COUNT(*) AS n FROM memberships WHERE organization_id = $1 AND revoked_at IS NULL")
-        .bind(organization_id)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(|e| Op::new(TABLE, organization_id).error("count by organization", e))?;
-    Cols::new(&row, TABLE).int("n")
+    let query = sqlx::query("SELECT COUNT(*) AS n FROM memberships WHERE organization_id = $1 AND revoked_at IS NULL")
+        .bind(organization_id);
+    fetch::count(conn, query, &Op::new(TABLE, organization_id), "count by organization").await
 }
 
 /// Replace roles, groups, notification levels and the login flag of membership `id`.

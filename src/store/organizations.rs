@@ -7,7 +7,7 @@ use super::Conn;
 use super::accounts::{LifecycleState, set_lifecycle};
 use super::error::{Op, StoreError};
 use super::fetch::{self, by_id};
-use super::ownership::{ManagedTable, OWNER_NAMES, Owner, StoredOwner, owner_binds, owner_keys, release};
+use super::ownership::{ManagedTable, OWNER_NAMES, Owner, StoredOwner, owner_keys, release};
 use super::row::Cols;
 use super::time;
 
@@ -75,7 +75,6 @@ pub async fn insert(conn: &mut Conn, new: &NewOrganization, now: Timestamp) -> R
     let refs = [("account_id", new.account_id.as_str())];
     let shown = super::ownership::new_row(new.owner.as_ref());
     let op = Op::new(TABLE, &shown).keys(&keys).refs(&refs);
-    let [oc, on, onm, ou] = owner_binds(new.owner.as_ref());
     let query = sqlx::query(concat!(
         "INSERT INTO organizations (id, account_id, name, service_provider, state, \
          owner_cluster, owner_namespace, owner_name, owner_uid, created_at, updated_at) \
@@ -85,13 +84,8 @@ pub async fn insert(conn: &mut Conn, new: &NewOrganization, now: Timestamp) -> R
     .bind(&id)
     .bind(&new.account_id)
     .bind(&new.name)
-    .bind(new.service_provider)
-    .bind(oc)
-    .bind(on)
-    .bind(onm)
-    .bind(ou)
-    .bind(time::encode(now));
-    fetch::one(conn, query, &op, "insert", decode).await
+    .bind(new.service_provider);
+    fetch::insert_owned(conn, query, new.owner.as_ref(), now, &op, decode).await
 }
 
 by_id!("organizations", Organization, "organization");
@@ -110,12 +104,9 @@ pub async fn list_by_account(conn: &mut Conn, account_id: &str) -> Result<Vec<Or
 /// How many organizations of an account are not archived (an account with live
 /// organizations must not be archived).
 pub async fn count_live_by_account(conn: &mut Conn, account_id: &str) -> Result<i64, StoreError> {
-    let row = sqlx::query("SELECT COUNT(*) AS n FROM organizations WHERE account_id = $1 AND state <> 'archived'")
-        .bind(account_id)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(|e| Op::new(TABLE, account_id).error("count by account", e))?;
-    Cols::new(&row, TABLE).int("n")
+    let query = sqlx::query("SELECT COUNT(*) AS n FROM organizations WHERE account_id = $1 AND state <> 'archived'")
+        .bind(account_id);
+    fetch::count(conn, query, &Op::new(TABLE, account_id), "count by account").await
 }
 
 /// Replace the name and provider flag of organization `id`.

@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 use super::Conn;
 use super::error::{Op, StoreError};
 use super::fetch::{self, by_id};
-use super::ownership::{OWNER_NAMES, Owner, StoredOwner, owner_binds, owner_keys};
+use super::ownership::{OWNER_NAMES, Owner, StoredOwner, owner_keys};
 use super::row::{Cols, db_enum};
 use super::time;
 
@@ -97,7 +97,6 @@ pub async fn insert(
     let refs = [("account_id", new.account_id.as_str())];
     let shown = super::ownership::new_row(new.owner.as_ref());
     let op = Op::new(TABLE, &shown).keys(&keys).refs(&refs);
-    let [oc, on, onm, ou] = owner_binds(new.owner.as_ref());
     let query = sqlx::query(concat!(
         "INSERT INTO provisioning_syncs (id, account_id, endpoint, sync_status, owner_cluster, \
          owner_namespace, owner_name, owner_uid, created_at, updated_at) \
@@ -106,13 +105,8 @@ pub async fn insert(
     ))
     .bind(&id)
     .bind(&new.account_id)
-    .bind(&new.endpoint)
-    .bind(oc)
-    .bind(on)
-    .bind(onm)
-    .bind(ou)
-    .bind(time::encode(now));
-    fetch::one(conn, query, &op, "insert", decode).await
+    .bind(&new.endpoint);
+    fetch::insert_owned(conn, query, new.owner.as_ref(), now, &op, decode).await
 }
 
 by_id!("provisioning_syncs", ProvisioningSync, "sync");

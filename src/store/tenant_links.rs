@@ -11,7 +11,7 @@ use sqlx::any::AnyRow;
 use super::Conn;
 use super::error::{Op, StoreError};
 use super::fetch::{self, by_id};
-use super::ownership::{OWNER_NAMES, Owner, StoredOwner, owner_binds, owner_keys};
+use super::ownership::{OWNER_NAMES, Owner, StoredOwner, owner_keys};
 use super::row::{Cols, db_enum, enum_list_text, list_text};
 use super::time;
 
@@ -141,7 +141,6 @@ pub async fn insert(conn: &mut Conn, new: &NewTenantLink, now: Timestamp) -> Res
     let shown = super::ownership::new_row(new.owner.as_ref());
     let op = Op::new(TABLE, &shown).keys(&keys).refs(&refs);
     let t = &new.terms;
-    let [oc, on, onm, ou] = owner_binds(new.owner.as_ref());
     let query = sqlx::query(concat!(
         "INSERT INTO tenant_links (id, provider_organization_id, tenant_organization_id, mode, \
          partner_role, admin_email, granted_roles, sharing_scope, phase, owner_cluster, \
@@ -157,13 +156,8 @@ pub async fn insert(conn: &mut Conn, new: &NewTenantLink, now: Timestamp) -> Res
     .bind(t.partner_role.map(PartnerRole::as_str))
     .bind(t.admin_email.as_deref())
     .bind(list_text(&t.granted_roles))
-    .bind(enum_list_text(&t.sharing_scope))
-    .bind(oc)
-    .bind(on)
-    .bind(onm)
-    .bind(ou)
-    .bind(time::encode(now));
-    fetch::one(conn, query, &op, "insert", decode).await
+    .bind(enum_list_text(&t.sharing_scope));
+    fetch::insert_owned(conn, query, new.owner.as_ref(), now, &op, decode).await
 }
 
 by_id!("tenant_links", TenantLink, "link");
