@@ -11,6 +11,7 @@ use super::Conn;
 use super::error::{Op, StoreError};
 use super::fetch::{self, by_id};
 use super::ownership::{OWNER_NAMES, Owner, StoredOwner, owner_keys};
+use super::revocable::revocable;
 use super::row::{Cols, db_enum, enum_list_text, list_text};
 use super::time;
 
@@ -249,50 +250,15 @@ pub async fn update(
     fetch::existing(conn, query, &op, "update", decode).await
 }
 
-/// Move membership `id` to `phase`; `Revoked` revokes. A revoked membership stays revoked.
-pub async fn set_phase(
-    conn: &mut Conn,
-    id: &str,
+revocable! {
+    table: "memberships",
+    row: Membership,
     phase: MembershipPhase,
-    now: Timestamp,
-) -> Result<Membership, StoreError> {
-    if phase == MembershipPhase::Revoked {
-        return revoke(conn, id, now).await;
-    }
-    let op = Op::new(TABLE, id);
-    let row = sqlx::query(concat!(
-        "UPDATE memberships SET phase = $2, \
-         updated_at = CASE WHEN phase = $2 THEN updated_at ELSE $3 END \
-         WHERE id = $1 AND revoked_at IS NULL RETURNING ",
-        columns!()
-    ))
-    .bind(id)
-    .bind(phase.as_str())
-    .bind(time::encode(now))
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(|e| op.error("set phase of", e))?;
-    match row {
-        Some(row) => decode(&row),
-        None => {
-            get(conn, id).await?;
-            Err(op.invalid(format!("is revoked; it cannot become {phase}")))
-        }
-    }
-}
-
-/// Revoke membership `id` (phase `revoked`, `revoked_at`). Idempotent.
-pub async fn revoke(conn: &mut Conn, id: &str, now: Timestamp) -> Result<Membership, StoreError> {
-    let op = Op::new(TABLE, id);
-    let query = sqlx::query(concat!(
-        "UPDATE memberships SET phase = 'revoked', revoked_at = COALESCE(revoked_at, $2), \
-         updated_at = CASE WHEN revoked_at IS NULL THEN $2 ELSE updated_at END \
-         WHERE id = $1 RETURNING ",
-        columns!()
-    ))
-    .bind(id)
-    .bind(time::encode(now));
-    fetch::existing(conn, query, &op, "revoke", decode).await
+    also: "",
+    /// Move membership `id` to `phase`; `Revoked` revokes. A revoked membership stays revoked.
+    set_phase;
+    /// Revoke membership `id` (phase `revoked`, `revoked_at`). Idempotent.
+    revoke;
 }
 
 /// Undo the revocation of membership `id` (an out-of-band revocation the spec overrides):

@@ -75,6 +75,7 @@ pub mod organizations;
 pub mod outbox;
 pub mod ownership;
 pub mod provider_codes;
+mod revocable;
 pub mod roles;
 pub(crate) mod row;
 pub mod syncs;
