@@ -7,7 +7,7 @@ use sqlx::any::AnyRow;
 use super::Conn;
 use super::error::{Op, StoreError};
 use super::fetch::{self, by_id};
-use super::ownership::{ManagedTable, OWNER_NAMES, Owner, StoredOwner, owner_keys, release};
+use super::ownership::{ManagedTable, OWNER_NAMES, Owner, StoredOwner, owner_keys};
 use super::row::{Cols, db_enum};
 use super::time;
 
@@ -192,25 +192,48 @@ pub async fn update(
     fetch::existing(conn, query, &op, "update", decode).await
 }
 
-/// Close account `id` (state `archived`). Idempotent: the first `archived_at` stays.
-pub async fn archive(conn: &mut Conn, id: &str, now: Timestamp) -> Result<Account, StoreError> {
-    set_lifecycle(conn, ManagedTable::Accounts, id, LifecycleState::Archived, now).await?;
-    get(conn, id).await
+lifecycle! {
+    table: ManagedTable::Accounts,
+    row: Account,
+    /// Close account `id` (state `archived`). Idempotent: the first `archived_at` stays.
+    archive;
+    /// Bring an archived or orphaned account back to `active`.
+    reactivate;
+    /// Leave account `id` in the platform unmanaged: state `orphaned` (unless archived) and the
+    /// owner released.
+    orphan;
 }
 
-/// Bring an archived or orphaned account back to `active`.
-pub async fn reactivate(conn: &mut Conn, id: &str, now: Timestamp) -> Result<Account, StoreError> {
-    set_lifecycle(conn, ManagedTable::Accounts, id, LifecycleState::Active, now).await?;
-    get(conn, id).await
-}
+/// `archive`, `reactivate` and `orphan` for the module of a [`ManagedTable`] with `get`: each
+/// moves the row through [`set_lifecycle`] (orphaning also releases the owner) and returns it.
+macro_rules! lifecycle {
+    (
+        table: $table:expr, row: $row:ty,
+        $(#[$archive_doc:meta])* archive;
+        $(#[$reactivate_doc:meta])* reactivate;
+        $(#[$orphan_doc:meta])* orphan;
+    ) => {
+        $(#[$archive_doc])*
+        pub async fn archive(conn: &mut Conn, id: &str, now: Timestamp) -> Result<$row, StoreError> {
+            $crate::store::accounts::set_lifecycle(conn, $table, id, LifecycleState::Archived, now).await?;
+            get(conn, id).await
+        }
 
-/// Leave account `id` in the platform unmanaged: state `orphaned` (unless archived) and the
-/// owner released.
-pub async fn orphan(conn: &mut Conn, id: &str, now: Timestamp) -> Result<Account, StoreError> {
-    set_lifecycle(conn, ManagedTable::Accounts, id, LifecycleState::Orphaned, now).await?;
-    release(conn, ManagedTable::Accounts, id, now).await?;
-    get(conn, id).await
+        $(#[$reactivate_doc])*
+        pub async fn reactivate(conn: &mut Conn, id: &str, now: Timestamp) -> Result<$row, StoreError> {
+            $crate::store::accounts::set_lifecycle(conn, $table, id, LifecycleState::Active, now).await?;
+            get(conn, id).await
+        }
+
+        $(#[$orphan_doc])*
+        pub async fn orphan(conn: &mut Conn, id: &str, now: Timestamp) -> Result<$row, StoreError> {
+            $crate::store::accounts::set_lifecycle(conn, $table, id, LifecycleState::Orphaned, now).await?;
+            $crate::store::ownership::release(conn, $table, id, now).await?;
+            get(conn, id).await
+        }
+    };
 }
+pub(super) use lifecycle;
 
 /// Move an account or organization to `state`. `archived_at` is set on the first archive
 /// and cleared on reactivation; orphaning leaves an archived row archived. Idempotent.

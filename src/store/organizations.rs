@@ -4,10 +4,10 @@ use jiff::Timestamp;
 use sqlx::any::AnyRow;
 
 use super::Conn;
-use super::accounts::{LifecycleState, set_lifecycle};
+use super::accounts::{LifecycleState, lifecycle};
 use super::error::{Op, StoreError};
 use super::fetch::{self, by_id};
-use super::ownership::{ManagedTable, OWNER_NAMES, Owner, StoredOwner, owner_keys, release};
+use super::ownership::{ManagedTable, OWNER_NAMES, Owner, StoredOwner, owner_keys};
 use super::row::Cols;
 use super::time;
 
@@ -129,21 +129,13 @@ pub async fn update(
     fetch::existing(conn, query, &op, "update", decode).await
 }
 
-/// Close organization `id` (state `archived`). Idempotent.
-pub async fn archive(conn: &mut Conn, id: &str, now: Timestamp) -> Result<Organization, StoreError> {
-    set_lifecycle(conn, ManagedTable::Organizations, id, LifecycleState::Archived, now).await?;
-    get(conn, id).await
-}
-
-/// Bring an archived or orphaned organization back to `active`.
-pub async fn reactivate(conn: &mut Conn, id: &str, now: Timestamp) -> Result<Organization, StoreError> {
-    set_lifecycle(conn, ManagedTable::Organizations, id, LifecycleState::Active, now).await?;
-    get(conn, id).await
-}
-
-/// Leave organization `id` unmanaged: state `orphaned` (unless archived), owner released.
-pub async fn orphan(conn: &mut Conn, id: &str, now: Timestamp) -> Result<Organization, StoreError> {
-    set_lifecycle(conn, ManagedTable::Organizations, id, LifecycleState::Orphaned, now).await?;
-    release(conn, ManagedTable::Organizations, id, now).await?;
-    get(conn, id).await
+lifecycle! {
+    table: ManagedTable::Organizations,
+    row: Organization,
+    /// Close organization `id` (state `archived`). Idempotent.
+    archive;
+    /// Bring an archived or orphaned organization back to `active`.
+    reactivate;
+    /// Leave organization `id` unmanaged: state `orphaned` (unless archived), owner released.
+    orphan;
 }

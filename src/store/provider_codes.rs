@@ -215,18 +215,15 @@ pub async fn redeem(
 /// Revoke code `id` unless it was used. Idempotent.
 pub async fn revoke(conn: &mut Conn, id: &str, now: Timestamp) -> Result<ProviderCode, StoreError> {
     let op = Op::new(TABLE, id);
-    let row = sqlx::query(concat!(
+    let query = sqlx::query(concat!(
         "UPDATE provider_codes SET revoked_at = $2, updated_at = $2 \
          WHERE id = $1 AND revoked_at IS NULL AND used_at IS NULL RETURNING ",
         columns!()
     ))
     .bind(id)
-    .bind(time::encode(now))
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(|e| op.error("revoke", e))?;
-    match row {
-        Some(row) => decode(&row),
+    .bind(time::encode(now));
+    match fetch::optional(conn, query, &op, "revoke", decode).await? {
+        Some(row) => Ok(row),
         None => get(conn, id).await,
     }
 }
