@@ -114,6 +114,24 @@ fn street_lines<'a>(op: &Op<'_>, d: &'a AccountDetails) -> Result<[Option<&'a st
     Ok([0, 1, 2].map(|i| s.get(i).map(String::as_str)))
 }
 
+/// Bind the business fields, in the order insert and update name them (`legal_name` to
+/// `invoice_language`, right after the ID).
+fn bind_details<'q>(q: fetch::Query<'q>, op: &Op<'_>, d: &'q AccountDetails) -> Result<fetch::Query<'q>, StoreError> {
+    let [s1, s2, s3] = street_lines(op, d)?;
+    Ok(q.bind(&d.legal_name)
+        .bind(s1)
+        .bind(s2)
+        .bind(s3)
+        .bind(&d.billing_address.city)
+        .bind(&d.billing_address.postal_code)
+        .bind(d.billing_address.region.as_deref())
+        .bind(&d.billing_address.country)
+        .bind(d.tax_id.as_deref())
+        .bind(&d.billing_email)
+        .bind(&d.currency)
+        .bind(&d.invoice_language))
+}
+
 /// Insert a new account with a generated `acct-` ID.
 pub async fn insert(conn: &mut Conn, new: &NewAccount, now: Timestamp) -> Result<Account, StoreError> {
     let id = super::new_id("acct");
@@ -121,8 +139,6 @@ pub async fn insert(conn: &mut Conn, new: &NewAccount, now: Timestamp) -> Result
     let keys = [("id", id.as_str()), ("owner_uid", uid), (OWNER_NAMES, &names)];
     let shown = super::ownership::new_row(new.owner.as_ref());
     let op = Op::new(TABLE, &shown).keys(&keys);
-    let d = &new.details;
-    let [s1, s2, s3] = street_lines(&op, d)?;
     let query = sqlx::query(concat!(
         "INSERT INTO accounts (id, legal_name, street_line1, street_line2, street_line3, city, \
          postal_code, region, country, tax_id, billing_email, currency, invoice_language, state, \
@@ -131,19 +147,8 @@ pub async fn insert(conn: &mut Conn, new: &NewAccount, now: Timestamp) -> Result
          $14, $15, $16, $17, $18, $18) RETURNING ",
         columns!()
     ))
-    .bind(&id)
-    .bind(&d.legal_name)
-    .bind(s1)
-    .bind(s2)
-    .bind(s3)
-    .bind(&d.billing_address.city)
-    .bind(&d.billing_address.postal_code)
-    .bind(d.billing_address.region.as_deref())
-    .bind(&d.billing_address.country)
-    .bind(d.tax_id.as_deref())
-    .bind(&d.billing_email)
-    .bind(&d.currency)
-    .bind(&d.invoice_language);
+    .bind(&id);
+    let query = bind_details(query, &op, &new.details)?;
     fetch::insert_owned(conn, query, new.owner.as_ref(), now, &op, decode).await
 }
 
@@ -151,11 +156,8 @@ by_id!("accounts", Account, "account");
 
 /// Every account, oldest first.
 pub async fn list(conn: &mut Conn) -> Result<Vec<Account>, StoreError> {
-    let rows = sqlx::query(concat!("SELECT ", columns!(), " FROM accounts ORDER BY created_at, id"))
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(|e| Op::new(TABLE, "*").error("list", e))?;
-    rows.iter().map(decode).collect()
+    let query = sqlx::query(concat!("SELECT ", columns!(), " FROM accounts ORDER BY created_at, id"));
+    fetch::all(conn, query, &Op::new(TABLE, "*"), "list", decode).await
 }
 
 /// Replace the business fields of account `id`.
@@ -166,8 +168,6 @@ pub async fn update(
     now: Timestamp,
 ) -> Result<Account, StoreError> {
     let op = Op::new(TABLE, id);
-    let d = details;
-    let [s1, s2, s3] = street_lines(&op, d)?;
     let query = sqlx::query(concat!(
         "UPDATE accounts SET legal_name = $2, street_line1 = $3, street_line2 = $4, \
          street_line3 = $5, city = $6, postal_code = $7, region = $8, country = $9, tax_id = $10, \
@@ -175,20 +175,8 @@ pub async fn update(
          WHERE id = $1 RETURNING ",
         columns!()
     ))
-    .bind(id)
-    .bind(&d.legal_name)
-    .bind(s1)
-    .bind(s2)
-    .bind(s3)
-    .bind(&d.billing_address.city)
-    .bind(&d.billing_address.postal_code)
-    .bind(d.billing_address.region.as_deref())
-    .bind(&d.billing_address.country)
-    .bind(d.tax_id.as_deref())
-    .bind(&d.billing_email)
-    .bind(&d.currency)
-    .bind(&d.invoice_language)
-    .bind(time::encode(now));
+    .bind(id);
+    let query = bind_details(query, &op, details)?.bind(time::encode(now));
     fetch::existing(conn, query, &op, "update", decode).await
 }
 
