@@ -209,12 +209,9 @@ fn merge(previous: &[Condition], slots: [Slot; 4], generation: Option<i64>, now:
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::outcome::{Action, Kind};
+    use crate::core::fixtures::{at, outcome};
+    use crate::core::outcome::Action;
     use crate::store::StoreError;
-
-    fn at(text: &str) -> Timestamp {
-        text.parse().expect("a timestamp")
-    }
 
     #[test]
     fn an_extra_condition_keeps_its_transition_time_while_its_status_holds() {
@@ -258,24 +255,6 @@ mod tests {
         );
         assert_eq!(third[0].last_transition_time, "2026-01-02T00:00:00Z");
         assert_eq!(third[0].observed_generation, Some(2));
-    }
-
-    fn outcome(action: Action, reason: &'static str) -> Outcome {
-        Outcome {
-            kind: Kind::Account,
-            action,
-            id: Some("acct-1".to_owned()),
-            account_id: Some("acct-1".to_owned()),
-            changes: vec![],
-            children: None,
-            reason,
-            message: format!("{reason} message"),
-            requeue_at: None,
-            membership: None,
-            tenant_link: None,
-            provisioning: None,
-            links: None,
-        }
     }
 
     fn get<'a>(conditions: &'a [Condition], type_: &str) -> &'a Condition {

@@ -3,6 +3,7 @@
 use jiff::Timestamp;
 
 use crate::api::{AccountSpec, OrganizationSpec};
+use crate::core::outcome::{Action, Kind, Outcome};
 use crate::store::accounts::{Account, AccountDetails, LifecycleState};
 use crate::store::groups::Group;
 use crate::store::invitations::{Invitation, Subject};
@@ -20,6 +21,25 @@ pub fn at(text: &str) -> Timestamp {
 
 pub fn now() -> Timestamp {
     at("2025-03-01T09:30:00Z")
+}
+
+/// An Account outcome (`acct-1`) of `action` for `reason`, with no changes and no kind facts.
+pub fn outcome(action: Action, reason: &'static str) -> Outcome {
+    Outcome {
+        kind: Kind::Account,
+        action,
+        id: Some("acct-1".to_owned()),
+        account_id: Some("acct-1".to_owned()),
+        changes: vec![],
+        children: None,
+        reason,
+        message: format!("{reason} message"),
+        requeue_at: None,
+        membership: None,
+        tenant_link: None,
+        provisioning: None,
+        links: None,
+    }
 }
 
 /// The object `billing/<name>` with `uid`.

@@ -261,22 +261,10 @@ impl fmt::Display for Outcome {
 mod tests {
     use super::*;
 
+    /// An Account outcome of `action` that changed `legalName`.
     fn outcome(action: Action) -> Outcome {
-        Outcome {
-            kind: Kind::Account,
-            action,
-            id: Some("acct-1".to_owned()),
-            account_id: Some("acct-1".to_owned()),
-            changes: vec![Change::new("legalName", Some("A".to_owned()), Some("B".to_owned()))],
-            children: None,
-            reason: "Available",
-            message: "m".to_owned(),
-            requeue_at: None,
-            membership: None,
-            tenant_link: None,
-            provisioning: None,
-            links: None,
-        }
+        let changes = vec![Change::new("legalName", Some("A".to_owned()), Some("B".to_owned()))];
+        Outcome { changes, ..crate::core::fixtures::outcome(action, "Available") }
     }
 
     #[test]

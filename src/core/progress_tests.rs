@@ -2,29 +2,11 @@
 //! reads it.
 
 use super::*;
-use crate::core::fixtures::{at, now};
+use crate::core::fixtures::{at, now, outcome};
 use crate::core::membership::InvitationFacts;
 use crate::core::outcome::Kind;
 use crate::core::sync::SyncFacts;
 use crate::store::StoreError;
-
-fn outcome(action: Action, reason: &'static str) -> Outcome {
-    Outcome {
-        kind: Kind::Account,
-        action,
-        id: Some("acct-1".to_owned()),
-        account_id: None,
-        changes: vec![],
-        children: None,
-        reason,
-        message: format!("{reason} message"),
-        requeue_at: None,
-        membership: None,
-        tenant_link: None,
-        provisioning: None,
-        links: None,
-    }
-}
 
 fn reconciling(reason: &'static str) -> Progress {
     Progress::Reconciling { reason, message: format!("{reason} message") }

@@ -6,7 +6,8 @@ use sqlx::any::AnyRow;
 
 use super::Conn;
 use super::error::{Op, StoreError};
-use super::ownership::{ManagedTable, OWNER_NAMES, Owner, StoredOwner, owner_binds, owner_keys, release};
+use super::fetch::{self, by_id};
+use super::ownership::{ManagedTable, OWNER_NAMES, Owner, StoredOwner, owner_keys};
 use super::row::{Cols, db_enum};
 use super::time;
 
@@ -113,6 +114,24 @@ fn street_lines<'a>(op: &Op<'_>, d: &'a AccountDetails) -> Result<[Option<&'a st
     Ok([0, 1, 2].map(|i| s.get(i).map(String::as_str)))
 }
 
+/// Bind the business fields, in the order insert and update name them (`legal_name` to
+/// `invoice_language`, right after the ID).
+fn bind_details<'q>(q: fetch::Query<'q>, op: &Op<'_>, d: &'q AccountDetails) -> Result<fetch::Query<'q>, StoreError> {
+    let [s1, s2, s3] = street_lines(op, d)?;
+    Ok(q.bind(&d.legal_name)
+        .bind(s1)
+        .bind(s2)
+        .bind(s3)
+        .bind(&d.billing_address.city)
+        .bind(&d.billing_address.postal_code)
+        .bind(d.billing_address.region.as_deref())
+        .bind(&d.billing_address.country)
+        .bind(d.tax_id.as_deref())
+        .bind(&d.billing_email)
+        .bind(&d.currency)
+        .bind(&d.invoice_language))
+}
+
 /// Insert a new account with a generated `acct-` ID.
 pub async fn insert(conn: &mut Conn, new: &NewAccount, now: Timestamp) -> Result<Account, StoreError> {
     let id = super::new_id("acct");
@@ -120,11 +139,7 @@ pub async fn insert(conn: &mut Conn, new: &NewAccount, now: Timestamp) -> Result
     let keys = [("id", id.as_str()), ("owner_uid", uid), (OWNER_NAMES, &names)];
     let shown = super::ownership::new_row(new.owner.as_ref());
     let op = Op::new(TABLE, &shown).keys(&keys);
-    let d = &new.details;
-    let [s1, s2, s3] = street_lines(&op, d)?;
-    let [oc, on, onm, ou] = owner_binds(new.owner.as_ref());
-    let ts = time::encode(now);
-    let row = sqlx::query(concat!(
+    let query = sqlx::query(concat!(
         "INSERT INTO accounts (id, legal_name, street_line1, street_line2, street_line3, city, \
          postal_code, region, country, tax_id, billing_email, currency, invoice_language, state, \
          owner_cluster, owner_namespace, owner_name, owner_uid, created_at, updated_at) \
@@ -132,52 +147,17 @@ pub async fn insert(conn: &mut Conn, new: &NewAccount, now: Timestamp) -> Result
          $14, $15, $16, $17, $18, $18) RETURNING ",
         columns!()
     ))
-    .bind(&id)
-    .bind(&d.legal_name)
-    .bind(s1)
-    .bind(s2)
-    .bind(s3)
-    .bind(&d.billing_address.city)
-    .bind(&d.billing_address.postal_code)
-    .bind(d.billing_address.region.as_deref())
-    .bind(&d.billing_address.country)
-    .bind(d.tax_id.as_deref())
-    .bind(&d.billing_email)
-    .bind(&d.currency)
-    .bind(&d.invoice_language)
-    .bind(oc)
-    .bind(on)
-    .bind(onm)
-    .bind(ou)
-    .bind(&ts)
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(|e| op.error("insert", e))?;
-    decode(&row)
+    .bind(&id);
+    let query = bind_details(query, &op, &new.details)?;
+    fetch::insert_owned(conn, query, new.owner.as_ref(), now, &op, decode).await
 }
 
-/// The account with this ID, if any.
-pub async fn find(conn: &mut Conn, id: &str) -> Result<Option<Account>, StoreError> {
-    let row = sqlx::query(concat!("SELECT ", columns!(), " FROM accounts WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(|e| Op::new(TABLE, id).error("read", e))?;
-    row.as_ref().map(decode).transpose()
-}
-
-/// The account with this ID, or [`StoreError::NotFound`].
-pub async fn get(conn: &mut Conn, id: &str) -> Result<Account, StoreError> {
-    find(conn, id).await?.ok_or_else(|| Op::new(TABLE, id).not_found())
-}
+by_id!("accounts", Account, "account");
 
 /// Every account, oldest first.
 pub async fn list(conn: &mut Conn) -> Result<Vec<Account>, StoreError> {
-    let rows = sqlx::query(concat!("SELECT ", columns!(), " FROM accounts ORDER BY created_at, id"))
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(|e| Op::new(TABLE, "*").error("list", e))?;
-    rows.iter().map(decode).collect()
+    let query = sqlx::query(concat!("SELECT ", columns!(), " FROM accounts ORDER BY created_at, id"));
+    fetch::all(conn, query, &Op::new(TABLE, "*"), "list", decode).await
 }
 
 /// Replace the business fields of account `id`.
@@ -188,54 +168,60 @@ pub async fn update(
     now: Timestamp,
 ) -> Result<Account, StoreError> {
     let op = Op::new(TABLE, id);
-    let d = details;
-    let [s1, s2, s3] = street_lines(&op, d)?;
-    let row = sqlx::query(concat!(
+    let query = sqlx::query(concat!(
         "UPDATE accounts SET legal_name = $2, street_line1 = $3, street_line2 = $4, \
          street_line3 = $5, city = $6, postal_code = $7, region = $8, country = $9, tax_id = $10, \
          billing_email = $11, currency = $12, invoice_language = $13, updated_at = $14 \
          WHERE id = $1 RETURNING ",
         columns!()
     ))
-    .bind(id)
-    .bind(&d.legal_name)
-    .bind(s1)
-    .bind(s2)
-    .bind(s3)
-    .bind(&d.billing_address.city)
-    .bind(&d.billing_address.postal_code)
-    .bind(d.billing_address.region.as_deref())
-    .bind(&d.billing_address.country)
-    .bind(d.tax_id.as_deref())
-    .bind(&d.billing_email)
-    .bind(&d.currency)
-    .bind(&d.invoice_language)
-    .bind(time::encode(now))
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(|e| op.error("update", e))?;
-    row.as_ref().map(decode).transpose()?.ok_or_else(|| op.not_found())
+    .bind(id);
+    let query = bind_details(query, &op, details)?.bind(time::encode(now));
+    fetch::existing(conn, query, &op, "update", decode).await
 }
 
-/// Close account `id` (state `archived`). Idempotent: the first `archived_at` stays.
-pub async fn archive(conn: &mut Conn, id: &str, now: Timestamp) -> Result<Account, StoreError> {
-    set_lifecycle(conn, ManagedTable::Accounts, id, LifecycleState::Archived, now).await?;
-    get(conn, id).await
+lifecycle! {
+    table: ManagedTable::Accounts,
+    row: Account,
+    /// Close account `id` (state `archived`). Idempotent: the first `archived_at` stays.
+    archive;
+    /// Bring an archived or orphaned account back to `active`.
+    reactivate;
+    /// Leave account `id` in the platform unmanaged: state `orphaned` (unless archived) and the
+    /// owner released.
+    orphan;
 }
 
-/// Bring an archived or orphaned account back to `active`.
-pub async fn reactivate(conn: &mut Conn, id: &str, now: Timestamp) -> Result<Account, StoreError> {
-    set_lifecycle(conn, ManagedTable::Accounts, id, LifecycleState::Active, now).await?;
-    get(conn, id).await
-}
+/// `archive`, `reactivate` and `orphan` for the module of a [`ManagedTable`] with `get`: each
+/// moves the row through [`set_lifecycle`] (orphaning also releases the owner) and returns it.
+macro_rules! lifecycle {
+    (
+        table: $table:expr, row: $row:ty,
+        $(#[$archive_doc:meta])* archive;
+        $(#[$reactivate_doc:meta])* reactivate;
+        $(#[$orphan_doc:meta])* orphan;
+    ) => {
+        $(#[$archive_doc])*
+        pub async fn archive(conn: &mut Conn, id: &str, now: Timestamp) -> Result<$row, StoreError> {
+            $crate::store::accounts::set_lifecycle(conn, $table, id, LifecycleState::Archived, now).await?;
+            get(conn, id).await
+        }
 
-/// Leave account `id` in the platform unmanaged: state `orphaned` (unless archived) and the
-/// owner released.
-pub async fn orphan(conn: &mut Conn, id: &str, now: Timestamp) -> Result<Account, StoreError> {
-    set_lifecycle(conn, ManagedTable::Accounts, id, LifecycleState::Orphaned, now).await?;
-    release(conn, ManagedTable::Accounts, id, now).await?;
-    get(conn, id).await
+        $(#[$reactivate_doc])*
+        pub async fn reactivate(conn: &mut Conn, id: &str, now: Timestamp) -> Result<$row, StoreError> {
+            $crate::store::accounts::set_lifecycle(conn, $table, id, LifecycleState::Active, now).await?;
+            get(conn, id).await
+        }
+
+        $(#[$orphan_doc])*
+        pub async fn orphan(conn: &mut Conn, id: &str, now: Timestamp) -> Result<$row, StoreError> {
+            $crate::store::accounts::set_lifecycle(conn, $table, id, LifecycleState::Orphaned, now).await?;
+            $crate::store::ownership::release(conn, $table, id, now).await?;
+            get(conn, id).await
+        }
+    };
 }
+pub(super) use lifecycle;
 
 /// Move an account or organization to `state`. `archived_at` is set on the first archive
 /// and cleared on reactivation; orphaning leaves an archived row archived. Idempotent.

@@ -10,6 +10,7 @@ use sqlx::any::AnyRow;
 
 use super::Conn;
 use super::error::{Op, StoreError};
+use super::fetch::{self, by_id};
 use super::row::{Cols, db_enum};
 use super::time;
 
@@ -154,7 +155,7 @@ pub async fn insert(conn: &mut Conn, new: &NewAsset, now: Timestamp) -> Result<A
     let keys = [("id", id.as_str()), ("sync_id, order_name", order_key.as_str())];
     let refs = [("sync_id", new.sync_id.as_str())];
     let op = Op::new(TABLE, &id).keys(&keys).refs(&refs);
-    let row = sqlx::query(concat!(
+    let query = sqlx::query(concat!(
         "INSERT INTO assets (id, sync_id, order_name, product, quantity, notification_email, \
          invoice, locale, activation_code_hash, activation_expires_at, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING ",
@@ -170,47 +171,25 @@ pub async fn insert(conn: &mut Conn, new: &NewAsset, now: Timestamp) -> Result<A
     .bind(&new.locale)
     .bind(new.activation_code_hash.as_deref())
     .bind(new.activation_expires_at.map(time::encode))
-    .bind(time::encode(now))
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(|e| op.error("insert", e))?;
-    decode(&row)
+    .bind(time::encode(now));
+    fetch::one(conn, query, &op, "insert", decode).await
 }
 
-/// The asset with this ID, if any.
-pub async fn find(conn: &mut Conn, id: &str) -> Result<Option<Asset>, StoreError> {
-    let row = sqlx::query(concat!("SELECT ", columns!(), " FROM assets WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(|e| Op::new(TABLE, id).error("read", e))?;
-    row.as_ref().map(decode).transpose()
-}
-
-/// The asset with this ID, or [`StoreError::NotFound`].
-pub async fn get(conn: &mut Conn, id: &str) -> Result<Asset, StoreError> {
-    find(conn, id).await?.ok_or_else(|| Op::new(TABLE, id).not_found())
-}
+by_id!("assets", Asset, "asset");
 
 /// The asset an order of a sync created, if it was executed.
 pub async fn find_by_order(conn: &mut Conn, sync_id: &str, order_name: &str) -> Result<Option<Asset>, StoreError> {
-    let row = sqlx::query(concat!("SELECT ", columns!(), " FROM assets WHERE sync_id = $1 AND order_name = $2"))
+    let query = sqlx::query(concat!("SELECT ", columns!(), " FROM assets WHERE sync_id = $1 AND order_name = $2"))
         .bind(sync_id)
-        .bind(order_name)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(|e| Op::new(TABLE, order_name).error("read by order", e))?;
-    row.as_ref().map(decode).transpose()
+        .bind(order_name);
+    fetch::optional(conn, query, &Op::new(TABLE, order_name), "read by order", decode).await
 }
 
 /// Every asset of a sync (archived too), in execution order.
 pub async fn list_by_sync(conn: &mut Conn, sync_id: &str) -> Result<Vec<Asset>, StoreError> {
-    let rows = sqlx::query(concat!("SELECT ", columns!(), " FROM assets WHERE sync_id = $1 ORDER BY created_at, id"))
-        .bind(sync_id)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(|e| Op::new(TABLE, sync_id).error("list by sync", e))?;
-    rows.iter().map(decode).collect()
+    let query = sqlx::query(concat!("SELECT ", columns!(), " FROM assets WHERE sync_id = $1 ORDER BY created_at, id"))
+        .bind(sync_id);
+    fetch::all(conn, query, &Op::new(TABLE, sync_id), "list by sync", decode).await
 }
 
 /// Record the external ID and/or welcome mail of asset `id` (`None` keeps the stored value).
@@ -222,7 +201,7 @@ pub async fn record_delivery(
     now: Timestamp,
 ) -> Result<Asset, StoreError> {
     let op = Op::new(TABLE, id);
-    let row = sqlx::query(concat!(
+    let query = sqlx::query(concat!(
         "UPDATE assets SET external_id = COALESCE($2, external_id), \
          welcome_message_id = COALESCE($3, welcome_message_id), updated_at = $4 \
          WHERE id = $1 RETURNING ",
@@ -231,26 +210,20 @@ pub async fn record_delivery(
     .bind(id)
     .bind(external_id)
     .bind(welcome_message_id)
-    .bind(time::encode(now))
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(|e| op.error("record delivery of", e))?;
-    row.as_ref().map(decode).transpose()?.ok_or_else(|| op.not_found())
+    .bind(time::encode(now));
+    fetch::existing(conn, query, &op, "record delivery of", decode).await
 }
 
 /// Archive asset `id`. Idempotent: the first `archived_at` stays.
 pub async fn archive(conn: &mut Conn, id: &str, now: Timestamp) -> Result<Asset, StoreError> {
     let op = Op::new(TABLE, id);
-    let row = sqlx::query(concat!(
+    let query = sqlx::query(concat!(
         "UPDATE assets SET archived_at = COALESCE(archived_at, $2), \
          updated_at = CASE WHEN archived_at IS NULL THEN $2 ELSE updated_at END \
          WHERE id = $1 RETURNING ",
         columns!()
     ))
     .bind(id)
-    .bind(time::encode(now))
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(|e| op.error("archive", e))?;
-    row.as_ref().map(decode).transpose()?.ok_or_else(|| op.not_found())
+    .bind(time::encode(now));
+    fetch::existing(conn, query, &op, "archive", decode).await
 }

@@ -21,6 +21,7 @@ use sqlx::any::AnyRow;
 
 use super::Conn;
 use super::error::{Op, StoreError};
+use super::fetch;
 use super::row::{Cols, db_enum};
 use super::time;
 
@@ -219,12 +220,8 @@ async fn find_where(
     key: &str,
     shown: &str,
 ) -> Result<Option<Invitation>, StoreError> {
-    let row = sqlx::query(sql)
-        .bind(key)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(|e| Op::new(TABLE, shown).error("read", e))?;
-    row.as_ref().map(decode).transpose()
+    let query = sqlx::query(sql).bind(key);
+    fetch::optional(conn, query, &Op::new(TABLE, shown), "read", decode).await
 }
 
 /// Every invitation of a subject, oldest first.
@@ -253,18 +250,15 @@ pub async fn find_open(conn: &mut Conn, subject: &Subject) -> Result<Option<Invi
 /// Record that the invitation mail `message_id` was queued: `sent_at`, one more attempt.
 pub async fn mark_sent(conn: &mut Conn, id: &str, message_id: &str, now: Timestamp) -> Result<Invitation, StoreError> {
     let op = Op::new(TABLE, id);
-    let row = sqlx::query(concat!(
+    let query = sqlx::query(concat!(
         "UPDATE invitations SET send_attempts = send_attempts + 1, sent_at = $2, \
          message_id = $3, updated_at = $2 WHERE id = $1 RETURNING ",
         columns!()
     ))
     .bind(id)
     .bind(time::encode(now))
-    .bind(message_id)
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(|e| op.error("mark sent", e))?;
-    row.as_ref().map(decode).transpose()?.ok_or_else(|| op.not_found())
+    .bind(message_id);
+    fetch::existing(conn, query, &op, "mark sent", decode).await
 }
 
 /// Answer the invitation of `kind` whose token hashes to `token_hash`, if it is open at
@@ -309,18 +303,15 @@ pub async fn answer(
 /// Revoke invitation `id` unless it was accepted. Idempotent.
 pub async fn revoke(conn: &mut Conn, id: &str, now: Timestamp) -> Result<Invitation, StoreError> {
     let op = Op::new(TABLE, id);
-    let row = sqlx::query(concat!(
+    let query = sqlx::query(concat!(
         "UPDATE invitations SET revoked_at = $2, updated_at = $2 \
          WHERE id = $1 AND revoked_at IS NULL AND accepted_at IS NULL RETURNING ",
         columns!()
     ))
     .bind(id)
-    .bind(time::encode(now))
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(|e| op.error("revoke", e))?;
-    match row {
-        Some(row) => decode(&row),
+    .bind(time::encode(now));
+    match fetch::optional(conn, query, &op, "revoke", decode).await? {
+        Some(row) => Ok(row),
         None => get(conn, id).await,
     }
 }

@@ -9,7 +9,9 @@ use sqlx::any::AnyRow;
 
 use super::Conn;
 use super::error::{Op, StoreError};
-use super::ownership::{OWNER_NAMES, Owner, StoredOwner, owner_binds, owner_keys};
+use super::fetch::{self, by_id};
+use super::ownership::{OWNER_NAMES, Owner, StoredOwner, owner_keys};
+use super::revocable::revocable;
 use super::row::{Cols, db_enum, enum_list_text, list_text};
 use super::time;
 
@@ -152,8 +154,7 @@ pub async fn insert(conn: &mut Conn, new: &NewMembership, now: Timestamp) -> Res
         return Err(op.invalid("a new membership cannot start revoked"));
     }
     let s = &new.settings;
-    let [oc, on, onm, ou] = owner_binds(new.owner.as_ref());
-    let row = sqlx::query(concat!(
+    let query = sqlx::query(concat!(
         "INSERT INTO memberships (id, user_id, organization_id, account_id, role_names, \
          group_names, notifications, login, phase, owner_cluster, owner_namespace, owner_name, \
          owner_uid, created_at, updated_at) \
@@ -168,32 +169,11 @@ pub async fn insert(conn: &mut Conn, new: &NewMembership, now: Timestamp) -> Res
     .bind(list_text(&s.groups))
     .bind(enum_list_text(&s.notifications))
     .bind(s.login)
-    .bind(new.phase.as_str())
-    .bind(oc)
-    .bind(on)
-    .bind(onm)
-    .bind(ou)
-    .bind(time::encode(now))
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(|e| op.error("insert", e))?;
-    decode(&row)
+    .bind(new.phase.as_str());
+    fetch::insert_owned(conn, query, new.owner.as_ref(), now, &op, decode).await
 }
 
-/// The membership with this ID, if any.
-pub async fn find(conn: &mut Conn, id: &str) -> Result<Option<Membership>, StoreError> {
-    let row = sqlx::query(concat!("SELECT ", columns!(), " FROM memberships WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(|e| Op::new(TABLE, id).error("read", e))?;
-    row.as_ref().map(decode).transpose()
-}
-
-/// The membership with this ID, or [`StoreError::NotFound`].
-pub async fn get(conn: &mut Conn, id: &str) -> Result<Membership, StoreError> {
-    find(conn, id).await?.ok_or_else(|| Op::new(TABLE, id).not_found())
-}
+by_id!("memberships", Membership, "membership");
 
 /// The live (not revoked) membership of a user in an organization or account, if any.
 pub async fn find_live(conn: &mut Conn, user_id: &str, scope: &Scope) -> Result<Option<Membership>, StoreError> {
@@ -210,13 +190,8 @@ pub async fn find_live(conn: &mut Conn, user_id: &str, scope: &Scope) -> Result<
         ),
     };
     let (Scope::Organization(scope_id) | Scope::Account(scope_id)) = scope;
-    let row = sqlx::query(sql)
-        .bind(user_id)
-        .bind(scope_id)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(|e| Op::new(TABLE, user_id).error("read live membership", e))?;
-    row.as_ref().map(decode).transpose()
+    let query = sqlx::query(sql).bind(user_id).bind(scope_id);
+    fetch::optional(conn, query, &Op::new(TABLE, user_id), "read live membership", decode).await
 }
 
 /// Every membership (revoked ones too) of an organization or account, oldest first.
@@ -230,12 +205,8 @@ pub async fn list_by_scope(conn: &mut Conn, scope: &Scope) -> Result<Vec<Members
         }
     };
     let (Scope::Organization(scope_id) | Scope::Account(scope_id)) = scope;
-    let rows = sqlx::query(sql)
-        .bind(scope_id)
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(|e| Op::new(TABLE, scope_id).error("list by scope", e))?;
-    rows.iter().map(decode).collect()
+    let query = sqlx::query(sql).bind(scope_id);
+    fetch::all(conn, query, &Op::new(TABLE, scope_id), "list by scope", decode).await
 }
 
 /// Every membership of a user, oldest first.
@@ -252,12 +223,9 @@ pub async fn list_by_user(conn: &mut Conn, user_id: &str) -> Result<Vec<Membersh
 /// How many memberships of an organization are not revoked (an organization with live
 /// memberships must not be archived).
 pub async fn count_live_by_organization(conn: &mut Conn, organization_id: &str) -> Result<i64, StoreError> {
-    let row = sqlx::query("SELECT COUNT(*) AS n FROM memberships WHERE organization_id = $1 AND revoked_at IS NULL")
-        .bind(organization_id)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(|e| Op::new(TABLE, organization_id).error("count by organization", e))?;
-    Cols::new(&row, TABLE).int("n")
+    let query = sqlx::query("SELECT COUNT(*) AS n FROM memberships WHERE organization_id = $1 AND revoked_at IS NULL")
+        .bind(organization_id);
+    fetch::count(conn, query, &Op::new(TABLE, organization_id), "count by organization").await
 }
 
 /// Replace roles, groups, notification levels and the login flag of membership `id`.
@@ -268,7 +236,7 @@ pub async fn update(
     now: Timestamp,
 ) -> Result<Membership, StoreError> {
     let op = Op::new(TABLE, id);
-    let row = sqlx::query(concat!(
+    let query = sqlx::query(concat!(
         "UPDATE memberships SET role_names = $2, group_names = $3, notifications = $4, \
          login = $5, updated_at = $6 WHERE id = $1 RETURNING ",
         columns!()
@@ -278,60 +246,19 @@ pub async fn update(
     .bind(list_text(&settings.groups))
     .bind(enum_list_text(&settings.notifications))
     .bind(settings.login)
-    .bind(time::encode(now))
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(|e| op.error("update", e))?;
-    row.as_ref().map(decode).transpose()?.ok_or_else(|| op.not_found())
+    .bind(time::encode(now));
+    fetch::existing(conn, query, &op, "update", decode).await
 }
 
-/// Move membership `id` to `phase`; `Revoked` revokes. A revoked membership stays revoked.
-pub async fn set_phase(
-    conn: &mut Conn,
-    id: &str,
+revocable! {
+    table: "memberships",
+    row: Membership,
     phase: MembershipPhase,
-    now: Timestamp,
-) -> Result<Membership, StoreError> {
-    if phase == MembershipPhase::Revoked {
-        return revoke(conn, id, now).await;
-    }
-    let op = Op::new(TABLE, id);
-    let row = sqlx::query(concat!(
-        "UPDATE memberships SET phase = $2, \
-         updated_at = CASE WHEN phase = $2 THEN updated_at ELSE $3 END \
-         WHERE id = $1 AND revoked_at IS NULL RETURNING ",
-        columns!()
-    ))
-    .bind(id)
-    .bind(phase.as_str())
-    .bind(time::encode(now))
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(|e| op.error("set phase of", e))?;
-    match row {
-        Some(row) => decode(&row),
-        None => {
-            get(conn, id).await?;
-            Err(op.invalid(format!("is revoked; it cannot become {phase}")))
-        }
-    }
-}
-
-/// Revoke membership `id` (phase `revoked`, `revoked_at`). Idempotent.
-pub async fn revoke(conn: &mut Conn, id: &str, now: Timestamp) -> Result<Membership, StoreError> {
-    let op = Op::new(TABLE, id);
-    let row = sqlx::query(concat!(
-        "UPDATE memberships SET phase = 'revoked', revoked_at = COALESCE(revoked_at, $2), \
-         updated_at = CASE WHEN revoked_at IS NULL THEN $2 ELSE updated_at END \
-         WHERE id = $1 RETURNING ",
-        columns!()
-    ))
-    .bind(id)
-    .bind(time::encode(now))
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(|e| op.error("revoke", e))?;
-    row.as_ref().map(decode).transpose()?.ok_or_else(|| op.not_found())
+    also: "",
+    /// Move membership `id` to `phase`; `Revoked` revokes. A revoked membership stays revoked.
+    set_phase;
+    /// Revoke membership `id` (phase `revoked`, `revoked_at`). Idempotent.
+    revoke;
 }
 
 /// Undo the revocation of membership `id` (an out-of-band revocation the spec overrides):
@@ -347,17 +274,14 @@ pub async fn reinstate(
     if phase == MembershipPhase::Revoked {
         return Err(op.invalid("a membership cannot be reinstated as revoked"));
     }
-    let row = sqlx::query(concat!(
+    let query = sqlx::query(concat!(
         "UPDATE memberships SET phase = $2, revoked_at = NULL, updated_at = $3 WHERE id = $1 RETURNING ",
         columns!()
     ))
     .bind(id)
     .bind(phase.as_str())
-    .bind(time::encode(now))
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(|e| op.error("reinstate", e))?;
-    row.as_ref().map(decode).transpose()?.ok_or_else(|| op.not_found())
+    .bind(time::encode(now));
+    fetch::existing(conn, query, &op, "reinstate", decode).await
 }
 
 /// Mark membership `id` as derived from tenant link `link_id` (`spec.members` of a TenantLink).
@@ -379,14 +303,11 @@ pub async fn mark_derived(conn: &mut Conn, id: &str, link_id: &str, now: Timesta
 
 /// The live (not revoked) memberships derived from tenant link `link_id`, oldest first.
 pub async fn list_derived(conn: &mut Conn, link_id: &str) -> Result<Vec<Membership>, StoreError> {
-    let rows = sqlx::query(concat!(
+    let query = sqlx::query(concat!(
         "SELECT ",
         columns!(),
         " FROM memberships WHERE tenant_link_id = $1 AND revoked_at IS NULL ORDER BY created_at, id"
     ))
-    .bind(link_id)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(|e| Op::new(TABLE, link_id).error("list derived from link", e))?;
-    rows.iter().map(decode).collect()
+    .bind(link_id);
+    fetch::all(conn, query, &Op::new(TABLE, link_id), "list derived from link", decode).await
 }

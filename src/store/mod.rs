@@ -49,6 +49,10 @@
 //!   tx.commit().await?`. On PostgreSQL a failed statement aborts the transaction: roll
 //!   back after an error rather than carrying on.
 //! * **Errors** are one enum, [`StoreError`], naming table, row and key.
+//! * **One tail per query shape.** A table module writes its SQL and binds; `fetch` runs it,
+//!   names a failure by the module's `Op` and decodes (`by_id!` makes `find`/`get`), and the
+//!   macros `revocable!` (memberships, tenant links) and `lifecycle!` (accounts,
+//!   organizations) generate the phase and lifecycle moves those tables share.
 //! * **Fencing.** A store carries a [`Fence`] (open unless leader election closes it): core
 //!   commits and the dispatcher call [`Store::check_fence`] first, so a leader whose lease may
 //!   have expired writes nothing more ([`fence`]).
@@ -62,6 +66,7 @@ pub mod assets;
 pub mod changes;
 pub mod error;
 pub mod fence;
+mod fetch;
 pub mod footprint;
 pub mod groups;
 pub mod invitations;
@@ -74,6 +79,7 @@ pub mod organizations;
 pub mod outbox;
 pub mod ownership;
 pub mod provider_codes;
+mod revocable;
 pub mod roles;
 pub(crate) mod row;
 pub mod syncs;

@@ -4,9 +4,10 @@ use jiff::Timestamp;
 use sqlx::any::AnyRow;
 
 use super::Conn;
-use super::accounts::{LifecycleState, set_lifecycle};
+use super::accounts::{LifecycleState, lifecycle};
 use super::error::{Op, StoreError};
-use super::ownership::{ManagedTable, OWNER_NAMES, Owner, StoredOwner, owner_binds, owner_keys, release};
+use super::fetch::{self, by_id};
+use super::ownership::{ManagedTable, OWNER_NAMES, Owner, StoredOwner, owner_keys};
 use super::row::Cols;
 use super::time;
 
@@ -74,8 +75,7 @@ pub async fn insert(conn: &mut Conn, new: &NewOrganization, now: Timestamp) -> R
     let refs = [("account_id", new.account_id.as_str())];
     let shown = super::ownership::new_row(new.owner.as_ref());
     let op = Op::new(TABLE, &shown).keys(&keys).refs(&refs);
-    let [oc, on, onm, ou] = owner_binds(new.owner.as_ref());
-    let row = sqlx::query(concat!(
+    let query = sqlx::query(concat!(
         "INSERT INTO organizations (id, account_id, name, service_provider, state, \
          owner_cluster, owner_namespace, owner_name, owner_uid, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8, $9, $9) RETURNING ",
@@ -84,56 +84,29 @@ pub async fn insert(conn: &mut Conn, new: &NewOrganization, now: Timestamp) -> R
     .bind(&id)
     .bind(&new.account_id)
     .bind(&new.name)
-    .bind(new.service_provider)
-    .bind(oc)
-    .bind(on)
-    .bind(onm)
-    .bind(ou)
-    .bind(time::encode(now))
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(|e| op.error("insert", e))?;
-    decode(&row)
+    .bind(new.service_provider);
+    fetch::insert_owned(conn, query, new.owner.as_ref(), now, &op, decode).await
 }
 
-/// The organization with this ID, if any.
-pub async fn find(conn: &mut Conn, id: &str) -> Result<Option<Organization>, StoreError> {
-    let row = sqlx::query(concat!("SELECT ", columns!(), " FROM organizations WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(|e| Op::new(TABLE, id).error("read", e))?;
-    row.as_ref().map(decode).transpose()
-}
-
-/// The organization with this ID, or [`StoreError::NotFound`].
-pub async fn get(conn: &mut Conn, id: &str) -> Result<Organization, StoreError> {
-    find(conn, id).await?.ok_or_else(|| Op::new(TABLE, id).not_found())
-}
+by_id!("organizations", Organization, "organization");
 
 /// The organizations of an account (all states), oldest first.
 pub async fn list_by_account(conn: &mut Conn, account_id: &str) -> Result<Vec<Organization>, StoreError> {
-    let rows = sqlx::query(concat!(
+    let query = sqlx::query(concat!(
         "SELECT ",
         columns!(),
         " FROM organizations WHERE account_id = $1 ORDER BY created_at, id"
     ))
-    .bind(account_id)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(|e| Op::new(TABLE, account_id).error("list by account", e))?;
-    rows.iter().map(decode).collect()
+    .bind(account_id);
+    fetch::all(conn, query, &Op::new(TABLE, account_id), "list by account", decode).await
 }
 
 /// How many organizations of an account are not archived (an account with live
 /// organizations must not be archived).
 pub async fn count_live_by_account(conn: &mut Conn, account_id: &str) -> Result<i64, StoreError> {
-    let row = sqlx::query("SELECT COUNT(*) AS n FROM organizations WHERE account_id = $1 AND state <> 'archived'")
-        .bind(account_id)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(|e| Op::new(TABLE, account_id).error("count by account", e))?;
-    Cols::new(&row, TABLE).int("n")
+    let query = sqlx::query("SELECT COUNT(*) AS n FROM organizations WHERE account_id = $1 AND state <> 'archived'")
+        .bind(account_id);
+    fetch::count(conn, query, &Op::new(TABLE, account_id), "count by account").await
 }
 
 /// Replace the name and provider flag of organization `id`.
@@ -144,7 +117,7 @@ pub async fn update(
     now: Timestamp,
 ) -> Result<Organization, StoreError> {
     let op = Op::new(TABLE, id);
-    let row = sqlx::query(concat!(
+    let query = sqlx::query(concat!(
         "UPDATE organizations SET name = $2, service_provider = $3, updated_at = $4 \
          WHERE id = $1 RETURNING ",
         columns!()
@@ -152,28 +125,17 @@ pub async fn update(
     .bind(id)
     .bind(&update.name)
     .bind(update.service_provider)
-    .bind(time::encode(now))
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(|e| op.error("update", e))?;
-    row.as_ref().map(decode).transpose()?.ok_or_else(|| op.not_found())
+    .bind(time::encode(now));
+    fetch::existing(conn, query, &op, "update", decode).await
 }
 
-/// Close organization `id` (state `archived`). Idempotent.
-pub async fn archive(conn: &mut Conn, id: &str, now: Timestamp) -> Result<Organization, StoreError> {
-    set_lifecycle(conn, ManagedTable::Organizations, id, LifecycleState::Archived, now).await?;
-    get(conn, id).await
-}
-
-/// Bring an archived or orphaned organization back to `active`.
-pub async fn reactivate(conn: &mut Conn, id: &str, now: Timestamp) -> Result<Organization, StoreError> {
-    set_lifecycle(conn, ManagedTable::Organizations, id, LifecycleState::Active, now).await?;
-    get(conn, id).await
-}
-
-/// Leave organization `id` unmanaged: state `orphaned` (unless archived), owner released.
-pub async fn orphan(conn: &mut Conn, id: &str, now: Timestamp) -> Result<Organization, StoreError> {
-    set_lifecycle(conn, ManagedTable::Organizations, id, LifecycleState::Orphaned, now).await?;
-    release(conn, ManagedTable::Organizations, id, now).await?;
-    get(conn, id).await
+lifecycle! {
+    table: ManagedTable::Organizations,
+    row: Organization,
+    /// Close organization `id` (state `archived`). Idempotent.
+    archive;
+    /// Bring an archived or orphaned organization back to `active`.
+    reactivate;
+    /// Leave organization `id` unmanaged: state `orphaned` (unless archived), owner released.
+    orphan;
 }

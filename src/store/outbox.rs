@@ -31,6 +31,7 @@ use sqlx::any::AnyRow;
 
 use super::Conn;
 use super::error::{Op, StoreError};
+use super::fetch::{self, by_id};
 use super::row::{Cols, db_enum};
 use super::time;
 
@@ -287,29 +288,12 @@ pub async fn enqueue(conn: &mut Conn, new: &NewMail, now: Timestamp) -> Result<E
     }
 }
 
-/// The mail with this row ID, if any.
-pub async fn find(conn: &mut Conn, id: &str) -> Result<Option<Mail>, StoreError> {
-    let row = sqlx::query(concat!("SELECT ", columns!(), " FROM mail_outbox WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(|e| Op::new(TABLE, id).error("read", e))?;
-    row.as_ref().map(decode).transpose()
-}
-
-/// The mail with this row ID, or [`StoreError::NotFound`].
-pub async fn get(conn: &mut Conn, id: &str) -> Result<Mail, StoreError> {
-    find(conn, id).await?.ok_or_else(|| Op::new(TABLE, id).not_found())
-}
+by_id!("mail_outbox", Mail, "mail");
 
 /// The mail with this `message_id`, if any.
 pub async fn find_by_message_id(conn: &mut Conn, message_id: &str) -> Result<Option<Mail>, StoreError> {
-    let row = sqlx::query(concat!("SELECT ", columns!(), " FROM mail_outbox WHERE message_id = $1"))
-        .bind(message_id)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(|e| Op::new(TABLE, message_id).error("read", e))?;
-    row.as_ref().map(decode).transpose()
+    let query = sqlx::query(concat!("SELECT ", columns!(), " FROM mail_outbox WHERE message_id = $1")).bind(message_id);
+    fetch::optional(conn, query, &Op::new(TABLE, message_id), "read", decode).await
 }
 
 /// Pending mails due at `now` (claimed or not, of every origin), oldest due first, at most
@@ -410,17 +394,14 @@ pub async fn release(conn: &mut Conn, id: &str, sender: &str) -> Result<bool, St
 
 /// Mails about one row, oldest first.
 pub async fn list_for_related(conn: &mut Conn, table: &str, id: &str) -> Result<Vec<Mail>, StoreError> {
-    let rows = sqlx::query(concat!(
+    let query = sqlx::query(concat!(
         "SELECT ",
         columns!(),
         " FROM mail_outbox WHERE related_table = $1 AND related_id = $2 ORDER BY created_at, id"
     ))
     .bind(table)
-    .bind(id)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(|e| Op::new(TABLE, id).error("list related", e))?;
-    rows.iter().map(decode).collect()
+    .bind(id);
+    fetch::all(conn, query, &Op::new(TABLE, id), "list related", decode).await
 }
 
 /// How many mails wait for delivery (the outbox depth metric).
@@ -436,7 +417,7 @@ pub async fn pending_count(conn: &mut Conn) -> Result<i64, StoreError> {
 /// (nothing written) when `sender` holds no claim on a pending mail of that ID, e.g. its lease
 /// ran out and another sender claimed it.
 pub async fn mark_sent(conn: &mut Conn, id: &str, sender: &str, now: Timestamp) -> Result<Option<Mail>, StoreError> {
-    let row = sqlx::query(concat!(
+    let query = sqlx::query(concat!(
         "UPDATE mail_outbox SET state = 'sent', body_text = '', body_html = NULL, sent_at = $3, \
          claimed_until = NULL, updated_at = $3 \
          WHERE id = $1 AND claimed_by = $2 AND claimed_until IS NOT NULL AND state = 'pending' RETURNING ",
@@ -444,11 +425,8 @@ pub async fn mark_sent(conn: &mut Conn, id: &str, sender: &str, now: Timestamp) 
     ))
     .bind(id)
     .bind(sender)
-    .bind(time::encode(now))
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(|e| Op::new(TABLE, id).error("mark sent", e))?;
-    row.as_ref().map(decode).transpose()
+    .bind(time::encode(now));
+    fetch::optional(conn, query, &Op::new(TABLE, id), "mark sent", decode).await
 }
 
 /// `sender` gives up on the mail it holds: state `dead` with `reason` and `error`, bodies
@@ -463,7 +441,7 @@ pub async fn mark_dead(
     now: Timestamp,
 ) -> Result<Option<Mail>, StoreError> {
     let (attempts, refusals) = attempt.counts();
-    let row = sqlx::query(concat!(
+    let query = sqlx::query(concat!(
         "UPDATE mail_outbox SET state = 'dead', body_text = '', body_html = NULL, dead_reason = $3, \
          last_error = $4, attempts = attempts + $5, refusals = refusals + $6, claimed_until = NULL, \
          updated_at = $7 \
@@ -476,11 +454,8 @@ pub async fn mark_dead(
     .bind(error)
     .bind(attempts)
     .bind(refusals)
-    .bind(time::encode(now))
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(|e| Op::new(TABLE, id).error("mark dead", e))?;
-    row.as_ref().map(decode).transpose()
+    .bind(time::encode(now));
+    fetch::optional(conn, query, &Op::new(TABLE, id), "mark dead", decode).await
 }
 
 /// A delivery attempt by `sender` failed: count it, retry at `next_attempt_at`, end the claim.
@@ -495,7 +470,7 @@ pub async fn mark_failed(
     now: Timestamp,
 ) -> Result<Option<Mail>, StoreError> {
     let (attempts, refusals) = attempt.counts();
-    let row = sqlx::query(concat!(
+    let query = sqlx::query(concat!(
         "UPDATE mail_outbox SET attempts = attempts + $3, refusals = refusals + $4, last_error = $5, \
          next_attempt_at = $6, claimed_until = NULL, updated_at = $7 \
          WHERE id = $1 AND claimed_by = $2 AND claimed_until IS NOT NULL AND state = 'pending' RETURNING ",
@@ -507,11 +482,8 @@ pub async fn mark_failed(
     .bind(refusals)
     .bind(error)
     .bind(time::encode(next_attempt_at))
-    .bind(time::encode(now))
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(|e| Op::new(TABLE, id).error("mark failed", e))?;
-    row.as_ref().map(decode).transpose()
+    .bind(time::encode(now));
+    fetch::optional(conn, query, &Op::new(TABLE, id), "mark failed", decode).await
 }
 
 #[cfg(test)]

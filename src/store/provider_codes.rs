@@ -9,6 +9,7 @@ use sqlx::any::AnyRow;
 
 use super::Conn;
 use super::error::{Op, StoreError};
+use super::fetch::{self, by_id};
 use super::row::Cols;
 use super::time;
 
@@ -108,20 +109,7 @@ pub async fn insert(conn: &mut Conn, new: &NewProviderCode, now: Timestamp) -> R
     decode(&row)
 }
 
-/// The code with this ID, if any.
-pub async fn find(conn: &mut Conn, id: &str) -> Result<Option<ProviderCode>, StoreError> {
-    let row = sqlx::query(concat!("SELECT ", columns!(), " FROM provider_codes WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(|e| Op::new(TABLE, id).error("read", e))?;
-    row.as_ref().map(decode).transpose()
-}
-
-/// The code with this ID, or [`StoreError::NotFound`].
-pub async fn get(conn: &mut Conn, id: &str) -> Result<ProviderCode, StoreError> {
-    find(conn, id).await?.ok_or_else(|| Op::new(TABLE, id).not_found())
-}
+by_id!("provider_codes", ProviderCode, "code");
 
 /// The code with this hash, if any.
 pub async fn find_by_hash(conn: &mut Conn, code_hash: &str) -> Result<Option<ProviderCode>, StoreError> {
@@ -135,32 +123,26 @@ pub async fn find_by_hash(conn: &mut Conn, code_hash: &str) -> Result<Option<Pro
 
 /// Every code an organization issued, newest first.
 pub async fn list_by_organization(conn: &mut Conn, organization_id: &str) -> Result<Vec<ProviderCode>, StoreError> {
-    let rows = sqlx::query(concat!(
+    let query = sqlx::query(concat!(
         "SELECT ",
         columns!(),
         " FROM provider_codes WHERE organization_id = $1 ORDER BY created_at DESC, id"
     ))
-    .bind(organization_id)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(|e| Op::new(TABLE, organization_id).error("list", e))?;
-    rows.iter().map(decode).collect()
+    .bind(organization_id);
+    fetch::all(conn, query, &Op::new(TABLE, organization_id), "list", decode).await
 }
 
 /// The organization's codes neither used nor revoked (expired ones included), newest first:
 /// what withdrawing its codes must revoke.
 pub async fn list_unused(conn: &mut Conn, organization_id: &str) -> Result<Vec<ProviderCode>, StoreError> {
-    let rows = sqlx::query(concat!(
+    let query = sqlx::query(concat!(
         "SELECT ",
         columns!(),
         " FROM provider_codes WHERE organization_id = $1 AND used_at IS NULL AND revoked_at IS NULL \
          ORDER BY created_at DESC, id"
     ))
-    .bind(organization_id)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(|e| Op::new(TABLE, organization_id).error("list", e))?;
-    rows.iter().map(decode).collect()
+    .bind(organization_id);
+    fetch::all(conn, query, &Op::new(TABLE, organization_id), "list", decode).await
 }
 
 /// Revoke every unused code of the organization (expired ones too: it stops being a provider)
@@ -233,18 +215,15 @@ pub async fn redeem(
 /// Revoke code `id` unless it was used. Idempotent.
 pub async fn revoke(conn: &mut Conn, id: &str, now: Timestamp) -> Result<ProviderCode, StoreError> {
     let op = Op::new(TABLE, id);
-    let row = sqlx::query(concat!(
+    let query = sqlx::query(concat!(
         "UPDATE provider_codes SET revoked_at = $2, updated_at = $2 \
          WHERE id = $1 AND revoked_at IS NULL AND used_at IS NULL RETURNING ",
         columns!()
     ))
     .bind(id)
-    .bind(time::encode(now))
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(|e| op.error("revoke", e))?;
-    match row {
-        Some(row) => decode(&row),
+    .bind(time::encode(now));
+    match fetch::optional(conn, query, &op, "revoke", decode).await? {
+        Some(row) => Ok(row),
         None => get(conn, id).await,
     }
 }

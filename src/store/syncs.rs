@@ -5,7 +5,8 @@ use sqlx::any::AnyRow;
 
 use super::Conn;
 use super::error::{Op, StoreError};
-use super::ownership::{OWNER_NAMES, Owner, StoredOwner, owner_binds, owner_keys};
+use super::fetch::{self, by_id};
+use super::ownership::{OWNER_NAMES, Owner, StoredOwner, owner_keys};
 use super::row::{Cols, db_enum};
 use super::time;
 
@@ -96,8 +97,7 @@ pub async fn insert(
     let refs = [("account_id", new.account_id.as_str())];
     let shown = super::ownership::new_row(new.owner.as_ref());
     let op = Op::new(TABLE, &shown).keys(&keys).refs(&refs);
-    let [oc, on, onm, ou] = owner_binds(new.owner.as_ref());
-    let row = sqlx::query(concat!(
+    let query = sqlx::query(concat!(
         "INSERT INTO provisioning_syncs (id, account_id, endpoint, sync_status, owner_cluster, \
          owner_namespace, owner_name, owner_uid, created_at, updated_at) \
          VALUES ($1, $2, $3, 'unsynchronized', $4, $5, $6, $7, $8, $8) RETURNING ",
@@ -105,45 +105,21 @@ pub async fn insert(
     ))
     .bind(&id)
     .bind(&new.account_id)
-    .bind(&new.endpoint)
-    .bind(oc)
-    .bind(on)
-    .bind(onm)
-    .bind(ou)
-    .bind(time::encode(now))
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(|e| op.error("insert", e))?;
-    decode(&row)
+    .bind(&new.endpoint);
+    fetch::insert_owned(conn, query, new.owner.as_ref(), now, &op, decode).await
 }
 
-/// The sync with this ID, if any.
-pub async fn find(conn: &mut Conn, id: &str) -> Result<Option<ProvisioningSync>, StoreError> {
-    let row = sqlx::query(concat!("SELECT ", columns!(), " FROM provisioning_syncs WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(|e| Op::new(TABLE, id).error("read", e))?;
-    row.as_ref().map(decode).transpose()
-}
-
-/// The sync with this ID, or [`StoreError::NotFound`].
-pub async fn get(conn: &mut Conn, id: &str) -> Result<ProvisioningSync, StoreError> {
-    find(conn, id).await?.ok_or_else(|| Op::new(TABLE, id).not_found())
-}
+by_id!("provisioning_syncs", ProvisioningSync, "sync");
 
 /// Every sync of an account (archived too), oldest first.
 pub async fn list_by_account(conn: &mut Conn, account_id: &str) -> Result<Vec<ProvisioningSync>, StoreError> {
-    let rows = sqlx::query(concat!(
+    let query = sqlx::query(concat!(
         "SELECT ",
         columns!(),
         " FROM provisioning_syncs WHERE account_id = $1 ORDER BY created_at, id"
     ))
-    .bind(account_id)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(|e| Op::new(TABLE, account_id).error("list by account", e))?;
-    rows.iter().map(decode).collect()
+    .bind(account_id);
+    fetch::all(conn, query, &Op::new(TABLE, account_id), "list by account", decode).await
 }
 
 /// The newest sync last managed by the object `namespace/name` of `cluster` that no object
@@ -154,7 +130,7 @@ pub async fn find_released(
     namespace: &str,
     name: &str,
 ) -> Result<Option<ProvisioningSync>, StoreError> {
-    let row = sqlx::query(concat!(
+    let query = sqlx::query(concat!(
         "SELECT ",
         columns!(),
         " FROM provisioning_syncs WHERE owner_uid IS NULL AND owner_cluster = $1 AND owner_namespace = $2 \
@@ -162,11 +138,8 @@ pub async fn find_released(
     ))
     .bind(cluster)
     .bind(namespace)
-    .bind(name)
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(|e| Op::new(TABLE, name).error("find released", e))?;
-    row.as_ref().map(decode).transpose()
+    .bind(name);
+    fetch::optional(conn, query, &Op::new(TABLE, name), "find released", decode).await
 }
 
 /// Archive sync `id` and let go of it (`owner_uid` cleared, the names kept as a record), in
@@ -174,51 +147,42 @@ pub async fn find_released(
 /// to adopt this one. Idempotent: the first `archived_at` stays.
 pub async fn retire(conn: &mut Conn, id: &str, now: Timestamp) -> Result<ProvisioningSync, StoreError> {
     let op = Op::new(TABLE, id);
-    let row = sqlx::query(concat!(
+    let query = sqlx::query(concat!(
         "UPDATE provisioning_syncs SET archived_at = COALESCE(archived_at, $2), owner_uid = NULL, \
          updated_at = CASE WHEN archived_at IS NULL OR owner_uid IS NOT NULL THEN $2 ELSE updated_at END \
          WHERE id = $1 RETURNING ",
         columns!()
     ))
     .bind(id)
-    .bind(time::encode(now))
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(|e| op.error("retire", e))?;
-    row.as_ref().map(decode).transpose()?.ok_or_else(|| op.not_found())
+    .bind(time::encode(now));
+    fetch::existing(conn, query, &op, "retire", decode).await
 }
 
 /// Bring archived sync `id` back (`archived_at` cleared). Idempotent.
 pub async fn unarchive(conn: &mut Conn, id: &str, now: Timestamp) -> Result<ProvisioningSync, StoreError> {
     let op = Op::new(TABLE, id);
-    let row = sqlx::query(concat!(
+    let query = sqlx::query(concat!(
         "UPDATE provisioning_syncs SET archived_at = NULL, \
          updated_at = CASE WHEN archived_at IS NULL THEN updated_at ELSE $2 END WHERE id = $1 RETURNING ",
         columns!()
     ))
     .bind(id)
-    .bind(time::encode(now))
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(|e| op.error("unarchive", e))?;
-    row.as_ref().map(decode).transpose()?.ok_or_else(|| op.not_found())
+    .bind(time::encode(now));
+    fetch::existing(conn, query, &op, "unarchive", decode).await
 }
 
 /// The live (not archived) syncs pushing to `endpoint` (trailing `/` ignored), oldest first.
 pub async fn list_live_by_endpoint(conn: &mut Conn, endpoint: &str) -> Result<Vec<ProvisioningSync>, StoreError> {
     let base = endpoint.trim_end_matches('/');
-    let rows = sqlx::query(concat!(
+    let query = sqlx::query(concat!(
         "SELECT ",
         columns!(),
         " FROM provisioning_syncs WHERE archived_at IS NULL AND (endpoint = $1 OR endpoint = $2) \
          ORDER BY created_at, id"
     ))
     .bind(base)
-    .bind(format!("{base}/"))
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(|e| Op::new(TABLE, base).error("list by endpoint", e))?;
-    rows.iter().map(decode).collect()
+    .bind(format!("{base}/"));
+    fetch::all(conn, query, &Op::new(TABLE, base), "list by endpoint", decode).await
 }
 
 /// Record what a push wrote to the external system (`pushed`, JSON).
@@ -229,17 +193,14 @@ pub async fn record_pushed(
     now: Timestamp,
 ) -> Result<ProvisioningSync, StoreError> {
     let op = Op::new(TABLE, id);
-    let row = sqlx::query(concat!(
+    let query = sqlx::query(concat!(
         "UPDATE provisioning_syncs SET pushed = $2, updated_at = $3 WHERE id = $1 RETURNING ",
         columns!()
     ))
     .bind(id)
     .bind(pushed)
-    .bind(time::encode(now))
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(|e| op.error("record the push of", e))?;
-    row.as_ref().map(decode).transpose()?.ok_or_else(|| op.not_found())
+    .bind(time::encode(now));
+    fetch::existing(conn, query, &op, "record the push of", decode).await
 }
 
 /// Point sync `id` at another endpoint; its status goes back to `unsynchronized` and the
@@ -252,7 +213,7 @@ pub async fn update_endpoint(
     now: Timestamp,
 ) -> Result<ProvisioningSync, StoreError> {
     let op = Op::new(TABLE, id);
-    let row = sqlx::query(concat!(
+    let query = sqlx::query(concat!(
         "UPDATE provisioning_syncs SET \
          sync_status = CASE WHEN endpoint = $2 THEN sync_status ELSE 'unsynchronized' END, \
          pushed = CASE WHEN endpoint = $2 THEN pushed ELSE NULL END, \
@@ -262,11 +223,8 @@ pub async fn update_endpoint(
     ))
     .bind(id)
     .bind(endpoint)
-    .bind(time::encode(now))
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(|e| op.error("update", e))?;
-    row.as_ref().map(decode).transpose()?.ok_or_else(|| op.not_found())
+    .bind(time::encode(now));
+    fetch::existing(conn, query, &op, "update", decode).await
 }
 
 /// Store the result of a sync run finished at `now`.
@@ -303,16 +261,13 @@ pub async fn record_sync(
 /// Archive sync `id`. Idempotent: the first `archived_at` stays.
 pub async fn archive(conn: &mut Conn, id: &str, now: Timestamp) -> Result<ProvisioningSync, StoreError> {
     let op = Op::new(TABLE, id);
-    let row = sqlx::query(concat!(
+    let query = sqlx::query(concat!(
         "UPDATE provisioning_syncs SET archived_at = COALESCE(archived_at, $2), \
          updated_at = CASE WHEN archived_at IS NULL THEN $2 ELSE updated_at END \
          WHERE id = $1 RETURNING ",
         columns!()
     ))
     .bind(id)
-    .bind(time::encode(now))
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(|e| op.error("archive", e))?;
-    row.as_ref().map(decode).transpose()?.ok_or_else(|| op.not_found())
+    .bind(time::encode(now));
+    fetch::existing(conn, query, &op, "archive", decode).await
 }

@@ -10,7 +10,9 @@ use sqlx::any::AnyRow;
 
 use super::Conn;
 use super::error::{Op, StoreError};
-use super::ownership::{OWNER_NAMES, Owner, StoredOwner, owner_binds, owner_keys};
+use super::fetch::{self, by_id};
+use super::ownership::{OWNER_NAMES, Owner, StoredOwner, owner_keys};
+use super::revocable::revocable;
 use super::row::{Cols, db_enum, enum_list_text, list_text};
 use super::time;
 
@@ -140,8 +142,7 @@ pub async fn insert(conn: &mut Conn, new: &NewTenantLink, now: Timestamp) -> Res
     let shown = super::ownership::new_row(new.owner.as_ref());
     let op = Op::new(TABLE, &shown).keys(&keys).refs(&refs);
     let t = &new.terms;
-    let [oc, on, onm, ou] = owner_binds(new.owner.as_ref());
-    let row = sqlx::query(concat!(
+    let query = sqlx::query(concat!(
         "INSERT INTO tenant_links (id, provider_organization_id, tenant_organization_id, mode, \
          partner_role, admin_email, granted_roles, sharing_scope, phase, owner_cluster, \
          owner_namespace, owner_name, owner_uid, created_at, updated_at) \
@@ -156,52 +157,28 @@ pub async fn insert(conn: &mut Conn, new: &NewTenantLink, now: Timestamp) -> Res
     .bind(t.partner_role.map(PartnerRole::as_str))
     .bind(t.admin_email.as_deref())
     .bind(list_text(&t.granted_roles))
-    .bind(enum_list_text(&t.sharing_scope))
-    .bind(oc)
-    .bind(on)
-    .bind(onm)
-    .bind(ou)
-    .bind(time::encode(now))
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(|e| op.error("insert", e))?;
-    decode(&row)
+    .bind(enum_list_text(&t.sharing_scope));
+    fetch::insert_owned(conn, query, new.owner.as_ref(), now, &op, decode).await
 }
 
-/// The link with this ID, if any.
-pub async fn find(conn: &mut Conn, id: &str) -> Result<Option<TenantLink>, StoreError> {
-    let row = sqlx::query(concat!("SELECT ", columns!(), " FROM tenant_links WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(|e| Op::new(TABLE, id).error("read", e))?;
-    row.as_ref().map(decode).transpose()
-}
-
-/// The link with this ID, or [`StoreError::NotFound`].
-pub async fn get(conn: &mut Conn, id: &str) -> Result<TenantLink, StoreError> {
-    find(conn, id).await?.ok_or_else(|| Op::new(TABLE, id).not_found())
-}
+by_id!("tenant_links", TenantLink, "link");
 
 /// Every link where the organization is provider or tenant (all phases), oldest first.
 pub async fn list_by_organization(conn: &mut Conn, organization_id: &str) -> Result<Vec<TenantLink>, StoreError> {
-    let rows = sqlx::query(concat!(
+    let query = sqlx::query(concat!(
         "SELECT ",
         columns!(),
         " FROM tenant_links WHERE provider_organization_id = $1 OR tenant_organization_id = $1 \
          ORDER BY created_at, id"
     ))
-    .bind(organization_id)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(|e| Op::new(TABLE, organization_id).error("list by organization", e))?;
-    rows.iter().map(decode).collect()
+    .bind(organization_id);
+    fetch::all(conn, query, &Op::new(TABLE, organization_id), "list by organization", decode).await
 }
 
 /// Replace the terms (partner role, admin e-mail, granted roles, sharing) of link `id`.
 pub async fn update(conn: &mut Conn, id: &str, terms: &LinkTerms, now: Timestamp) -> Result<TenantLink, StoreError> {
     let op = Op::new(TABLE, id);
-    let row = sqlx::query(concat!(
+    let query = sqlx::query(concat!(
         "UPDATE tenant_links SET partner_role = $2, admin_email = $3, granted_roles = $4, \
          sharing_scope = $5, updated_at = $6 WHERE id = $1 RETURNING ",
         columns!()
@@ -211,60 +188,18 @@ pub async fn update(conn: &mut Conn, id: &str, terms: &LinkTerms, now: Timestamp
     .bind(terms.admin_email.as_deref())
     .bind(list_text(&terms.granted_roles))
     .bind(enum_list_text(&terms.sharing_scope))
-    .bind(time::encode(now))
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(|e| op.error("update", e))?;
-    row.as_ref().map(decode).transpose()?.ok_or_else(|| op.not_found())
+    .bind(time::encode(now));
+    fetch::existing(conn, query, &op, "update", decode).await
 }
 
-/// Move link `id` to `phase`. `Active` records `accepted_at` the first time; `Revoked`
-/// revokes. A revoked link stays revoked.
-pub async fn set_phase(
-    conn: &mut Conn,
-    id: &str,
+revocable! {
+    table: "tenant_links",
+    row: TenantLink,
     phase: TenantLinkPhase,
-    now: Timestamp,
-) -> Result<TenantLink, StoreError> {
-    if phase == TenantLinkPhase::Revoked {
-        return revoke(conn, id, now).await;
-    }
-    let op = Op::new(TABLE, id);
-    let row = sqlx::query(concat!(
-        "UPDATE tenant_links SET phase = $2, \
-         accepted_at = CASE WHEN $2 = 'active' THEN COALESCE(accepted_at, $3) ELSE accepted_at END, \
-         updated_at = CASE WHEN phase = $2 THEN updated_at ELSE $3 END \
-         WHERE id = $1 AND revoked_at IS NULL RETURNING ",
-        columns!()
-    ))
-    .bind(id)
-    .bind(phase.as_str())
-    .bind(time::encode(now))
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(|e| op.error("set phase of", e))?;
-    match row {
-        Some(row) => decode(&row),
-        None => {
-            get(conn, id).await?;
-            Err(op.invalid(format!("is revoked; it cannot become {phase}")))
-        }
-    }
-}
-
-/// Revoke link `id` (phase `revoked`, `revoked_at`). Idempotent.
-pub async fn revoke(conn: &mut Conn, id: &str, now: Timestamp) -> Result<TenantLink, StoreError> {
-    let op = Op::new(TABLE, id);
-    let row = sqlx::query(concat!(
-        "UPDATE tenant_links SET phase = 'revoked', revoked_at = COALESCE(revoked_at, $2), \
-         updated_at = CASE WHEN revoked_at IS NULL THEN $2 ELSE updated_at END \
-         WHERE id = $1 RETURNING ",
-        columns!()
-    ))
-    .bind(id)
-    .bind(time::encode(now))
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(|e| op.error("revoke", e))?;
-    row.as_ref().map(decode).transpose()?.ok_or_else(|| op.not_found())
+    also: "accepted_at = CASE WHEN $2 = 'active' THEN COALESCE(accepted_at, $3) ELSE accepted_at END, ",
+    /// Move link `id` to `phase`. `Active` records `accepted_at` the first time; `Revoked`
+    /// revokes. A revoked link stays revoked.
+    set_phase;
+    /// Revoke link `id` (phase `revoked`, `revoked_at`). Idempotent.
+    revoke;
 }

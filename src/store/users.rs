@@ -9,6 +9,7 @@ use sqlx::any::AnyRow;
 
 use super::Conn;
 use super::error::{Op, StoreError};
+use super::fetch::{self, by_id};
 use super::row::Cols;
 use super::time;
 
@@ -83,7 +84,7 @@ pub async fn insert(conn: &mut Conn, new: &NewUser, now: Timestamp) -> Result<Us
     if normalized.is_empty() {
         return Err(op.invalid("the e-mail address is empty"));
     }
-    let row = sqlx::query(concat!(
+    let query = sqlx::query(concat!(
         "INSERT INTO users (id, email, email_normalized, display_name, phone, has_login, \
          created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING ",
         columns!()
@@ -94,43 +95,24 @@ pub async fn insert(conn: &mut Conn, new: &NewUser, now: Timestamp) -> Result<Us
     .bind(new.display_name.as_deref())
     .bind(new.phone.as_deref())
     .bind(new.has_login)
-    .bind(time::encode(now))
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(|e| op.error("insert", e))?;
-    decode(&row)
+    .bind(time::encode(now));
+    fetch::one(conn, query, &op, "insert", decode).await
 }
 
-/// The user with this ID, if any.
-pub async fn find(conn: &mut Conn, id: &str) -> Result<Option<User>, StoreError> {
-    let row = sqlx::query(concat!("SELECT ", columns!(), " FROM users WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(|e| Op::new(TABLE, id).error("read", e))?;
-    row.as_ref().map(decode).transpose()
-}
-
-/// The user with this ID, or [`StoreError::NotFound`].
-pub async fn get(conn: &mut Conn, id: &str) -> Result<User, StoreError> {
-    find(conn, id).await?.ok_or_else(|| Op::new(TABLE, id).not_found())
-}
+by_id!("users", User, "user");
 
 /// The user with this e-mail address in any letter case, if any.
 pub async fn find_by_email(conn: &mut Conn, email: &str) -> Result<Option<User>, StoreError> {
     let normalized = normalize_email(email);
-    let row = sqlx::query(concat!("SELECT ", columns!(), " FROM users WHERE email_normalized = $1"))
-        .bind(&normalized)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(|e| Op::new(TABLE, &normalized).error("read by e-mail", e))?;
-    row.as_ref().map(decode).transpose()
+    let query =
+        sqlx::query(concat!("SELECT ", columns!(), " FROM users WHERE email_normalized = $1")).bind(&normalized);
+    fetch::optional(conn, query, &Op::new(TABLE, &normalized), "read by e-mail", decode).await
 }
 
 /// Replace the display name, phone and login flag of user `id`.
 pub async fn update(conn: &mut Conn, id: &str, update: &UserUpdate, now: Timestamp) -> Result<User, StoreError> {
     let op = Op::new(TABLE, id);
-    let row = sqlx::query(concat!(
+    let query = sqlx::query(concat!(
         "UPDATE users SET display_name = $2, phone = $3, has_login = $4, updated_at = $5 \
          WHERE id = $1 RETURNING ",
         columns!()
@@ -139,11 +121,8 @@ pub async fn update(conn: &mut Conn, id: &str, update: &UserUpdate, now: Timesta
     .bind(update.display_name.as_deref())
     .bind(update.phone.as_deref())
     .bind(update.has_login)
-    .bind(time::encode(now))
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(|e| op.error("update", e))?;
-    row.as_ref().map(decode).transpose()?.ok_or_else(|| op.not_found())
+    .bind(time::encode(now));
+    fetch::existing(conn, query, &op, "update", decode).await
 }
 
 /// Mark user `id` archived (it keeps its e-mail address). Idempotent.
