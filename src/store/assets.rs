@@ -119,26 +119,22 @@ pub enum ActivateOutcome {
 /// code works once even when two redeem it at the same moment.
 pub async fn activate(conn: &mut Conn, code_hash: &str, now: Timestamp) -> Result<ActivateOutcome, StoreError> {
     let op = Op::new(TABLE, "(by activation code)");
-    let row = sqlx::query(concat!(
+    let redeem = sqlx::query(concat!(
         "UPDATE assets SET activated_at = $2, updated_at = $2 \
          WHERE activation_code_hash = $1 AND activated_at IS NULL AND archived_at IS NULL \
          AND (activation_expires_at IS NULL OR activation_expires_at > $2) RETURNING ",
         columns!()
     ))
     .bind(code_hash)
-    .bind(time::encode(now))
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(|e| op.error("activate", e))?;
-    if let Some(row) = row {
-        return Ok(ActivateOutcome::Activated(decode(&row)?));
+    .bind(time::encode(now));
+    if let Some(asset) = fetch::optional(conn, redeem, &op, "activate", decode).await? {
+        return Ok(ActivateOutcome::Activated(asset));
     }
-    let row = sqlx::query(concat!("SELECT ", columns!(), " FROM assets WHERE activation_code_hash = $1"))
-        .bind(code_hash)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(|e| op.error("read", e))?;
-    let Some(asset) = row.as_ref().map(decode).transpose()? else { return Ok(ActivateOutcome::UnknownCode) };
+    let read =
+        sqlx::query(concat!("SELECT ", columns!(), " FROM assets WHERE activation_code_hash = $1")).bind(code_hash);
+    let Some(asset) = fetch::optional(conn, read, &op, "read", decode).await? else {
+        return Ok(ActivateOutcome::UnknownCode);
+    };
     Ok(if asset.activated_at.is_some() {
         ActivateOutcome::AlreadyActivated(asset)
     } else if asset.archived_at.is_some() {

@@ -142,7 +142,18 @@ pub async fn list_unused(conn: &mut Conn, organization_id: &str) -> Result<Vec<P
          ORDER BY created_at DESC, id"
     ))
     .bind(organization_id);
-    fetch::all(conn, query, &Op::new(TABLE, organization_id), "list", decode).await
+    super::fetch::all(conn, query, &Op::new(TABLE, organization_id), "list", decode).await
+}
+
+/// How many of the organization's codes are neither used nor revoked: what an Organization
+/// observes on every reconcile, so a count (on `provider_codes_organization_idx`), not rows.
+pub async fn count_unused(conn: &mut Conn, organization_id: &str) -> Result<i64, StoreError> {
+    let query = sqlx::query(
+        "SELECT COUNT(*) AS n FROM provider_codes \
+         WHERE organization_id = $1 AND used_at IS NULL AND revoked_at IS NULL",
+    )
+    .bind(organization_id);
+    super::fetch::count(conn, query, &Op::new(TABLE, organization_id), "count unused").await
 }
 
 /// Revoke every unused code of the organization (expired ones too: it stops being a provider)

@@ -79,28 +79,22 @@ fn decode(row: &AnyRow) -> Result<Tenant, StoreError> {
 /// The active tenants of provider organization `provider_id`, oldest link first, `limit` from
 /// `offset`.
 pub async fn page(conn: &mut Conn, provider_id: &str, limit: u32, offset: u64) -> Result<Vec<Tenant>, StoreError> {
-    let rows = sqlx::query(TENANTS_SQL)
+    let query = sqlx::query(TENANTS_SQL)
         .bind(provider_id)
         .bind(i64::from(limit))
-        .bind(i64::try_from(offset).unwrap_or(i64::MAX))
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(|e| Op::new(TABLE, provider_id).error("list tenants of", e))?;
-    rows.iter().map(decode).collect()
+        .bind(i64::try_from(offset).unwrap_or(i64::MAX));
+    super::fetch::all(conn, query, &Op::new(TABLE, provider_id), "list tenants of", decode).await
 }
 
 /// How many of its staff provider `provider_id` has placed in its tenants (live derived
 /// memberships of its active links): a total for the Organization's status.
 pub async fn placed_total(conn: &mut Conn, provider_id: &str) -> Result<i64, StoreError> {
-    let row = sqlx::query(
+    let query = sqlx::query(
         "SELECT COUNT(*) AS n FROM memberships m JOIN tenant_links l ON l.id = m.tenant_link_id \
          WHERE l.provider_organization_id = $1 AND l.phase = 'active' AND m.revoked_at IS NULL",
     )
-    .bind(provider_id)
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(|e| Op::new(TABLE, provider_id).error("count staff placed by", e))?;
-    Cols::new(&row, TABLE).int("n")
+    .bind(provider_id);
+    super::fetch::count(conn, query, &Op::new(TABLE, provider_id), "count staff placed by").await
 }
 
 #[cfg(test)]

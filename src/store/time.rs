@@ -57,9 +57,9 @@ mod tests {
 
     #[test]
     fn encoding_is_fixed_width_and_round_trips() {
-        let ts: Timestamp = "2025-03-01T09:30:00.5Z".parse().unwrap();
+        let ts: Timestamp = "2025-03-01T09:30:00.5Z".parse().expect("timestamp");
         assert_eq!(encode(ts), "2025-03-01T09:30:00.500000Z");
-        let ts: Timestamp = "2025-03-01T10:30:00.123456789+01:00".parse().unwrap();
+        let ts: Timestamp = "2025-03-01T10:30:00.123456789+01:00".parse().expect("timestamp");
         assert_eq!(encode(ts), "2025-03-01T09:30:00.123456Z");
         assert_eq!(decode(&encode(truncate(ts))).unwrap(), truncate(ts));
         let n = now();
@@ -69,16 +69,16 @@ mod tests {
 
     #[test]
     fn shown_is_whole_seconds_utc() {
-        let ts: Timestamp = "2025-03-01T10:30:00.999999+01:00".parse().unwrap();
+        let ts: Timestamp = "2025-03-01T10:30:00.999999+01:00".parse().expect("timestamp");
         assert_eq!(shown(ts), "2025-03-01T09:30:00Z");
-        assert_eq!(shown("2025-03-01T09:30:00Z".parse().unwrap()), "2025-03-01T09:30:00Z");
+        assert_eq!(shown("2025-03-01T09:30:00Z".parse().expect("timestamp")), "2025-03-01T09:30:00Z");
     }
 
     #[test]
     fn text_order_is_time_order() {
-        let a: Timestamp = "2025-03-01T09:30:00Z".parse().unwrap();
-        let b: Timestamp = "2025-03-01T09:30:00.000001Z".parse().unwrap();
-        let c: Timestamp = "2025-12-01T00:00:00Z".parse().unwrap();
+        let a: Timestamp = "2025-03-01T09:30:00Z".parse().expect("timestamp");
+        let b: Timestamp = "2025-03-01T09:30:00.000001Z".parse().expect("timestamp");
+        let c: Timestamp = "2025-12-01T00:00:00Z".parse().expect("timestamp");
         assert!(encode(a) < encode(b) && encode(b) < encode(c));
     }
 

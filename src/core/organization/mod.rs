@@ -152,7 +152,7 @@ pub async fn observe(conn: &mut Conn, desired: &DesiredOrganization) -> Result<O
         if !deleting {
             observed.roles = roles::list(conn, &id).await?;
             observed.groups = groups::list(conn, &id).await?;
-            observed.unused_codes = u64::try_from(provider_codes::list_unused(conn, &id).await?.len()).unwrap_or(0);
+            observed.unused_codes = u64::try_from(provider_codes::count_unused(conn, &id).await?).unwrap_or(0);
         }
     }
     Ok(observed)
