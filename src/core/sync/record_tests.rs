@@ -234,6 +234,31 @@ fn an_import_of_another_account_a_missing_record_or_beside_an_own_record_is_refu
 }
 
 #[test]
+fn observe_only_never_creates_or_releases_a_record() {
+    let mut d = desired(&[]);
+    d.flags.observe_only = true;
+    let nothing = Record::Hold(SyncHold::NothingToObserve);
+    // A live owner's archived record, and a record of another account: nothing to compare.
+    let stale = ProvisioningSync {
+        owner: owned_by("c1", "team-a", "sync", Some("u0")),
+        archived_at: Some(now()),
+        ..record_row()
+    };
+    assert_eq!(record(&d, &found(Some(stale))), nothing);
+    let other = ProvisioningSync { account_id: "acct-other".into(), ..record_row() };
+    assert_eq!(record(&d, &found(Some(other))), nothing);
+}
+
+#[test]
+fn an_own_record_of_another_account_named_by_external_id_is_let_go_of() {
+    let mut d = desired(&[]);
+    d.flags.external_id = Some("psync-1".into());
+    let other = ProvisioningSync { account_id: "acct-other".into(), ..record_row() };
+    let observed = ObservedSync { external: Some(other.clone()), ..found(Some(other)) };
+    assert_eq!(record(&d, &observed), create(Some("psync-1")), "the object named another Account before");
+}
+
+#[test]
 fn deletion_touches_only_a_record_this_object_owns() {
     let mut d = desired(&[]);
     d.deleting = true;
