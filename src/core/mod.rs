@@ -57,6 +57,8 @@ pub mod tokens;
 
 #[cfg(test)]
 mod fixtures;
+#[cfg(test)]
+mod ownership_matrix;
 
 pub use conditions::{READY, RECONCILING, STALLED, SYNCED, error_conditions, paused_conditions, set_condition};
 pub use error::{CoreError, InvitationError};
