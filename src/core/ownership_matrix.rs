@@ -1,6 +1,7 @@
 //! The ownership matrix, run against every kind that writes only the database: one list of
 //! cases, one driver per kind, each case through the core engine on SQLite (a file and
-//! `sqlite::memory:`), the way `store::testkit` runs one list of checks on every backend.
+//! `sqlite::memory:`, below) and PostgreSQL (`tests/it/store_pg.rs`), the way
+//! `store::testkit` runs one list of checks on every backend.
 //!
 //! ```text
 //! case (create, re-adopt, orphan, re-create, import, observe-only, other namespaces)
@@ -11,6 +12,8 @@
 //! turns that into its kind's desired state with one fixed spec, so every kind answers the
 //! same questions. The parents every kind may reference (Account `acme`, Organization `eng`
 //! in `billing` and in `sales`, a partner organization with an administrator) exist first.
+//!
+//! Public only so the integration-test crate can reach it; not part of the API.
 
 use std::future::Future;
 
@@ -33,7 +36,7 @@ const OTHER_NAMESPACE: &str = "sales";
 
 /// An object as a case sees it: who it is, its annotations, and whether it is being deleted.
 #[derive(Debug, Clone)]
-struct Object {
+pub struct Object {
     owner: Owner,
     flags: Flags,
     deleting: Option<DeletionPolicy>,
@@ -72,7 +75,7 @@ impl Object {
 }
 
 /// One kind: its table and how an [`Object`] becomes its desired state.
-trait Driver {
+pub trait Driver {
     const TABLE: ManagedTable;
 
     /// Whether an object re-created under a released row's name finds that row. TenantLink's
@@ -86,10 +89,11 @@ trait Driver {
         object: &Object,
         now: Timestamp,
     ) -> impl Future<Output = Result<Outcome, CoreError>>;
+}
 
-    async fn reconcile(store: &Store, object: &Object, now: Timestamp) -> Outcome {
-        Self::try_reconcile(store, object, now).await.expect("reconciles")
-    }
+/// [`Driver::try_reconcile`], which must succeed.
+async fn reconcile<D: Driver>(store: &Store, object: &Object, now: Timestamp) -> Outcome {
+    D::try_reconcile(store, object, now).await.expect("reconciles")
 }
 
 /// `object`'s intent: `(owner, deleting, flags)`, as every kind's `new` wants it.
@@ -97,7 +101,7 @@ fn parts(object: &Object) -> (Owner, bool, Flags) {
     (object.owner.clone(), object.deleting.is_some(), object.flags.clone())
 }
 
-struct AccountKind;
+pub struct AccountKind;
 
 impl Driver for AccountKind {
     const TABLE: ManagedTable = ManagedTable::Accounts;
@@ -111,7 +115,7 @@ impl Driver for AccountKind {
     }
 }
 
-struct OrganizationKind;
+pub struct OrganizationKind;
 
 impl Driver for OrganizationKind {
     const TABLE: ManagedTable = ManagedTable::Organizations;
@@ -125,7 +129,7 @@ impl Driver for OrganizationKind {
     }
 }
 
-struct MembershipKind;
+pub struct MembershipKind;
 
 impl Driver for MembershipKind {
     const TABLE: ManagedTable = ManagedTable::Memberships;
@@ -141,7 +145,7 @@ impl Driver for MembershipKind {
     }
 }
 
-struct TenantLinkKind;
+pub struct TenantLinkKind;
 
 impl Driver for TenantLinkKind {
     const TABLE: ManagedTable = ManagedTable::TenantLinks;
@@ -163,7 +167,7 @@ impl Driver for TenantLinkKind {
 
 /// The parents: Account `acme` and Organization `eng` in both namespaces, and the partner
 /// organization `partner` in `billing` with `admin@partner.example` as its administrator.
-async fn parents(store: &Store) {
+pub async fn parents(store: &Store) {
     for namespace in [NAMESPACE, OTHER_NAMESPACE] {
         let at =
             |name: &str| Owner { namespace: namespace.to_owned(), ..owner(name, &format!("uid-{namespace}-{name}")) };
@@ -206,14 +210,14 @@ async fn rows<D: Driver>(store: &Store) -> i64 {
 
 /// `object` reconciled once, which creates its row; the row's ID.
 async fn created<D: Driver>(store: &Store, object: &Object) -> String {
-    let out = D::reconcile(store, object, now()).await;
+    let out = reconcile::<D>(store, object, now()).await;
     assert_eq!(out.action, Action::Created, "{out:?}");
     out.id.expect("the created row's ID")
 }
 
 /// What `object` did, as `(action, row ID)`.
 async fn did<D: Driver>(store: &Store, object: &Object) -> (Action, Option<String>) {
-    let out = D::reconcile(store, object, now()).await;
+    let out = reconcile::<D>(store, object, now()).await;
     (out.action, out.id)
 }
 
@@ -233,7 +237,7 @@ async fn offer<D: Driver>(store: &Store, id: &str, namespace: &str) {
 }
 
 /// A new object owns the row it creates, and a second pass changes nothing.
-async fn create_owns_the_row<D: Driver>(store: &Store) {
+pub async fn create_owns_the_row<D: Driver>(store: &Store) {
     let subject = Object::new("subject", UID);
     let id = created::<D>(store, &subject).await;
     assert_eq!(owner_of::<D>(store, &id).await, Some(stored(&subject.owner, true)));
@@ -242,7 +246,7 @@ async fn create_owns_the_row<D: Driver>(store: &Store) {
 
 /// The same name with a new UID while the row is live (a lost status, a restored cluster)
 /// takes the row back as it is: no duplicate.
-async fn a_lost_status_adopts_the_live_row<D: Driver>(store: &Store) {
+pub async fn a_lost_status_adopts_the_live_row<D: Driver>(store: &Store) {
     let id = created::<D>(store, &Object::new("subject", UID)).await;
     let before = rows::<D>(store).await;
     let restored = Object::new("subject", "uid-restored");
@@ -252,7 +256,7 @@ async fn a_lost_status_adopts_the_live_row<D: Driver>(store: &Store) {
 }
 
 /// `deletionPolicy: Orphan` lets go of the row and keeps it; deleting again finds nothing.
-async fn orphan_on_delete_keeps_the_row<D: Driver>(store: &Store) {
+pub async fn orphan_on_delete_keeps_the_row<D: Driver>(store: &Store) {
     let subject = Object::new("subject", UID);
     let id = created::<D>(store, &subject).await;
     let orphan = subject.deleting(DeletionPolicy::Orphan);
@@ -263,7 +267,7 @@ async fn orphan_on_delete_keeps_the_row<D: Driver>(store: &Store) {
 
 /// An object re-created with a new UID takes over the row its predecessor let go of only
 /// with the adopt annotation; without it nothing is written.
-async fn a_recreated_object_adopts_only_when_asked<D: Driver>(store: &Store) {
+pub async fn a_recreated_object_adopts_only_when_asked<D: Driver>(store: &Store) {
     let first = Object::new("subject", UID);
     let id = created::<D>(store, &first).await;
     assert_eq!(did::<D>(store, &first.deleting(DeletionPolicy::Orphan)).await.0, Action::Orphaned);
@@ -283,11 +287,11 @@ async fn a_recreated_object_adopts_only_when_asked<D: Driver>(store: &Store) {
 
 /// The external-id annotation imports a platform row only once the platform offered it to
 /// this namespace; an offer to another namespace is not one to this.
-async fn import_takes_an_offered_platform_row<D: Driver>(store: &Store) {
+pub async fn import_takes_an_offered_platform_row<D: Driver>(store: &Store) {
     let id = created::<D>(store, &Object::new("seed", "uid-seed")).await;
     disown::<D>(store, &id).await;
     let importer = Object::new("subject", UID).importing(&id);
-    let refused = D::reconcile(store, &importer, now()).await;
+    let refused = reconcile::<D>(store, &importer, now()).await;
     assert_eq!((refused.action, refused.reason), (Action::Conflict, "NotOffered"), "{refused:?}");
     offer::<D>(store, &id, OTHER_NAMESPACE).await;
     assert_eq!(did::<D>(store, &importer).await.0, Action::Conflict, "offered to another namespace");
@@ -299,7 +303,7 @@ async fn import_takes_an_offered_platform_row<D: Driver>(store: &Store) {
 }
 
 /// A row an object of this namespace let go of is imported without an offer.
-async fn import_takes_a_row_this_namespace_released<D: Driver>(store: &Store) {
+pub async fn import_takes_a_row_this_namespace_released<D: Driver>(store: &Store) {
     let seed = Object::new("seed", "uid-seed");
     let id = created::<D>(store, &seed).await;
     assert_eq!(did::<D>(store, &seed.deleting(DeletionPolicy::Orphan)).await.0, Action::Orphaned);
@@ -309,10 +313,10 @@ async fn import_takes_a_row_this_namespace_released<D: Driver>(store: &Store) {
 }
 
 /// Observe-only creates nothing, corrects nothing, and on deletion only lets go.
-async fn observe_only_writes_nothing<D: Driver>(store: &Store) {
+pub async fn observe_only_writes_nothing<D: Driver>(store: &Store) {
     let watcher = Object::new("subject", UID).observing();
     let before = rows::<D>(store).await;
-    let missing = D::reconcile(store, &watcher, now()).await;
+    let missing = reconcile::<D>(store, &watcher, now()).await;
     assert_eq!((missing.action, missing.reason), (Action::NotFound, "NotFound"), "{missing:?}");
     assert_eq!(rows::<D>(store).await, before, "nothing created");
     let id = created::<D>(store, &Object::new("subject", UID)).await;
@@ -323,7 +327,7 @@ async fn observe_only_writes_nothing<D: Driver>(store: &Store) {
 
 /// A row an object of another namespace owns is never taken, not even with the adopt and
 /// external-id annotations together.
-async fn another_namespace_never_takes_an_owned_row<D: Driver>(store: &Store) {
+pub async fn another_namespace_never_takes_an_owned_row<D: Driver>(store: &Store) {
     let theirs = Object::new("subject", UID);
     let id = created::<D>(store, &theirs).await;
     let raider = Object::new("subject", "uid-raider").across().adopting().importing(&id);
@@ -333,7 +337,7 @@ async fn another_namespace_never_takes_an_owned_row<D: Driver>(store: &Store) {
 
 /// A row another namespace let go of is not imported: only one this namespace released, or
 /// one the platform offered to it.
-async fn another_namespace_never_imports_a_released_row<D: Driver>(store: &Store) {
+pub async fn another_namespace_never_imports_a_released_row<D: Driver>(store: &Store) {
     let theirs = Object::new("subject", UID);
     let id = created::<D>(store, &theirs).await;
     assert_eq!(did::<D>(store, &theirs.deleting(DeletionPolicy::Orphan)).await.0, Action::Orphaned);
@@ -342,12 +346,23 @@ async fn another_namespace_never_imports_a_released_row<D: Driver>(store: &Store
     assert_eq!(owner_of::<D>(store, &id).await, Some(stored(&theirs.owner, false)), "still released");
 }
 
-/// One `#[tokio::test]` per case and kind on a fresh database from `$open` (with the parents).
-macro_rules! ownership_matrix {
-    ($open:path; $($kind:ident: $driver:ident),+ $(,)?) => {
+/// Expand to one `#[tokio::test]` per case and kind on a fresh database from `$open`, an
+/// async function returning `Option<impl TestDatabase>` (`None` skips), with the parents.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! ownership_matrix_tests {
+    ($open:path) => {
+        $crate::ownership_matrix_tests!(@kinds $open;
+            account: AccountKind,
+            organization: OrganizationKind,
+            membership: MembershipKind,
+            tenant_link: TenantLinkKind,
+        );
+    };
+    (@kinds $open:path; $($kind:ident: $driver:ident),+ $(,)?) => {
         $(
             mod $kind {
-                ownership_matrix!(@cases $open, $driver;
+                $crate::ownership_matrix_tests!(@cases $open, $driver;
                     create_owns_the_row,
                     a_lost_status_adopts_the_live_row,
                     orphan_on_delete_keeps_the_row,
@@ -365,21 +380,22 @@ macro_rules! ownership_matrix {
         $(
             #[tokio::test]
             async fn $case() {
-                use crate::store::testkit::TestDatabase;
-                let db = $open().await.expect("a database");
-                super::super::parents(db.store()).await;
-                super::super::$case::<super::super::$driver>(db.store()).await;
+                use $crate::core::ownership_matrix as matrix;
+                use $crate::store::testkit::TestDatabase;
+                let Some(db) = $open().await else { return };
+                matrix::parents(db.store()).await;
+                matrix::$case::<matrix::$driver>(db.store()).await;
             }
         )+
     };
 }
 
+#[cfg(test)]
 mod sqlite_memory {
-    ownership_matrix!(crate::store::tests::open_memory;
-        account: AccountKind, organization: OrganizationKind, membership: MembershipKind, tenant_link: TenantLinkKind);
+    crate::ownership_matrix_tests!(crate::store::tests::open_memory);
 }
 
+#[cfg(test)]
 mod sqlite_file {
-    ownership_matrix!(crate::store::tests::open_file;
-        account: AccountKind, organization: OrganizationKind, membership: MembershipKind, tenant_link: TenantLinkKind);
+    crate::ownership_matrix_tests!(crate::store::tests::open_file);
 }
