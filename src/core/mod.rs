@@ -56,8 +56,11 @@ pub mod sync;
 pub mod tenant_link;
 pub mod tokens;
 
-#[cfg(test)]
-mod fixtures;
+// Public only so the integration-test crate can run the matrix on PostgreSQL; not the API.
+#[doc(hidden)]
+pub mod fixtures;
+#[doc(hidden)]
+pub mod ownership_matrix;
 
 pub use conditions::{READY, RECONCILING, STALLED, SYNCED, error_conditions, paused_conditions, set_condition};
 pub use error::{CoreError, InvitationError};
