@@ -15,11 +15,6 @@ pub(crate) async fn commit(store: &Store, tx: Tx) -> Result<(), StoreError> {
     tx.commit().await.map_err(|source| StoreError::Query { what: "commit transaction".to_owned(), source })
 }
 
-/// Whether `owner` is a released owner record of this object's cluster/namespace/name.
-pub(crate) fn released_by(owner: Option<&StoredOwner>, me: &crate::store::Owner) -> bool {
-    owner.is_some_and(|o| !o.is_live() && o.same_object_name(me))
-}
-
 /// The focus of an observation: the row deletion touches (found through the UID), or the row
 /// a sync works on (the external one when the annotation is set).
 pub(crate) fn focus<'a, R>(

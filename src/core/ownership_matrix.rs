@@ -29,7 +29,7 @@ use super::tenant_link::DesiredTenantLink;
 use super::{CoreError, Flags, Outcome, account, engine, membership, organization, tenant_link};
 use crate::api::{DeletionPolicy, MembershipSpec, TenantLinkSpec};
 use crate::mail::MailSettings;
-use crate::store::{ManagedTable, Owner, Store, StoreError, StoredOwner, offers, ownership};
+use crate::store::{ManagedTable, Owner, Store, StoredOwner, offers, ownership};
 
 /// The namespace across the tenant boundary.
 const OTHER_NAMESPACE: &str = "sales";
@@ -77,11 +77,6 @@ impl Object {
 /// One kind: its table and how an [`Object`] becomes its desired state.
 pub trait Driver {
     const TABLE: ManagedTable;
-
-    /// Whether an object re-created under a released row's name finds that row. TenantLink's
-    /// observe does not look a released row up by name yet, so its re-created object inserts
-    /// a second live link and fails on the unique pair; the case asserts that until it does.
-    const FINDS_RELEASED_BY_NAME: bool = true;
 
     /// Reconcile `object` through the engine.
     fn try_reconcile(
@@ -149,7 +144,6 @@ pub struct TenantLinkKind;
 
 impl Driver for TenantLinkKind {
     const TABLE: ManagedTable = ManagedTable::TenantLinks;
-    const FINDS_RELEASED_BY_NAME: bool = false;
 
     async fn try_reconcile(store: &Store, object: &Object, now: Timestamp) -> Result<Outcome, CoreError> {
         let (owner, deleting, flags) = parts(object);
@@ -272,12 +266,6 @@ pub async fn a_recreated_object_adopts_only_when_asked<D: Driver>(store: &Store)
     let id = created::<D>(store, &first).await;
     assert_eq!(did::<D>(store, &first.deleting(DeletionPolicy::Orphan)).await.0, Action::Orphaned);
     let second = Object::new("subject", "uid-second");
-    if !D::FINDS_RELEASED_BY_NAME {
-        let err = D::try_reconcile(store, &second, now()).await.expect_err("a second live row is refused");
-        assert!(matches!(err, CoreError::Store(StoreError::UniqueViolation { .. })), "{err:?}");
-        assert_eq!(owner_of::<D>(store, &id).await, Some(stored(&first.owner, false)), "nothing written");
-        return;
-    }
     assert_eq!(did::<D>(store, &second).await, (Action::AdoptionRequired, Some(id.clone())));
     assert_eq!(owner_of::<D>(store, &id).await, Some(stored(&first.owner, false)), "nothing written");
     let second = second.adopting();

@@ -71,6 +71,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("migrations/postgres/0009_asset_activation.sql"),
         include_str!("migrations/sqlite/0009_asset_activation.sql"),
     ),
+    (
+        11,
+        "released_owner_index",
+        include_str!("migrations/postgres/0011_released_owner_index.sql"),
+        include_str!("migrations/sqlite/0011_released_owner_index.sql"),
+    ),
 ];
 
 /// The versions of every embedded migration, in order.

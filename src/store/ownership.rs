@@ -155,10 +155,34 @@ pub async fn find_by_owner(
     namespace: &str,
     name: &str,
 ) -> Result<Option<OwnedRow>, StoreError> {
+    by_names(conn, table, [cluster, namespace, name], "owner_uid IS NOT NULL", "find by owner").await
+}
+
+/// The row of `table` an object `namespace/name` of `cluster` released last (its UID cleared,
+/// its names kept): what an object re-created under that name finds. A query on the index
+/// `{table}_released_idx`, not a scan.
+pub async fn find_released(
+    conn: &mut Conn,
+    table: ManagedTable,
+    cluster: &str,
+    namespace: &str,
+    name: &str,
+) -> Result<Option<OwnedRow>, StoreError> {
+    let which = "owner_uid IS NULL ORDER BY updated_at DESC, id DESC LIMIT 1";
+    by_names(conn, table, [cluster, namespace, name], which, "find released by owner").await
+}
+
+/// The one row of `table` with these owner names and `which` (a condition, then any order).
+async fn by_names(
+    conn: &mut Conn,
+    table: ManagedTable,
+    [cluster, namespace, name]: [&str; 3],
+    which: &'static str,
+    what: &'static str,
+) -> Result<Option<OwnedRow>, StoreError> {
     let t = table.table();
     let sql = format!(
-        "SELECT {OWNER_COLS} FROM {t} WHERE owner_cluster = $1 AND owner_namespace = $2 \
-         AND owner_name = $3 AND owner_uid IS NOT NULL"
+        "SELECT {OWNER_COLS} FROM {t} WHERE owner_cluster = $1 AND owner_namespace = $2 AND owner_name = $3 AND {which}"
     );
     let key = format!("{cluster}/{namespace}/{name}");
     let row = sqlx::query(AssertSqlSafe(sql))
@@ -167,7 +191,7 @@ pub async fn find_by_owner(
         .bind(name)
         .fetch_optional(&mut *conn)
         .await
-        .map_err(|e| Op::new(t, &key).error("find by owner", e))?;
+        .map_err(|e| Op::new(t, &key).error(what, e))?;
     match row {
         Some(row) => owned_row(&row, t),
         None => Ok(None),

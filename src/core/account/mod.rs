@@ -18,7 +18,7 @@ mod plan_tests;
 
 use jiff::Timestamp;
 
-use super::db::{self, released_by};
+use super::db;
 use super::engine;
 use super::error::CoreError;
 use super::flags::Flags;
@@ -97,7 +97,12 @@ pub async fn observe(conn: &mut Conn, desired: &DesiredAccount) -> Result<Observ
     let row = match owned {
         Some(found) => accounts::find(conn, &found.id).await?,
         None if desired.intent.is_deleting() => None,
-        None => latest_released(conn, me).await?,
+        None => {
+            match ownership::find_released(conn, ManagedTable::Accounts, &me.cluster, &me.namespace, &me.name).await? {
+                Some(found) => accounts::find(conn, &found.id).await?,
+                None => None,
+            }
+        }
     };
     let external = match desired.flags.external_id.as_deref() {
         None => None,
@@ -124,16 +129,6 @@ pub async fn observe(conn: &mut Conn, desired: &DesiredAccount) -> Result<Observ
         }
     }
     Ok(observed)
-}
-
-/// The latest account released by an earlier object of this namespace/name.
-// The store has no lookup of released owners by name yet; this scans the accounts.
-async fn latest_released(conn: &mut Conn, me: &Owner) -> Result<Option<Account>, CoreError> {
-    Ok(accounts::list(conn)
-        .await?
-        .into_iter()
-        .filter(|a| released_by(a.owner.as_ref(), me))
-        .max_by_key(|a| a.updated_at))
 }
 
 /// Observe, plan and apply one Account object; the plan's writes happen in one transaction.

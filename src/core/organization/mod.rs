@@ -24,7 +24,7 @@ mod plan_tests;
 
 use jiff::Timestamp;
 
-use super::db::{self, released_by};
+use super::db;
 use super::error::CoreError;
 use super::flags::Flags;
 use super::outcome::{Action, Children, Outcome};
@@ -128,12 +128,15 @@ pub async fn observe(conn: &mut Conn, desired: &DesiredOrganization) -> Result<O
     let row = match (owned, &account) {
         (Some(found), _) => organizations::find(conn, &found.id).await?,
         (None, _) if deleting => None,
-        // The store has no lookup of released owners by name yet; the account's list serves.
-        (None, Some(account)) => organizations::list_by_account(conn, &account.id)
-            .await?
-            .into_iter()
-            .filter(|o| released_by(o.owner.as_ref(), me))
-            .max_by_key(|o| o.updated_at),
+        // The row an earlier object of this name released, if it belongs to the same account.
+        (None, Some(account)) => {
+            match ownership::find_released(conn, ManagedTable::Organizations, &me.cluster, &me.namespace, &me.name)
+                .await?
+            {
+                Some(found) => organizations::find(conn, &found.id).await?.filter(|o| o.account_id == account.id),
+                None => None,
+            }
+        }
         (None, None) => None,
     };
     let external = match desired.flags.external_id.as_deref() {

@@ -364,3 +364,33 @@ async fn an_expired_partner_invitation_is_re_sent_within_the_daily_limit() {
     assert_eq!(run(&store, &resent(&d, "4"), next_day).await.action, Action::Updated);
     assert_eq!(mails(&store).await.len(), 4);
 }
+
+#[tokio::test]
+async fn a_link_re_created_after_orphan_is_told_to_adopt_and_after_delete_starts_anew() {
+    let store = memory_store().await;
+    let (_, prov, _) = orgs(&store).await;
+    let code = issue(&store, &prov).await;
+    let first = run(&store, &code_link("eng", "appoint", Some(&code), ""), now()).await;
+    let link_id = first.id.expect("id");
+    let mut orphan = code_link("eng", "appoint", None, "");
+    orphan.intent = Intent::Deleting(DeletionPolicy::Orphan);
+    assert_eq!(run(&store, &orphan, now()).await.action, Action::Orphaned);
+    // The same name, a new UID: the still-active link is found by name (not a second insert
+    // failing on the organizations' pair).
+    let mut again = code_link("eng", "appoint", None, "");
+    again.owner.uid = "uid-appoint-2".to_owned();
+    let told = run(&store, &again, now()).await;
+    assert_eq!((told.action, told.id.as_deref()), (Action::AdoptionRequired, Some(link_id.as_str())), "{told:?}");
+    again.flags.adopt = true;
+    assert_eq!(run(&store, &again, now()).await.action, Action::Adopted);
+    // Deleted (revoked) instead: that link is history, and the name makes a new one.
+    let mut gone = again.clone();
+    gone.intent = Intent::Deleting(DeletionPolicy::Delete);
+    assert_eq!(run(&store, &gone, now()).await.action, Action::Archived);
+    let code = issue(&store, &prov).await;
+    let mut fresh = code_link("eng", "appoint", Some(&code), "");
+    fresh.owner.uid = "uid-appoint-3".to_owned();
+    let made = run(&store, &fresh, now()).await;
+    assert_eq!(made.action, Action::Created, "{made:?}");
+    assert_ne!(made.id.as_deref(), Some(link_id.as_str()));
+}

@@ -24,6 +24,16 @@ pub async fn observe(conn: &mut Conn, desired: &DesiredTenantLink) -> Result<Obs
     };
     if let Some(found) = owned {
         observed.row = tenant_links::find(conn, &found.id).await?;
+    } else if !desired.intent.is_deleting()
+        && let Some(found) =
+            ownership::find_released(conn, ManagedTable::TenantLinks, &me.cluster, &me.namespace, &me.name).await?
+    {
+        // A link an earlier object of this name let go of (Orphan) still stands between the
+        // two organizations: the re-created object adopts it or is told to; an ended link
+        // (revoked, rejected, expired) is history, and a new one is made.
+        observed.row = tenant_links::find(conn, &found.id)
+            .await?
+            .filter(|l| matches!(l.phase, TenantLinkPhase::Pending | TenantLinkPhase::Active));
     }
     if let Some(id) = desired.flags.external_id.as_deref() {
         observed.external = tenant_links::find(conn, id).await?;
