@@ -202,6 +202,8 @@ pub struct Outcome {
     /// An Organization's active links (counts, first IDs, staff placed), when a shell looked
     /// them up after the run (local mode; the operator writes them into status itself).
     pub links: Option<Box<crate::api::organization::LinkSummary>>,
+    /// A service provider Organization's `serviceProvider.staff` entries, placed or why not.
+    pub staff: Option<Box<super::organization::staff::StaffFacts>>,
 }
 
 impl Outcome {

@@ -71,6 +71,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("migrations/postgres/0009_asset_activation.sql"),
         include_str!("migrations/sqlite/0009_asset_activation.sql"),
     ),
+    (
+        10,
+        "staff_placement",
+        include_str!("migrations/postgres/0010_staff_placement.sql"),
+        include_str!("migrations/sqlite/0010_staff_placement.sql"),
+    ),
 ];
 
 /// The versions of every embedded migration, in order.

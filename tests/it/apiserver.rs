@@ -97,7 +97,7 @@ async fn kubectl_get_accountops_shows_the_printer_columns() {
         out.stdout
     );
     let short = env.kubectl(["get", "acct,org,mbr,tl,psync", "-o", "name"]).await.ok();
-    assert_eq!(short.stdout.lines().count(), 13, "{}", short.stdout);
+    assert_eq!(short.stdout.lines().count(), 18, "{}", short.stdout);
 }
 
 #[tokio::test]

@@ -98,7 +98,7 @@ fn crds_prints_what_crds_directory_holds() {
 fn validate_accepts_every_example() {
     let out = accountops(&["validate", "-f", "examples/"]);
     assert!(out.status.success(), "examples are valid: {}", stdout(&out));
-    assert!(stdout(&out).contains("13 objects in 14 documents: valid"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("18 objects in 19 documents: valid"), "{}", stdout(&out));
 }
 
 /// Each fixture names the field and message the apiserver and `validate` must both report.
@@ -282,7 +282,7 @@ fn validate_reads_standard_input_and_names_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let ok = accountops_with_stdin(&["validate", "-f", "-"], &examples_stream(), dir.path());
     assert!(ok.status.success(), "{}", stdout(&ok));
-    assert!(stdout(&ok).contains("13 objects in 14 documents: valid"), "{}", stdout(&ok));
+    assert!(stdout(&ok).contains("18 objects in 19 documents: valid"), "{}", stdout(&ok));
 
     let broken = examples_stream().replace("country: PL", "country: XK");
     let out = accountops_with_stdin(&["validate", "-f", "-", "-f", "examples/00-accounts.yaml"], &broken, &repo(""));

@@ -134,7 +134,7 @@ fn the_examples_appoint_the_provider_with_a_code_issued_in_the_run() {
     let again = ws.run("apply", &[]);
     let shown = text(&again.stdout);
     assert_eq!(again.status.code(), Some(0), "{shown}");
-    assert!(shown.contains("\nNo changes: 11 objects unchanged.\n"), "{shown}");
+    assert!(shown.contains("\nNo changes: 16 objects unchanged.\n"), "{shown}");
     assert!(!shown.contains("provider code issued"), "the link exists; no code is needed: {shown}");
     assert_eq!(table_row(&shown, "TenantLink", &format!("default/{LINK}"))[3..], ["Unchanged", "True", "Active"]);
     assert_eq!(
@@ -222,7 +222,7 @@ fn a_partner_invitation_is_mailed_accepted_and_then_active() {
     assert_eq!(applied["mail"]["delivered"], 1, "{applied:#}");
     let mail = mail_to(&ws, "admin@logistics-partner.example.com");
     let token = token_in(&mail);
-    assert_eq!(mails(&ws).len(), 4, "three membership invitations and this one");
+    assert_eq!(mails(&ws).len(), 6, "five membership invitations and this one");
 
     let accept = accept(&ws, &token);
     let said = text(&accept.stdout);
@@ -239,7 +239,7 @@ fn a_partner_invitation_is_mailed_accepted_and_then_active() {
     let again = ws.run("apply", &[]);
     let shown = text(&again.stdout);
     assert_eq!(again.status.code(), Some(0), "{shown}");
-    assert!(shown.contains("No changes: 13 objects unchanged."), "{shown}");
+    assert!(shown.contains("No changes: 18 objects unchanged."), "{shown}");
     assert!(!shown.contains("waiting"), "{shown}");
 }
 
@@ -313,5 +313,5 @@ fn pruning_revokes_a_removed_link_before_its_organization_goes() {
     let again = ws.run("apply", &["--prune"]);
     let shown = text(&again.stdout);
     assert_eq!(again.status.code(), Some(0), "{shown}");
-    assert!(shown.contains("No changes: 6 objects unchanged."), "{shown}");
+    assert!(shown.contains("No changes: 11 objects unchanged."), "{shown}");
 }

@@ -45,6 +45,7 @@ fn in_sync() -> ObservedOrganization {
         groups: vec![group("org-1", "oncall", Some("Paged at night")), group("org-1", "staff", None)],
         memberships: 0,
         unused_codes: 0,
+        staff: None,
     }
 }
 
