@@ -108,7 +108,7 @@ fn the_examples_invite_by_mail_once_and_a_token_activates_once() {
     for name in ["ewa-kaminska-contact", "acme-finance"] {
         assert_eq!(table_row(&shown, "Membership", &format!("default/{name}"))[3..], ["Created", "True", "Active"]);
     }
-    assert!(shown.contains("Mail: 3 delivered to ./mailbox."), "{shown}");
+    assert!(shown.contains("Mail: 5 delivered to ./mailbox."), "{shown}");
 
     assert_eq!(mails(&ws).len(), 5, "one mail per invitation, none for contacts");
     let jan = mail_to(&ws, "jan.nowak@acme.example.pl");
@@ -166,7 +166,7 @@ fn plan_matches_apply_for_role_changes_and_a_resend_replaces_the_token() {
     assert!(shown.contains("~ Membership default/zofia-wroblewska (update) mbr-"), "{shown}");
     assert!(shown.contains("    roles: \"[\\\"Engineer\\\"]\" → \"[\\\"Engineer\\\",\\\"Billing\\\"]\"\n"), "{shown}");
     assert!(shown.contains("    invitation: \"open\" → \"re-sent (pl, 72h)\"\n"), "{shown}");
-    assert!(shown.contains("Plan: 1 to update, 10 unchanged."), "{shown}");
+    assert!(shown.contains("Plan: 1 to update, 15 unchanged."), "{shown}");
 
     let (plan, (ok, applied)) = ws.plan_then_apply(&[]);
     assert!(ok, "{applied:#}");

@@ -105,7 +105,9 @@ fn the_examples_appoint_the_provider_with_a_code_issued_in_the_run() {
     assert!(ok, "exit 0 although the partner invitation waits: {applied:#}");
     assert_eq!(action_of(&plan, "TenantLink", LINK), "Created");
     assert_eq!(action_of(&plan, "TenantLink", PARTNER), "Waiting");
-    assert_eq!(plan["providerCodesIssued"], serde_json::json!(["default/northwind-msp"]), "{plan:#}");
+    // One code per link that redeems one: ACME Engineering's and Fabrikam's (35-new-tenant.yaml).
+    let issued = serde_json::json!(["default/northwind-msp", "default/northwind-msp"]);
+    assert_eq!(plan["providerCodesIssued"], issued, "{plan:#}");
     assert_eq!(applied["providerCodesIssued"], plan["providerCodesIssued"]);
 
     let link = object(&applied, "TenantLink", LINK);
@@ -126,10 +128,10 @@ fn the_examples_appoint_the_provider_with_a_code_issued_in_the_run() {
         &engineering.id,
     );
     assert_eq!(in_engineering, 2);
-    // One code, used by the link; only its hash is stored, and it is printed nowhere.
+    // One code per link (ACME's and Fabrikam's), each used; only hashes are stored, printed nowhere.
     let northwind = org_named(&orgs, "northwind-msp");
     let codes = "SELECT COUNT(*) FROM provider_codes WHERE organization_id = $1 AND used_at IS NOT NULL";
-    assert_eq!(scalar(&ws.url(), codes, &northwind.id), 1);
+    assert_eq!(scalar(&ws.url(), codes, &northwind.id), 2);
 
     let again = ws.run("apply", &[]);
     let shown = text(&again.stdout);
@@ -143,7 +145,7 @@ fn the_examples_appoint_the_provider_with_a_code_issued_in_the_run() {
     );
     assert!(shown.contains("1 waiting for something outside this run (1 PartnerNotFound)"), "{shown}");
     let all = "SELECT COUNT(*) FROM provider_codes WHERE organization_id = $1";
-    assert_eq!(scalar(&ws.url(), all, &northwind.id), 1, "no code issued for nothing");
+    assert_eq!(scalar(&ws.url(), all, &northwind.id), 2, "no code issued for nothing");
     assert_eq!(staff(&ws.url(), LINK), 2);
 }
 

@@ -121,21 +121,24 @@ impl OrganizationPlanned {
     }
 }
 
-/// The staff plan that goes with `plan`: the entries while the row is in place and current,
-/// every placement revoked when it is archived, nothing otherwise (a hold changes nothing).
+/// The staff plan that goes with `plan`: the entries while the row is in place and current
+/// (a new row has no members yet, so each entry waits), every placement revoked when it is
+/// archived, nothing otherwise (a hold or an orphaned row changes no placement).
 pub fn plan_staff(
     desired: &DesiredOrganization,
     plan: &OrganizationPlan,
     observed: &ObservedOrganization,
 ) -> staff::StaffPlan {
-    let Some(seen) = &observed.staff else { return staff::StaffPlan::default() };
-    match (plan, desired.intent.spec()) {
-        (Plan::Archive { .. }, _) => staff::StaffPlan::revoke_all(seen),
-        (Plan::NoOp { .. } | Plan::Update { .. } | Plan::Adopt { .. } | Plan::Import { .. }, Some(spec)) => {
-            let provider = spec.service_provider.as_ref();
-            let entries = provider.map_or(&[][..], |p| p.staff.as_slice());
-            staff::plan(entries, provider.is_some_and(|p| p.enabled), seen)
+    let provider = desired.intent.spec().and_then(|spec| spec.service_provider.as_ref());
+    let entries = provider.map_or(&[][..], |p| p.staff.as_slice());
+    let enabled = provider.is_some_and(|p| p.enabled);
+    match (plan, &observed.staff) {
+        (Plan::Archive { .. }, Some(seen)) => staff::StaffPlan::revoke_all(seen),
+        (Plan::NoOp { .. } | Plan::Update { .. } | Plan::Adopt { .. } | Plan::Import { .. }, Some(seen)) => {
+            staff::plan(entries, enabled, seen)
         }
+        // A new organization has no members yet: every entry waits, and says why.
+        (Plan::Create { .. }, _) => staff::plan(entries, enabled, &staff::ObservedStaff::default()),
         _ => staff::StaffPlan::default(),
     }
 }

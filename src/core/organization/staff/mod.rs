@@ -73,8 +73,6 @@ pub struct Placed {
 /// What the database holds for an Organization's staff.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ObservedStaff {
-    /// Our organization's ID (the provider).
-    pub organization_id: String,
     /// Links where we are the provider, Active and not revoked.
     pub links: Vec<TenantLink>,
     /// The live roles of each tenant named by an entry with an Active link.

@@ -14,7 +14,7 @@ pub async fn observe(
     organization_id: &str,
     entries: &[StaffSpec],
 ) -> Result<ObservedStaff, CoreError> {
-    let mut observed = ObservedStaff { organization_id: organization_id.to_owned(), ..ObservedStaff::default() };
+    let mut observed = ObservedStaff::default();
     let ours: Vec<_> = tenant_links::list_by_organization(conn, organization_id)
         .await?
         .into_iter()

@@ -70,7 +70,7 @@ fn decide(enabled: bool, entry: &StaffSpec, tenant: &str, person: Option<&Person
     }
     let member = person.and_then(|p| p.provider_membership.as_ref()).filter(|m| m.phase == MembershipPhase::Active);
     let (Some(person), Some(_), Some(user)) = (person, member, person.and_then(|p| p.user.as_ref())) else {
-        let m = format!("{email} is not an active member of organization {}", o.organization_id);
+        let m = format!("{email} is not an active member of this organization");
         return Decision::Refused(StaffReason::NotProviderMember, m);
     };
     let Some(link) = o.links.iter().find(|l| l.tenant_organization_id == tenant) else {

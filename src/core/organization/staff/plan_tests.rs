@@ -77,7 +77,6 @@ fn staff_member(email: &str, tenant: &str) -> Person {
 /// One Active link to the tenant, which has the role `Auditor` and grants it; `ann` is ours.
 fn observed() -> ObservedStaff {
     ObservedStaff {
-        organization_id: US.to_owned(),
         links: vec![link(TENANT, &["Auditor"])],
         tenant_roles: vec![(TENANT.to_owned(), vec![role(TENANT, "Auditor", &[]), role(TENANT, "Finance", &[])])],
         people: vec![staff_member("ann@msp.example", TENANT)],
