@@ -25,7 +25,7 @@ async fn crds_are_established() {
 async fn every_example_passes_server_side_dry_run() {
     let Some(env) = harness::test_env().await else { return };
     let out = env.kubectl(["apply", "--dry-run=server", "-f", EXAMPLES]).await.ok();
-    assert_eq!(out.stdout.matches("(server dry run)").count(), 14, "{}", out.stdout);
+    assert_eq!(out.stdout.matches("(server dry run)").count(), 19, "{}", out.stdout);
 }
 
 #[tokio::test]
