@@ -123,7 +123,7 @@ impl OrganizationPlanned {
 
 /// The staff plan that goes with `plan`: the entries while the row is in place and current
 /// (a new row has no members yet, so each entry waits), every placement revoked when it is
-/// archived, nothing otherwise (a hold or an orphaned row changes no placement).
+/// archived, nothing otherwise (a hold, an orphaned row or observe-only changes no placement).
 pub fn plan_staff(
     desired: &DesiredOrganization,
     plan: &OrganizationPlan,
@@ -132,6 +132,10 @@ pub fn plan_staff(
     let provider = desired.intent.spec().and_then(|spec| spec.service_provider.as_ref());
     let entries = provider.map_or(&[][..], |p| p.staff.as_slice());
     let enabled = provider.is_some_and(|p| p.enabled);
+    if desired.flags.observe_only {
+        // Observe-only writes nothing, so it places (and reports) no staff either.
+        return staff::StaffPlan::default();
+    }
     match (plan, &observed.staff) {
         (Plan::Archive { .. }, Some(seen)) => staff::StaffPlan::revoke_all(seen),
         (Plan::NoOp { .. } | Plan::Update { .. } | Plan::Adopt { .. } | Plan::Import { .. }, Some(seen)) => {

@@ -402,4 +402,8 @@ fn staff_are_planned_only_beside_a_current_row_and_revoked_with_an_archived_one(
     let orphan = deleting(&d, DeletionPolicy::Orphan);
     let p = plan(&orphan, &current);
     assert!(plan_staff(&orphan, &p, &current).ops.is_empty());
+    // Observe-only writes no staff.
+    let watching = DesiredOrganization { flags: Flags { observe_only: true, ..Flags::default() }, ..d.clone() };
+    let p = plan(&watching, &current);
+    assert_eq!(plan_staff(&watching, &p, &current), super::staff::StaffPlan::default());
 }
