@@ -226,6 +226,9 @@ impl Outcome {
         if let Some(event) = self.membership.as_ref().and_then(|m| m.event(self)) {
             return Some(event);
         }
+        if let Some(event) = self.staff.as_ref().filter(|_| !spec_changed).and_then(|s| s.event(self.changes.len())) {
+            return Some(event);
+        }
         match self.action {
             Action::Created => normal("Created", format!("created {noun} {id}")),
             Action::Updated if spec_changed => normal("Updated", format!("updated {noun} {id}: {}", fields())),

@@ -278,8 +278,9 @@ fn with_staff(mut outcome: Outcome, staff: &staff::StaffPlan) -> Outcome {
     if outcome.action.is_ready() && !refused.is_empty() {
         outcome.message.push_str(&format!("; staff not placed: {} (see status.staff)", refused.join(", ")));
     }
-    if !staff.facts.entries.is_empty() {
-        outcome.staff = Some(Box::new(staff.facts.clone()));
+    if !staff.facts.entries.is_empty() || staff.writes() {
+        let facts = staff::StaffFacts { written: staff.ops.len(), ..staff.facts.clone() };
+        outcome.staff = Some(Box::new(facts));
     }
     outcome
 }

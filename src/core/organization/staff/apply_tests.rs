@@ -118,6 +118,10 @@ async fn the_provider_places_its_staff_in_a_linked_tenant_and_each_side_keeps_to
     assert_eq!(in_org(&store, "tech@prov.example", &eng).await, None);
     let back = reconcile(&store, &provider(&staff)).await;
     assert_eq!((reasons(&back)[0].2, back.action), (StaffReason::Placed, Action::Updated));
+    // Nothing in the spec moved: news about the staff, not a drift correction.
+    let event = back.event(false).expect("an event");
+    assert_eq!((event.reason, event.warning), ("StaffChanged", false));
+    assert_eq!(first.event(true).map(|e| e.reason), Some("Updated"), "a spec change is an update");
 
     // The provider re-roles sre and removes tech.
     let fewer = [entry("sre@prov.example", &eng, "Consumer")];

@@ -130,9 +130,21 @@ impl StaffEntry {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StaffFacts {
     pub entries: Vec<StaffEntry>,
+    /// Memberships added, re-roled or revoked by this reconcile (its changes' count).
+    pub written: usize,
 }
 
 impl StaffFacts {
+    /// The Event for a reconcile whose only changes were staff placements: they follow the
+    /// tenants' links (a link became Active, or ended), so they are news, not a drift correction.
+    pub fn event(&self, changes: usize) -> Option<crate::core::outcome::Event> {
+        (self.written > 0 && self.written == changes).then(|| crate::core::outcome::Event {
+            reason: "StaffChanged",
+            note: format!("placed, re-roled or removed {} provider staff membership(s) in its tenants", self.written),
+            warning: false,
+        })
+    }
+
     /// Entries that are not placed.
     pub fn refused(&self) -> impl Iterator<Item = &StaffEntry> {
         self.entries.iter().filter(|e| !e.placed())
