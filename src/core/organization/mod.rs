@@ -263,6 +263,9 @@ impl super::engine::Reconcile for DesiredOrganization {
     }
 }
 
+/// How many refused staff entries the `Ready` message names.
+const STAFF_IN_MESSAGE: usize = 5;
+
 /// The staff changes and entries: a row otherwise unchanged is `Updated` by them, and
 /// entries that are not placed are named in the `Ready` message (the row itself is fine).
 fn with_staff(mut outcome: Outcome, staff: &staff::StaffPlan) -> Outcome {
@@ -276,7 +279,13 @@ fn with_staff(mut outcome: Outcome, staff: &staff::StaffPlan) -> Outcome {
         .map(|e| format!("{}@{} ({})", e.email, e.tenant_organization_id, e.reason.as_str()))
         .collect();
     if outcome.action.is_ready() && !refused.is_empty() {
-        outcome.message.push_str(&format!("; staff not placed: {} (see status.staff)", refused.join(", ")));
+        // The first few only: status.staff has every entry, the message stays short.
+        let more = refused.len().saturating_sub(STAFF_IN_MESSAGE);
+        let mut shown = refused.into_iter().take(STAFF_IN_MESSAGE).collect::<Vec<_>>().join(", ");
+        if more > 0 {
+            shown.push_str(&format!(" and {more} more"));
+        }
+        outcome.message.push_str(&format!("; staff not placed: {shown} (see status.staff)"));
     }
     if !staff.facts.entries.is_empty() || staff.writes() {
         let facts = staff::StaffFacts { written: staff.ops.len(), ..staff.facts.clone() };

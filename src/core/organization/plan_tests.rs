@@ -407,3 +407,24 @@ fn staff_are_planned_only_beside_a_current_row_and_revoked_with_an_archived_one(
     let p = plan(&watching, &current);
     assert_eq!(plan_staff(&watching, &p, &current), super::staff::StaffPlan::default());
 }
+
+#[test]
+fn the_ready_message_names_the_first_refused_staff_entries_only() {
+    use super::staff::{StaffEntry, StaffFacts, StaffPlan, StaffReason};
+    let entry = |i: usize| StaffEntry {
+        email: format!("p{i}@msp.example"),
+        tenant_organization_id: "org-t".into(),
+        role: "Builder".into(),
+        reason: StaffReason::NoActiveLink,
+        message: String::new(),
+    };
+    let staff = StaffPlan { ops: Vec::new(), facts: StaffFacts { entries: (0..8).map(entry).collect(), written: 0 } };
+    let out = super::with_staff(crate::core::fixtures::outcome(Action::Unchanged, "Available"), &staff);
+    assert!(
+        out.message.contains("p4@msp.example@org-t (NoActiveLink) and 3 more (see status.staff)"),
+        "{}",
+        out.message
+    );
+    assert!(!out.message.contains("p5@"), "{}", out.message);
+    assert_eq!(out.staff.as_deref().map(|s| s.entries.len()), Some(8), "every entry in the facts");
+}

@@ -14,9 +14,15 @@ pub fn plan(entries: &[StaffSpec], enabled: bool, observed: &ObservedStaff) -> S
     let mut ops = Vec::new();
     let mut facts = StaffFacts::default();
     let mut kept = BTreeSet::new();
+    let mut seen = BTreeSet::new();
     for entry in entries {
         let email = entry.email.as_str();
         let tenant = entry.tenant_organization_id.trim();
+        // The CRD keys entries on (email, tenant); addresses are one user in any letter case,
+        // so a second entry for the same person and tenant (possible in local mode) is ignored.
+        if !seen.insert((email.to_lowercase(), tenant.to_owned())) {
+            continue;
+        }
         let person = observed.people.iter().find(|p| p.email == email && p.tenant_organization_id == tenant);
         let (reason, message) = match decide(enabled, entry, tenant, person, observed) {
             Decision::Refused(reason, message) => (reason, message),

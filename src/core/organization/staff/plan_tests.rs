@@ -253,3 +253,13 @@ fn archiving_revokes_every_placement() {
     assert_eq!(p.ops.len(), 2);
     assert!(p.ops.iter().all(|op| matches!(op, StaffOp::Revoke { .. })));
 }
+
+#[test]
+fn a_second_entry_for_the_same_person_and_tenant_is_ignored() {
+    let p = plan(
+        &[entry("ann@msp.example", TENANT, "Builder"), entry("Ann@MSP.example", TENANT, "Admin")],
+        true,
+        &observed(),
+    );
+    assert_eq!((p.facts.entries.len(), p.ops.len()), (1, 1), "{p:?}");
+}
