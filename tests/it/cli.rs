@@ -364,7 +364,7 @@ fn plan_and_apply_read_manifests_from_standard_input() {
     assert!(apply.status.success(), "{}{}", stdout(&apply), String::from_utf8_lossy(&apply.stderr));
     let report: serde_json::Value = serde_json::from_slice(&apply.stdout).expect("JSON");
     let created = report["objects"].as_array().expect("objects").iter().filter(|o| o["action"] == "Created").count();
-    assert_eq!(created, 11, "{report:#}");
+    assert_eq!(created, 16, "{report:#}");
     // A broken stream is reported as `validate` reports it, and the database is not touched.
     let broken = stream.replace("currency: PLN", "currency: ZLT");
     let out = accountops_with_stdin(&["apply", "-f", "-", "--database", &db], &broken, dir.path());
