@@ -1,7 +1,12 @@
 //! Small database steps the kinds share (ProvisioningSync too): the fenced commit, whether an
-//! import is offered, the row an observation focuses on, and a released owner of this name.
+//! import is offered, the row an observation focuses on, a released owner of this name, and
+//! the ownership and lifecycle writes of Account and Organization.
 
-use crate::store::{Store, StoreError, StoredOwner, Tx};
+use jiff::Timestamp;
+
+use super::plan::Plan;
+use crate::store::accounts::{LifecycleState, set_lifecycle};
+use crate::store::{Conn, ManagedTable, Store, StoreError, StoredOwner, Tx, ownership};
 
 /// Commit, naming the step when it fails. Not once `store`'s fence is closed (a leader whose
 /// lease may have expired): the transaction rolls back and the error is transient.
@@ -43,4 +48,35 @@ pub(crate) async fn offered(
         return Ok(false);
     }
     crate::store::offers::is_offered(conn, table, id, &me.cluster, &me.namespace).await
+}
+
+/// The writes of `plan` that the tables with a lifecycle state (accounts, organizations) make
+/// the same way: a takeover adopts the row; `reactivate` brings it back to `active`; `Delete`
+/// archives it and lets go, so the name is free for a new object and a re-created one must
+/// ask; `Orphan` orphans it and lets go; observe-only deletion only lets go. Inserting and the
+/// kind's own fields are the caller's.
+pub(crate) async fn lifecycle<W>(
+    conn: &mut Conn,
+    table: ManagedTable,
+    plan: &Plan<W>,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    let (id, state) = match plan {
+        Plan::Adopt { id, owner, reactivate, .. } | Plan::Import { id, owner, reactivate, .. } => {
+            ownership::adopt(conn, table, id, owner, now).await?;
+            (id, reactivate.then_some(LifecycleState::Active))
+        }
+        Plan::Update { id, reactivate, .. } => (id, reactivate.then_some(LifecycleState::Active)),
+        Plan::Archive { id } => (id, Some(LifecycleState::Archived)),
+        Plan::Orphan { id } => (id, Some(LifecycleState::Orphaned)),
+        Plan::Release { id } => (id, None),
+        Plan::Create { .. } | Plan::NoOp { .. } | Plan::Gone | Plan::Hold(_) => return Ok(()),
+    };
+    if let Some(state) = state {
+        set_lifecycle(conn, table, id, state, now).await?;
+    }
+    if matches!(plan, Plan::Archive { .. } | Plan::Orphan { .. } | Plan::Release { .. }) {
+        ownership::release(conn, table, id, now).await?;
+    }
+    Ok(())
 }

@@ -3,7 +3,7 @@
 pub use super::invitation::InvitationError;
 use crate::store::StoreError;
 
-/// Every way [`reconcile`](super::account::reconcile), [`apply`](super::account::apply) and
+/// Every way [`reconcile`](super::account::reconcile), [`apply`](super::membership::apply) and
 /// [`observe`](super::account::observe) fail. Outcomes that need the user (a row owned
 /// elsewhere, adoption not asked for) are not errors: they are plans and outcomes of their own.
 #[derive(Debug, thiserror::Error)]

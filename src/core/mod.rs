@@ -25,8 +25,9 @@
 //! (`engine::Reconcile`: observe, plan, write, outcome). The operator calls
 //! `<kind>::reconcile` (a transaction of its own, opened only when the plan writes); local mode
 //! calls `<kind>::reconcile_in` in its run's transaction, which `accountops plan` rolls back.
-//! ProvisioningSync, which also talks to an external system, has its own reconcile
-//! ([`sync`]). A Membership's or partner TenantLink's apply issues its invitation in the same
+//! ProvisioningSync, which also talks to an external system, goes through the same protocol
+//! with one more step (`engine::ReconcileExternal`: the SCIM call between plan and write,
+//! skipped by `plan`; see [`sync`]). A Membership's or partner TenantLink's apply issues its invitation in the same
 //! transaction ([`invitation`]: token, hash, mail; its state; accept and refuse, for both
 //! kinds); [`tokens`] makes the tokens. No Kubernetes client type appears below the shells: the
 //! desired side is the spec structs and the decoded [`Flags`], the observed side is store rows.
@@ -55,8 +56,11 @@ pub mod sync;
 pub mod tenant_link;
 pub mod tokens;
 
-#[cfg(test)]
-mod fixtures;
+// Public only so the integration-test crate can run the matrix on PostgreSQL; not the API.
+#[doc(hidden)]
+pub mod fixtures;
+#[doc(hidden)]
+pub mod ownership_matrix;
 
 pub use conditions::{READY, RECONCILING, STALLED, SYNCED, error_conditions, paused_conditions, set_condition};
 pub use error::{CoreError, InvitationError};

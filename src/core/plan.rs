@@ -1,6 +1,6 @@
-//! The plan shape and the ownership rules of the kinds that write only the database (Account,
-//! Organization, Membership, TenantLink); ProvisioningSync picks its record with its own claim
-//! (`core::sync::preview`) under the same import grant. Which row an object works on, and
+//! The plan shape and the ownership rules of every kind. Account, Organization, Membership and
+//! TenantLink plan with [`Plan`]; ProvisioningSync routes its record through the same `route`
+//! (`core::sync::record`) and adds its own steps. Which row an object works on, and
 //! whether it may: `route` answers it from the owner columns of the rows the store returned:
 //!
 //! | row found | owner columns | not deleting | deleting |
@@ -534,7 +534,7 @@ fn classify(s: Subject<'_>, r: RowRef<'_>, target: Target, import: bool) -> Rout
 
 /// The import grant, for a row with no live owner: `me` may take it when an object of its
 /// cluster and namespace released it, or the platform offered it (`import_offers`). Every
-/// kind's import follows it, the ProvisioningSync's claim included.
+/// kind's import follows it, ProvisioningSync's included.
 pub(crate) fn import_granted(owner: Option<&StoredOwner>, me: &Owner, offered: bool) -> bool {
     offered || released_here(owner, me)
 }

@@ -83,24 +83,17 @@ pub async fn issue(
     now: Timestamp,
 ) -> Result<(Token, ProviderCode), CoreError> {
     let token = Token::generate()?;
-    let row = store(conn, organization_id, &token, lifetime, now).await?;
+    let row = provider_codes::insert(conn, &code_row(organization_id, &token, lifetime, now), now).await?;
     Ok((token, row))
 }
 
-/// Store `token`'s hash as a code of `organization_id`, valid for `lifetime` from `now`.
-async fn store(
-    conn: &mut Conn,
-    organization_id: &str,
-    token: &Token,
-    lifetime: Duration,
-    now: Timestamp,
-) -> Result<ProviderCode, CoreError> {
-    let new = NewProviderCode {
+/// The row of `token` as a code of `organization_id`, valid for `lifetime` from `now`.
+fn code_row(organization_id: &str, token: &Token, lifetime: Duration, now: Timestamp) -> NewProviderCode {
+    NewProviderCode {
         organization_id: organization_id.to_owned(),
         code_hash: token.hash(),
         expires_at: expiry(now, lifetime),
-    };
-    Ok(provider_codes::insert(conn, &new, now).await?)
+    }
 }
 
 /// Withdraw every open code of the organization and make `token` its one open code: when
@@ -114,7 +107,7 @@ pub async fn replace(
     now: Timestamp,
 ) -> Result<ProviderCode, CoreError> {
     provider_codes::revoke_open(conn, organization_id, now).await?;
-    store(conn, organization_id, token, lifetime, now).await
+    Ok(provider_codes::insert(conn, &code_row(organization_id, token, lifetime, now), now).await?)
 }
 
 /// [`replace`] with a newly generated code.
@@ -124,9 +117,8 @@ pub async fn rotate(
     lifetime: Duration,
     now: Timestamp,
 ) -> Result<(Token, ProviderCode), CoreError> {
-    let token = Token::generate()?;
-    let row = replace(conn, organization_id, &token, lifetime, now).await?;
-    Ok((token, row))
+    provider_codes::revoke_open(conn, organization_id, now).await?;
+    issue(conn, organization_id, lifetime, now).await
 }
 
 #[cfg(test)]

@@ -17,8 +17,9 @@
 //! after pruning: it pushes the account's organizations and members as this run left them (a
 //! pruned member is deprovisioned in the same run; a sync's account is in the set, so it is
 //! never one `--prune` archives). `apply` pushes to
-//! the external system; `plan` does not contact it (see `core::sync::preview`). A
-//! pruned sync's record is archived; the external system is left as it is.
+//! the external system; `plan` runs the same sync without the call (the core's
+//! `reconcile_in_skipping_external`) in a savepoint of the run's transaction. A pruned sync's
+//! record is archived; the external system is left as it is.
 //!
 //! Both commands run the very same walk, so `plan` cannot drift from `apply`: the whole run is
 //! one database transaction, each object in a savepoint of it (`reconcile_in` of its kind: the
@@ -27,10 +28,11 @@
 //! one wrote (an Organization its new Account, a partner invitation the administrator a
 //! Membership of the run made).
 //! - [`Mode::Apply`] commits the transaction (one commit, one fsync, for the whole set), then
-//!   runs the ProvisioningSyncs, which push to their external systems.
-//! - [`Mode::Plan`] previews the ProvisioningSyncs on the transaction (no external system is
-//!   contacted) and rolls it back: nothing is written, and rows the run would create are shown
-//!   without an ID ([`NEW_ID`] where another row names one).
+//!   runs the ProvisioningSyncs, each pushing to its external system and writing in a
+//!   transaction of its own.
+//! - [`Mode::Plan`] runs the ProvisioningSyncs in savepoints of the transaction, skipping only
+//!   the call to the external system, and rolls it back: nothing is written, and rows the run
+//!   would create are shown without an ID ([`NEW_ID`] where another row names one).
 //!
 //! "Pruned" rows are rows live-owned by local mode under this `--cluster-id` (their owner UID
 //! was written by [`desired::owner`]) whose namespace/name has no manifest of that kind. They
@@ -49,7 +51,7 @@ use crate::core::account::{self, DesiredAccount};
 use crate::core::db;
 use crate::core::membership::{self, DesiredMembership};
 use crate::core::organization::{self, DesiredOrganization};
-use crate::core::sync::{self, DesiredSync, credentials, preview};
+use crate::core::sync::{self, DesiredSync, credentials, deletion};
 use crate::core::tenant_link::{self, DesiredTenantLink};
 use crate::core::{Action, CoreError, Flags, Outcome};
 use crate::mail::MailSettings;
@@ -293,24 +295,16 @@ pub async fn run(
     }
 
     // Syncs go last: they push the organizations and members as the run (and --prune) left
-    // them. `apply` commits first (a push takes seconds and its own connections); `plan`
-    // previews them on the transaction, which it then rolls back.
-    let mut tx = walker.tx;
-    let mut sync_run = match mode {
+    // them. `apply` commits first (a push takes seconds and its own connections); `plan` runs
+    // them in the transaction, without the push, and then rolls it back.
+    let on = match mode {
         Mode::Apply => {
-            db::commit(store, tx).await?;
-            SyncRun::Apply { store, mail: &options.mail, guards: Guards::new(options.scim.clone()) }
+            db::commit(store, walker.tx).await?;
+            SyncsOn::Store(store)
         }
-        Mode::Plan => {
-            let created = footprint::created_at(&mut tx, now).await?;
-            for entry in &mut entries {
-                if let Status::Done(outcome) = &mut entry.status {
-                    not_created_yet(outcome, &created);
-                }
-            }
-            SyncRun::Plan { tx }
-        }
+        Mode::Plan => SyncsOn::Walker(walker),
     };
+    let mut sync_run = SyncRun { on, guards: Guards::new(options.scim.clone()), mail: &options.mail };
     for item in &set.provisioning_syncs {
         let status = match desired::flags(item) {
             Err(e) => failed(&e),
@@ -319,8 +313,15 @@ pub async fn run(
         };
         entries.push(entry("ProvisioningSync", item, status));
     }
-    if let SyncRun::Plan { tx } = sync_run {
-        tx.rollback().await.map_err(|source| StoreError::Query { what: "roll back the plan".to_owned(), source })?;
+    if let SyncsOn::Walker(mut walker) = sync_run.on {
+        let created = footprint::created_at(&mut walker.tx, now).await?;
+        for entry in &mut entries {
+            if let Status::Done(outcome) = &mut entry.status {
+                not_created_yet(outcome, &created);
+            }
+        }
+        let rollback = walker.tx.rollback().await;
+        rollback.map_err(|source| StoreError::Query { what: "roll back the plan".to_owned(), source })?;
     }
     entries.extend(set.secrets.iter().map(|s| entry("Secret", s, Status::Input)));
     Ok(Report { mode, entries, unpruned, mail: None, provider_codes })
@@ -354,6 +355,11 @@ fn not_created_yet(outcome: &mut Outcome, created: &HashSet<String>) {
     }
     if let Some(p) = outcome.provisioning.as_deref_mut() {
         none(&mut p.sync_id);
+        for asset in &mut p.assets {
+            if created.contains(&asset.asset_id) {
+                NEW_ID.clone_into(&mut asset.asset_id);
+            }
+        }
     }
 }
 
@@ -440,25 +446,27 @@ impl Walker<'_> {
 
     /// `--prune` of a sync whose manifest is gone: its record is archived.
     async fn pruned_sync(&mut self, owner: &Owner, now: Timestamp) -> Status {
-        self.step(async |conn| preview::prune(conn, owner, now).await).await
+        self.step(async |conn| deletion::prune(conn, owner, now).await).await
     }
 }
 
-/// Where the syncs go: pushed after the run's commit, or previewed in its transaction.
-enum SyncRun<'a> {
-    /// `guards`: one rate budget and circuit breaker per external system for the run.
-    Apply {
-        store: &'a Store,
-        mail: &'a MailSettings,
-        guards: Guards,
-    },
-    Plan {
-        tx: Tx,
-    },
+/// The syncs of a run.
+struct SyncRun<'a> {
+    on: SyncsOn<'a>,
+    /// One rate budget and circuit breaker per external system for the run.
+    guards: Guards,
+    mail: &'a MailSettings,
+}
+
+/// Where the syncs go: pushed after the run's commit, each writing in a transaction of its
+/// own, or run without the push in savepoints of the run's transaction.
+enum SyncsOn<'a> {
+    Store(&'a Store),
+    Walker(Walker<'a>),
 }
 
 impl SyncRun<'_> {
-    /// A ProvisioningSync with its credentials from the set: `apply` pushes, `plan` previews.
+    /// A ProvisioningSync with its credentials from the set: `apply` pushes, `plan` does not.
     async fn provisioning_sync(
         &mut self,
         set: &ManifestSet,
@@ -479,31 +487,30 @@ impl SyncRun<'_> {
             Ok(found) => found,
             Err(e) => return failed(&e),
         };
-        let owner = desired::owner(cluster, &item.namespace, &item.name);
-        let result = match self {
-            SyncRun::Apply { store, mail, guards } => {
-                let wanted = DesiredSync {
-                    owner,
-                    spec: spec.clone(),
-                    deleting: false,
-                    flags,
-                    credentials: creds,
-                    credentials_hash: hash,
-                    ca_pem: syncs::ca_pem(set, item),
-                };
-                sync::reconcile(store, guards, &wanted, mail, now)
-                    .await
-                    .map(|facts| facts.into_outcome(false, resync, now))
-            }
-            SyncRun::Plan { tx } => preview::observe(tx, &owner, spec, &flags).await.map(|observed| {
-                if flags.observe_only {
-                    preview::preview_observe_only(spec, &observed, resync, now)
-                } else {
-                    preview::preview(spec, &observed, resync, now)
-                }
-            }),
+        let wanted = DesiredSync {
+            owner: desired::owner(cluster, &item.namespace, &item.name),
+            spec: spec.clone(),
+            deleting: false,
+            flags,
+            credentials: creds,
+            credentials_hash: hash,
+            ca_pem: syncs::ca_pem(set, item),
         };
-        result.map_or_else(|e| failed(&e), Status::Done)
+        let outcome = |facts: sync::SyncFacts| facts.into_outcome(false, resync, now);
+        let (guards, mail) = (&self.guards, self.mail);
+        match &mut self.on {
+            SyncsOn::Store(store) => match sync::reconcile(store, guards, &wanted, mail, now).await {
+                Ok(facts) => Status::Done(outcome(facts)),
+                Err(e) => failed(&e),
+            },
+            SyncsOn::Walker(walker) => {
+                walker
+                    .step(async |conn| {
+                        sync::reconcile_in_skipping_external(conn, guards, &wanted, mail, now).await.map(outcome)
+                    })
+                    .await
+            }
+        }
     }
 }
 

@@ -29,6 +29,15 @@ pub const INVITATION_DELIVERED: &str = "InvitationDelivered";
 /// At most this many platform IDs are listed in a status; counts carry the rest.
 const LISTED_IDS: usize = 50;
 
+/// What one reconcile of an object is about: the object, whether it is being deleted, its
+/// annotations' flags and the time.
+pub struct Request {
+    pub owner: Owner,
+    pub deleting: bool,
+    pub flags: Flags,
+    pub now: Timestamp,
+}
+
 /// A kind the operator reconciles through the core.
 pub trait Managed:
     Resource<Scope = NamespaceResourceScope, DynamicType = ()>
@@ -54,14 +63,7 @@ pub trait Managed:
     fn deletion_policy(&self) -> DeletionPolicy;
 
     /// Observe, plan and apply through the core (reading what the kind needs from the cluster).
-    fn reconcile(
-        &self,
-        ctx: &Context,
-        owner: Owner,
-        deleting: bool,
-        flags: Flags,
-        now: Timestamp,
-    ) -> impl Future<Output = Result<Outcome, CoreError>> + Send;
+    fn reconcile(&self, ctx: &Context, req: Request) -> impl Future<Output = Result<Outcome, CoreError>> + Send;
 
     /// After a successful reconcile of a live object, outside any transaction: the steps that
     /// talk to Kubernetes (a provider's code Secret) and status fields that need more than the
@@ -124,14 +126,8 @@ impl Managed for Account {
 
     status_accessors!(AccountStatus);
 
-    async fn reconcile(
-        &self,
-        ctx: &Context,
-        owner: Owner,
-        deleting: bool,
-        flags: Flags,
-        now: Timestamp,
-    ) -> Result<Outcome, CoreError> {
+    async fn reconcile(&self, ctx: &Context, req: Request) -> Result<Outcome, CoreError> {
+        let Request { owner, deleting, flags, now } = req;
         let desired = DesiredAccount::new(owner, self.spec.clone(), deleting, flags);
         account::reconcile(&ctx.store, &desired, now).await
     }
@@ -153,14 +149,8 @@ impl Managed for Organization {
 
     status_accessors!(OrganizationStatus);
 
-    async fn reconcile(
-        &self,
-        ctx: &Context,
-        owner: Owner,
-        deleting: bool,
-        flags: Flags,
-        now: Timestamp,
-    ) -> Result<Outcome, CoreError> {
+    async fn reconcile(&self, ctx: &Context, req: Request) -> Result<Outcome, CoreError> {
+        let Request { owner, deleting, flags, now } = req;
         let desired = DesiredOrganization::new(owner, self.spec.clone(), deleting, flags);
         organization::reconcile(&ctx.store, &desired, now).await
     }
@@ -212,14 +202,8 @@ impl Managed for Membership {
 
     status_accessors!(MembershipStatus);
 
-    async fn reconcile(
-        &self,
-        ctx: &Context,
-        owner: Owner,
-        deleting: bool,
-        flags: Flags,
-        now: Timestamp,
-    ) -> Result<Outcome, CoreError> {
+    async fn reconcile(&self, ctx: &Context, req: Request) -> Result<Outcome, CoreError> {
+        let Request { owner, deleting, flags, now } = req;
         let desired = DesiredMembership::new(owner, self.spec.clone(), deleting, flags)
             .with_invitations_per_day(ctx.invitations_per_day);
         membership::reconcile(&ctx.store, &desired, now, &ctx.mail_settings).await
@@ -267,14 +251,8 @@ impl Managed for TenantLink {
 
     status_accessors!(TenantLinkStatus);
 
-    async fn reconcile(
-        &self,
-        ctx: &Context,
-        owner: Owner,
-        deleting: bool,
-        flags: Flags,
-        now: Timestamp,
-    ) -> Result<Outcome, CoreError> {
+    async fn reconcile(&self, ctx: &Context, req: Request) -> Result<Outcome, CoreError> {
+        let Request { owner, deleting, flags, now } = req;
         // The code is read from a Secret in the link's own namespace only.
         let code = match (&self.spec.provider_code, deleting) {
             (Some(pc), false) => {

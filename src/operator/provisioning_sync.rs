@@ -5,11 +5,10 @@
 use jiff::Timestamp;
 
 use super::context::Context;
-use super::kinds::{Managed, merge_own, put_condition, status_accessors};
+use super::kinds::{Managed, Request, merge_own, put_condition, status_accessors};
 use crate::api::{Condition, ConditionStatus, DeletionPolicy, ProvisioningSync, ProvisioningSyncStatus};
 use crate::core::sync::{self, DesiredSync};
-use crate::core::{CoreError, Flags, Kind, Outcome};
-use crate::store::Owner;
+use crate::core::{CoreError, Kind, Outcome};
 
 /// `OrdersExecuted`: False while an executed order is edited (`OrderImmutable`) or
 /// orders wait for the first successful sync (`OrdersPending`), True once every order ran.
@@ -50,14 +49,8 @@ impl Managed for ProvisioningSync {
 
     status_accessors!(ProvisioningSyncStatus);
 
-    async fn reconcile(
-        &self,
-        ctx: &Context,
-        owner: Owner,
-        deleting: bool,
-        flags: Flags,
-        now: Timestamp,
-    ) -> Result<Outcome, CoreError> {
+    async fn reconcile(&self, ctx: &Context, req: Request) -> Result<Outcome, CoreError> {
+        let Request { owner, deleting, flags, now } = req;
         let resync = sync::resync_interval(&self.spec);
         // Credentials and the CA are read from this object's own namespace only, and the
         // credentials only from a Secret that opted in.

@@ -21,7 +21,7 @@ use serde_json::json;
 use tracing::{info, warn};
 
 use super::context::{Context, FINALIZER, MANAGER};
-use super::kinds::Managed;
+use super::kinds::{Managed, Request};
 use crate::core::{CoreError, Event, Flags, Outcome, error_conditions, paused_conditions};
 use crate::store::Owner;
 
@@ -108,7 +108,7 @@ async fn reconcile_inner<K: Managed>(obj: &K, ctx: &Context) -> Result<Action, E
         finalizers.push(FINALIZER.to_owned());
         patch_finalizers(&api, obj, finalizers).await?;
     }
-    match obj.reconcile(ctx, owner, false, flags, now).await {
+    match obj.reconcile(ctx, Request { owner, deleting: false, flags, now }).await {
         Ok(mut outcome) => {
             if wrote(&outcome) {
                 super::wake_mail(&ctx.mail_wake);
@@ -136,7 +136,7 @@ async fn delete<K: Managed>(
         return Ok(Action::await_change());
     }
     let force_orphan = flags.force_orphan;
-    match obj.reconcile(ctx, owner, true, flags, now).await {
+    match obj.reconcile(ctx, Request { owner, deleting: true, flags, now }).await {
         Ok(outcome) if outcome.action.deletion_finished() => {
             if let Some(event) = outcome.event(false) {
                 publish(ctx, obj, &event).await;

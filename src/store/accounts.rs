@@ -7,7 +7,7 @@ use sqlx::any::AnyRow;
 use super::Conn;
 use super::error::{Op, StoreError};
 use super::fetch::{self, by_id};
-use super::ownership::{ManagedTable, OWNER_NAMES, Owner, StoredOwner, owner_keys};
+use super::ownership::{ManagedTable, NewOwned, Owner, StoredOwner, owned_columns};
 use super::row::{Cols, db_enum};
 use super::time;
 
@@ -68,13 +68,10 @@ pub struct Account {
     pub updated_at: Timestamp,
 }
 
-macro_rules! columns {
-    () => {
-        "id, legal_name, street_line1, street_line2, street_line3, city, postal_code, region, \
-         country, tax_id, billing_email, currency, invoice_language, state, archived_at, \
-         owner_cluster, owner_namespace, owner_name, owner_uid, created_at, updated_at"
-    };
-}
+owned_columns!(
+    "id, legal_name, street_line1, street_line2, street_line3, city, postal_code, region, country, \
+     tax_id, billing_email, currency, invoice_language, state, archived_at"
+);
 
 fn decode(row: &AnyRow) -> Result<Account, StoreError> {
     let c = Cols::new(row, TABLE);
@@ -134,11 +131,9 @@ fn bind_details<'q>(q: fetch::Query<'q>, op: &Op<'_>, d: &'q AccountDetails) -> 
 
 /// Insert a new account with a generated `acct-` ID.
 pub async fn insert(conn: &mut Conn, new: &NewAccount, now: Timestamp) -> Result<Account, StoreError> {
-    let id = super::new_id("acct");
-    let (uid, names) = owner_keys(new.owner.as_ref());
-    let keys = [("id", id.as_str()), ("owner_uid", uid), (OWNER_NAMES, &names)];
-    let shown = super::ownership::new_row(new.owner.as_ref());
-    let op = Op::new(TABLE, &shown).keys(&keys);
+    let row = NewOwned::new(TABLE, "acct", new.owner.as_ref());
+    let keys = row.keys(&[]);
+    let op = row.op(&keys, &[]);
     let query = sqlx::query(concat!(
         "INSERT INTO accounts (id, legal_name, street_line1, street_line2, street_line3, city, \
          postal_code, region, country, tax_id, billing_email, currency, invoice_language, state, \
@@ -147,7 +142,7 @@ pub async fn insert(conn: &mut Conn, new: &NewAccount, now: Timestamp) -> Result
          $14, $15, $16, $17, $18, $18) RETURNING ",
         columns!()
     ))
-    .bind(&id);
+    .bind(&row.id);
     let query = bind_details(query, &op, &new.details)?;
     fetch::insert_owned(conn, query, new.owner.as_ref(), now, &op, decode).await
 }

@@ -10,7 +10,7 @@ use sqlx::any::AnyRow;
 
 use super::Conn;
 use super::error::{Op, StoreError};
-use super::fetch::{self, by_id};
+use super::fetch::{self, archivable, by_id};
 use super::row::{Cols, db_enum};
 use super::time;
 
@@ -210,16 +210,4 @@ pub async fn record_delivery(
     fetch::existing(conn, query, &op, "record delivery of", decode).await
 }
 
-/// Archive asset `id`. Idempotent: the first `archived_at` stays.
-pub async fn archive(conn: &mut Conn, id: &str, now: Timestamp) -> Result<Asset, StoreError> {
-    let op = Op::new(TABLE, id);
-    let query = sqlx::query(concat!(
-        "UPDATE assets SET archived_at = COALESCE(archived_at, $2), \
-         updated_at = CASE WHEN archived_at IS NULL THEN $2 ELSE updated_at END \
-         WHERE id = $1 RETURNING ",
-        columns!()
-    ))
-    .bind(id)
-    .bind(time::encode(now));
-    fetch::existing(conn, query, &op, "archive", decode).await
-}
+archivable!("assets", Asset, "asset");

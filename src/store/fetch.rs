@@ -93,3 +93,43 @@ macro_rules! by_id {
     };
 }
 pub(super) use by_id;
+
+/// `pub async fn $name(conn, id, now)` for a table module with `TABLE`, `columns!()` and
+/// `decode`: runs `$sql` (an `UPDATE … WHERE id = $1 … RETURNING columns!()`, `$2` the time)
+/// and returns the row, or [`StoreError::NotFound`].
+macro_rules! update_at {
+    ($(#[$doc:meta])* $name:ident -> $row:ty, $what:literal, $sql:expr) => {
+        $(#[$doc])*
+        pub async fn $name(
+            conn: &mut $crate::store::Conn,
+            id: &str,
+            now: jiff::Timestamp,
+        ) -> Result<$row, $crate::store::error::StoreError> {
+            let query = sqlx::query($sql).bind(id).bind($crate::store::time::encode(now));
+            let op = $crate::store::error::Op::new(TABLE, id);
+            $crate::store::fetch::existing(conn, query, &op, $what, decode).await
+        }
+    };
+}
+pub(super) use update_at;
+
+/// `archive` for a table module with `TABLE`, `columns!()` and `decode` whose rows are retired
+/// by `archived_at` alone: `archivable!("assets", Asset, "asset")`.
+macro_rules! archivable {
+    ($table:literal, $row:ty, $what:literal) => {
+        $crate::store::fetch::update_at!(
+            #[doc = concat!("Archive ", $what, " `id`. Idempotent: the first `archived_at` stays.")]
+            archive -> $row,
+            "archive",
+            concat!(
+                "UPDATE ",
+                $table,
+                " SET archived_at = COALESCE(archived_at, $2), \
+                 updated_at = CASE WHEN archived_at IS NULL THEN $2 ELSE updated_at END \
+                 WHERE id = $1 RETURNING ",
+                columns!()
+            )
+        );
+    };
+}
+pub(super) use archivable;

@@ -8,7 +8,7 @@ use jiff::Timestamp;
 
 use super::Conn;
 use super::error::StoreError;
-use super::named::{Catalog, Named};
+use super::named::{Catalog, Named, Put};
 
 pub const TABLE: &str = "organization_groups";
 
@@ -50,13 +50,13 @@ impl From<Named<Option<String>>> for Group {
 
 /// Insert a group; a second group of the same name is a [`StoreError::UniqueViolation`].
 pub async fn insert(conn: &mut Conn, new: &NewGroup, now: Timestamp) -> Result<Group, StoreError> {
-    GROUPS.insert(conn, &new.organization_id, &new.name, &new.description, now).await.map(Group::from)
+    GROUPS.put(conn, Put::Insert, &new.organization_id, &new.name, &new.description, now).await.map(Group::from)
 }
 
 /// Make the group `name` of an organization exist, live, with this description.
 /// `updated_at` moves only when something changed.
 pub async fn upsert(conn: &mut Conn, new: &NewGroup, now: Timestamp) -> Result<Group, StoreError> {
-    GROUPS.upsert(conn, &new.organization_id, &new.name, &new.description, now).await.map(Group::from)
+    GROUPS.put(conn, Put::Upsert, &new.organization_id, &new.name, &new.description, now).await.map(Group::from)
 }
 
 /// The group `name` of an organization (live or archived), if any.

@@ -22,6 +22,7 @@ use sqlx::any::AnyRow;
 use super::Conn;
 use super::error::{Op, StoreError};
 use super::fetch;
+use super::revocable::single_use;
 use super::row::{Cols, db_enum};
 use super::time;
 
@@ -300,18 +301,10 @@ pub async fn answer(
     })
 }
 
-/// Revoke invitation `id` unless it was accepted. Idempotent.
-pub async fn revoke(conn: &mut Conn, id: &str, now: Timestamp) -> Result<Invitation, StoreError> {
-    let op = Op::new(TABLE, id);
-    let query = sqlx::query(concat!(
-        "UPDATE invitations SET revoked_at = $2, updated_at = $2 \
-         WHERE id = $1 AND revoked_at IS NULL AND accepted_at IS NULL RETURNING ",
-        columns!()
-    ))
-    .bind(id)
-    .bind(time::encode(now));
-    match fetch::optional(conn, query, &op, "revoke", decode).await? {
-        Some(row) => Ok(row),
-        None => get(conn, id).await,
-    }
+single_use! {
+    table: "invitations",
+    row: Invitation,
+    used: "accepted_at",
+    /// Revoke invitation `id` unless it was accepted. Idempotent.
+    revoke;
 }

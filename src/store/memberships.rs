@@ -10,7 +10,7 @@ use sqlx::any::AnyRow;
 use super::Conn;
 use super::error::{Op, StoreError};
 use super::fetch::{self, by_id};
-use super::ownership::{OWNER_NAMES, Owner, StoredOwner, owner_keys};
+use super::ownership::{NewOwned, Owner, StoredOwner, owned_columns};
 use super::revocable::revocable;
 use super::row::{Cols, db_enum, enum_list_text, list_text};
 use super::time;
@@ -90,13 +90,10 @@ pub struct Membership {
     pub updated_at: Timestamp,
 }
 
-macro_rules! columns {
-    () => {
-        "id, user_id, organization_id, account_id, role_names, group_names, notifications, \
-         login, phase, revoked_at, owner_cluster, owner_namespace, owner_name, owner_uid, \
-         created_at, updated_at"
-    };
-}
+owned_columns!(
+    "id, user_id, organization_id, account_id, role_names, group_names, notifications, login, phase, \
+     revoked_at"
+);
 
 fn decode(row: &AnyRow) -> Result<Membership, StoreError> {
     let c = Cols::new(row, TABLE);
@@ -130,30 +127,26 @@ fn decode(row: &AnyRow) -> Result<Membership, StoreError> {
     })
 }
 
+/// Bind the settings, in the order insert and update name them (`role_names` to `login`).
+fn bind_settings<'q>(q: fetch::Query<'q>, s: &MembershipSettings) -> fetch::Query<'q> {
+    q.bind(list_text(&s.roles)).bind(list_text(&s.groups)).bind(enum_list_text(&s.notifications)).bind(s.login)
+}
+
 /// Insert a membership with a generated `mbr-` ID. A second live membership of the same
 /// user in the same organization (or account) is a [`StoreError::UniqueViolation`].
 pub async fn insert(conn: &mut Conn, new: &NewMembership, now: Timestamp) -> Result<Membership, StoreError> {
-    let id = super::new_id("mbr");
+    let row = NewOwned::new(TABLE, "mbr", new.owner.as_ref());
     let (org, acct) = new.scope.columns();
-    let (uid, names) = owner_keys(new.owner.as_ref());
     let org_key = format!("{}, {}", new.user_id, org.unwrap_or(""));
     let acct_key = format!("{}, {}", new.user_id, acct.unwrap_or(""));
-    let keys = [
-        ("id", id.as_str()),
-        ("user_id, organization_id", org_key.as_str()),
-        ("user_id, account_id", acct_key.as_str()),
-        ("owner_uid", uid),
-        (OWNER_NAMES, &names),
-    ];
+    let keys = row.keys(&[("user_id, organization_id", org_key.as_str()), ("user_id, account_id", acct_key.as_str())]);
     let refs =
         [("user_id", new.user_id.as_str()), ("organization_id", org.unwrap_or("")), ("account_id", acct.unwrap_or(""))];
     let refs: Vec<_> = refs.into_iter().filter(|(_, v)| !v.is_empty()).collect();
-    let shown = super::ownership::new_row(new.owner.as_ref());
-    let op = Op::new(TABLE, &shown).keys(&keys).refs(&refs);
+    let op = row.op(&keys, &refs);
     if new.phase == MembershipPhase::Revoked {
         return Err(op.invalid("a new membership cannot start revoked"));
     }
-    let s = &new.settings;
     let query = sqlx::query(concat!(
         "INSERT INTO memberships (id, user_id, organization_id, account_id, role_names, \
          group_names, notifications, login, phase, owner_cluster, owner_namespace, owner_name, \
@@ -161,15 +154,11 @@ pub async fn insert(conn: &mut Conn, new: &NewMembership, now: Timestamp) -> Res
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14) RETURNING ",
         columns!()
     ))
-    .bind(&id)
+    .bind(&row.id)
     .bind(&new.user_id)
     .bind(org)
-    .bind(acct)
-    .bind(list_text(&s.roles))
-    .bind(list_text(&s.groups))
-    .bind(enum_list_text(&s.notifications))
-    .bind(s.login)
-    .bind(new.phase.as_str());
+    .bind(acct);
+    let query = bind_settings(query, &new.settings).bind(new.phase.as_str());
     fetch::insert_owned(conn, query, new.owner.as_ref(), now, &op, decode).await
 }
 
@@ -241,12 +230,8 @@ pub async fn update(
          login = $5, updated_at = $6 WHERE id = $1 RETURNING ",
         columns!()
     ))
-    .bind(id)
-    .bind(list_text(&settings.roles))
-    .bind(list_text(&settings.groups))
-    .bind(enum_list_text(&settings.notifications))
-    .bind(settings.login)
-    .bind(time::encode(now));
+    .bind(id);
+    let query = bind_settings(query, settings).bind(time::encode(now));
     fetch::existing(conn, query, &op, "update", decode).await
 }
 

@@ -50,9 +50,13 @@
 //!   back after an error rather than carrying on.
 //! * **Errors** are one enum, [`StoreError`], naming table, row and key.
 //! * **One tail per query shape.** A table module writes its SQL and binds; `fetch` runs it,
-//!   names a failure by the module's `Op` and decodes (`by_id!` makes `find`/`get`), and the
-//!   macros `revocable!` (memberships, tenant links) and `lifecycle!` (accounts,
-//!   organizations) generate the phase and lifecycle moves those tables share.
+//!   names a failure by the module's `Op` and decodes (`by_id!` makes `find`/`get`,
+//!   `update_at!` a statement on one row at a time, `archivable!` the archive of assets and
+//!   syncs), and the macros `revocable!` (memberships, tenant links), `single_use!`
+//!   (invitations, provider codes) and `lifecycle!` (accounts, organizations) generate the
+//!   phase, revocation and lifecycle moves those tables share. The owned tables end their
+//!   columns with the owner's and the timestamps (`owned_columns!`) and name a row being
+//!   inserted by its owner (`ownership::NewOwned`).
 //! * **Fencing.** A store carries a [`Fence`] (open unless leader election closes it): core
 //!   commits and the dispatcher call [`Store::check_fence`] first, so a leader whose lease may
 //!   have expired writes nothing more ([`fence`]).
@@ -313,4 +317,4 @@ impl Store {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -44,13 +44,13 @@ impl Value for Option<String> {
     }
 }
 
-/// What an insert or upsert binds.
-struct NewRow<'a, V> {
-    id: &'a str,
-    organization_id: &'a str,
-    name: &'a str,
-    value: &'a V,
-    now: Timestamp,
+/// What [`Catalog::put`] does with a row of the same name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Put {
+    /// Insert; a second row of the same name is a [`StoreError::UniqueViolation`].
+    Insert,
+    /// Make the row exist, live, with the value (reviving an archived one).
+    Upsert,
 }
 
 /// A row of either table.
@@ -82,10 +82,12 @@ impl Catalog {
         })
     }
 
-    /// Insert; a second row of the same name is a [`StoreError::UniqueViolation`].
-    pub async fn insert<V: Value>(
+    /// Insert the row `name` with `value` as `put` says; `updated_at` moves only when
+    /// something changed.
+    pub async fn put<V: Value>(
         &self,
         conn: &mut Conn,
+        put: Put,
         organization_id: &str,
         name: &str,
         value: &V,
@@ -97,59 +99,32 @@ impl Catalog {
         let refs = [("organization_id", organization_id)];
         let op = Op::new(self.table, name).keys(&keys).refs(&refs);
         let (t, v) = (self.table, self.value);
+        let (conflict, what) = match put {
+            Put::Insert => (String::new(), "insert"),
+            Put::Upsert => (
+                format!(
+                    " ON CONFLICT (organization_id, name) DO UPDATE SET {v} = excluded.{v}, archived_at = NULL, \
+                     updated_at = CASE WHEN {t}.{v} IS NOT DISTINCT FROM excluded.{v} AND {t}.archived_at IS NULL \
+                     THEN {t}.updated_at ELSE excluded.updated_at END"
+                ),
+                "upsert",
+            ),
+        };
         let sql = format!(
             "INSERT INTO {t} (id, organization_id, name, {v}, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $5) RETURNING {}",
+             VALUES ($1, $2, $3, $4, $5, $5){conflict} RETURNING {}",
             self.columns()
         );
-        let new = NewRow { id: &id, organization_id, name, value, now };
-        self.write(conn, sql, new).await.map_err(|e| op.error("insert", e))?
-    }
-
-    /// Make the row `name` exist, live, with `value` (reviving an archived one); `updated_at`
-    /// moves only when something changed.
-    pub async fn upsert<V: Value>(
-        &self,
-        conn: &mut Conn,
-        organization_id: &str,
-        name: &str,
-        value: &V,
-        now: Timestamp,
-    ) -> Result<Named<V>, StoreError> {
-        let id = super::new_id(self.prefix);
-        let refs = [("organization_id", organization_id)];
-        let op = Op::new(self.table, name).refs(&refs);
-        let (t, v) = (self.table, self.value);
-        let sql = format!(
-            "INSERT INTO {t} (id, organization_id, name, {v}, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $5) \
-             ON CONFLICT (organization_id, name) DO UPDATE SET {v} = excluded.{v}, archived_at = NULL, \
-             updated_at = CASE WHEN {t}.{v} IS NOT DISTINCT FROM excluded.{v} AND {t}.archived_at IS NULL \
-             THEN {t}.updated_at ELSE excluded.updated_at END RETURNING {}",
-            self.columns()
-        );
-        let new = NewRow { id: &id, organization_id, name, value, now };
-        self.write(conn, sql, new).await.map_err(|e| op.error("upsert", e))?
-    }
-
-    /// Run an insert-shaped statement: `$1` ID, `$2` organization, `$3` name, `$4` value,
-    /// `$5` now. The outer error is the database's, for the caller to name; the inner one is
-    /// decoding the row.
-    async fn write<V: Value>(
-        &self,
-        conn: &mut Conn,
-        sql: String,
-        new: NewRow<'_, V>,
-    ) -> Result<Result<Named<V>, StoreError>, sqlx::Error> {
         let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(new.id)
-            .bind(new.organization_id)
-            .bind(new.name)
-            .bind(new.value.encode())
-            .bind(time::encode(new.now))
+            .bind(&id)
+            .bind(organization_id)
+            .bind(name)
+            .bind(value.encode())
+            .bind(time::encode(now))
             .fetch_one(&mut *conn)
-            .await?;
-        Ok(self.decode(&row))
+            .await
+            .map_err(|e| op.error(what, e))?;
+        self.decode(&row)
     }
 
     /// The row `name` of an organization (live or archived), if any.

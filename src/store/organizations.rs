@@ -7,7 +7,7 @@ use super::Conn;
 use super::accounts::{LifecycleState, lifecycle};
 use super::error::{Op, StoreError};
 use super::fetch::{self, by_id};
-use super::ownership::{ManagedTable, OWNER_NAMES, Owner, StoredOwner, owner_keys};
+use super::ownership::{ManagedTable, NewOwned, Owner, StoredOwner, owned_columns};
 use super::row::Cols;
 use super::time;
 
@@ -45,12 +45,7 @@ pub struct Organization {
     pub updated_at: Timestamp,
 }
 
-macro_rules! columns {
-    () => {
-        "id, account_id, name, service_provider, state, archived_at, owner_cluster, \
-         owner_namespace, owner_name, owner_uid, created_at, updated_at"
-    };
-}
+owned_columns!("id, account_id, name, service_provider, state, archived_at");
 
 fn decode(row: &AnyRow) -> Result<Organization, StoreError> {
     let c = Cols::new(row, TABLE);
@@ -69,19 +64,17 @@ fn decode(row: &AnyRow) -> Result<Organization, StoreError> {
 
 /// Insert a new organization with a generated `org-` ID.
 pub async fn insert(conn: &mut Conn, new: &NewOrganization, now: Timestamp) -> Result<Organization, StoreError> {
-    let id = super::new_id("org");
-    let (uid, names) = owner_keys(new.owner.as_ref());
-    let keys = [("id", id.as_str()), ("owner_uid", uid), (OWNER_NAMES, &names)];
+    let row = NewOwned::new(TABLE, "org", new.owner.as_ref());
+    let keys = row.keys(&[]);
     let refs = [("account_id", new.account_id.as_str())];
-    let shown = super::ownership::new_row(new.owner.as_ref());
-    let op = Op::new(TABLE, &shown).keys(&keys).refs(&refs);
+    let op = row.op(&keys, &refs);
     let query = sqlx::query(concat!(
         "INSERT INTO organizations (id, account_id, name, service_provider, state, \
          owner_cluster, owner_namespace, owner_name, owner_uid, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, 'active', $5, $6, $7, $8, $9, $9) RETURNING ",
         columns!()
     ))
-    .bind(&id)
+    .bind(&row.id)
     .bind(&new.account_id)
     .bind(&new.name)
     .bind(new.service_provider);

@@ -122,16 +122,6 @@ impl ManagedTable {
     }
 }
 
-/// How errors name a row being inserted: by the object that owns it, not by the ID made for
-/// this attempt, so a failure that repeats says the same thing each time (a status message
-/// that changed on every attempt would trigger the next one at once).
-pub(crate) fn new_row(owner: Option<&Owner>) -> String {
-    match owner {
-        Some(o) => format!("(new, for {}/{})", o.namespace, o.name),
-        None => "(new)".to_owned(),
-    }
-}
-
 /// A row found through its owner.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OwnedRow {
@@ -310,14 +300,60 @@ fn owned_elsewhere(table: &'static str, id: &str, cur: &StoredOwner, claimant: &
     StoreError::OwnedElsewhere { table, id: id.to_owned(), owner: cur.to_string(), claimant: claimant.to_string() }
 }
 
+/// `columns!()` (what a table module's statements select) for an owned table: its own
+/// columns, then the owner's four and the two timestamps, which every owned table ends with.
+macro_rules! owned_columns {
+    ($own:literal) => {
+        macro_rules! columns {
+            () => {
+                concat!($own, ", owner_cluster, owner_namespace, owner_name, owner_uid, created_at, updated_at")
+            };
+        }
+    };
+}
+pub(super) use owned_columns;
+
 /// The unique key of a live owner's names, as the database names its columns.
 pub(crate) const OWNER_NAMES: &str = "owner_cluster, owner_namespace, owner_name";
 
-/// `(uid, "cluster/namespace/name")` for unique-violation messages.
-pub(crate) fn owner_keys(owner: Option<&Owner>) -> (&str, String) {
-    match owner {
-        Some(o) => (o.uid.as_str(), format!("{}/{}/{}", o.cluster, o.namespace, o.name)),
-        None => ("", String::new()),
+/// A row about to be inserted into an owned table: its new ID, and what errors name it by.
+/// Errors name it by the object that owns it, not by the ID made for this attempt, so a
+/// failure that repeats says the same thing each time (a status message that changed on every
+/// attempt would trigger the next one at once).
+pub(crate) struct NewOwned<'o> {
+    table: &'static str,
+    pub id: String,
+    /// The owner's UID and `cluster/namespace/name`, for unique-violation messages.
+    uid: &'o str,
+    names: String,
+    shown: String,
+}
+
+impl<'o> NewOwned<'o> {
+    /// A new `prefix-…` ID for a row of `table` that `owner` will own.
+    pub fn new(table: &'static str, prefix: &str, owner: Option<&'o Owner>) -> Self {
+        let (uid, names, shown) = match owner {
+            Some(o) => (
+                o.uid.as_str(),
+                format!("{}/{}/{}", o.cluster, o.namespace, o.name),
+                format!("(new, for {}/{})", o.namespace, o.name),
+            ),
+            None => ("", String::new(), "(new)".to_owned()),
+        };
+        NewOwned { table, id: super::new_id(prefix), uid, names, shown }
+    }
+
+    /// The row's unique keys: its ID, the table's own `more`, and the owner's.
+    pub fn keys<'a>(&'a self, more: &[(&'static str, &'a str)]) -> Vec<(&'static str, &'a str)> {
+        let mut keys = vec![("id", self.id.as_str())];
+        keys.extend_from_slice(more);
+        keys.extend([("owner_uid", self.uid), (OWNER_NAMES, self.names.as_str())]);
+        keys
+    }
+
+    /// What the insert names a failure with: these `keys` (from [`NewOwned::keys`]) and `refs`.
+    pub fn op<'a>(&'a self, keys: &'a [(&'static str, &'a str)], refs: &'a [(&'static str, &'a str)]) -> Op<'a> {
+        Op::new(self.table, &self.shown).keys(keys).refs(refs)
     }
 }
 

@@ -10,6 +10,7 @@ use sqlx::any::AnyRow;
 use super::Conn;
 use super::error::{Op, StoreError};
 use super::fetch::{self, by_id};
+use super::revocable::single_use;
 use super::row::Cols;
 use super::time;
 
@@ -223,18 +224,10 @@ pub async fn redeem(
     })
 }
 
-/// Revoke code `id` unless it was used. Idempotent.
-pub async fn revoke(conn: &mut Conn, id: &str, now: Timestamp) -> Result<ProviderCode, StoreError> {
-    let op = Op::new(TABLE, id);
-    let query = sqlx::query(concat!(
-        "UPDATE provider_codes SET revoked_at = $2, updated_at = $2 \
-         WHERE id = $1 AND revoked_at IS NULL AND used_at IS NULL RETURNING ",
-        columns!()
-    ))
-    .bind(id)
-    .bind(time::encode(now));
-    match fetch::optional(conn, query, &op, "revoke", decode).await? {
-        Some(row) => Ok(row),
-        None => get(conn, id).await,
-    }
+single_use! {
+    table: "provider_codes",
+    row: ProviderCode,
+    used: "used_at",
+    /// Revoke code `id` unless it was used. Idempotent.
+    revoke;
 }

@@ -1,6 +1,7 @@
-//! Phase changes of the tables whose rows are revoked rather than deleted (memberships and
-//! tenant links): both keep `phase`, `revoked_at` and `updated_at` the same way, so the two
-//! statements are written once here and generated into each table module.
+//! Revocations written once and generated into each table module: the phase changes of the
+//! tables whose rows are revoked rather than deleted (memberships and tenant links keep
+//! `phase`, `revoked_at` and `updated_at` the same way), and the revocation of a single-use
+//! secret that was not used yet (invitations, provider codes).
 
 /// `set_phase` and `revoke` for a table module with `TABLE`, `columns!()`, `decode` and `get`
 /// whose phase enum has a `Revoked` variant. `also` is extra `SET` text for `set_phase` (empty,
@@ -41,23 +42,38 @@ macro_rules! revocable {
             }
         }
 
-        $(#[$revoke_doc])*
-        pub async fn revoke(
-            conn: &mut $crate::store::Conn,
-            id: &str,
-            now: jiff::Timestamp,
-        ) -> Result<$row, $crate::store::error::StoreError> {
-            let op = $crate::store::error::Op::new(TABLE, id);
-            let query = sqlx::query(concat!(
+        $crate::store::fetch::update_at!(
+            $(#[$revoke_doc])*
+            revoke -> $row,
+            "revoke",
+            concat!(
                 "UPDATE ", $table, " SET phase = 'revoked', revoked_at = COALESCE(revoked_at, $2), \
                  updated_at = CASE WHEN revoked_at IS NULL THEN $2 ELSE updated_at END \
                  WHERE id = $1 RETURNING ",
                 columns!()
-            ))
-            .bind(id)
-            .bind($crate::store::time::encode(now));
-            $crate::store::fetch::existing(conn, query, &op, "revoke", decode).await
-        }
+            )
+        );
     };
 }
 pub(super) use revocable;
+
+/// `revoke` for the table module of a single-use secret with `TABLE`, `columns!()` and
+/// `decode`: sets `revoked_at` unless the row is revoked already or its `used` column is set,
+/// and returns the row either way. Idempotent.
+macro_rules! single_use {
+    (table: $table:literal, row: $row:ty, used: $used:literal, $(#[$revoke_doc:meta])* revoke;) => {
+        $crate::store::fetch::update_at!(
+            $(#[$revoke_doc])*
+            revoke -> $row,
+            "revoke",
+            concat!(
+                "UPDATE ", $table, " SET \
+                 revoked_at = CASE WHEN revoked_at IS NULL AND ", $used, " IS NULL THEN $2 ELSE revoked_at END, \
+                 updated_at = CASE WHEN revoked_at IS NULL AND ", $used, " IS NULL THEN $2 ELSE updated_at END \
+                 WHERE id = $1 RETURNING ",
+                columns!()
+            )
+        );
+    };
+}
+pub(super) use single_use;

@@ -8,7 +8,7 @@ use jiff::Timestamp;
 
 use super::Conn;
 use super::error::StoreError;
-use super::named::{Catalog, Named};
+use super::named::{Catalog, Named, Put};
 
 pub const TABLE: &str = "organization_roles";
 
@@ -50,13 +50,13 @@ impl From<Named<Vec<String>>> for Role {
 
 /// Insert a role; a second role of the same name is a [`StoreError::UniqueViolation`].
 pub async fn insert(conn: &mut Conn, new: &NewRole, now: Timestamp) -> Result<Role, StoreError> {
-    ROLES.insert(conn, &new.organization_id, &new.name, &new.permissions, now).await.map(Role::from)
+    ROLES.put(conn, Put::Insert, &new.organization_id, &new.name, &new.permissions, now).await.map(Role::from)
 }
 
 /// Make the role `name` of an organization exist, live, with these permissions.
 /// `updated_at` moves only when something changed.
 pub async fn upsert(conn: &mut Conn, new: &NewRole, now: Timestamp) -> Result<Role, StoreError> {
-    ROLES.upsert(conn, &new.organization_id, &new.name, &new.permissions, now).await.map(Role::from)
+    ROLES.put(conn, Put::Upsert, &new.organization_id, &new.name, &new.permissions, now).await.map(Role::from)
 }
 
 /// The role `name` of an organization (live or archived), if any.

@@ -5,8 +5,8 @@ use sqlx::any::AnyRow;
 
 use super::Conn;
 use super::error::{Op, StoreError};
-use super::fetch::{self, by_id};
-use super::ownership::{OWNER_NAMES, Owner, StoredOwner, owner_keys};
+use super::fetch::{self, archivable, by_id};
+use super::ownership::{NewOwned, Owner, StoredOwner, owned_columns};
 use super::row::{Cols, db_enum};
 use super::time;
 
@@ -59,13 +59,7 @@ pub struct ProvisioningSync {
     pub updated_at: Timestamp,
 }
 
-macro_rules! columns {
-    () => {
-        "id, account_id, endpoint, sync_status, external_id, last_sync_time, last_error, \
-         archived_at, pushed, owner_cluster, owner_namespace, owner_name, owner_uid, created_at, \
-         updated_at"
-    };
-}
+owned_columns!("id, account_id, endpoint, sync_status, external_id, last_sync_time, last_error, archived_at, pushed");
 
 fn decode(row: &AnyRow) -> Result<ProvisioningSync, StoreError> {
     let c = Cols::new(row, TABLE);
@@ -91,19 +85,17 @@ pub async fn insert(
     new: &NewProvisioningSync,
     now: Timestamp,
 ) -> Result<ProvisioningSync, StoreError> {
-    let id = super::new_id("psync");
-    let (uid, names) = owner_keys(new.owner.as_ref());
-    let keys = [("id", id.as_str()), ("owner_uid", uid), (OWNER_NAMES, &names)];
+    let row = NewOwned::new(TABLE, "psync", new.owner.as_ref());
+    let keys = row.keys(&[]);
     let refs = [("account_id", new.account_id.as_str())];
-    let shown = super::ownership::new_row(new.owner.as_ref());
-    let op = Op::new(TABLE, &shown).keys(&keys).refs(&refs);
+    let op = row.op(&keys, &refs);
     let query = sqlx::query(concat!(
         "INSERT INTO provisioning_syncs (id, account_id, endpoint, sync_status, owner_cluster, \
          owner_namespace, owner_name, owner_uid, created_at, updated_at) \
          VALUES ($1, $2, $3, 'unsynchronized', $4, $5, $6, $7, $8, $8) RETURNING ",
         columns!()
     ))
-    .bind(&id)
+    .bind(&row.id)
     .bind(&new.account_id)
     .bind(&new.endpoint);
     fetch::insert_owned(conn, query, new.owner.as_ref(), now, &op, decode).await
@@ -258,16 +250,4 @@ pub async fn record_sync(
     row.as_ref().map(decode).transpose()?.ok_or_else(|| op.not_found())
 }
 
-/// Archive sync `id`. Idempotent: the first `archived_at` stays.
-pub async fn archive(conn: &mut Conn, id: &str, now: Timestamp) -> Result<ProvisioningSync, StoreError> {
-    let op = Op::new(TABLE, id);
-    let query = sqlx::query(concat!(
-        "UPDATE provisioning_syncs SET archived_at = COALESCE(archived_at, $2), \
-         updated_at = CASE WHEN archived_at IS NULL THEN $2 ELSE updated_at END \
-         WHERE id = $1 RETURNING ",
-        columns!()
-    ))
-    .bind(id)
-    .bind(time::encode(now));
-    fetch::existing(conn, query, &op, "archive", decode).await
-}
+archivable!("provisioning_syncs", ProvisioningSync, "sync");

@@ -11,7 +11,7 @@ use sqlx::any::AnyRow;
 use super::Conn;
 use super::error::{Op, StoreError};
 use super::fetch::{self, by_id};
-use super::ownership::{OWNER_NAMES, Owner, StoredOwner, owner_keys};
+use super::ownership::{NewOwned, Owner, StoredOwner, owned_columns};
 use super::revocable::revocable;
 use super::row::{Cols, db_enum, enum_list_text, list_text};
 use super::time;
@@ -94,13 +94,10 @@ pub struct TenantLink {
     pub updated_at: Timestamp,
 }
 
-macro_rules! columns {
-    () => {
-        "id, provider_organization_id, tenant_organization_id, mode, partner_role, admin_email, \
-         granted_roles, sharing_scope, phase, accepted_at, revoked_at, owner_cluster, \
-         owner_namespace, owner_name, owner_uid, created_at, updated_at"
-    };
-}
+owned_columns!(
+    "id, provider_organization_id, tenant_organization_id, mode, partner_role, admin_email, \
+     granted_roles, sharing_scope, phase, accepted_at, revoked_at"
+);
 
 fn decode(row: &AnyRow) -> Result<TenantLink, StoreError> {
     let c = Cols::new(row, TABLE);
@@ -124,24 +121,24 @@ fn decode(row: &AnyRow) -> Result<TenantLink, StoreError> {
     })
 }
 
+/// Bind the terms, in the order insert and update name them (`partner_role` to `sharing_scope`).
+fn bind_terms<'q>(q: fetch::Query<'q>, t: &'q LinkTerms) -> fetch::Query<'q> {
+    q.bind(t.partner_role.map(PartnerRole::as_str))
+        .bind(t.admin_email.as_deref())
+        .bind(list_text(&t.granted_roles))
+        .bind(enum_list_text(&t.sharing_scope))
+}
+
 /// Insert a pending link with a generated `tl-` ID.
 pub async fn insert(conn: &mut Conn, new: &NewTenantLink, now: Timestamp) -> Result<TenantLink, StoreError> {
-    let id = super::new_id("tl");
+    let row = NewOwned::new(TABLE, "tl", new.owner.as_ref());
     let pair = format!("{}, {}", new.provider_organization_id, new.tenant_organization_id);
-    let (uid, names) = owner_keys(new.owner.as_ref());
-    let keys = [
-        ("id", id.as_str()),
-        ("provider_organization_id, tenant_organization_id", pair.as_str()),
-        ("owner_uid", uid),
-        (OWNER_NAMES, &names),
-    ];
+    let keys = row.keys(&[("provider_organization_id, tenant_organization_id", pair.as_str())]);
     let refs = [
         ("provider_organization_id", new.provider_organization_id.as_str()),
         ("tenant_organization_id", new.tenant_organization_id.as_str()),
     ];
-    let shown = super::ownership::new_row(new.owner.as_ref());
-    let op = Op::new(TABLE, &shown).keys(&keys).refs(&refs);
-    let t = &new.terms;
+    let op = row.op(&keys, &refs);
     let query = sqlx::query(concat!(
         "INSERT INTO tenant_links (id, provider_organization_id, tenant_organization_id, mode, \
          partner_role, admin_email, granted_roles, sharing_scope, phase, owner_cluster, \
@@ -150,15 +147,11 @@ pub async fn insert(conn: &mut Conn, new: &NewTenantLink, now: Timestamp) -> Res
          RETURNING ",
         columns!()
     ))
-    .bind(&id)
+    .bind(&row.id)
     .bind(&new.provider_organization_id)
     .bind(&new.tenant_organization_id)
-    .bind(new.mode.as_str())
-    .bind(t.partner_role.map(PartnerRole::as_str))
-    .bind(t.admin_email.as_deref())
-    .bind(list_text(&t.granted_roles))
-    .bind(enum_list_text(&t.sharing_scope));
-    fetch::insert_owned(conn, query, new.owner.as_ref(), now, &op, decode).await
+    .bind(new.mode.as_str());
+    fetch::insert_owned(conn, bind_terms(query, &new.terms), new.owner.as_ref(), now, &op, decode).await
 }
 
 by_id!("tenant_links", TenantLink, "link");
@@ -183,12 +176,8 @@ pub async fn update(conn: &mut Conn, id: &str, terms: &LinkTerms, now: Timestamp
          sharing_scope = $5, updated_at = $6 WHERE id = $1 RETURNING ",
         columns!()
     ))
-    .bind(id)
-    .bind(terms.partner_role.map(PartnerRole::as_str))
-    .bind(terms.admin_email.as_deref())
-    .bind(list_text(&terms.granted_roles))
-    .bind(enum_list_text(&terms.sharing_scope))
-    .bind(time::encode(now));
+    .bind(id);
+    let query = bind_terms(query, terms).bind(time::encode(now));
     fetch::existing(conn, query, &op, "update", decode).await
 }
 

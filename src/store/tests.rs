@@ -1,12 +1,13 @@
 //! The conformance suite on SQLite (a file and `sqlite::memory:`), plus connection tests.
-//! The same suite runs on PostgreSQL in `tests/it/store_pg.rs`.
+//! The same suite runs on PostgreSQL in `tests/it/store_pg.rs`; the core's ownership matrix
+//! (`core::ownership_matrix`) opens its databases here too.
 
 use sqlx::Row;
 
 use super::testkit::TestDatabase;
 use super::{Backend, Store, StoreError};
 
-struct SqliteFile {
+pub(crate) struct SqliteFile {
     store: Store,
     _dir: tempfile::TempDir,
 }
@@ -17,7 +18,7 @@ impl TestDatabase for SqliteFile {
     }
 }
 
-struct Memory(Store);
+pub(crate) struct Memory(Store);
 
 impl TestDatabase for Memory {
     fn store(&self) -> &Store {
@@ -25,7 +26,7 @@ impl TestDatabase for Memory {
     }
 }
 
-async fn open_file() -> Option<SqliteFile> {
+pub(crate) async fn open_file() -> Option<SqliteFile> {
     let dir = tempfile::tempdir().expect("temporary directory");
     let url = format!("sqlite://{}/state/accountops.db", dir.path().display());
     let store = Store::connect(&url).await.expect("open SQLite file");
@@ -33,7 +34,7 @@ async fn open_file() -> Option<SqliteFile> {
     Some(SqliteFile { store, _dir: dir })
 }
 
-async fn open_memory() -> Option<Memory> {
+pub(crate) async fn open_memory() -> Option<Memory> {
     let store = Store::connect("sqlite::memory:").await.expect("open memory");
     store.migrate().await.expect("migrate");
     Some(Memory(store))

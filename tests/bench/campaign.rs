@@ -119,7 +119,7 @@ pub async fn run(plane: &'static ControlPlane, fault: Fault, options: &Options) 
     let dir = tempfile::Builder::new().prefix(&format!("accountops-faults-{}-", fault.name())).tempdir()?.keep();
     let mut replicas = Vec::new();
     for i in 0..2 {
-        let health = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+        let health = std::net::SocketAddr::from(([127, 0, 0, 1], crate::harness::ports::free_port()));
         let mut args = vec![
             "run".to_owned(),
             format!("--database={database}"),

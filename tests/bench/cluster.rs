@@ -74,7 +74,7 @@ pub async fn run(options: &Options) -> anyhow::Result<Figures> {
     let smtp = SmtpServer::start(Security::Plain).await.context("aiosmtpd is not installed")?;
     let dir = tempfile::tempdir()?;
     let log = dir.path().join("operator.log");
-    let health = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    let health = std::net::SocketAddr::from(([127, 0, 0, 1], crate::harness::ports::free_port()));
     let mut args = vec![
         "run".to_owned(),
         format!("--database={database}"),

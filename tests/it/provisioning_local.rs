@@ -119,6 +119,10 @@ fn the_example_sync_pushes_once_runs_its_order_once_and_follows_the_manifests() 
     assert_eq!(synced["groupCount"], 3, "the account group and its two organizations: {synced:#}");
     assert_eq!(synced["assets"].as_array().map(Vec::len), Some(1), "{synced:#}");
     assert!(synced["assets"][0].get("activationCode").is_none(), "names and IDs only");
+    // The plan, which contacted nobody, said what the push would hold.
+    for counted in ["userCount", "groupCount"] {
+        assert_eq!(planned[counted], synced[counted], "{counted}: {planned:#}");
+    }
 
     // Login members of ACME's organizations are users; a contact without login is not.
     let users = scim.users();

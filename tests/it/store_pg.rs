@@ -116,6 +116,11 @@ mod conformance {
     accountops::store_conformance_tests!(super::open);
 }
 
+/// The core's ownership matrix (`core::ownership_matrix`), on this server.
+mod ownership_matrix {
+    accountops::ownership_matrix_tests!(super::super::open);
+}
+
 /// `postgres://user:old@host/db` with another password.
 fn with_password(url: &str, password: &str) -> String {
     let (scheme, rest) = url.split_once("://").expect("a URL with a scheme");

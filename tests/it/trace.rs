@@ -62,7 +62,7 @@ fn local_mode_traces_what_plan_sees_and_refuses_unknown_kinds_and_names() {
         "account-level member under the account"
     );
     assert_eq!(row(&table, "Organization/northwind-msp")[0], "Organization/northwind-msp (counterpart)");
-    // As `plan` shows it: the sync is previewed, its SCIM system not contacted.
+    // As `plan` shows it: the sync is planned, its SCIM system not contacted.
     assert_eq!(row(&table, "ProvisioningSync/acme-provisioning")[1..4], ["True", "True", "Available"]);
     assert!(!table.contains("northwind-services"), "another account's objects are not in the tree: {table}");
 

@@ -34,6 +34,14 @@ async fn insert(store: &Store, owner: Option<Owner>) -> Account {
     accounts::insert(&mut conn, &NewAccount { details, owner }, at("2025-01-01T00:00:00Z")).await.expect("inserted")
 }
 
+/// `plan` written in a transaction of its own, committed only when every write succeeds.
+async fn apply(store: &Store, plan: &AccountPlan, now: jiff::Timestamp) -> Result<Outcome, CoreError> {
+    let mut tx = store.begin().await?;
+    let id = super::apply::write(&mut tx, plan, now).await?;
+    tx.commit().await.map_err(|source| crate::store::StoreError::Query { what: "commit".into(), source })?;
+    Ok(super::apply::outcome(plan, id))
+}
+
 async fn created(store: &Store, d: &DesiredAccount) -> String {
     let outcome = reconcile(store, d, now()).await.expect("reconciles");
     assert_eq!(outcome.action, Action::Created);
@@ -44,7 +52,7 @@ async fn created(store: &Store, d: &DesiredAccount) -> String {
 async fn create_then_replan_is_a_noop() {
     let store = memory_store().await;
     let d = desired(UID);
-    // Through observe → plan → apply, as local `plan`/`apply` do.
+    // Through observe → plan → write, step by step.
     let observed = {
         let mut conn = store.acquire().await.expect("a connection");
         observe(&mut conn, &d).await.expect("observes")

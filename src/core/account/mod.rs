@@ -1,7 +1,7 @@
 //! Account: observe the `accounts` row, plan, apply.
 //!
 //! ```text
-//! DesiredAccount ──► observe(conn) ──► ObservedAccount ──► plan() ──► AccountPlan ──► apply(store) ──► Outcome
+//! DesiredAccount ──► observe(conn) ──► ObservedAccount ──► plan() ──► AccountPlan ──► write(tx) ──► Outcome
 //!                    reads only                            pure                       one transaction
 //! ```
 //!
@@ -28,7 +28,6 @@ use crate::api::{AccountSpec, DeletionPolicy};
 use crate::store::accounts::{self, Account, AccountDetails, LifecycleState};
 use crate::store::{Conn, ManagedTable, Owner, Store, memberships, organizations, ownership};
 
-pub use apply::apply;
 pub use plan::{details, plan};
 
 /// What to do for an Account, as far as the engine must know.

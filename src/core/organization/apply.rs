@@ -1,4 +1,4 @@
-//! Carry out an [`OrganizationPlan`] in one transaction.
+//! Carry out an [`OrganizationPlan`] on the caller's transaction.
 
 use jiff::Timestamp;
 
@@ -10,19 +10,7 @@ use crate::core::plan::Plan;
 use crate::store::groups::{self, NewGroup};
 use crate::store::organizations::{self, NewOrganization, OrganizationUpdate};
 use crate::store::roles::{self, NewRole};
-use crate::store::{Conn, ManagedTable, Store, ownership, provider_codes};
-
-/// Execute `plan` in one transaction (nothing is opened for a plan that writes nothing).
-/// The outcome's `children` are left unset: [`reconcile`](super::reconcile) fills them in.
-pub async fn apply(store: &Store, plan: &OrganizationPlan, now: Timestamp) -> Result<Outcome, CoreError> {
-    if !plan.writes() {
-        return Ok(outcome(plan, None));
-    }
-    let mut tx = store.begin().await?;
-    let id = write(&mut tx, plan, now).await?;
-    db::commit(store, tx).await?;
-    Ok(outcome(plan, id))
-}
+use crate::store::{Conn, ManagedTable, provider_codes};
 
 pub(super) fn outcome(plan: &OrganizationPlan, created: Option<String>) -> Outcome {
     let id = created.or_else(|| plan.id().map(str::to_owned));
@@ -42,6 +30,7 @@ pub(super) async fn write(
     plan: &OrganizationPlan,
     now: Timestamp,
 ) -> Result<Option<String>, CoreError> {
+    db::lifecycle(conn, ManagedTable::Organizations, plan, now).await?;
     match plan {
         Plan::Create { owner, write, .. } => {
             let new = NewOrganization {
@@ -54,38 +43,20 @@ pub(super) async fn write(
             structure(conn, &row.id, write, now).await?;
             return Ok(Some(row.id));
         }
-        Plan::Update { id, reactivate, write, .. } => correct(conn, id, *reactivate, write.as_ref(), now).await?,
-        Plan::Adopt { id, owner, reactivate, write, .. } | Plan::Import { id, owner, reactivate, write, .. } => {
-            ownership::adopt(conn, ManagedTable::Organizations, id, owner, now).await?;
-            correct(conn, id, *reactivate, write.as_ref(), now).await?;
-        }
+        Plan::Update { id, write: Some(write), .. }
+        | Plan::Adopt { id, write: Some(write), .. }
+        | Plan::Import { id, write: Some(write), .. } => correct(conn, id, write, now).await?,
+        // An archived provider's codes can no longer be redeemed.
         Plan::Archive { id } => {
-            organizations::archive(conn, id, now).await?;
-            // An archived provider's codes can no longer be redeemed.
             provider_codes::revoke_unused(conn, id, now).await?;
-            // Let go, so the name is free for a new object and a re-created one must ask.
-            ownership::release(conn, ManagedTable::Organizations, id, now).await?;
         }
-        Plan::Orphan { id } => {
-            organizations::orphan(conn, id, now).await?;
-        }
-        Plan::Release { id } => ownership::release(conn, ManagedTable::Organizations, id, now).await?,
-        Plan::NoOp { .. } | Plan::Gone | Plan::Hold(_) => {}
+        _ => {}
     }
     Ok(None)
 }
 
-async fn correct(
-    conn: &mut Conn,
-    id: &str,
-    reactivate: bool,
-    write: Option<&OrganizationWrite>,
-    now: Timestamp,
-) -> Result<(), CoreError> {
-    if reactivate {
-        organizations::reactivate(conn, id, now).await?;
-    }
-    let Some(write) = write else { return Ok(()) };
+/// The fields, provider codes, roles and groups of organization `id`, as `write` says.
+async fn correct(conn: &mut Conn, id: &str, write: &OrganizationWrite, now: Timestamp) -> Result<(), CoreError> {
     if write.fields {
         let update = OrganizationUpdate { name: write.name.clone(), service_provider: write.service_provider };
         organizations::update(conn, id, &update, now).await?;

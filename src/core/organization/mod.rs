@@ -2,7 +2,7 @@
 //! account, plan, apply.
 //!
 //! ```text
-//! DesiredOrganization ──► observe(conn) ──► ObservedOrganization ──► plan() ──► OrganizationPlan ──► apply(store) ──► Outcome
+//! DesiredOrganization ──► observe(conn) ──► ObservedOrganization ──► plan() ──► OrganizationPlan ──► write(tx) ──► Outcome
 //!                         account row,       (parent, row, roles,      pure       row + role/group
 //!                         row, roles,         groups, memberships)                writes, one transaction
 //!                         groups, members
@@ -38,7 +38,6 @@ use crate::store::organizations::{self, Organization};
 use crate::store::roles::{self, Role};
 use crate::store::{Conn, ManagedTable, Owner, Store, memberships, ownership, provider_codes};
 
-pub use apply::apply;
 pub use plan::plan;
 pub use structure::{GroupWrite, RoleWrite};
 

@@ -37,6 +37,14 @@ async fn sync_row(store: &Store) -> String {
 const WELCOME: WelcomeContext<'static> =
     WelcomeContext { portal_url: "https://portal.example.com", account_name: "Acme Sp. z o.o." };
 
+/// Execute `steps` in a transaction of their own, as the sync's writes do.
+async fn execute_in_tx(store: &Store, sync: &str, steps: &[OrderStep]) -> Vec<crate::store::assets::Asset> {
+    let mut tx = store.begin().await.expect("begin");
+    let created = execute(&mut tx, sync, steps, WELCOME, &mail_settings(), now()).await.expect("execute");
+    tx.commit().await.expect("commit");
+    created
+}
+
 #[tokio::test]
 async fn an_order_executes_once_with_one_welcome_mail() {
     let store = memory_store().await;
@@ -45,12 +53,12 @@ async fn an_order_executes_once_with_one_welcome_mail() {
     for round in 0..3 {
         let existing = assets::list_by_sync(&mut store.acquire().await.expect("conn"), &sync).await.expect("assets");
         let steps = plan_orders(&orders, &existing);
-        let created = execute(&store, &sync, &steps, WELCOME, &mail_settings(), now()).await.expect("execute");
+        let created = execute_in_tx(&store, &sync, &steps).await;
         assert_eq!(created.len(), usize::from(round == 0), "round {round}");
     }
     // Even a stale plan (both replicas planned Execute) creates nothing more.
     let stale = [OrderStep::Execute(order("migration", "mailbox-migration"))];
-    assert!(execute(&store, &sync, &stale, WELCOME, &mail_settings(), now()).await.expect("execute").is_empty());
+    assert!(execute_in_tx(&store, &sync, &stale).await.is_empty());
 
     let mut conn = store.acquire().await.expect("conn");
     let all = assets::list_by_sync(&mut conn, &sync).await.expect("assets");
@@ -81,12 +89,12 @@ async fn product_changes_are_refused_and_removed_orders_keep_their_asset() {
     let store = memory_store().await;
     let sync = sync_row(&store).await;
     let steps = plan_orders(&[order("a", "backup")], &[]);
-    execute(&store, &sync, &steps, WELCOME, &mail_settings(), now()).await.expect("execute");
+    execute_in_tx(&store, &sync, &steps).await;
     let existing = assets::list_by_sync(&mut store.acquire().await.expect("conn"), &sync).await.expect("assets");
 
     let changed = plan_orders(&[order("a", "archive")], &existing);
     assert!(matches!(changed[0], OrderStep::Edited { .. }));
-    assert!(execute(&store, &sync, &changed, WELCOME, &mail_settings(), now()).await.expect("execute").is_empty());
+    assert!(execute_in_tx(&store, &sync, &changed).await.is_empty());
 
     let removed = plan_orders(&[], &existing);
     assert!(removed.is_empty());

@@ -1,27 +1,35 @@
 //! ProvisioningSync: an Account pushed to an external provisioning system over SCIM 2.0, and
-//! its orders executed exactly once.
+//! its orders executed exactly once, on the one reconcile protocol (`core::engine`,
+//! [`ReconcileExternal`]):
 //!
 //! ```text
-//! DesiredSync{owner, spec, deleting, credentials, credentials_hash}
-//!   ├─ store: Account (by accountRef) ─► organizations ─► login memberships (Invited/Active) ─► users
-//!   │         provisioning_syncs row (found by owner, else inserted)
-//!   ├─ plan::Directory ─► push::push (SCIM client; drift corrected and counted) ─► record_sync
-//!   └─ orders (only once synchronized): plan_orders ─► orders::execute (asset + welcome mail, one tx)
-//!                     ─► SyncFacts (status: syncStatus, externalId, counts, assets, holds)
-//! deleting: Orphan ─► nothing touched │ Delete ─► deletion::finish: deprovision the synced users
-//!           in the external system, then archive the record (assets are always kept)
+//! DesiredSync{owner, spec, deleting, flags, credentials, credentials_hash}
+//!   observe  (observe.rs) Account ─► directory (organizations, login members, users);
+//!                         records by UID / namespace/name / released / external-id; the focused
+//!                         record's assets and last push
+//!   plan     (plan.rs, record.rs; pure) Record (core::plan::route) + Push (the Directory) + order steps
+//!   external (external.rs) the SCIM call: push, observe-only read, or deprovisioning; no
+//!                         connection held; skipped by local mode's `plan`
+//!   write    (write.rs; one transaction) record create/adopt/import/revive/release/archive,
+//!                         what was pushed and how it ended, orders (asset + welcome mail)
+//!   outcome  (facts.rs; pure) SyncFacts (status: syncStatus, externalId, counts, assets, holds)
 //! ```
-//! The shell reads the credentials Secret and passes [`Credentials`] and the SHA-256 of its
-//! content; the token never reaches a fact, a log or an error.
+//! Deletion (deletion.rs) goes the same way. The shell reads the credentials Secret and
+//! passes [`Credentials`] and the SHA-256 of its content; the token never reaches a fact, a log
+//! or an error.
 
 pub mod credentials;
-mod deletion;
+pub mod deletion;
+pub mod external;
+pub mod facts;
+pub mod observe;
 pub mod orders;
 pub mod plan;
-pub mod preview;
 pub mod push;
 pub mod pushed;
 pub mod reason;
+pub mod record;
+pub mod write;
 
 #[cfg(test)]
 mod apply_tests;
@@ -30,26 +38,27 @@ mod outcome_tests;
 #[cfg(test)]
 mod plan_tests;
 #[cfg(test)]
-mod preview_tests;
+mod record_tests;
 
 pub use reason::SyncReason;
-use std::collections::{BTreeMap, BTreeSet};
+
+use std::future::Future;
 
 use jiff::{SignedDuration, Timestamp};
 
-use self::plan::{DesiredGroup, DesiredUser, Directory};
-use self::pushed::PushRecord;
+use self::external::Answer;
+use self::observe::ObservedSync;
+use self::plan::SyncPlan;
+use self::write::Written;
 use crate::api::provisioning_sync::{AssetRef, ProvisioningSyncSpec, SyncStatus};
+use crate::core::engine::{self, ReconcileExternal};
 use crate::core::error::CoreError;
 use crate::core::flags::Flags;
 use crate::core::outcome::{Action, Change, Kind, Outcome};
 use crate::mail::MailSettings;
-use crate::scim::{Credentials, Guards, ScimClient, ScimConfig, ScimError};
-use crate::store::accounts::LifecycleState;
-use crate::store::memberships::{self, MembershipPhase, Scope};
-use crate::store::ownership::{self, ManagedTable, Owner};
-use crate::store::syncs::{self, NewProvisioningSync, ProvisioningSync as ProvisioningSyncRow, SyncResult};
-use crate::store::{Conn, Store, assets, organizations, users};
+use crate::scim::{Credentials, Guards};
+use crate::store::ownership::Owner;
+use crate::store::{Conn, Store};
 
 /// At most this many assets are listed in status.
 pub const MAX_ASSETS_IN_STATUS: usize = 100;
@@ -102,7 +111,7 @@ pub struct SyncFacts {
     /// when nothing differs.
     pub observed_only: Option<Vec<(String, String)>>,
     /// The external-id annotation names a record this object may not import.
-    pub refusal: Option<preview::ImportRefusal>,
+    pub refusal: Option<record::ImportRefusal>,
 }
 
 /// A sync's resync interval (10 minutes when unparsable).
@@ -110,7 +119,7 @@ pub fn resync_interval(spec: &ProvisioningSyncSpec) -> std::time::Duration {
     spec.resync_interval.to_duration().unwrap_or(std::time::Duration::from_secs(600))
 }
 
-/// Observe, push to SCIM, record the result, execute new orders.
+/// Observe, plan, call the external system, and write in one transaction.
 pub async fn reconcile(
     store: &Store,
     guards: &Guards,
@@ -118,286 +127,84 @@ pub async fn reconcile(
     mail: &MailSettings,
     now: Timestamp,
 ) -> Result<SyncFacts, CoreError> {
-    let spec = &desired.spec;
-    let mail = &mail.for_namespace(&desired.owner.namespace);
-    let mut facts = SyncFacts::new(desired.credentials_hash.clone());
+    // A fenced leader neither pushes nor writes.
     store.check_fence()?;
-    let mut conn = store.acquire().await?;
-    let me = &desired.owner;
-    let observed = preview::observe(&mut conn, me, spec, &desired.flags).await?;
-    if desired.deleting {
-        drop(conn);
-        let ours = observed.row.filter(|_| matches!(observed.claim, preview::Claim::Own | preview::Claim::ReAdopt));
-        return deletion::finish(store, guards, desired, ours, facts, now).await;
-    }
-    let Some(account) = preview::ready_account(&observed) else {
-        facts.message = format!("Account {} is not ready", spec.account_ref.name.as_str());
-        return Ok(facts);
-    };
-    if preview::import_hold(&mut facts, &observed.claim) {
-        return Ok(facts);
-    }
-    if desired.flags.observe_only {
-        drop(conn);
-        return observe_only(store, guards, desired, &observed, &account.id, facts).await;
-    }
-    let (row, created) = claim_record(&mut conn, desired, &observed, &account.id, now).await?;
-    facts.created = created;
-    facts.sync_id = Some(row.id.clone());
-    let inputs = PushInputs::read(&mut conn, &row, &account.id, &account.details.legal_name).await?;
-    drop(conn);
-
-    let mut record = inputs.before.clone().unwrap_or_default();
-    let pushed = inputs.push(desired, guards, &mut record, push::Mode::Write).await;
-    store.check_fence()?;
-    let mut conn = store.acquire().await?;
-    // Whatever was written, even by a push that failed half-way, is recorded.
-    if inputs.before.as_ref() != Some(&record) {
-        syncs::record_pushed(&mut conn, &row.id, &record.to_json(), now).await?;
-    }
-    let recorded = match &pushed {
-        Ok(p) => {
-            let result = SyncResult::Synchronized { external_id: p.external_id.clone() };
-            syncs::record_sync(&mut conn, &row.id, &result, now).await?
-        }
-        Err(e) => {
-            tracing::warn!(sync = %row.id, category = e.category(), error = %e, "SCIM sync failed");
-            syncs::record_sync(&mut conn, &row.id, &SyncResult::Failed { error: e.to_string() }, now).await?
-        }
-    };
-    facts.external_id = recorded.external_id.clone();
-    facts.last_sync_time = recorded.last_sync_time;
-    match pushed {
-        Ok(p) => {
-            facts.sync_status = SyncStatus::Synchronized;
-            facts.user_count = i32::try_from(p.users).ok();
-            facts.group_count = i32::try_from(p.groups).ok();
-            facts.drift_corrections = p.drift;
-            facts.reason = SyncReason::Synchronized;
-            facts.message = format!("{} users and {} groups in sync", p.users, p.groups);
-        }
-        Err(e) => {
-            facts.sync_status = SyncStatus::Error;
-            facts.reason = SyncReason::external(&e);
-            facts.message = e.to_string();
-        }
-    }
-    // Orders run once the account is known to the external system.
-    if recorded.external_id.is_some() {
-        let existing = assets::list_by_sync(&mut conn, &row.id).await?;
-        drop(conn);
-        let steps = plan::plan_orders(&spec.orders, &existing);
-        facts.order_hold = plan::immutable_message(&steps);
-        let welcome =
-            orders::WelcomeContext { portal_url: &spec.portal_url, account_name: &account.details.legal_name };
-        let created = orders::execute(store, &row.id, &steps, welcome, mail, now).await?;
-        facts.executed = created.iter().map(|a| a.order_name.clone()).collect();
-        if facts.order_hold.is_some() && facts.sync_status == SyncStatus::Synchronized {
-            facts.reason = SyncReason::OrderImmutable;
-        }
-        let mut conn = store.acquire().await?;
-        let all = assets::list_by_sync(&mut conn, &row.id).await?;
-        facts.orders_pending = preview::pending_orders(spec, &all);
-        facts.assets = preview::asset_refs(&all);
-    } else {
-        facts.orders_pending = preview::pending_orders(spec, &[]);
-    }
-    Ok(facts)
+    engine::reconcile_external(store, &SyncKind::new(desired, guards, mail), now).await
 }
 
-/// `accountops.dev/observe-only`: compare the external system with the platform and list what a
-/// push would write, writing nothing anywhere (no record, no orders, no SCIM writes).
-async fn observe_only(
-    store: &Store,
+/// Local mode's `plan`: observe, plan and write on `conn` (a transaction the caller rolls
+/// back) without contacting the external system; the facts say what `apply` does once the
+/// push succeeds.
+pub async fn reconcile_in_skipping_external(
+    conn: &mut Conn,
     guards: &Guards,
     desired: &DesiredSync,
-    observed: &preview::ObservedSync,
-    account_id: &str,
-    mut facts: SyncFacts,
-) -> Result<SyncFacts, CoreError> {
-    let spec = &desired.spec;
-    let row = observed.row.as_ref().filter(|r| r.account_id == account_id);
-    let Some(row) = row else {
-        preview::no_record_to_observe(&mut facts);
-        return Ok(facts);
-    };
-    facts.sync_id = Some(row.id.clone());
-    facts.external_id = row.external_id.clone();
-    facts.last_sync_time = row.last_sync_time;
-    facts.assets = preview::asset_refs(&observed.assets);
-    facts.orders_pending = preview::pending_orders(spec, &observed.assets);
-    let inputs = {
-        let mut conn = store.acquire().await?;
-        PushInputs::read(&mut conn, row, account_id, "").await?
-    };
-    let mut record = inputs.before.clone().unwrap_or_default();
-    let read = inputs.push(desired, guards, &mut record, push::Mode::Observe).await;
-    match read {
-        Ok(p) => {
-            let differs = !p.differences.is_empty();
-            facts.sync_status = if differs { SyncStatus::UnSynchronized } else { SyncStatus::Synchronized };
-            facts.user_count = i32::try_from(p.users).ok();
-            facts.group_count = i32::try_from(p.groups).ok();
-            facts.reason = if differs { SyncReason::DriftDetected } else { SyncReason::Synchronized };
-            facts.message = format!(
-                "the external system differs from the platform in {} places (observe-only, not corrected)",
-                p.differences.len()
-            );
-            facts.observed_only = Some(p.differences);
-        }
-        Err(e) => {
-            facts.sync_status = SyncStatus::Error;
-            facts.reason = SyncReason::external(&e);
-            facts.message = e.to_string();
-        }
-    }
-    Ok(facts)
-}
-
-/// The record this run continues, as `observed.claim` says: this object's own, taken over from
-/// a re-created object, revived, or a new one (releasing a stale one first). A record of
-/// another account (the object named another Account before) is released and a new one made.
-/// Its endpoint follows the spec. Also says whether the record was created now.
-async fn claim_record(
-    conn: &mut Conn,
-    desired: &DesiredSync,
-    observed: &preview::ObservedSync,
-    account_id: &str,
+    mail: &MailSettings,
     now: Timestamp,
-) -> Result<(ProvisioningSyncRow, bool), CoreError> {
-    use preview::Claim;
-    let me = &desired.owner;
-    let endpoint = desired.spec.endpoint.url.as_str();
-    let mut row = observed.row.clone().filter(|r| r.account_id == account_id);
-    if let Some(other) = observed.row.as_ref().filter(|r| r.account_id != account_id) {
-        tracing::info!(sync = %other.id, "the record belongs to another account; starting a new one");
-        ownership::release(conn, ManagedTable::ProvisioningSyncs, &other.id, now).await?;
-    }
-    if let Claim::ReleaseStale { id } = &observed.claim {
-        ownership::release(conn, ManagedTable::ProvisioningSyncs, id, now).await?;
-    }
-    if let Some(found) = &row {
-        match observed.claim {
-            Claim::ReAdopt | Claim::Revive | Claim::Import => {
-                if found.archived_at.is_some() {
-                    syncs::unarchive(conn, &found.id, now).await?;
-                }
-                let how = ownership::adopt(conn, ManagedTable::ProvisioningSyncs, &found.id, me, now).await?;
-                tracing::info!(sync = %found.id, ?how, "sync record taken over by a re-created object");
-                row = Some(syncs::get(conn, &found.id).await?);
-            }
-            Claim::Own
-            | Claim::Create
-            | Claim::ReleaseStale { .. }
-            | Claim::ImportMissing { .. }
-            | Claim::ImportRefused { .. } => {}
-        }
-    }
-    Ok(match row {
-        Some(row) if row.endpoint == endpoint => (row, false),
-        Some(row) => (syncs::update_endpoint(conn, &row.id, endpoint, now).await?, false),
-        None => {
-            let new = NewProvisioningSync {
-                account_id: account_id.to_owned(),
-                endpoint: endpoint.to_owned(),
-                owner: Some(me.clone()),
-            };
-            (syncs::insert(conn, &new, now).await?, true)
-        }
-    })
+) -> Result<SyncFacts, CoreError> {
+    engine::reconcile_in_skipping_external(conn, &SyncKind::new(desired, guards, mail), now).await
 }
 
-/// What a push of `row` starts from.
-struct PushInputs {
-    dir: Directory,
-    /// The record of the last push; `None` when there is none (yet).
-    before: Option<PushRecord>,
-    /// Synced before the record existed (see [`sync`]).
-    legacy: bool,
-    /// Users other syncs of the system hold; only read when a recorded user left the directory,
-    /// the one case that needs them, so a steady resync does not scan every sync of the system.
-    held_elsewhere: BTreeSet<String>,
+/// A sync's part of the protocol.
+struct SyncKind<'a> {
+    desired: &'a DesiredSync,
+    guards: &'a Guards,
+    /// Welcome mails go out as the sync's namespace's.
+    mail: MailSettings,
 }
 
-impl PushInputs {
-    async fn read(
-        conn: &mut Conn,
-        row: &ProvisioningSyncRow,
-        account_id: &str,
-        account_name: &str,
-    ) -> Result<PushInputs, CoreError> {
-        let dir = directory(conn, account_id, account_name).await?;
-        let before = PushRecord::parse(row.pushed.as_deref());
-        let legacy = before.is_none() && row.last_sync_time.is_some();
-        let someone_left = before.as_ref().is_some_and(|r| r.users.keys().any(|u| !dir.users.contains_key(u)));
-        let held_elsewhere = if someone_left { held_by_other_syncs(conn, row).await? } else { BTreeSet::new() };
-        Ok(PushInputs { dir, before, legacy, held_elsewhere })
+impl<'a> SyncKind<'a> {
+    fn new(desired: &'a DesiredSync, guards: &'a Guards, mail: &MailSettings) -> SyncKind<'a> {
+        SyncKind { desired, guards, mail: mail.for_namespace(&desired.owner.namespace) }
+    }
+}
+
+impl ReconcileExternal for SyncKind<'_> {
+    type Observed = ObservedSync;
+    type Planned = SyncPlan;
+    type Answer = Answer;
+    type Written = Written;
+    type Report = SyncFacts;
+
+    fn observe<'a>(&'a self, conn: &'a mut Conn) -> impl Future<Output = Result<ObservedSync, CoreError>> + Send + 'a {
+        observe::observe(conn, self.desired)
     }
 
-    async fn push(
+    fn plan(&self, observed: &ObservedSync, _now: Timestamp) -> SyncPlan {
+        plan::plan(self.desired, observed)
+    }
+
+    fn external<'a>(&'a self, planned: &'a SyncPlan) -> impl Future<Output = Answer> + Send + 'a {
+        external::call(self.desired, self.guards, &planned.push)
+    }
+
+    fn writes(planned: &SyncPlan) -> bool {
+        use self::record::Record;
+        match planned.record {
+            Record::Create { .. } | Record::Continue { .. } | Record::Release { .. } | Record::Archive { .. } => true,
+            Record::Observe { .. } | Record::Gone { .. } | Record::Hold(_) => false,
+        }
+    }
+
+    fn write<'a>(
+        &'a self,
+        conn: &'a mut Conn,
+        planned: &'a SyncPlan,
+        answer: Option<&'a Answer>,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Written, CoreError>> + Send + 'a {
+        write::write(conn, self.desired, &self.mail, planned, answer, now)
+    }
+
+    fn outcome(
         &self,
-        desired: &DesiredSync,
-        guards: &Guards,
-        record: &mut PushRecord,
-        mode: push::Mode,
-    ) -> Result<push::Pushed, ScimError> {
-        let scim = client(desired, guards)?;
-        push::push(&scim, &self.dir, &desired.spec.options, record, self.legacy, &self.held_elsewhere, mode).await
+        planned: &SyncPlan,
+        observed: &ObservedSync,
+        answer: Option<&Answer>,
+        written: Option<Written>,
+    ) -> SyncFacts {
+        facts::facts(self.desired, planned, observed, answer, written)
     }
-}
-
-/// The users (our IDs) other live syncs of the same external system have pushed.
-async fn held_by_other_syncs(conn: &mut Conn, row: &ProvisioningSyncRow) -> Result<BTreeSet<String>, CoreError> {
-    let others = syncs::list_live_by_endpoint(conn, &row.endpoint).await?;
-    let records: Vec<PushRecord> =
-        others.iter().filter(|o| o.id != row.id).filter_map(|o| PushRecord::parse(o.pushed.as_deref())).collect();
-    Ok(pushed::held_elsewhere(&records))
-}
-
-/// The SCIM client for the sync's endpoint, sharing the endpoint's guard.
-fn client(desired: &DesiredSync, guards: &Guards) -> Result<ScimClient, ScimError> {
-    let endpoint = &desired.spec.endpoint;
-    let mut config = ScimConfig::new(&endpoint.url, desired.credentials.clone());
-    config.insecure_skip_tls_verify = endpoint.insecure_skip_tls_verify;
-    config.ca_pem = desired.ca_pem.clone();
-    ScimClient::new(&config, guards.for_endpoint(&endpoint.url))
-}
-
-/// The account group (all login members) and one group per active organization; login
-/// members are those with an `Invited` or `Active` membership that signs in.
-pub async fn directory(conn: &mut Conn, account_id: &str, account_name: &str) -> Result<Directory, CoreError> {
-    let mut users_by_id: BTreeMap<String, DesiredUser> = BTreeMap::new();
-    let mut groups = vec![DesiredGroup {
-        external_id: account_id.to_owned(),
-        display_name: account_name.to_owned(),
-        members: Default::default(),
-    }];
-    for org in organizations::list_by_account(conn, account_id).await? {
-        if org.state != LifecycleState::Active {
-            continue;
-        }
-        let mut group =
-            DesiredGroup { external_id: org.id.clone(), display_name: org.name.clone(), members: Default::default() };
-        for m in memberships::list_by_scope(conn, &Scope::Organization(org.id.clone())).await? {
-            let live = matches!(m.phase, MembershipPhase::Invited | MembershipPhase::Active);
-            if !live || !m.settings.login {
-                continue;
-            }
-            let Some(user) = users::find(conn, &m.user_id).await? else { continue };
-            if user.archived_at.is_some() {
-                continue;
-            }
-            group.members.insert(user.id.clone());
-            users_by_id.entry(user.id.clone()).or_insert(DesiredUser {
-                user_id: user.id,
-                email: user.email,
-                display_name: user.display_name,
-            });
-        }
-        groups.push(group);
-    }
-    groups[0].members = users_by_id.keys().cloned().collect();
-    Ok(Directory { users: users_by_id, groups })
 }
 
 impl SyncFacts {

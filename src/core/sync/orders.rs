@@ -1,7 +1,8 @@
-//! Executing orders: one asset and one welcome mail per (sync, order), in one transaction.
+//! Executing orders: one asset and one welcome mail per (sync, order), in the sync's
+//! transaction, each order in a savepoint of it.
 //!
 //! The asset's `(sync_id, order_name)` is unique, so a second execution (a retried reconcile,
-//! a restart, another replica) fails on the insert and its transaction, with the mail, rolls
+//! a restart, another replica) fails on the insert and its savepoint, with the mail, rolls
 //! back. The activation code is generated here, put into the mail body and nowhere else; the
 //! asset keeps its SHA-256 only, and when it expires ([`ACTIVATION_LIFETIME`]). The portal, or
 //! `accountops asset activate`, redeems it once ([`activate`]).
@@ -10,13 +11,12 @@ use jiff::Timestamp;
 
 use super::plan::OrderStep;
 use crate::api::provisioning_sync::OrderSpec;
-use crate::core::db::commit;
 use crate::core::error::{ActivationError, CoreError};
 use crate::core::tokens::Token;
 use crate::mail::{MailContext, MailSettings, Template, compose};
 use crate::store::assets::{self, ActivateOutcome, Asset, NewAsset};
 use crate::store::outbox::{self, Related};
-use crate::store::{Store, StoreError};
+use crate::store::{Conn, Store, StoreError};
 
 /// How long a welcome mail's activation code can be redeemed.
 pub const ACTIVATION_LIFETIME: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
@@ -29,9 +29,10 @@ pub struct WelcomeContext<'a> {
     pub account_name: &'a str,
 }
 
-/// Execute every `Execute` step; returns the assets created now.
+/// Execute every `Execute` step on `conn` (a transaction the caller commits); returns the
+/// assets created now.
 pub async fn execute(
-    store: &Store,
+    conn: &mut Conn,
     sync_id: &str,
     steps: &[OrderStep],
     welcome: WelcomeContext<'_>,
@@ -41,7 +42,7 @@ pub async fn execute(
     let mut created = Vec::new();
     for step in steps {
         let OrderStep::Execute(order) = step else { continue };
-        if let Some(asset) = execute_one(store, sync_id, order, welcome, mail, now).await? {
+        if let Some(asset) = execute_one(conn, sync_id, order, welcome, mail, now).await? {
             tracing::info!(sync = sync_id, order = %order.name, asset = %asset.id, "order executed");
             created.push(asset);
         }
@@ -50,15 +51,14 @@ pub async fn execute(
 }
 
 async fn execute_one(
-    store: &Store,
+    conn: &mut Conn,
     sync_id: &str,
     order: &OrderSpec,
     welcome: WelcomeContext<'_>,
     mail: &MailSettings,
     now: Timestamp,
 ) -> Result<Option<Asset>, CoreError> {
-    let mut tx = store.begin().await?;
-    if assets::find_by_order(&mut tx, sync_id, &order.name).await?.is_some() {
+    if assets::find_by_order(conn, sync_id, &order.name).await?.is_some() {
         return Ok(None);
     }
     let code = Token::generate()?;
@@ -74,10 +74,16 @@ async fn execute_one(
         activation_code_hash: Some(code.hash()),
         activation_expires_at: Some(expires_at),
     };
+    let mut tx = savepoint(conn).await?;
     let asset = match assets::insert(&mut tx, &new, now).await {
         Ok(asset) => asset,
         // Another reconcile executed it first: its asset and mail stand.
-        Err(StoreError::UniqueViolation { .. }) => return Ok(None),
+        Err(StoreError::UniqueViolation { .. }) => {
+            tx.rollback()
+                .await
+                .map_err(|source| StoreError::Query { what: "roll back an order".to_owned(), source })?;
+            return Ok(None);
+        }
         Err(e) => return Err(e.into()),
     };
     let ctx = MailContext {
@@ -95,8 +101,18 @@ async fn execute_one(
     let queued = outbox::enqueue(&mut tx, &message, now).await?;
     let message_id = queued.mail().message_id.clone();
     let asset = assets::record_delivery(&mut tx, &asset.id, None, Some(&message_id), now).await?;
-    commit(store, tx).await?;
+    tx.commit()
+        .await
+        .map_err(|source| StoreError::Query { what: "release an order's savepoint".to_owned(), source })?;
     Ok(Some(asset))
+}
+
+/// A savepoint of the caller's transaction, so a lost race for one order undoes only it.
+async fn savepoint(conn: &mut Conn) -> Result<sqlx::Transaction<'_, sqlx::Any>, CoreError> {
+    use sqlx::Connection;
+    conn.begin()
+        .await
+        .map_err(|source| StoreError::Query { what: "open an order's savepoint".to_owned(), source }.into())
 }
 
 /// Redeem the activation code `code_text` (as the welcome mail shows it) at `now`: the asset's

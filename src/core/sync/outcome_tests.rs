@@ -7,8 +7,10 @@ use jiff::Timestamp;
 use super::{SyncFacts, SyncReason};
 use crate::api::provisioning_sync::SyncStatus;
 use crate::core::Action;
+use crate::scim::ScimError;
 
-/// The reason named `text`; SCIM categories as the SCIM error type classifies them.
+/// The reason named `text`; a SCIM category is the reason of a real [`ScimError`] of that
+/// category, so whether it passes on its own comes from the error type.
 fn reason_of(text: &'static str) -> SyncReason {
     match text {
         "AccountNotReady" => SyncReason::AccountNotReady,
@@ -18,10 +20,31 @@ fn reason_of(text: &'static str) -> SyncReason {
         "NotFound" => SyncReason::NotFound,
         "Orphaned" => SyncReason::Orphaned,
         "Archived" => SyncReason::Archived,
-        category => SyncReason::External {
-            category,
-            transient: matches!(category, "Unreachable" | "Timeout" | "CircuitOpen" | "ServerError" | "RateLimited"),
+        category => {
+            let e = scim_error(category);
+            assert_eq!(e.category(), category, "a SCIM error of category {category}");
+            SyncReason::external(&e)
+        }
+    }
+}
+
+fn scim_error(category: &str) -> ScimError {
+    let (method, path) = ("PUT", "/Users/1".to_owned());
+    let status =
+        |status| ScimError::Status { method, path: path.clone(), status, scim_type: None, detail: String::new() };
+    match category {
+        "Unauthorized" => status(401),
+        "NotFound" => status(404),
+        "RateLimited" => status(429),
+        "ServerError" => status(503),
+        "Unreachable" => ScimError::Transport { method, path, reason: "refused".to_owned() },
+        "Timeout" => ScimError::Timeout { method, path, after: Duration::from_secs(1) },
+        "CircuitOpen" => ScimError::CircuitOpen {
+            endpoint: "https://scim.example".to_owned(),
+            failures: 5,
+            retry_in: Duration::ZERO,
         },
+        _ => ScimError::Config(category.to_owned()),
     }
 }
 
@@ -64,10 +87,16 @@ fn errors_holds_and_waits_are_not_ready_and_say_why() {
     assert_eq!(created.into_outcome(false, RESYNC, now()).action, Action::Created, "a new record");
     let unauthorized = facts(SyncStatus::Error, "Unauthorized");
     assert!(!unauthorized.waits_for_external_system(), "someone must fix the credentials");
-    for transient in ["Unreachable", "CircuitOpen", "ServerError", "RateLimited"] {
+    for transient in ["Unreachable", "Timeout", "CircuitOpen", "ServerError", "RateLimited"] {
         assert!(facts(SyncStatus::Error, transient).waits_for_external_system(), "{transient}");
     }
     assert!(!facts(SyncStatus::Synchronized, "Synchronized").waits_for_external_system());
+    // A 404 from a replace or patch is the system's answer, not the import-missing NotFound.
+    let gone = facts(SyncStatus::Error, "NotFound");
+    let gone = SyncFacts { reason: SyncReason::external(&scim_error("NotFound")), ..gone };
+    assert!(!gone.waits_for_external_system());
+    let o = gone.into_outcome(false, RESYNC, now());
+    assert_eq!((o.action, o.reason), (Action::ExternalError, "NotFound"));
     let failed = unauthorized.into_outcome(false, RESYNC, now());
     assert_eq!((failed.action, failed.reason), (Action::ExternalError, "Unauthorized"));
     let conditions = failed.conditions(&[], Some(1), now());

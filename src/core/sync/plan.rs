@@ -1,11 +1,110 @@
-//! The pure parts of a provisioning sync: what the external system should hold, how an
-//! observed SCIM resource differs from it (drift), and which orders to execute.
+//! The pure parts of a provisioning sync: its plan (the record step, the push intent and the
+//! order steps), what the external system should hold, how an observed SCIM resource differs
+//! from it (drift), and which orders to execute.
+//!
+//! ```text
+//! ObservedSync ─► record::record ─► Record (create / continue / observe / release / archive / hold)
+//!              ─► Push: Write or Observe (the Directory, from the record's last push)
+//!                       │ Deprovision (deleting with policy Delete, pushed before) │ None
+//!              ─► orders: plan_orders against the continued record's assets
+//! ```
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::api::provisioning_sync::{InvoiceChoice as SpecInvoice, OrderSpec};
+use super::DesiredSync;
+use super::observe::{Focus, ObservedSync};
+use super::pushed::PushRecord;
+use super::record::{Record, record};
+use crate::api::provisioning_sync::{InvoiceChoice as SpecInvoice, OrderSpec, SyncOptions};
 use crate::scim::{Group, User};
 use crate::store::assets::{Asset, InvoiceChoice};
+
+/// What a reconcile of a sync does.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncPlan {
+    pub record: Record,
+    /// What is asked of the external system (the call `plan` skips).
+    pub push: Push,
+    /// The orders against the continued record's assets; carried out once the account is
+    /// synchronized.
+    pub orders: Vec<OrderStep>,
+}
+
+/// What a sync asks of the external system.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Push {
+    /// Nothing.
+    None,
+    /// Push the directory, correcting drift.
+    Write(PushInput),
+    /// Observe-only: read the system and list what a push would write.
+    Observe(PushInput),
+    /// Deleting with `deletionPolicy: Delete`: deprovision the users (and delete the groups)
+    /// of the record's last push.
+    Deprovision(PushInput),
+}
+
+/// What a push starts from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushInput {
+    pub dir: Directory,
+    /// The record of the last push; `None` when there is none (yet).
+    pub before: Option<PushRecord>,
+    /// Synced before the record of pushes existed.
+    pub legacy: bool,
+    /// Users (our IDs) another sync of the same system has pushed, never deprovisioned here.
+    pub held_elsewhere: BTreeSet<String>,
+}
+
+/// Decide what to do for `desired` on `observed`. Pure: same input, same plan.
+pub fn plan(desired: &DesiredSync, observed: &ObservedSync) -> SyncPlan {
+    let record = record(desired, observed);
+    let focus = |id: &str| observed.focus.as_ref().filter(|f| f.row.id == id);
+    let input = |focus: Option<&Focus>, dir: &Directory| PushInput {
+        dir: dir.clone(),
+        before: focus.and_then(|f| f.before.clone()),
+        legacy: focus.is_some_and(|f| f.legacy),
+        held_elsewhere: focus.map(|f| f.held_elsewhere.clone()).unwrap_or_default(),
+    };
+    let nothing = |record| SyncPlan { record, push: Push::None, orders: Vec::new() };
+    let Some(dir) = observed.directory.as_ref() else { return nothing(record) };
+    match &record {
+        Record::Create { .. } => {
+            let orders = plan_orders(&desired.spec.orders, &[]);
+            SyncPlan { push: Push::Write(input(None, dir)), orders, record }
+        }
+        Record::Continue { id, .. } => {
+            let found = focus(id);
+            let assets = found.map(|f| f.assets.as_slice()).unwrap_or_default();
+            let orders = plan_orders(&desired.spec.orders, assets);
+            SyncPlan { push: Push::Write(input(found, dir)), orders, record }
+        }
+        Record::Observe { id } => SyncPlan { push: Push::Observe(input(focus(id), dir)), orders: Vec::new(), record },
+        Record::Archive { id, .. } => {
+            // Only a record that pushed, and that the deletion has not archived yet, has
+            // anything to take back.
+            let push = match focus(id) {
+                Some(f)
+                    if f.row.archived_at.is_none()
+                        && f.row.sync_status != crate::store::syncs::SyncStatus::Unsynchronized
+                        && (f.before.is_some() || desired.spec.options.members_as_users) =>
+                {
+                    Push::Deprovision(input(Some(f), dir))
+                }
+                _ => Push::None,
+            };
+            SyncPlan { push, orders: Vec::new(), record }
+        }
+        Record::Release { .. } | Record::Gone { .. } | Record::Hold(_) => nothing(record),
+    }
+}
+
+/// How many users and groups a push of `dir` holds in the external system.
+pub fn to_push(dir: &Directory, options: &SyncOptions) -> (usize, usize) {
+    let users = if options.members_as_users { dir.users.len() } else { 0 };
+    let organizations = if options.organizations_as_groups { dir.groups.len().saturating_sub(1) } else { 0 };
+    (users, 1 + organizations)
+}
 
 /// A login member as the external system should see it (`externalId` = our user ID).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +128,18 @@ pub struct DesiredGroup {
 pub struct Directory {
     pub users: BTreeMap<String, DesiredUser>,
     pub groups: Vec<DesiredGroup>,
+}
+
+impl Directory {
+    /// The account's ID (its group's `externalId`).
+    pub fn account_id(&self) -> &str {
+        self.groups.first().map_or("", |g| g.external_id.as_str())
+    }
+
+    /// The account's legal name (its group's `displayName`).
+    pub fn account_name(&self) -> &str {
+        self.groups.first().map_or("", |g| g.display_name.as_str())
+    }
 }
 
 /// How an observed resource compares with the desired one.

@@ -47,6 +47,7 @@ mod kubeconfig;
 mod namespace;
 mod pki;
 mod plane;
+pub mod ports;
 mod supervise;
 #[allow(unused_imports)]
 pub use supervise::Supervised;

@@ -1,6 +1,6 @@
 //! Starting etcd and kube-apiserver the way envtest does, and what a running plane offers.
 
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::sync::Mutex;
@@ -283,8 +283,7 @@ async fn wait_ready(client: &kube::Client, processes: &mut [Supervised]) -> Resu
 }
 
 fn free_port() -> Result<u16> {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("finding a free port")?;
-    Ok(listener.local_addr()?.port())
+    Ok(super::ports::free_port())
 }
 
 /// A unique, DNS-label-safe name from `hint` (namespace and credential names).

@@ -16,7 +16,7 @@
 #![allow(dead_code)] // each test uses part of it
 
 use std::collections::BTreeMap;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
@@ -60,14 +60,7 @@ fn scim2_server() -> Option<PathBuf> {
     found
 }
 
-fn free_port() -> u16 {
-    free_port_on([127, 0, 0, 1])
-}
-
-fn free_port_on(ip: [u8; 4]) -> u16 {
-    let listener = TcpListener::bind(SocketAddr::from((ip, 0))).expect("bind a free port");
-    listener.local_addr().expect("local addr").port()
-}
+use crate::harness::ports::{free_port, free_port_on};
 
 impl ScimServer {
     /// A running server, or `None` when scim2-server is not installed (outside CI).
@@ -108,7 +101,7 @@ impl ScimServer {
         let log = self.dir.path().join("scim2-server.log");
         let mut process = Supervised::spawn("scim2-server", &self.program, &args, &log).expect("start scim2-server");
         let deadline = Instant::now() + Duration::from_secs(30);
-        while !answers(self.addr) {
+        while !answers(self.addr, &self.token) {
             if let Some(status) = process.exited() {
                 panic!("scim2-server exited ({status}):\n{}", process.log_tail());
             }
@@ -168,16 +161,19 @@ impl TlsFront {
 }
 
 /// Does an HTTP request to `/v2/ServiceProviderConfig` get a status line back?
-fn answers(addr: SocketAddr) -> bool {
+/// Whether this very server answers: an authenticated request must get a 200, so a port some
+/// other server answers on (another token, or not SCIM at all) does not count as ready.
+fn answers(addr: SocketAddr, token: &str) -> bool {
     use std::io::{Read, Write};
     let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) else { return false };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    let request = format!("GET /v2/ServiceProviderConfig HTTP/1.0\r\nHost: {addr}\r\n\r\n");
+    let request =
+        format!("GET /v2/ServiceProviderConfig HTTP/1.0\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\r\n");
     if stream.write_all(request.as_bytes()).is_err() {
         return false;
     }
     let mut head = [0u8; 12];
-    stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/")
+    stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/") && head.ends_with(b" 200")
 }
 
 fn owner(name: &str) -> Owner {

@@ -15,7 +15,7 @@
 //! (`start` returns `None`), and fails under `CI=true` with how to install it.
 #![allow(dead_code)] // each test uses part of it
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -128,10 +128,7 @@ fn aiosmtpd_available() -> bool {
     ok
 }
 
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("local addr").port()
-}
+use crate::harness::ports::free_port;
 
 impl SmtpServer {
     /// A running server, or `None` when aiosmtpd is not installed (outside CI).
