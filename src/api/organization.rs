@@ -5,7 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::common::{Conditions, DeletionPolicy, LocalRef};
-use super::fields::{CODE_LIFETIME, Lifetime};
+use super::fields::{CODE_LIFETIME, Email, Lifetime};
 
 /// An organization of the platform under an Account; members, roles and provider links hang off it.
 #[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -125,6 +125,28 @@ pub struct ServiceProviderSpec {
     #[serde(default = "default_code_lifetime")]
     #[x_kube(validation = CODE_LIFETIME.rule())]
     pub code_lifetime: Lifetime,
+    /// This provider's staff placed in its tenants: each an active member of this organization,
+    /// in a tenant organization with an Active link to it, with a role the link allows. The
+    /// tenant sees them on its TenantLink (`status.providerStaff`); deleting the link removes them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 200), extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["email", "tenantOrganizationId"]))]
+    pub staff: Vec<StaffSpec>,
+}
+
+/// One of the provider's staff working in one tenant.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StaffSpec {
+    /// The employee's e-mail address: an active member of this organization.
+    pub email: Email,
+    /// Platform ID of the tenant organization (its `status.organizationId`, as `accountops
+    /// tenants` lists them).
+    #[schemars(length(min = 1, max = 64))]
+    pub tenant_organization_id: String,
+    /// Role in the tenant: Admin, Builder, Consumer, or a tenant role the link grants
+    /// (the tenant's TenantLink `grantedRoles`).
+    #[schemars(length(min = 1, max = 63))]
+    pub role: String,
 }
 
 fn yes() -> bool {
@@ -157,6 +179,9 @@ pub struct OrganizationStatus {
     /// Active links where this organization is the provider or partner, and the counterpart IDs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub links: Option<LinkSummary>,
+    /// Each `spec.serviceProvider.staff` entry: placed in its tenant, or why not.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub staff: Vec<StaffStatus>,
     /// Ready (the platform record is there and current), Synced (the last reconcile succeeded).
     #[serde(default, skip_serializing_if = "Conditions::is_empty")]
     pub conditions: Conditions,
@@ -182,6 +207,27 @@ pub struct LinkSummary {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 20))]
     pub provider_ids: Vec<String>,
+}
+
+/// Where one `spec.serviceProvider.staff` entry stands.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StaffStatus {
+    /// The entry's e-mail address.
+    pub email: String,
+    /// The entry's tenant organization ID.
+    pub tenant_organization_id: String,
+    /// The entry's role in the tenant.
+    pub role: String,
+    /// A member of the tenant through this provider's link.
+    pub placed: bool,
+    /// `Placed`, or why not: `ProviderDisabled`, `NotProviderMember`, `NoActiveLink`,
+    /// `RoleNotGranted`, `PlacedByTenant` (the tenant's `spec.members` names the person: the
+    /// tenant's entry wins), `AlreadyMember` (a member of the tenant otherwise; never touched).
+    pub reason: String,
+    /// Why not, in words (empty when placed).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
 }
 
 fn is_zero(n: &i32) -> bool {

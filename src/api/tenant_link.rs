@@ -136,6 +136,15 @@ pub struct LinkMemberSpec {
     pub role: String,
 }
 
+/// A provider employee the provider placed in the tenant.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, JsonSchema)]
+pub struct ProviderStaff {
+    /// The employee's e-mail address.
+    pub email: String,
+    /// Role in the tenant organization.
+    pub role: String,
+}
+
 /// Where a link is in its life.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
 pub enum TenantLinkPhase {
@@ -175,6 +184,10 @@ pub struct TenantLinkStatus {
     /// organization through the link.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub members: Vec<String>,
+    /// Staff the provider placed in the tenant organization through the link (the provider
+    /// Organization's `spec.serviceProvider.staff`); deleting the link removes them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub provider_staff: Vec<ProviderStaff>,
     /// Ready, Synced, Accepted and, for a partner invitation, InvitationDelivered.
     #[serde(default, skip_serializing_if = "Conditions::is_empty")]
     pub conditions: Conditions,

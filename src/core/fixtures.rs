@@ -39,6 +39,7 @@ pub fn outcome(action: Action, reason: &'static str) -> Outcome {
         tenant_link: None,
         provisioning: None,
         links: None,
+        staff: None,
     }
 }
 

@@ -202,6 +202,8 @@ pub struct Outcome {
     /// An Organization's active links (counts, first IDs, staff placed), when a shell looked
     /// them up after the run (local mode; the operator writes them into status itself).
     pub links: Option<Box<crate::api::organization::LinkSummary>>,
+    /// A service provider Organization's `serviceProvider.staff` entries, placed or why not.
+    pub staff: Option<Box<super::organization::staff::StaffFacts>>,
 }
 
 impl Outcome {
@@ -222,6 +224,9 @@ impl Outcome {
         let normal = |reason, note| Some(Event { reason, note, warning: false });
         let warning = |reason, note| Some(Event { reason, note, warning: true });
         if let Some(event) = self.membership.as_ref().and_then(|m| m.event(self)) {
+            return Some(event);
+        }
+        if let Some(event) = self.staff.as_ref().filter(|_| !spec_changed).and_then(|s| s.event(self.changes.len())) {
             return Some(event);
         }
         match self.action {

@@ -354,6 +354,7 @@ impl<W> Plan<W> {
             tenant_link: None,
             provisioning: None,
             links: None,
+            staff: None,
         }
     }
 }

@@ -317,6 +317,7 @@ pub fn json(report: &Report) -> Value {
                 map.insert("counterpartOrganizationId".into(), json!(l.counterpart_organization_id));
                 map.insert("counterpartOrganizationName".into(), json!(l.counterpart_organization_name));
                 map.insert("members".into(), json!(l.members));
+                map.insert("providerStaff".into(), json!(l.provider_staff));
                 map.insert("invitationExpiresAt".into(), json!(l.invitation_expires_at_text()));
                 map.insert("invitation".into(), json!(l.invitation.as_ref().map(|i| i.status())));
             }
@@ -325,6 +326,12 @@ pub fn json(report: &Report) -> Value {
             {
                 // What an Organization's status.links would say.
                 map.insert("links".into(), json!(links));
+            }
+            if let (Some(map), Status::Done(o)) = (object.as_object_mut(), &entry.status)
+                && let Some(staff) = &o.staff
+            {
+                // What an Organization's status.staff would say.
+                map.insert("staff".into(), json!(staff.status()));
             }
             if let (Some(map), Status::Done(o)) = (object.as_object_mut(), &entry.status)
                 && let Some(p) = &o.provisioning
@@ -378,6 +385,7 @@ mod tests {
             tenant_link: None,
             provisioning: None,
             links: None,
+            staff: None,
         };
         Entry { kind, namespace: "default".into(), name: name.into(), pruned: false, status: Status::Done(outcome) }
     }

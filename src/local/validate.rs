@@ -311,7 +311,7 @@ mod tests {
         let docs = read_documents(&[Path::new(env!("CARGO_MANIFEST_DIR")).join("examples")]).expect("examples");
         let (set, problems) = validate(&docs);
         assert!(problems.is_empty(), "{problems:?}");
-        assert_eq!(set.len(), 13);
+        assert_eq!(set.len(), 18);
         assert_eq!(set.secrets.len(), 1);
         let typed: Vec<Value> = set
             .accounts

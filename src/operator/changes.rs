@@ -1,7 +1,8 @@
 //! Changes to memberships, tenant links and provisioning syncs that happen outside Kubernetes:
 //! the platform's web app accepting an invitation and the portal activating an asset (the
-//! documented database contracts), and the dispatcher delivering or giving up on an invitation
-//! mail. Both only touch rows, so the operator polls for them — on PostgreSQL and
+//! documented database contracts), the dispatcher delivering or giving up on an invitation
+//! mail, and the other side of a tenant link (often another namespace) changing the link or the
+//! staff placed through it. Both only touch rows, so the operator polls for them — on PostgreSQL and
 //! SQLite alike — and re-queues the Memberships concerned within seconds instead of waiting
 //! for the next resync. Each poll costs what changed ([`changes::changed_owners`], indexed on
 //! `updated_at`), not the size of the tables.
@@ -13,7 +14,7 @@ use jiff::Timestamp;
 use kube::runtime::reflector::ObjectRef;
 use tracing::warn;
 
-use crate::api::{Membership, ProvisioningSync, TenantLink};
+use crate::api::{Membership, Organization, ProvisioningSync, TenantLink};
 use crate::store::Store;
 use crate::store::changes::{self, Subject};
 
@@ -27,13 +28,20 @@ pub fn membership_changes(store: Store, cluster: String, every: Duration) -> imp
     invitation_changes(store, cluster, every, Subject::Memberships)
 }
 
-/// TenantLinks (owned by `cluster`) whose partner invitation was accepted, rejected or mailed.
+/// TenantLinks (owned by `cluster`) whose partner invitation was accepted, rejected or mailed,
+/// or whose provider placed or removed staff through them.
 pub fn tenant_link_changes(
     store: Store,
     cluster: String,
     every: Duration,
 ) -> impl Stream<Item = ObjectRef<TenantLink>> {
     invitation_changes(store, cluster, every, Subject::TenantLinks)
+}
+
+/// Service provider Organizations (owned by `cluster`) one of whose links changed (a tenant
+/// redeemed its code, or revoked the link), so its `serviceProvider.staff` follow at once.
+pub fn provider_changes(store: Store, cluster: String, every: Duration) -> impl Stream<Item = ObjectRef<Organization>> {
+    invitation_changes(store, cluster, every, Subject::ProviderOrganizations)
 }
 
 /// ProvisioningSyncs (owned by `cluster`) one of whose assets the portal activated, so

@@ -102,6 +102,9 @@ pub(super) async fn run(client: &kube::Client, config: &Config, ctx: Arc<Context
             let (ns, name) = (account.namespace(), account.name_any());
             matching(&of_account, |o| o.namespace() == ns && o.spec.account_ref.name.as_str() == name)
         })
+        // A tenant in any namespace redeeming the provider's code or revoking its link changes
+        // rows only; the provider's staff follow within seconds.
+        .reconcile_on(changes::provider_changes(ctx.store.clone(), ctx.cluster_id.clone(), CHANGE_POLL))
         .shutdown_on_signal()
         .run(reconcile::reconcile::<Organization>, reconcile::error_policy::<Organization>, ctx.clone())
         .for_each(|result| async move { log_result("Organization", result) });

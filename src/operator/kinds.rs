@@ -189,6 +189,9 @@ impl Managed for Organization {
         if let Some(children) = &outcome.children {
             status.member_count = count(children.count);
         }
+        if outcome.is_ready() {
+            status.staff = outcome.staff.as_deref().map(|s| s.status()).unwrap_or_default();
+        }
     }
 }
 
@@ -276,6 +279,7 @@ impl Managed for TenantLink {
         status.accepted_at = facts.accepted_at_text();
         status.invitation_expires_at = facts.invitation_expires_at_text();
         status.members.clone_from(&facts.members);
+        status.provider_staff.clone_from(&facts.provider_staff);
         let generation = status.observed_generation;
         if let Some(invitation) = &facts.invitation {
             put_condition(&mut status.conditions.0, INVITATION_DELIVERED, invitation.delivered(), generation, now);

@@ -269,13 +269,30 @@ pub async fn reinstate(
     fetch::existing(conn, query, &op, "reinstate", decode).await
 }
 
-/// Mark membership `id` as derived from tenant link `link_id` (`spec.members` of a TenantLink).
-pub async fn mark_derived(conn: &mut Conn, id: &str, link_id: &str, now: Timestamp) -> Result<(), StoreError> {
+db_enum! {
+    /// Which side of a tenant link placed a derived membership (`placed_by`).
+    pub enum Placement {
+        /// The tenant: the TenantLink's `spec.members`.
+        Tenant = "tenant",
+        /// The provider: the provider Organization's `spec.serviceProvider.staff`.
+        Provider = "provider",
+    }
+}
+
+/// Mark membership `id` as derived from tenant link `link_id`, placed by `by`.
+pub async fn mark_derived(
+    conn: &mut Conn,
+    id: &str,
+    link_id: &str,
+    by: Placement,
+    now: Timestamp,
+) -> Result<(), StoreError> {
     let refs = [("tenant_link_id", link_id)];
     let op = Op::new(TABLE, id).refs(&refs);
-    let done = sqlx::query("UPDATE memberships SET tenant_link_id = $2, updated_at = $3 WHERE id = $1")
+    let done = sqlx::query("UPDATE memberships SET tenant_link_id = $2, placed_by = $3, updated_at = $4 WHERE id = $1")
         .bind(id)
         .bind(link_id)
+        .bind(by.as_str())
         .bind(time::encode(now))
         .execute(&mut *conn)
         .await
@@ -286,13 +303,42 @@ pub async fn mark_derived(conn: &mut Conn, id: &str, link_id: &str, now: Timesta
     Ok(())
 }
 
-/// The live (not revoked) memberships derived from tenant link `link_id`, oldest first.
+/// The live (not revoked) memberships derived from tenant link `link_id`, placed by either
+/// side, oldest first.
 pub async fn list_derived(conn: &mut Conn, link_id: &str) -> Result<Vec<Membership>, StoreError> {
+    Ok(list_placed(conn, link_id).await?.into_iter().map(|(m, _)| m).collect())
+}
+
+/// The live memberships derived from any link where `provider_id` is the provider, each with
+/// the side that placed it and its link, oldest first.
+pub async fn list_placed_for_provider(
+    conn: &mut Conn,
+    provider_id: &str,
+) -> Result<Vec<(Membership, Placement, String)>, StoreError> {
     let query = sqlx::query(concat!(
         "SELECT ",
         columns!(),
-        " FROM memberships WHERE tenant_link_id = $1 AND revoked_at IS NULL ORDER BY created_at, id"
+        ", placed_by, tenant_link_id FROM memberships WHERE revoked_at IS NULL AND tenant_link_id IN \
+         (SELECT id FROM tenant_links WHERE provider_organization_id = $1) ORDER BY created_at, id"
+    ))
+    .bind(provider_id);
+    let decode_placed = |row: &AnyRow| -> Result<(Membership, Placement, String), StoreError> {
+        let c = Cols::new(row, TABLE);
+        Ok((decode(row)?, c.parse("placed_by")?, c.text("tenant_link_id")?))
+    };
+    fetch::all(conn, query, &Op::new(TABLE, provider_id), "list placed for provider", decode_placed).await
+}
+
+/// The same, each with the side that placed it.
+pub async fn list_placed(conn: &mut Conn, link_id: &str) -> Result<Vec<(Membership, Placement)>, StoreError> {
+    let query = sqlx::query(concat!(
+        "SELECT ",
+        columns!(),
+        ", placed_by FROM memberships WHERE tenant_link_id = $1 AND revoked_at IS NULL ORDER BY created_at, id"
     ))
     .bind(link_id);
-    fetch::all(conn, query, &Op::new(TABLE, link_id), "list derived from link", decode).await
+    let decode_placed = |row: &AnyRow| -> Result<(Membership, Placement), StoreError> {
+        Ok((decode(row)?, Cols::new(row, TABLE).parse("placed_by")?))
+    };
+    fetch::all(conn, query, &Op::new(TABLE, link_id), "list derived from link", decode_placed).await
 }

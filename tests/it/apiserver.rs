@@ -25,7 +25,7 @@ async fn crds_are_established() {
 async fn every_example_passes_server_side_dry_run() {
     let Some(env) = harness::test_env().await else { return };
     let out = env.kubectl(["apply", "--dry-run=server", "-f", EXAMPLES]).await.ok();
-    assert_eq!(out.stdout.matches("(server dry run)").count(), 14, "{}", out.stdout);
+    assert_eq!(out.stdout.matches("(server dry run)").count(), 19, "{}", out.stdout);
 }
 
 #[tokio::test]
@@ -97,7 +97,7 @@ async fn kubectl_get_accountops_shows_the_printer_columns() {
         out.stdout
     );
     let short = env.kubectl(["get", "acct,org,mbr,tl,psync", "-o", "name"]).await.ok();
-    assert_eq!(short.stdout.lines().count(), 13, "{}", short.stdout);
+    assert_eq!(short.stdout.lines().count(), 18, "{}", short.stdout);
 }
 
 #[tokio::test]

@@ -98,7 +98,7 @@ fn crds_prints_what_crds_directory_holds() {
 fn validate_accepts_every_example() {
     let out = accountops(&["validate", "-f", "examples/"]);
     assert!(out.status.success(), "examples are valid: {}", stdout(&out));
-    assert!(stdout(&out).contains("13 objects in 14 documents: valid"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("18 objects in 19 documents: valid"), "{}", stdout(&out));
 }
 
 /// Each fixture names the field and message the apiserver and `validate` must both report.
@@ -282,7 +282,7 @@ fn validate_reads_standard_input_and_names_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let ok = accountops_with_stdin(&["validate", "-f", "-"], &examples_stream(), dir.path());
     assert!(ok.status.success(), "{}", stdout(&ok));
-    assert!(stdout(&ok).contains("13 objects in 14 documents: valid"), "{}", stdout(&ok));
+    assert!(stdout(&ok).contains("18 objects in 19 documents: valid"), "{}", stdout(&ok));
 
     let broken = examples_stream().replace("country: PL", "country: XK");
     let out = accountops_with_stdin(&["validate", "-f", "-", "-f", "examples/00-accounts.yaml"], &broken, &repo(""));
@@ -306,7 +306,7 @@ fn validate_json_has_the_documented_shape() {
     let ok = accountops(&["validate", "-f", "examples/", "-o", "json"]);
     assert!(ok.status.success());
     let report: serde_json::Value = serde_json::from_slice(&ok.stdout).expect("JSON on stdout");
-    assert_eq!(report, serde_json::json!({"valid": true, "documents": 14, "objects": 13, "problems": []}));
+    assert_eq!(report, serde_json::json!({"valid": true, "documents": 19, "objects": 18, "problems": []}));
 
     let out = accountops(&[
         "validate",
@@ -364,7 +364,7 @@ fn plan_and_apply_read_manifests_from_standard_input() {
     assert!(apply.status.success(), "{}{}", stdout(&apply), String::from_utf8_lossy(&apply.stderr));
     let report: serde_json::Value = serde_json::from_slice(&apply.stdout).expect("JSON");
     let created = report["objects"].as_array().expect("objects").iter().filter(|o| o["action"] == "Created").count();
-    assert_eq!(created, 11, "{report:#}");
+    assert_eq!(created, 16, "{report:#}");
     // A broken stream is reported as `validate` reports it, and the database is not touched.
     let broken = stream.replace("currency: PLN", "currency: ZLT");
     let out = accountops_with_stdin(&["apply", "-f", "-", "--database", &db], &broken, dir.path());

@@ -279,12 +279,12 @@ async fn the_image_built_here_runs_the_operator_read_only_and_non_root_until_the
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let mails = eventually("the three invitation mails", WAIT, || async {
+    let mails = eventually("the five invitation mails", WAIT, || async {
         let mails = smtp.messages();
-        (mails.len() >= 3).then_some(mails)
+        (mails.len() >= 5).then_some(mails)
     })
     .await;
-    assert_eq!(mails.len(), 3, "one per example login");
+    assert_eq!(mails.len(), 5, "one per example login");
 
     // SIGTERM to the container's PID 1, the operator itself: it shuts down cleanly (exit 0),
     // not killed at the end of the grace period.

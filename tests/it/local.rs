@@ -24,7 +24,7 @@ fn apply_on_the_examples_creates_then_changes_nothing_the_second_time() {
     assert_eq!(table_row(&shown, "Account", "default/acme-polska")[3..], ["Created", "True", "Available"]);
     assert_eq!(table_row(&shown, "Organization", "default/northwind-msp")[3..], ["Created", "True", "Available"]);
     assert_eq!(table_row(&shown, "Membership", "default/jan-nowak")[3..], ["Created", "True", "Invited"]);
-    assert!(shown.contains("\n11 created.\n"), "{shown}");
+    assert!(shown.contains("\n16 created.\n"), "{shown}");
     let partner = table_row(&shown, "TenantLink", "default/acme-retail-invites-logistics-partner");
     assert_eq!(partner[3..], ["Waiting", "False", "PartnerNotFound"], "waits, and apply still exits 0");
     // The example's SCIM system does not exist: the sync is recorded and waits for it.
@@ -33,7 +33,7 @@ fn apply_on_the_examples_creates_then_changes_nothing_the_second_time() {
     assert!(shown.contains("2 waiting for something outside this run (1 PartnerNotFound, 1 Unreachable)"), "{shown}");
     assert!(shown.contains("\n1 Secret read as input, never written.\n"), "{shown}");
     let (accounts, orgs) = rows(&ws.url());
-    assert_eq!((accounts.len(), orgs.len()), (2, 3));
+    assert_eq!((accounts.len(), orgs.len()), (3, 4));
     let acme = account_named(&accounts, "acme-polska");
     assert!(shown.contains(&acme.id), "the table shows the IDs: {shown}");
     assert_eq!(acme.details.billing_address.city, "Kraków");
@@ -45,7 +45,7 @@ fn apply_on_the_examples_creates_then_changes_nothing_the_second_time() {
     let second = ws.run("apply", &[]);
     let shown = text(&second.stdout);
     assert!(second.status.success(), "{shown}");
-    assert!(shown.contains("\nNo changes: 11 objects unchanged.\n"), "{shown}");
+    assert!(shown.contains("\nNo changes: 16 objects unchanged.\n"), "{shown}");
     assert!(!shown.contains("Created") && !shown.contains("Updated"), "{shown}");
     assert_eq!(rows(&ws.url()), (accounts, orgs), "the second apply wrote nothing: same rows, IDs and timestamps");
 }
@@ -61,7 +61,7 @@ fn plan_shows_exactly_what_apply_then_does_and_plan_alone_writes_nothing() {
     assert!(shown.contains("    billingAddress.city: (none) → \"Kraków\"\n"), "{shown}");
     assert!(shown.contains("+ Organization default/acme-engineering (create) in account (new)\n"), "{shown}");
     assert!(shown.contains("+ Membership default/jan-nowak (create)\n"), "{shown}");
-    assert!(shown.contains("\nPlan: 12 to create.\n"), "{shown}");
+    assert!(shown.contains("\nPlan: 17 to create.\n"), "{shown}");
     assert!(shown.contains("\n+ ProvisioningSync default/acme-provisioning (create)\n"), "{shown}");
     assert!(shown.contains("    orders[mailbox-migration-2026]: (none) → \"executed\"\n"), "{shown}");
     // The rest is about the platform side; the sync's plan and apply are in provisioning_local.
@@ -71,8 +71,12 @@ fn plan_shows_exactly_what_apply_then_does_and_plan_alone_writes_nothing() {
     let (plan, (ok, applied)) = ws.plan_then_apply(&[]);
     assert!(ok, "{applied:#}");
     assert_eq!(action_of(&plan, "Organization", "acme-retail"), "Created");
-    assert_eq!(plan["objects"][2]["accountId"], "(new)");
-    assert_eq!(applied["objects"][2]["accountId"], applied["objects"][0]["id"]);
+    let retail = |report: &serde_json::Value| {
+        let all = report["objects"].as_array().expect("objects");
+        all.iter().find(|o| o["kind"] == "Organization" && o["name"] == "acme-retail").expect("acme-retail").clone()
+    };
+    assert_eq!(retail(&plan)["accountId"], "(new)");
+    assert_eq!(retail(&applied)["accountId"], applied["objects"][0]["id"]);
 
     // An edit of the billing details: exactly those fields, in the plan and then in apply.
     ws.edit("00-accounts.yaml", "city: Kraków", "city: Gdańsk");
@@ -88,7 +92,7 @@ fn plan_shows_exactly_what_apply_then_does_and_plan_alone_writes_nothing() {
          billingAddress.city: \"Kraków\" → \"Gdańsk\"\n\n"
     );
     assert!(shown.contains(&block), "{shown}");
-    assert!(shown.contains("\nPlan: 1 to update, 10 unchanged.\n"), "{shown}");
+    assert!(shown.contains("\nPlan: 1 to update, 15 unchanged.\n"), "{shown}");
     assert_eq!(rows(&ws.url()), before, "plan writes nothing");
 
     let (plan, (ok, _)) = ws.plan_then_apply(&[]);
@@ -107,7 +111,7 @@ fn plan_shows_exactly_what_apply_then_does_and_plan_alone_writes_nothing() {
     assert_eq!(after.1, before.1, "organizations untouched");
 
     let again = ws.run("apply", &[]);
-    assert!(text(&again.stdout).contains("No changes: 11 objects unchanged."), "{}", text(&again.stdout));
+    assert!(text(&again.stdout).contains("No changes: 16 objects unchanged."), "{}", text(&again.stdout));
 }
 
 #[test]

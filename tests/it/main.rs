@@ -45,6 +45,8 @@ mod scim_policy_local;
 mod scim_sync;
 mod secrets_output;
 mod shared_database;
+mod staff_e2e;
+mod staff_local;
 mod store_pg;
 mod store_tls;
 mod support;

@@ -108,9 +108,9 @@ fn the_examples_invite_by_mail_once_and_a_token_activates_once() {
     for name in ["ewa-kaminska-contact", "acme-finance"] {
         assert_eq!(table_row(&shown, "Membership", &format!("default/{name}"))[3..], ["Created", "True", "Active"]);
     }
-    assert!(shown.contains("Mail: 3 delivered to ./mailbox."), "{shown}");
+    assert!(shown.contains("Mail: 5 delivered to ./mailbox."), "{shown}");
 
-    assert_eq!(mails(&ws).len(), 3, "one mail per invitation, none for contacts");
+    assert_eq!(mails(&ws).len(), 5, "one mail per invitation, none for contacts");
     let jan = mail_to(&ws, "jan.nowak@acme.example.pl");
     assert!(jan.contains("Content-Language: pl"), "{jan}");
     assert!(unquote(&jan).contains("Twoje role: Admin."), "{jan}");
@@ -124,10 +124,10 @@ fn the_examples_invite_by_mail_once_and_a_token_activates_once() {
     let again = ws.run("apply", &[]);
     let shown = text(&again.stdout);
     assert!(again.status.success(), "{shown}");
-    assert!(shown.contains("No changes: 11 objects unchanged."), "{shown}");
+    assert!(shown.contains("No changes: 16 objects unchanged."), "{shown}");
     assert!(!shown.contains("Mail:"), "nothing new to deliver: {shown}");
-    assert_eq!(mails(&ws).len(), 3, "a second apply sends no second mail");
-    assert_eq!(phase_and_outbox(&ws.url(), "jan-nowak"), (MembershipPhase::Invited.to_string(), 3));
+    assert_eq!(mails(&ws).len(), 5, "a second apply sends no second mail");
+    assert_eq!(phase_and_outbox(&ws.url(), "jan-nowak"), (MembershipPhase::Invited.to_string(), 5));
 
     let token = token_in(&jan);
     let accepted = accept(&ws, &token);
@@ -149,7 +149,7 @@ fn the_examples_invite_by_mail_once_and_a_token_activates_once() {
     let shown = text(&after.stdout);
     assert_eq!(table_row(&shown, "Membership", "default/jan-nowak")[3..], ["Unchanged", "True", "Active"]);
     assert_eq!(table_row(&shown, "Membership", "default/zofia-wroblewska")[5], "Invited");
-    assert_eq!(phase_and_outbox(&ws.url(), "jan-nowak"), (MembershipPhase::Active.to_string(), 3));
+    assert_eq!(phase_and_outbox(&ws.url(), "jan-nowak"), (MembershipPhase::Active.to_string(), 5));
 }
 
 #[test]
@@ -166,7 +166,7 @@ fn plan_matches_apply_for_role_changes_and_a_resend_replaces_the_token() {
     assert!(shown.contains("~ Membership default/zofia-wroblewska (update) mbr-"), "{shown}");
     assert!(shown.contains("    roles: \"[\\\"Engineer\\\"]\" → \"[\\\"Engineer\\\",\\\"Billing\\\"]\"\n"), "{shown}");
     assert!(shown.contains("    invitation: \"open\" → \"re-sent (pl, 72h)\"\n"), "{shown}");
-    assert!(shown.contains("Plan: 1 to update, 10 unchanged."), "{shown}");
+    assert!(shown.contains("Plan: 1 to update, 15 unchanged."), "{shown}");
 
     let (plan, (ok, applied)) = ws.plan_then_apply(&[]);
     assert!(ok, "{applied:#}");

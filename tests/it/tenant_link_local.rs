@@ -105,7 +105,9 @@ fn the_examples_appoint_the_provider_with_a_code_issued_in_the_run() {
     assert!(ok, "exit 0 although the partner invitation waits: {applied:#}");
     assert_eq!(action_of(&plan, "TenantLink", LINK), "Created");
     assert_eq!(action_of(&plan, "TenantLink", PARTNER), "Waiting");
-    assert_eq!(plan["providerCodesIssued"], serde_json::json!(["default/northwind-msp"]), "{plan:#}");
+    // One code per link that redeems one: ACME Engineering's and Fabrikam's (35-new-tenant.yaml).
+    let issued = serde_json::json!(["default/northwind-msp", "default/northwind-msp"]);
+    assert_eq!(plan["providerCodesIssued"], issued, "{plan:#}");
     assert_eq!(applied["providerCodesIssued"], plan["providerCodesIssued"]);
 
     let link = object(&applied, "TenantLink", LINK);
@@ -126,15 +128,15 @@ fn the_examples_appoint_the_provider_with_a_code_issued_in_the_run() {
         &engineering.id,
     );
     assert_eq!(in_engineering, 2);
-    // One code, used by the link; only its hash is stored, and it is printed nowhere.
+    // One code per link (ACME's and Fabrikam's), each used; only hashes are stored, printed nowhere.
     let northwind = org_named(&orgs, "northwind-msp");
     let codes = "SELECT COUNT(*) FROM provider_codes WHERE organization_id = $1 AND used_at IS NOT NULL";
-    assert_eq!(scalar(&ws.url(), codes, &northwind.id), 1);
+    assert_eq!(scalar(&ws.url(), codes, &northwind.id), 2);
 
     let again = ws.run("apply", &[]);
     let shown = text(&again.stdout);
     assert_eq!(again.status.code(), Some(0), "{shown}");
-    assert!(shown.contains("\nNo changes: 11 objects unchanged.\n"), "{shown}");
+    assert!(shown.contains("\nNo changes: 16 objects unchanged.\n"), "{shown}");
     assert!(!shown.contains("provider code issued"), "the link exists; no code is needed: {shown}");
     assert_eq!(table_row(&shown, "TenantLink", &format!("default/{LINK}"))[3..], ["Unchanged", "True", "Active"]);
     assert_eq!(
@@ -143,7 +145,7 @@ fn the_examples_appoint_the_provider_with_a_code_issued_in_the_run() {
     );
     assert!(shown.contains("1 waiting for something outside this run (1 PartnerNotFound)"), "{shown}");
     let all = "SELECT COUNT(*) FROM provider_codes WHERE organization_id = $1";
-    assert_eq!(scalar(&ws.url(), all, &northwind.id), 1, "no code issued for nothing");
+    assert_eq!(scalar(&ws.url(), all, &northwind.id), 2, "no code issued for nothing");
     assert_eq!(staff(&ws.url(), LINK), 2);
 }
 
@@ -222,7 +224,7 @@ fn a_partner_invitation_is_mailed_accepted_and_then_active() {
     assert_eq!(applied["mail"]["delivered"], 1, "{applied:#}");
     let mail = mail_to(&ws, "admin@logistics-partner.example.com");
     let token = token_in(&mail);
-    assert_eq!(mails(&ws).len(), 4, "three membership invitations and this one");
+    assert_eq!(mails(&ws).len(), 6, "five membership invitations and this one");
 
     let accept = accept(&ws, &token);
     let said = text(&accept.stdout);
@@ -239,7 +241,7 @@ fn a_partner_invitation_is_mailed_accepted_and_then_active() {
     let again = ws.run("apply", &[]);
     let shown = text(&again.stdout);
     assert_eq!(again.status.code(), Some(0), "{shown}");
-    assert!(shown.contains("No changes: 13 objects unchanged."), "{shown}");
+    assert!(shown.contains("No changes: 18 objects unchanged."), "{shown}");
     assert!(!shown.contains("waiting"), "{shown}");
 }
 
@@ -313,5 +315,5 @@ fn pruning_revokes_a_removed_link_before_its_organization_goes() {
     let again = ws.run("apply", &["--prune"]);
     let shown = text(&again.stdout);
     assert_eq!(again.status.code(), Some(0), "{shown}");
-    assert!(shown.contains("No changes: 6 objects unchanged."), "{shown}");
+    assert!(shown.contains("No changes: 11 objects unchanged."), "{shown}");
 }

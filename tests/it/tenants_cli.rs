@@ -35,9 +35,11 @@ fn a_provider_lists_its_tenants_with_the_staff_it_placed() {
     let (provider, tenant) = (id_of("northwind-msp"), id_of("acme-engineering"));
     // The provider's row says what its status.links would: totals, not the list.
     let msp = objects.iter().find(|o| o["kind"] == "Organization" && o["name"] == "northwind-msp").expect("msp");
-    assert_eq!(msp["links"]["tenantCount"], 1, "{msp:#}");
+    // ACME Engineering and the brand-new tenant Fabrikam (examples/35-new-tenant.yaml).
+    assert_eq!(msp["links"]["tenantCount"], 2, "{msp:#}");
     assert_eq!(msp["links"]["staffPlaced"], 2, "{msp:#}");
-    assert_eq!(msp["links"]["tenantIds"], serde_json::json!([tenant_id(objects)]), "{msp:#}");
+    let ids = msp["links"]["tenantIds"].as_array().expect("tenant IDs");
+    assert!(ids.contains(&serde_json::json!(tenant_id(objects))) && ids.len() == 2, "{msp:#}");
     let acme = objects.iter().find(|o| o["kind"] == "Organization" && o["name"] == "acme-engineering").expect("acme");
     assert_eq!(acme["links"]["providerCount"], 1, "{acme:#}");
 
@@ -45,17 +47,17 @@ fn a_provider_lists_its_tenants_with_the_staff_it_placed() {
     assert!(json.status.success(), "{}", text(&json.stderr));
     let list: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json");
     let list = list.as_array().expect("an array");
-    assert_eq!(list.len(), 1, "{list:#?}");
-    assert_eq!(list[0]["organizationId"], tenant.as_str());
-    assert_eq!(list[0]["mode"], "provider_code");
-    assert_eq!(list[0]["grantedRoles"], serde_json::json!(["Engineer"]));
-    assert_eq!(list[0]["placedByProvider"], 2, "the link's two technicians: {list:#?}");
-    assert!(list[0]["members"].as_i64().is_some_and(|n| n >= 2), "{list:#?}");
+    assert_eq!(list.len(), 2, "{list:#?}");
+    let acme = list.iter().find(|t| t["organizationId"] == tenant.as_str()).expect("ACME Engineering listed");
+    assert_eq!(acme["mode"], "provider_code");
+    assert_eq!(acme["grantedRoles"], serde_json::json!(["Engineer"]));
+    assert_eq!(acme["placedByProvider"], 2, "the link's two technicians: {list:#?}");
+    assert!(acme["members"].as_i64().is_some_and(|n| n >= 2), "{list:#?}");
 
     let table = text(&tenants(&ws, &[&provider]).stdout);
     assert!(table.starts_with("TENANT") && table.contains(&tenant), "{table}");
-    let page2 = tenants(&ws, &[&provider, "--offset", "1", "-o", "json"]);
-    assert_eq!(text(&page2.stdout).trim(), "[]");
+    let page3 = tenants(&ws, &[&provider, "--offset", "2", "-o", "json"]);
+    assert_eq!(text(&page3.stdout).trim(), "[]");
     let none = tenants(&ws, &["org-unknown", "-o", "json"]);
     assert!(none.status.success());
     assert_eq!(text(&none.stdout).trim(), "[]");

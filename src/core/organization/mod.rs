@@ -11,10 +11,12 @@
 //! An organization waits (`AccountNotReady`) until its Account object has an active row;
 //! deletion never waits for the account, so a missing account cannot wedge it. One that is no
 //! service provider (`serviceProvider` absent or `enabled: false`) has its unused provider
-//! codes revoked, as has one that is archived.
+//! codes revoked, as has one that is archived. A service provider's `serviceProvider.staff`
+//! is planned beside the row ([`staff`]) and written in the same transaction.
 
 mod apply;
 mod plan;
+pub mod staff;
 mod structure;
 
 #[cfg(test)]
@@ -100,6 +102,48 @@ pub struct ObservedOrganization {
     /// Its provider codes neither used nor revoked: an organization that is no provider (any
     /// more) has them revoked.
     pub unused_codes: u64,
+    /// A service provider's (or a former one's) staff placements; `None` for an organization
+    /// that never was one.
+    pub staff: Option<staff::ObservedStaff>,
+}
+
+/// The Organization's plan and its staff plan, applied in one transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrganizationPlanned {
+    pub plan: OrganizationPlan,
+    pub staff: staff::StaffPlan,
+}
+
+impl OrganizationPlanned {
+    pub fn writes(&self) -> bool {
+        self.plan.writes() || self.staff.writes()
+    }
+}
+
+/// The staff plan that goes with `plan`: the entries while the row is in place and current
+/// (a new row has no members yet, so each entry waits), every placement revoked when it is
+/// archived, nothing otherwise (a hold, an orphaned row or observe-only changes no placement).
+pub fn plan_staff(
+    desired: &DesiredOrganization,
+    plan: &OrganizationPlan,
+    observed: &ObservedOrganization,
+) -> staff::StaffPlan {
+    let provider = desired.intent.spec().and_then(|spec| spec.service_provider.as_ref());
+    let entries = provider.map_or(&[][..], |p| p.staff.as_slice());
+    let enabled = provider.is_some_and(|p| p.enabled);
+    if desired.flags.observe_only {
+        // Observe-only writes nothing, so it places (and reports) no staff either.
+        return staff::StaffPlan::default();
+    }
+    match (plan, &observed.staff) {
+        (Plan::Archive { .. }, Some(seen)) => staff::StaffPlan::revoke_all(seen),
+        (Plan::NoOp { .. } | Plan::Update { .. } | Plan::Adopt { .. } | Plan::Import { .. }, Some(seen)) => {
+            staff::plan(entries, enabled, seen)
+        }
+        // A new organization has no members yet: every entry waits, and says why.
+        (Plan::Create { .. }, _) => staff::plan(entries, enabled, &staff::ObservedStaff::default()),
+        _ => staff::StaffPlan::default(),
+    }
 }
 
 /// Read what [`plan`] needs. Reads only.
@@ -156,6 +200,12 @@ pub async fn observe(conn: &mut Conn, desired: &DesiredOrganization) -> Result<O
             observed.groups = groups::list(conn, &id).await?;
             observed.unused_codes = u64::try_from(provider_codes::count_unused(conn, &id).await?).unwrap_or(0);
         }
+        // Staff: a provider now, or one until this reconcile (its placements may have to go).
+        let spec_provider = desired.intent.spec().and_then(|s| s.service_provider.as_ref());
+        if focus.service_provider || spec_provider.is_some() {
+            let entries = spec_provider.map_or(&[][..], |p| p.staff.as_slice());
+            observed.staff = Some(staff::observe(conn, &id, entries).await?);
+        }
     }
     Ok(observed)
 }
@@ -176,38 +226,74 @@ pub async fn reconcile_in(
 
 impl super::engine::Reconcile for DesiredOrganization {
     type Observed = ObservedOrganization;
-    type Planned = OrganizationPlan;
+    type Planned = OrganizationPlanned;
     type Written = Option<String>;
 
     async fn observe(&self, conn: &mut Conn) -> Result<ObservedOrganization, CoreError> {
         observe(conn, self).await
     }
 
-    fn plan(&self, observed: &ObservedOrganization, _now: Timestamp) -> OrganizationPlan {
-        plan(self, observed)
+    fn plan(&self, observed: &ObservedOrganization, _now: Timestamp) -> OrganizationPlanned {
+        let plan = plan(self, observed);
+        let staff = plan_staff(self, &plan, observed);
+        OrganizationPlanned { plan, staff }
     }
 
-    fn writes(planned: &OrganizationPlan) -> bool {
+    fn writes(planned: &OrganizationPlanned) -> bool {
         planned.writes()
     }
 
     async fn write(
         &self,
         conn: &mut Conn,
-        planned: &OrganizationPlan,
+        planned: &OrganizationPlanned,
         now: Timestamp,
     ) -> Result<Option<String>, CoreError> {
-        apply::write(conn, planned, now).await
+        let created = apply::write(conn, &planned.plan, now).await?;
+        staff::write(conn, &planned.staff, now).await?;
+        Ok(created)
     }
 
     fn outcome(
         &self,
-        planned: &OrganizationPlan,
+        planned: &OrganizationPlanned,
         observed: &ObservedOrganization,
         written: Option<Option<String>>,
     ) -> Outcome {
-        with_children(apply::outcome(planned, written.flatten()), observed)
+        let outcome = with_children(apply::outcome(&planned.plan, written.flatten()), observed);
+        with_staff(outcome, &planned.staff)
     }
+}
+
+/// How many refused staff entries the `Ready` message names.
+const STAFF_IN_MESSAGE: usize = 5;
+
+/// The staff changes and entries: a row otherwise unchanged is `Updated` by them, and
+/// entries that are not placed are named in the `Ready` message (the row itself is fine).
+fn with_staff(mut outcome: Outcome, staff: &staff::StaffPlan) -> Outcome {
+    if staff.writes() && outcome.action == Action::Unchanged {
+        outcome.action = Action::Updated;
+    }
+    outcome.changes.extend(staff.changes());
+    let refused: Vec<String> = staff
+        .facts
+        .refused()
+        .map(|e| format!("{}@{} ({})", e.email, e.tenant_organization_id, e.reason.as_str()))
+        .collect();
+    if outcome.action.is_ready() && !refused.is_empty() {
+        // The first few only: status.staff has every entry, the message stays short.
+        let more = refused.len().saturating_sub(STAFF_IN_MESSAGE);
+        let mut shown = refused.into_iter().take(STAFF_IN_MESSAGE).collect::<Vec<_>>().join(", ");
+        if more > 0 {
+            shown.push_str(&format!(" and {more} more"));
+        }
+        outcome.message.push_str(&format!("; staff not placed: {shown} (see status.staff)"));
+    }
+    if !staff.facts.entries.is_empty() || staff.writes() {
+        let facts = staff::StaffFacts { written: staff.ops.len(), ..staff.facts.clone() };
+        outcome.staff = Some(Box::new(facts));
+    }
+    outcome
 }
 
 /// Fill in the account ID and the live memberships: as observed, none for a new row, none

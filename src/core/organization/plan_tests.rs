@@ -45,6 +45,7 @@ fn in_sync() -> ObservedOrganization {
         groups: vec![group("org-1", "oncall", Some("Paged at night")), group("org-1", "staff", None)],
         memberships: 0,
         unused_codes: 0,
+        staff: None,
     }
 }
 
@@ -338,4 +339,92 @@ fn observe_only_reports_role_drift() {
     assert_eq!(plan.action(), Action::DriftDetected);
     assert_eq!(plan.changes()[0].field, "roles[Engineer]");
     assert!(!plan.writes());
+}
+
+/// An Organization spec that is a service provider with one staff entry.
+fn provider_desired() -> DesiredOrganization {
+    let yaml = format!(
+        "{ORGANIZATION_YAML}serviceProvider:\n  enabled: true\n  staff:\n    \
+         - {{email: ann@msp.example, tenantOrganizationId: org-t, role: Builder}}\n"
+    );
+    DesiredOrganization::new(owner("eng", UID), organization_spec(&yaml), false, Flags::default())
+}
+
+#[test]
+fn staff_are_planned_only_beside_a_current_row_and_revoked_with_an_archived_one() {
+    use super::staff::{ObservedStaff, StaffOp, StaffReason};
+    let d = provider_desired();
+    let placed = |observed: &ObservedOrganization| {
+        let mut o = observed.clone();
+        let mut seen = ObservedStaff::default();
+        let m = crate::store::memberships::Membership {
+            id: "mbr-p".into(),
+            user_id: "usr-ann".into(),
+            scope: crate::store::memberships::Scope::Organization("org-t".into()),
+            settings: crate::core::tenant_link::staff_settings("Builder"),
+            phase: crate::store::memberships::MembershipPhase::Active,
+            revoked_at: None,
+            owner: None,
+            created_at: now(),
+            updated_at: now(),
+        };
+        seen.placed.push(super::staff::Placed {
+            membership: m,
+            email: "ann@msp.example".into(),
+            link_id: "tl-1".into(),
+            tenant_organization_id: "org-t".into(),
+        });
+        o.staff = Some(seen);
+        o
+    };
+    // A current row: the entry is planned (ann is no member here, so it waits and her row goes).
+    let current = placed(&in_sync());
+    let p = plan(&d, &current);
+    let s = plan_staff(&d, &p, &current);
+    assert_eq!(s.facts.entries[0].reason, StaffReason::NotProviderMember);
+    assert!(matches!(&s.ops[..], [StaffOp::Revoke { .. }]));
+    // A new row: every entry waits, nothing is written for staff.
+    let fresh = ObservedOrganization { row: None, roles: vec![], groups: vec![], ..in_sync() };
+    let p = plan(&d, &fresh);
+    assert!(matches!(p, OrganizationPlan::Create { .. }));
+    let s = plan_staff(&d, &p, &fresh);
+    assert_eq!((s.facts.entries.len(), s.writes()), (1, false));
+    // A hold (the account is gone) changes no placement.
+    let held = ObservedOrganization { account: None, ..current.clone() };
+    let p = plan(&d, &held);
+    assert!(matches!(p, OrganizationPlan::Hold(_)));
+    assert_eq!(plan_staff(&d, &p, &held), super::staff::StaffPlan::default());
+    // Archived: every placement is revoked; orphaned: left as it is.
+    let archive = deleting(&d, DeletionPolicy::Delete);
+    let p = plan(&archive, &current);
+    assert!(matches!(p, OrganizationPlan::Archive { .. }), "{p:?}");
+    assert!(matches!(&plan_staff(&archive, &p, &current).ops[..], [StaffOp::Revoke { .. }]));
+    let orphan = deleting(&d, DeletionPolicy::Orphan);
+    let p = plan(&orphan, &current);
+    assert!(plan_staff(&orphan, &p, &current).ops.is_empty());
+    // Observe-only writes no staff.
+    let watching = DesiredOrganization { flags: Flags { observe_only: true, ..Flags::default() }, ..d.clone() };
+    let p = plan(&watching, &current);
+    assert_eq!(plan_staff(&watching, &p, &current), super::staff::StaffPlan::default());
+}
+
+#[test]
+fn the_ready_message_names_the_first_refused_staff_entries_only() {
+    use super::staff::{StaffEntry, StaffFacts, StaffPlan, StaffReason};
+    let entry = |i: usize| StaffEntry {
+        email: format!("p{i}@msp.example"),
+        tenant_organization_id: "org-t".into(),
+        role: "Builder".into(),
+        reason: StaffReason::NoActiveLink,
+        message: String::new(),
+    };
+    let staff = StaffPlan { ops: Vec::new(), facts: StaffFacts { entries: (0..8).map(entry).collect(), written: 0 } };
+    let out = super::with_staff(crate::core::fixtures::outcome(Action::Unchanged, "Available"), &staff);
+    assert!(
+        out.message.contains("p4@msp.example@org-t (NoActiveLink) and 3 more (see status.staff)"),
+        "{}",
+        out.message
+    );
+    assert!(!out.message.contains("p5@"), "{}", out.message);
+    assert_eq!(out.staff.as_deref().map(|s| s.entries.len()), Some(8), "every entry in the facts");
 }

@@ -77,6 +77,11 @@ async fn an_order_executes_once_with_one_welcome_mail() {
         .expect("an activation code line")
         .trim();
     assert_eq!(asset.activation_code_hash.as_deref(), Some(tokens::hash(code).as_str()), "only the hash is stored");
+    // The mail says when the code expires: the asset's activation_expires_at, 30 days on.
+    let expires = asset.activation_expires_at.expect("an expiry");
+    assert_eq!(expires, now() + SignedDuration::from_hours(30 * 24));
+    let shown = crate::mail::template::format_timestamp(expires, crate::api::Locale::En);
+    assert!(mail.body_text.contains(&format!("expires {shown}.")), "{}", mail.body_text);
 }
 
 #[tokio::test]

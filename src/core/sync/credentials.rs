@@ -112,6 +112,7 @@ pub fn refusal(
         tenant_link: None,
         provisioning: None,
         links: None,
+        staff: None,
     })
 }
 
@@ -172,6 +173,7 @@ pub fn secret_missing(spec: &ProvisioningSyncSpec, namespace: &str, resync: Dura
         tenant_link: None,
         provisioning: None,
         links: None,
+        staff: None,
     }
 }
 

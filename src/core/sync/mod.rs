@@ -300,6 +300,7 @@ impl SyncFacts {
             tenant_link: None,
             provisioning: Some(Box::new(self)),
             links: None,
+            staff: None,
         }
     }
 }

@@ -62,6 +62,7 @@ async fn execute_one(
         return Ok(None);
     }
     let code = Token::generate()?;
+    let expires_at = crate::core::provider_code::expiry(now, ACTIVATION_LIFETIME);
     let new = NewAsset {
         sync_id: sync_id.to_owned(),
         order_name: order.name.clone(),
@@ -71,7 +72,7 @@ async fn execute_one(
         invoice: super::plan::stored_invoice(order.invoice),
         locale: order.locale.as_str().to_owned(),
         activation_code_hash: Some(code.hash()),
-        activation_expires_at: Some(crate::core::provider_code::expiry(now, ACTIVATION_LIFETIME)),
+        activation_expires_at: Some(expires_at),
     };
     let mut tx = savepoint(conn).await?;
     let asset = match assets::insert(&mut tx, &new, now).await {
@@ -88,6 +89,8 @@ async fn execute_one(
     let ctx = MailContext {
         organization_name: welcome.account_name.to_owned(),
         activation_code: Some(code.expose().to_owned()),
+        // The mail says when the code stops working: the asset's activation_expires_at.
+        expires_at: Some(expires_at),
         portal_url: Some(welcome.portal_url.to_owned()),
         product: Some(order.product.clone()),
         ..MailContext::default()

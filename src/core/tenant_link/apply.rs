@@ -11,7 +11,7 @@ use crate::core::outcome::{Kind, Outcome};
 use crate::core::plan::Plan;
 use crate::mail::{MailContext, MailSettings};
 use crate::store::invitations::{self, Subject};
-use crate::store::memberships::{self, MembershipPhase, MembershipSettings, NewMembership, Scope};
+use crate::store::memberships::{self, MembershipPhase, MembershipSettings, NewMembership, Placement, Scope};
 use crate::store::provider_codes::{self, RedeemOutcome};
 use crate::store::tenant_links::{self, NewTenantLink, TenantLinkPhase};
 use crate::store::users::{self, NewUser};
@@ -129,11 +129,10 @@ async fn invite(
     Ok(())
 }
 
-/// Add, re-role and revoke derived memberships. Provider staff get no invitation mail: the
-/// membership is active at once (the link is the consent); a new user is created without a
-/// login, which the platform's own sign-up gives them.
+/// Add, re-role, take over and revoke derived memberships. Provider staff get no invitation
+/// mail: the membership is active at once (the link is the consent); a new user is created
+/// without a login, which the platform's own sign-up gives them.
 async fn members(conn: &mut Conn, link_id: &str, write: &LinkWrite, now: Timestamp) -> Result<(), CoreError> {
-    let scope = Scope::Organization(write.tenant_organization_id.clone());
     for op in &write.members {
         match op {
             MemberOp::Add { email, user_id, role } => {
@@ -144,18 +143,15 @@ async fn members(conn: &mut Conn, link_id: &str, write: &LinkWrite, now: Timesta
                         users::insert(conn, &new, now).await?.id
                     }
                 };
-                let new = NewMembership {
-                    user_id,
-                    scope: scope.clone(),
-                    settings: settings(role),
-                    phase: MembershipPhase::Active,
-                    owner: None,
-                };
-                let row = memberships::insert(conn, &new, now).await?;
-                memberships::mark_derived(conn, &row.id, link_id, now).await?;
+                let placement = Placement::Tenant;
+                place(conn, &user_id, &write.tenant_organization_id, link_id, role, placement, now).await?;
             }
             MemberOp::Role { membership_id, role, .. } => {
-                memberships::update(conn, membership_id, &settings(role), now).await?;
+                memberships::update(conn, membership_id, &staff_settings(role), now).await?;
+            }
+            MemberOp::Claim { membership_id, role, .. } => {
+                memberships::mark_derived(conn, membership_id, link_id, Placement::Tenant, now).await?;
+                memberships::update(conn, membership_id, &staff_settings(role), now).await?;
             }
             MemberOp::Revoke { membership_id, .. } => {
                 memberships::revoke(conn, membership_id, now).await?;
@@ -165,7 +161,31 @@ async fn members(conn: &mut Conn, link_id: &str, write: &LinkWrite, now: Timesta
     Ok(())
 }
 
-fn settings(role: &str) -> MembershipSettings {
+/// Insert an Active membership of `user_id` in organization `tenant` with `role`, derived
+/// from link `link_id` and placed by `by` (the tenant's `spec.members` or the provider's staff).
+pub(crate) async fn place(
+    conn: &mut Conn,
+    user_id: &str,
+    tenant: &str,
+    link_id: &str,
+    role: &str,
+    by: Placement,
+    now: Timestamp,
+) -> Result<(), CoreError> {
+    let new = NewMembership {
+        user_id: user_id.to_owned(),
+        scope: Scope::Organization(tenant.to_owned()),
+        settings: staff_settings(role),
+        phase: MembershipPhase::Active,
+        owner: None,
+    };
+    let row = memberships::insert(conn, &new, now).await?;
+    memberships::mark_derived(conn, &row.id, link_id, by, now).await?;
+    Ok(())
+}
+
+/// A placed membership's settings: the one role, signing in as themselves.
+pub(crate) fn staff_settings(role: &str) -> MembershipSettings {
     MembershipSettings { roles: vec![role.to_owned()], groups: Vec::new(), notifications: Vec::new(), login: true }
 }
 

@@ -19,7 +19,7 @@ fn mail_settings() -> MailSettings {
         .expect("valid settings")
 }
 
-const PROVIDER_YAML: &str = "accountRef: {name: acme}\ndisplayName: Northwind MSP\nserviceProvider: {enabled: true}\n\
+pub(crate) const PROVIDER_YAML: &str = "accountRef: {name: acme}\ndisplayName: Northwind MSP\nserviceProvider: {enabled: true}\n\
     roles:\n  - {name: Admin, permissions: [tenants.manage]}\n  - {name: Builder, permissions: [automations.write]}\n";
 
 /// `email` made a member of organization object `org` (namespace `billing`) holding `role`,
@@ -48,7 +48,7 @@ pub(crate) async fn orgs(store: &Store) -> (String, String, String) {
     (ids[0].clone(), ids[1].clone(), ids[2].clone())
 }
 
-fn code_link(org: &str, name: &str, code: Option<&str>, members: &str) -> DesiredTenantLink {
+pub(crate) fn code_link(org: &str, name: &str, code: Option<&str>, members: &str) -> DesiredTenantLink {
     let yaml = format!(
         "organizationRef: {{name: {org}}}\nproviderCode: {{secretRef: {{name: prov-provider-code, key: code}}}}\n\
          grantedRoles: [Engineer]\n{members}"
@@ -70,7 +70,7 @@ fn partner_link(partner_id: &str, members: &str) -> DesiredTenantLink {
 const STAFF: &str =
     "members:\n  - {email: tech@prov.example, role: Admin}\n  - {email: oncall@prov.example, role: Builder}\n";
 
-async fn run(store: &Store, d: &DesiredTenantLink, at: Timestamp) -> Outcome {
+pub(crate) async fn run(store: &Store, d: &DesiredTenantLink, at: Timestamp) -> Outcome {
     reconcile(store, d, at, &mail_settings()).await.expect("reconciles")
 }
 
@@ -86,11 +86,11 @@ async fn accept(store: &Store, token: &str, at: Timestamp) -> Result<String, Cor
     answer(store, Answer::Accept, token, at).await
 }
 
-fn facts(o: &Outcome) -> &TenantLinkFacts {
+pub(crate) fn facts(o: &Outcome) -> &TenantLinkFacts {
     o.tenant_link.as_deref().expect("link facts")
 }
 
-async fn issue(store: &Store, org: &str) -> String {
+pub(crate) async fn issue(store: &Store, org: &str) -> String {
     let mut conn = store.acquire().await.expect("conn");
     let (token, _) = provider_code::issue(&mut conn, org, provider_code::DEFAULT_LIFETIME, now()).await.expect("code");
     token.expose().to_owned()

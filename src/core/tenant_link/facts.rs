@@ -23,6 +23,8 @@ pub struct TenantLinkFacts {
     pub invitation: Option<InvitationFacts>,
     /// E-mail addresses of provider staff currently members of the tenant through the link.
     pub members: Vec<String>,
+    /// Staff the provider placed through the link (its `serviceProvider.staff`).
+    pub provider_staff: Vec<crate::api::tenant_link::ProviderStaff>,
 }
 
 impl TenantLinkFacts {
@@ -36,6 +38,7 @@ impl TenantLinkFacts {
             invitation_expires_at: None,
             invitation: None,
             members: Vec::new(),
+            provider_staff: Vec::new(),
         }
     }
 

@@ -26,6 +26,7 @@
 //! | Pending or Expired, new `resendNonce` | Pending | open invitation revoked + a fresh one + mail (daily limit: `ResendLimited`) |
 //! | Active, `spec.members` | Active | memberships in the tenant (`memberships.tenant_link_id` = link) |
 //! | member left the list, or link not active | – | its derived membership revoked |
+//! | a member the provider placed (`serviceProvider.staff`) | Active | the row taken over: placed by the tenant, its role |
 //! | deleted, `Delete` | Revoked | link revoked (kept, timestamped), derived memberships revoked, released |
 //! | deleted, `Orphan` | – | released only |
 //!
@@ -69,6 +70,7 @@ use crate::store::tenant_links::{LinkMode, LinkTerms, TenantLink, TenantLinkPhas
 use crate::store::users::User;
 use crate::store::{Owner, Store};
 
+pub(crate) use apply::{place, staff_settings};
 pub use facts::TenantLinkFacts;
 pub use hold::LinkHold;
 pub use observe::{link_summary, observe};
@@ -157,8 +159,10 @@ pub struct ObservedTenantLink {
     pub invitations: Vec<Invitation>,
     /// The outbox mail of the latest invitation.
     pub invitation_mail: Option<Mail>,
-    /// Live memberships derived from the link, with their users' e-mail addresses.
+    /// Live memberships the link's `spec.members` placed, with their users' e-mail addresses.
     pub derived: Vec<(Membership, String)>,
+    /// Live memberships the provider placed through the link (its `serviceProvider.staff`).
+    pub provider_staff: Vec<(Membership, String)>,
     /// `spec.members`, each with its user and live tenant membership.
     pub members: Vec<MemberState>,
 }
@@ -221,6 +225,9 @@ pub enum MemberOp {
     Add { email: String, user_id: Option<String>, role: String },
     /// The derived membership's role differs from the spec.
     Role { membership_id: String, email: String, role: String },
+    /// The provider placed the person through this link; the tenant's entry takes the row
+    /// over (placed by the tenant from now on, with the tenant's role).
+    Claim { membership_id: String, email: String, role: String },
     /// Revoke the derived membership (left the list, or the link is not active).
     Revoke { membership_id: String, email: String },
 }

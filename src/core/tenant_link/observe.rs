@@ -5,7 +5,7 @@ use crate::api::organization::LinkSummary;
 use crate::core::error::CoreError;
 use crate::store::accounts::LifecycleState;
 use crate::store::invitations::{self, Subject};
-use crate::store::memberships::{self, Scope};
+use crate::store::memberships::{self, Placement, Scope};
 use crate::store::organizations::{self, Organization};
 use crate::store::outbox;
 use crate::store::tenant_links::{self, TenantLinkPhase};
@@ -48,9 +48,12 @@ pub async fn observe(conn: &mut Conn, desired: &DesiredTenantLink) -> Result<Obs
             observed.invitation_mail =
                 outbox::list_for_related(conn, invitations::TABLE, &latest.id).await?.into_iter().next_back();
         }
-        for m in memberships::list_derived(conn, &link.id).await? {
+        for (m, by) in memberships::list_placed(conn, &link.id).await? {
             let email = users::find(conn, &m.user_id).await?.map(|u| u.email).unwrap_or_default();
-            observed.derived.push((m, email));
+            match by {
+                Placement::Tenant => observed.derived.push((m, email)),
+                Placement::Provider => observed.provider_staff.push((m, email)),
+            }
         }
     }
     let Some(spec) = desired.intent.spec() else { return Ok(observed) };

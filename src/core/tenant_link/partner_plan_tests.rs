@@ -157,3 +157,45 @@ fn a_re_send_goes_only_to_an_administrator_of_the_partner() {
     };
     assert_eq!((email.as_str(), organization_id.as_str()), ("admin@prov.example", "org-prov"));
 }
+
+#[test]
+fn the_tenants_member_takes_over_the_row_the_provider_placed_and_leaves_the_providers_others() {
+    let mut d = desired(None);
+    if let Intent::Present(spec) = &mut d.intent {
+        spec.members = serde_yaml::from_str("[{email: tech@prov.example, role: Admin}]").expect("members");
+    }
+    let placed = |id: &str, user: &str, role: &str| Membership {
+        id: id.into(),
+        user_id: user.into(),
+        settings: crate::core::tenant_link::staff_settings(role),
+        scope: crate::store::memberships::Scope::Organization("org-eng".into()),
+        ..admin().membership.expect("a membership")
+    };
+    let mut o = observed(TenantLinkPhase::Active, Vec::new());
+    let tech = placed("mbr-tech", "usr-tech", "Builder");
+    o.provider_staff = vec![
+        (tech.clone(), "tech@prov.example".into()),
+        (placed("mbr-sre", "usr-sre", "Consumer"), "sre@prov.example".into()),
+    ];
+    o.members =
+        vec![MemberState { email: "tech@prov.example".into(), role: "Admin".into(), user: None, live: Some(tech) }];
+    let p = plan(&d, &o, now());
+    assert_eq!(
+        write(&p).members,
+        vec![MemberOp::Claim {
+            membership_id: "mbr-tech".into(),
+            email: "tech@prov.example".into(),
+            role: "Admin".into()
+        }]
+    );
+    assert_eq!(p.facts.members, vec!["tech@prov.example".to_owned()]);
+    let shown: Vec<&str> = p.facts.provider_staff.iter().map(|s| s.email.as_str()).collect();
+    assert_eq!(shown, ["sre@prov.example"], "the provider's other staff stay, and are shown");
+    // A link that is no longer active does not take the provider's rows over (nor revoke them).
+    let mut pending = o.clone();
+    if let Some(row) = pending.row.as_mut() {
+        row.phase = TenantLinkPhase::Pending;
+    }
+    let p = plan(&d, &pending, now());
+    assert!(p.plan.id().is_some() && !format!("{:?}", p.plan).contains("Claim"), "{p:?}");
+}

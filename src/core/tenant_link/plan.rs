@@ -12,7 +12,9 @@ use super::{
     TenantLinkPlan,
 };
 use crate::api::TenantLinkSpec;
-use crate::api::tenant_link::{PartnerRole as ApiRole, SharingScope as ApiScope, TenantLinkPhase as ApiPhase};
+use crate::api::tenant_link::{
+    PartnerRole as ApiRole, ProviderStaff, SharingScope as ApiScope, TenantLinkPhase as ApiPhase,
+};
 use crate::core::invitation::{self, InvitationFacts, State};
 use crate::core::outcome::{Change, Children};
 use crate::core::plan::{self, Claim, Hold, Plan, Route, RowRef, ScopeItem, Subject, Target, Work};
@@ -43,6 +45,7 @@ pub fn plan(desired: &DesiredTenantLink, observed: &ObservedTenantLink, now: Tim
             if matches!(plan, Plan::Archive { .. }) {
                 facts.phase = ApiPhase::Revoked;
                 facts.members.clear();
+                facts.provider_staff.clear();
             }
             (plan, None, Vec::new())
         }
@@ -149,6 +152,7 @@ fn create(
     facts.counterpart_organization_name = Some(provider.name.clone());
     facts.accepted_at = Some(now);
     facts.members = placed(o, &members);
+    facts.provider_staff = provider_staff(o, &members);
     let mut changes = vec![Change::new("phase", None, Some("Active".to_owned()))];
     changes.extend(member_changes(&members));
     let write = LinkWrite {
@@ -270,6 +274,7 @@ fn sync(
     let (members, skipped) = member_ops(o, phase == TenantLinkPhase::Active && link.revoked_at.is_none());
     changes.extend(member_changes(&members));
     facts.members = placed(o, &members);
+    facts.provider_staff = provider_staff(o, &members);
     let write = LinkWrite {
         provider_organization_id: link.provider_organization_id.clone(),
         tenant_organization_id: link.tenant_organization_id.clone(),
@@ -299,6 +304,7 @@ fn fill(facts: &mut TenantLinkFacts, link: &TenantLink, o: &ObservedTenantLink, 
     facts.invitation_expires_at = latest.filter(|i| invitation::state(i, now).is_unanswered()).map(|i| i.expires_at);
     facts.invitation = latest.map(|i| InvitationFacts::from_rows(i, o.invitation_mail.as_ref()));
     facts.members = o.derived.iter().map(|(_, email)| email.clone()).collect();
+    facts.provider_staff = provider_staff(o, &[]);
 }
 
 /// The partner invitation `spec` asks for, issued at `now` by our organization `inviter`;
@@ -397,7 +403,15 @@ fn member_ops(o: &ObservedTenantLink, active: bool) -> (Vec<MemberOp>, Vec<Strin
                             ops.push(MemberOp::Role { membership_id, email, role });
                         }
                     }
-                    None => skipped.push(m.email.clone()),
+                    None => match o.provider_staff.iter().find(|(p, _)| p.id == live.id) {
+                        // The tenant's entry wins over the provider's (see the module table).
+                        Some((p, _)) => {
+                            kept.insert(p.id.clone());
+                            let (membership_id, email, role) = (p.id.clone(), m.email.clone(), m.role.clone());
+                            ops.push(MemberOp::Claim { membership_id, email, role });
+                        }
+                        None => skipped.push(m.email.clone()),
+                    },
                 },
                 None => ops.push(MemberOp::Add {
                     email: m.email.clone(),
@@ -423,10 +437,29 @@ fn placed(o: &ObservedTenantLink, ops: &[MemberOp]) -> Vec<String> {
         .collect();
     let mut out: Vec<String> =
         o.derived.iter().map(|(_, e)| e.clone()).filter(|e| !revoked.contains(e.as_str())).collect();
-    out.extend(
-        ops.iter().filter_map(|op| if let MemberOp::Add { email, .. } = op { Some(email.clone()) } else { None }),
-    );
+    out.extend(ops.iter().filter_map(|op| match op {
+        MemberOp::Add { email, .. } | MemberOp::Claim { email, .. } => Some(email.clone()),
+        MemberOp::Role { .. } | MemberOp::Revoke { .. } => None,
+    }));
     out
+}
+
+/// The provider's staff in the tenant once `ops` are applied (rows the tenant claims leave), by
+/// e-mail address so the status does not move with row IDs.
+fn provider_staff(o: &ObservedTenantLink, ops: &[MemberOp]) -> Vec<ProviderStaff> {
+    let claimed: BTreeSet<&str> = ops
+        .iter()
+        .filter_map(
+            |op| if let MemberOp::Claim { membership_id, .. } = op { Some(membership_id.as_str()) } else { None },
+        )
+        .collect();
+    o.provider_staff
+        .iter()
+        .filter(|(m, _)| !claimed.contains(m.id.as_str()))
+        .map(|(m, email)| ProviderStaff { email: email.clone(), role: m.settings.roles.join(", ") })
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
 }
 
 fn member_changes(ops: &[MemberOp]) -> Vec<Change> {
@@ -435,6 +468,9 @@ fn member_changes(ops: &[MemberOp]) -> Vec<Change> {
             MemberOp::Add { email, role, .. } => Change::new(format!("members[{email}]"), None, Some(role.clone())),
             MemberOp::Role { email, role, .. } => {
                 Change::new(format!("members[{email}].role"), None, Some(role.clone()))
+            }
+            MemberOp::Claim { email, role, .. } => {
+                Change::new(format!("members[{email}]"), Some("provider staff".to_owned()), Some(role.clone()))
             }
             MemberOp::Revoke { email, .. } => Change::new(format!("members[{email}]"), Some("member".to_owned()), None),
         })

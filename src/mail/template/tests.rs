@@ -129,9 +129,12 @@ fn welcome_in_both_locales() {
     let pl = render(Template::Welcome, Locale::Pl, &full());
     assert_eq!(pl.subject, "Witamy: usługa Cloud Backup dla organizacji Acme Sp. z o.o. jest gotowa");
     assert!(pl.text.contains("Kod aktywacyjny: CODE-123"), "{}", pl.text);
+    // When the activation code stops working, in the mail's locale.
+    assert!(en.text.contains("The code works once and expires 14 March 2025, 09:05 UTC."), "{}", en.text);
+    assert!(pl.text.contains("Kod działa tylko raz i wygasa 14 marca 2025, 09:05 UTC."), "{}", pl.text);
     let bare = render(Template::Welcome, Locale::En, &minimal());
     assert_eq!(bare.subject, "Welcome: your service for Acme is ready");
-    assert!(!bare.text.contains("Activation code"));
+    assert!(!bare.text.contains("Activation code") && !bare.text.contains("expires"));
 }
 
 #[test]

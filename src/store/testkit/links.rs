@@ -302,7 +302,7 @@ pub async fn tenants_of_a_provider(store: &Store) {
         };
         ids.push(memberships::insert(&mut c, &new, at(4)).await.expect("membership").id);
     }
-    memberships::mark_derived(&mut c, &ids[1], &l.id, at(5)).await.expect("derived");
+    memberships::mark_derived(&mut c, &ids[1], &l.id, memberships::Placement::Tenant, at(5)).await.expect("derived");
     let sync = NewProvisioningSync {
         account_id: crate::store::organizations::get(&mut c, &tenant).await.expect("org").account_id,
         endpoint: "https://scim.example/v2".into(),
