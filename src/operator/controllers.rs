@@ -19,8 +19,8 @@
 //! Each trigger fires only when what its controller acts on changed: a controller's own status
 //! write ("own changes" leaves status out), a member count or a condition's time ("readiness"
 //! and "reconciled" leave them out) trigger nothing. Count updates an Account or Organization
-//! gets from its children are coalesced ([`coalesce`]): a few at once, then at most one more
-//! per [`COALESCE`].
+//! gets from its children are coalesced ([`coalesce`]): a few at once, then at most one per
+//! [`COALESCE`] while they keep coming.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
@@ -274,16 +274,18 @@ fn matching<K: Managed>(cache: &Store<K>, keep: impl Fn(&K) -> bool) -> Vec<Obje
 }
 
 /// Changes when the object's reconciler wrote something to the database: a generation it
-/// observed, a deletion started, a finalizer removed (deletion done). Status writes that only
-/// move counts or condition times do not change it.
+/// observed, a deletion started, our finalizer removed (deletion done). Status writes that only
+/// move counts or condition times do not change it, nor does the finalizer being added (before
+/// anything is written).
 pub(super) fn reconciled<K: Managed>(obj: &K) -> Option<u64> {
     let meta = obj.meta();
-    hash_of((
-        &meta.uid,
-        obj.status().and_then(K::observed_generation),
-        meta.deletion_timestamp.is_some(),
-        &meta.finalizers,
-    ))
+    let deleting = meta.deletion_timestamp.is_some();
+    hash_of((&meta.uid, obj.status().and_then(K::observed_generation), deleting, deleting && finalizing(meta)))
+}
+
+/// Our finalizer is on the object (it still holds the object's deletion).
+fn finalizing(meta: &kube::api::ObjectMeta) -> bool {
+    meta.finalizers.as_ref().is_some_and(|f| f.iter().any(|f| f == super::FINALIZER))
 }
 
 /// What a parent's count of `obj` follows: its row appearing (the platform ID in status),
@@ -292,7 +294,7 @@ pub(super) fn reconciled<K: Managed>(obj: &K) -> Option<u64> {
 fn counted<K: Managed>(obj: &K, id: Option<&str>) -> Option<u64> {
     let meta = obj.meta();
     let deleting = meta.deletion_timestamp.is_some();
-    let finalizing = deleting && meta.finalizers.as_ref().is_some_and(|f| f.iter().any(|f| f == super::FINALIZER));
+    let finalizing = deleting && finalizing(meta);
     // Before the row exists an observed generation says only "waiting": not counted.
     let observed = id.and(obj.status().and_then(K::observed_generation));
     hash_of((&meta.uid, id, observed, deleting, finalizing))
@@ -332,7 +334,9 @@ const BURST: u32 = 6;
 
 /// `input` with repeats thinned out: the first [`BURST`] of an item within `window` pass at
 /// once (a handful of children changing is seen as before); further ones pass once, when the
-/// window ends.
+/// window ends, and that pass opens the next window with its burst used up, so an item that
+/// keeps repeating (a bulk start: every child of an Organization appearing) passes once per
+/// window, not a burst per window.
 pub fn coalesce<T>(input: impl Stream<Item = T> + Send + 'static, window: Duration) -> impl Stream<Item = T> + Send
 where
     T: Eq + Hash + Clone + Send + 'static,
@@ -358,7 +362,8 @@ where
                     let now = Instant::now();
                     let entry = windows.entry(item.clone()).or_insert((now, 0));
                     if now.duration_since(entry.0) >= window {
-                        *entry = (now, 0);
+                        // A waiting repeat passes as at the window's end; a quiet item starts afresh.
+                        *entry = if pending.remove(&item) { (now, BURST - 1) } else { (now, 0) };
                     }
                     if entry.1 < BURST {
                         entry.1 += 1;
@@ -379,7 +384,7 @@ where
                         .collect();
                     for item in due {
                         pending.remove(&item);
-                        windows.insert(item.clone(), (now, 1));
+                        windows.insert(item.clone(), (now, BURST));
                         if tx.unbounded_send(item).is_err() {
                             return;
                         }
@@ -422,6 +427,27 @@ mod tests {
         assert_eq!(out.next().await, Some("org-a"), "after a quiet window: at once");
         drop(tx);
         assert_eq!(out.next().await, None);
+    }
+
+    #[tokio::test]
+    async fn an_item_that_keeps_repeating_passes_once_per_window() {
+        let (tx, rx) = futures::channel::mpsc::unbounded();
+        let mut out = Box::pin(coalesce(rx, Duration::from_millis(400)));
+        for _ in 0..=BURST {
+            tx.unbounded_send("org-a").expect("send");
+        }
+        for _ in 0..BURST {
+            assert_eq!(out.next().await, Some("org-a"), "the burst passes at once");
+        }
+        assert_eq!(out.next().await, Some("org-a"), "the repeat, at the end of the window");
+        let started = Instant::now();
+        for _ in 0..3 {
+            tx.unbounded_send("org-a").expect("send");
+        }
+        assert_eq!(out.next().await, Some("org-a"), "the next repeats, once");
+        assert!(started.elapsed() >= Duration::from_millis(200), "at the end of the next window: no second burst");
+        drop(tx);
+        assert_eq!(out.next().await, None, "they passed as one");
     }
 
     #[test]

@@ -25,6 +25,7 @@ use kube::{Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 use tracing::warn;
 
+use super::FINALIZER;
 use super::scope::{self, Scope};
 
 /// What of an object, when changed, makes a subscriber look (see [`Informer::touched_if`]).
@@ -168,17 +169,16 @@ pub fn hash_of(parts: impl std::hash::Hash) -> Option<u64> {
 }
 
 /// Spec, labels, annotations, finalizers and deletion: what a controller acts on in its own
-/// object (not its status, which it wrote itself).
+/// object (not its status, which it wrote itself). Our own finalizer counts only while the
+/// object is deleted: adding it is a reconcile's first write, which must not bring the object
+/// straight back for a second reconcile (that one often saw the cache before the status write
+/// and wrote the status again). A live object whose finalizer someone removed gets it back at
+/// its next resync.
 pub fn own_changes<K: Resource>(obj: &K) -> Option<u64> {
     let meta = obj.meta();
-    hash_of((
-        &meta.uid,
-        meta.generation,
-        &meta.labels,
-        &meta.annotations,
-        &meta.finalizers,
-        meta.deletion_timestamp.is_some(),
-    ))
+    let deleting = meta.deletion_timestamp.is_some();
+    let finalizers: Vec<&String> = meta.finalizers.iter().flatten().filter(|f| deleting || *f != FINALIZER).collect();
+    hash_of((&meta.uid, meta.generation, &meta.labels, &meta.annotations, finalizers, deleting))
 }
 
 #[cfg(test)]
@@ -216,6 +216,22 @@ mod tests {
         assert_eq!(keyed.count().await, 3, "generation 1, generation 2, the deletion");
         assert_eq!(all.count().await, 4);
         assert_eq!(applied.count().await, 2, "no deletion");
+    }
+
+    #[test]
+    fn our_finalizer_is_an_own_change_only_while_deleting() {
+        let with = |finalizers: &[&str], deleting: bool| {
+            let mut obj = (*cm(1, "a")).clone();
+            obj.metadata.finalizers = Some(finalizers.iter().map(|f| (*f).to_owned()).collect());
+            if deleting {
+                obj.metadata.deletion_timestamp =
+                    Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::UNIX_EPOCH));
+            }
+            own_changes(&obj)
+        };
+        assert_eq!(with(&[], false), with(&[FINALIZER], false), "adding ours to a live object");
+        assert_ne!(with(&[], false), with(&["example.com/other"], false), "another controller's");
+        assert_ne!(with(&[FINALIZER], true), with(&[], true), "ours removed while deleting");
     }
 
     #[test]
