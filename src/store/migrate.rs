@@ -76,6 +76,8 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         "staff_placement",
         include_str!("migrations/postgres/0010_staff_placement.sql"),
         include_str!("migrations/sqlite/0010_staff_placement.sql"),
+    ),
+    (
         11,
         "released_owner_index",
         include_str!("migrations/postgres/0011_released_owner_index.sql"),
