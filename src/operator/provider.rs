@@ -4,13 +4,14 @@
 //! ```text
 //! Secret's code ─┐
 //! unused codes ──┴─► provider_code::current ─► open: keep it (look again at its expiry)
-//!                                            └► none: fresh code ─► Secret ─► replace() in a short transaction
+//!                                            └► none: fresh code ─► replace() in a short transaction ─► Secret
 //! ```
 //!
-//! The Secret is written before the code's hash is stored, and no transaction is held across
-//! the Kubernetes call: a failure in between leaves a Secret whose code matches no open row,
-//! which the next reconcile replaces. A Secret that went missing or was edited gets a fresh
-//! code (the old ones are revoked).
+//! The code's hash is stored (and committed) before the Secret is written, so a link the
+//! Secret's change wakes finds the code; no transaction is held across the Kubernetes call. A
+//! failure in between leaves an open row whose code is in no Secret (the Secret still holds the
+//! old, now revoked code), which the next reconcile replaces. A Secret that went missing or was
+//! edited gets a fresh code (the old ones are revoked).
 
 use std::time::Duration;
 
@@ -55,10 +56,10 @@ pub async fn ensure_code(
         return Ok(CurrentCode { secret: name, expires_at: code.expires_at });
     }
     let token = Token::generate()?;
-    secrets::write_provider_code(&ctx.client, org, token.expose()).await.map_err(unavailable(&name))?;
     let mut tx = ctx.store.begin().await?;
     let row = provider_code::replace(&mut tx, organization_id, &token, lifetime, now).await?;
     crate::core::db::commit(&ctx.store, tx).await?;
+    secrets::write_provider_code(&ctx.client, org, token.expose()).await.map_err(unavailable(&name))?;
     Ok(CurrentCode { secret: name, expires_at: row.expires_at })
 }
 

@@ -78,6 +78,16 @@ macro_rules! columns {
     };
 }
 
+/// The portal's redeeming statement (docs/database.md, "Activating an asset"): `$1` the code's
+/// hash, `$2` now.
+macro_rules! redeem {
+    () => {
+        "UPDATE assets SET activated_at = $2, updated_at = $2 \
+         WHERE activation_code_hash = $1 AND activated_at IS NULL AND archived_at IS NULL \
+         AND (activation_expires_at IS NULL OR activation_expires_at > $2)"
+    };
+}
+
 fn decode(row: &AnyRow) -> Result<Asset, StoreError> {
     let c = Cols::new(row, TABLE);
     Ok(Asset {
@@ -119,14 +129,7 @@ pub enum ActivateOutcome {
 /// code works once even when two redeem it at the same moment.
 pub async fn activate(conn: &mut Conn, code_hash: &str, now: Timestamp) -> Result<ActivateOutcome, StoreError> {
     let op = Op::new(TABLE, "(by activation code)");
-    let redeem = sqlx::query(concat!(
-        "UPDATE assets SET activated_at = $2, updated_at = $2 \
-         WHERE activation_code_hash = $1 AND activated_at IS NULL AND archived_at IS NULL \
-         AND (activation_expires_at IS NULL OR activation_expires_at > $2) RETURNING ",
-        columns!()
-    ))
-    .bind(code_hash)
-    .bind(time::encode(now));
+    let redeem = sqlx::query(concat!(redeem!(), " RETURNING ", columns!())).bind(code_hash).bind(time::encode(now));
     if let Some(asset) = fetch::optional(conn, redeem, &op, "activate", decode).await? {
         return Ok(ActivateOutcome::Activated(asset));
     }
@@ -211,3 +214,17 @@ pub async fn record_delivery(
 }
 
 archivable!("assets", Asset, "asset");
+
+#[cfg(test)]
+mod tests {
+    /// docs/database.md gives the portal this very statement (named parameters for `$n`).
+    #[test]
+    fn the_documented_activation_is_the_one_run() {
+        let docs = include_str!("../../docs/database.md");
+        let section = docs.split("## Activating an asset").nth(1).expect("the section");
+        let sql = section.split("```sql").nth(1).and_then(|s| s.split("```").next()).expect("its SQL");
+        let squash = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+        let documented = squash(sql).replace(":hash", "$1").replace(":now", "$2");
+        assert_eq!(documented.trim_end_matches(';'), squash(redeem!()));
+    }
+}

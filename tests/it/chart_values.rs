@@ -131,6 +131,12 @@ async fn helm_lint_passes_with_every_new_value_set() {
         "rbac.aggregateClusterRoles=false",
         "global.imageRegistry=registry.example.internal",
         "enabled=true",
+        "replicas=2",
+        "strategy.rollingUpdate.maxSurge=0",
+        "strategy.rollingUpdate.maxUnavailable=1",
+        "topologySpreadConstraints[0].maxSkew=1",
+        "topologySpreadConstraints[0].topologyKey=kubernetes.io/hostname",
+        "topologySpreadConstraints[0].whenUnsatisfiable=ScheduleAnyway",
     ];
     let mut lint = env.helm().args(["lint", "--strict"]).arg(chart());
     for value in set {

@@ -35,6 +35,11 @@ use crate::support::{eventually, http};
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const KINDS: &str = "accounts,organizations,memberships,tenantlinks,provisioningsyncs";
 const WAIT: Duration = Duration::from_secs(90);
+/// For all examples to settle: the image runs with the chart's defaults, and under CI load the
+/// two links redeeming one provider's codes in turn take a while.
+const SETTLE: Duration = Duration::from_secs(180);
+/// The container log lines a failure prints (the whole log is kept under the target dir).
+const LOG_TAIL: usize = 60;
 /// The examples that wait for something outside the cluster, and why (see the README): the
 /// SCIM system that does not exist is unreachable, then its breaker opens.
 const WAITING: [(&str, &str, &[&str]); 2] = [
@@ -267,16 +272,18 @@ async fn the_image_built_here_runs_the_operator_read_only_and_non_root_until_the
             }
         })
     };
-    let deadline = Instant::now() + WAIT;
+    let deadline = Instant::now() + SETTLE;
     loop {
         let seen = readiness(&env).await;
         if settled(&seen) {
             break;
         }
-        assert!(
-            Instant::now() < deadline,
-            "every example Ready, or waiting with its reason, within {WAIT:?}: {seen:#?}"
-        );
+        if Instant::now() >= deadline {
+            // The log first, then the panic: CI shows the end of the output.
+            log_on_panic.print();
+            std::mem::forget(log_on_panic);
+            panic!("every example Ready, or waiting with its reason, within {SETTLE:?}: {seen:#?}");
+        }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let mails = eventually("the five invitation mails", WAIT, || async {
@@ -298,14 +305,27 @@ async fn the_image_built_here_runs_the_operator_read_only_and_non_root_until_the
     drop(log_on_panic);
 }
 
-/// Prints the container's log when the test fails.
+/// Prints the end of the container's log when the test fails, and keeps all of it.
 struct LogOnPanic<'a>(&'a Path);
+
+impl LogOnPanic<'_> {
+    fn print(&self) {
+        let log = std::fs::read_to_string(self.0).unwrap_or_default();
+        let kept = Path::new(env!("CARGO_TARGET_TMPDIR")).join("image-container.log");
+        let kept = match std::fs::write(&kept, &log) {
+            Ok(()) => kept.display().to_string(),
+            Err(e) => format!("not kept: {e}"),
+        };
+        let lines: Vec<&str> = log.lines().collect();
+        let tail = lines[lines.len().saturating_sub(LOG_TAIL)..].join("\n");
+        eprintln!("---- end of the container log (all of it: {kept}) ----\n{tail}\n---- end ----");
+    }
+}
 
 impl Drop for LogOnPanic<'_> {
     fn drop(&mut self) {
         if std::thread::panicking() {
-            let log = std::fs::read_to_string(self.0).unwrap_or_default();
-            eprintln!("---- container log ----\n{log}\n---- end of container log ----");
+            self.print();
         }
     }
 }

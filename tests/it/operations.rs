@@ -52,7 +52,32 @@ async fn health_readiness_and_metrics_are_served() {
         assert!(metrics.contains(series), "{series} in\n{metrics}");
     }
     assert_eq!(http::get(addr, "/nothing").await.map(|r| r.0), Some(404));
+
+    // The gauges count what is not Ready and what is paused, not only zeros.
+    env.apply(ORPHAN).await;
+    env.kubectl(["annotate", "account", "billing", "accountops.dev/paused=true"]).await.ok();
+    let counted = [
+        r#"accountops_objects{kind="Organization"} 1"#,
+        r#"accountops_objects_not_ready{kind="Organization"} 1"#,
+        r#"accountops_objects_paused{kind="Account"} 1"#,
+    ];
+    eventually("the gauges to count the orphan and the paused account", WAIT, || async {
+        let (_, metrics) = http::get(addr, "/metrics").await?;
+        counted.iter().all(|series| metrics.contains(series)).then_some(())
+    })
+    .await;
 }
+
+/// An Organization whose Account does not exist: never Ready.
+const ORPHAN: &str = r#"apiVersion: accountops.dev/v1alpha1
+kind: Organization
+metadata:
+  name: orphan
+spec:
+  accountRef:
+    name: nowhere
+  displayName: Orphan
+"#;
 
 #[tokio::test]
 async fn readyz_fails_while_the_database_is_unreachable() {
