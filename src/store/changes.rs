@@ -19,6 +19,10 @@
 //! (its `status.providerStaff`). Neither reconcile writes what the other polls, so they do
 //! not bring each other back in a loop.
 //!
+//! An invitation or mail row that was only inserted (`updated_at = created_at`) is left out:
+//! the owner's own reconcile wrote it, and waking the owner for it would reconcile every new
+//! invitee twice. Its answer, delivery or refusal updates the row, and that is reported.
+//!
 //! Only `activated_at` is watched for assets: the operator's own asset writes (an order
 //! executed, its mail recorded) happen inside the sync's reconcile and must not bring it back.
 
@@ -59,9 +63,10 @@ macro_rules! owners_sql {
             $fk,
             " = x.id \
              WHERE x.owner_cluster = $1 AND x.owner_uid IS NOT NULL AND i.id IN ( \
-               SELECT id FROM invitations WHERE updated_at > $2 \
+               SELECT id FROM invitations WHERE updated_at > $2 AND updated_at <> created_at \
                UNION \
-               SELECT related_id FROM mail_outbox WHERE related_table = 'invitations' AND updated_at > $2)"
+               SELECT related_id FROM mail_outbox WHERE related_table = 'invitations' AND updated_at > $2 \
+                 AND updated_at <> created_at)"
         )
     };
 }
@@ -94,6 +99,7 @@ pub async fn changed_owners(
     let query_err = |source| StoreError::Query { what: "poll changed invitations and assets".to_owned(), source };
     let mut conn = store.acquire().await?;
     let mut owners = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for &sql in subject.sql() {
         let rows =
             sqlx::query(sql).bind(cluster).bind(time::encode(since)).fetch_all(&mut *conn).await.map_err(query_err)?;
@@ -102,7 +108,7 @@ pub async fn changed_owners(
                 row.try_get::<String, _>("ns").map_err(query_err)?,
                 row.try_get::<String, _>("name").map_err(query_err)?,
             );
-            if !owners.contains(&owner) {
+            if seen.insert(owner.clone()) {
                 owners.push(owner);
             }
         }

@@ -8,7 +8,7 @@ use super::people::invitation;
 use crate::store::changes::{self, Subject as Owners};
 use crate::store::invitations::{self, AcceptOutcome, Answer, InvitationKind, Subject};
 use crate::store::memberships::{self, MembershipPhase, NewMembership, Scope};
-use crate::store::outbox::{self, NewMail, Origin, Related};
+use crate::store::outbox::{self, Claimant, NewMail, Origin, Related};
 use crate::store::ownership::{self, ManagedTable};
 use crate::store::tenant_links::{self, LinkMode, NewTenantLink};
 use crate::store::{Conn, Owner, Store};
@@ -41,7 +41,8 @@ fn in_team_a(names: &[&str]) -> Vec<(String, String)> {
     names.iter().map(|n| ("team-a".to_owned(), (*n).to_owned())).collect()
 }
 
-/// Invitations made, accepted or mailed after the moment name their owners; rows of another
+/// Invitations accepted, or whose mail was delivered, after the moment name their owners;
+/// invitations and mails only inserted (the owner's own reconcile wrote them), rows of another
 /// cluster, unowned rows and released rows are not reported.
 pub async fn changes_report_owners_of_changed_invitations(store: &Store) {
     let mut c = conn(store).await;
@@ -59,9 +60,8 @@ pub async fn changes_report_owners_of_changed_invitations(store: &Store) {
     let partner = invitations::insert(&mut c, &invitation(&subject, &hash(), 100), at(10)).await.expect("invitation");
     drop(c);
 
-    assert_eq!(polled(store, Owners::Memberships, 9).await, in_team_a(&["ann", "bob"]));
-    assert_eq!(polled(store, Owners::TenantLinks, 9).await, in_team_a(&["msp"]));
-    assert_eq!(polled(store, Owners::Memberships, 10).await, in_team_a(&[]), "only what changed after `since`");
+    assert_eq!(polled(store, Owners::Memberships, 9).await, in_team_a(&[]), "made, not changed");
+    assert_eq!(polled(store, Owners::TenantLinks, 9).await, in_team_a(&[]));
 
     let mut c = conn(store).await;
     let accepted = invitations::answer(&mut c, InvitationKind::Membership, &ann_token, Answer::Accept, at(20))
@@ -72,11 +72,19 @@ pub async fn changes_report_owners_of_changed_invitations(store: &Store) {
         related: Some(Related { table: "invitations".into(), id: partner.id.clone() }),
         ..new_mail("partner-1", &Origin::Operator("test-cluster".into()), Some("team-a"))
     };
-    outbox::enqueue(&mut c, &mail, at(30)).await.expect("enqueue");
+    let queued = outbox::enqueue(&mut c, &mail, at(30)).await.expect("enqueue");
     drop(c);
     assert_eq!(polled(store, Owners::Memberships, 15).await, in_team_a(&["ann"]), "an accepted invitation");
-    assert_eq!(polled(store, Owners::TenantLinks, 15).await, in_team_a(&["msp"]), "a mail of its invitation");
-    assert_eq!(polled(store, Owners::TenantLinks, 30).await, in_team_a(&[]));
+    assert_eq!(polled(store, Owners::Memberships, 20).await, in_team_a(&[]), "only what changed after `since`");
+    assert_eq!(polled(store, Owners::TenantLinks, 15).await, in_team_a(&[]), "its mail only queued");
+    let mut c = conn(store).await;
+    let who = Claimant { origin: Origin::Operator("test-cluster".into()), sender: "s1".into() };
+    let claimed = outbox::claim(&mut c, &who, at(35), at(35), at(95), 10).await.expect("claim");
+    assert!(claimed.iter().any(|m| m.id == queued.mail().id), "{claimed:?}");
+    outbox::mark_sent(&mut c, &queued.mail().id, "s1", at(35)).await.expect("sent");
+    drop(c);
+    assert_eq!(polled(store, Owners::TenantLinks, 31).await, in_team_a(&["msp"]), "its mail delivered");
+    assert_eq!(polled(store, Owners::TenantLinks, 35).await, in_team_a(&[]));
 
     let mut c = conn(store).await;
     ownership::release(&mut c, ManagedTable::Memberships, &ann, at(40)).await.expect("release");
