@@ -52,6 +52,7 @@ pub mod plan;
 pub mod progress;
 pub mod provider_code;
 pub mod storable;
+pub mod status;
 pub mod sync;
 pub mod tenant_link;
 pub mod tokens;

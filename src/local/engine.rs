@@ -151,6 +151,8 @@ pub struct Report {
     /// The providers (`namespace/name`) that issued a code for a link in this run (`plan`: would
     /// issue). The codes themselves are never kept, shown or written anywhere.
     pub provider_codes: Vec<String>,
+    /// When the run was: the time its objects' statuses are computed at (`-o json`).
+    pub now: Timestamp,
 }
 
 /// What the delivery after `apply` did.
@@ -324,7 +326,7 @@ pub async fn run(
         rollback.map_err(|source| StoreError::Query { what: "roll back the plan".to_owned(), source })?;
     }
     entries.extend(set.secrets.iter().map(|s| entry("Secret", s, Status::Input)));
-    Ok(Report { mode, entries, unpruned, mail: None, provider_codes })
+    Ok(Report { mode, entries, unpruned, mail: None, provider_codes, now })
 }
 
 /// `plan`: a row the rolled-back run created has no ID yet; where another row refers to one,
