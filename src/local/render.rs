@@ -474,8 +474,14 @@ mod tests {
                 stalled: false,
             },
         };
-        let broken =
-            Report { mode: Mode::Apply, entries: vec![failed], unpruned: vec![], mail: None, provider_codes: vec![], now: now() };
+        let broken = Report {
+            mode: Mode::Apply,
+            entries: vec![failed],
+            unpruned: vec![],
+            mail: None,
+            provider_codes: vec![],
+            now: now(),
+        };
         let text = apply_text(&broken);
         assert!(text.contains("Account   default/e        -    Error    False   DatabaseUnavailable\n"), "{text}");
         assert!(text.contains("\nx Account default/e: database: cannot connect\n"), "{text}");

@@ -19,8 +19,8 @@ use crate::api::{
 use crate::core::account::DesiredAccount;
 use crate::core::membership::DesiredMembership;
 use crate::core::organization::DesiredOrganization;
-use crate::core::tenant_link::DesiredTenantLink;
 use crate::core::status::KindStatus;
+use crate::core::tenant_link::DesiredTenantLink;
 use crate::core::{CoreError, Flags, Kind, Outcome, account, membership, organization};
 use crate::core::{provider_code, tenant_link};
 use crate::store::Owner;

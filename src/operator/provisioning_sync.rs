@@ -52,6 +52,4 @@ impl Managed for ProvisioningSync {
         let facts = sync::reconcile(&ctx.store, &ctx.scim_guards, &desired, &ctx.mail_settings, now).await?;
         Ok(facts.into_outcome(deleting, resync, now))
     }
-
 }
-
