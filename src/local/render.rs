@@ -343,16 +343,16 @@ fn status_keys(o: &Outcome, now: jiff::Timestamp) -> serde_json::Map<String, Val
             if status.get("links").is_some() {
                 copy("links", Value::Null);
             }
-            if o.staff.is_some() {
+            if o.facts.staff().is_some() {
                 copy("staff", json!([]));
             }
         }
-        Kind::Membership if o.membership.is_some() => {
+        Kind::Membership if o.facts.membership().is_some() => {
             for key in ["phase", "userId", "invitation"] {
                 copy(key, Value::Null);
             }
         }
-        Kind::TenantLink if o.tenant_link.is_some() => {
+        Kind::TenantLink if o.facts.tenant_link().is_some() => {
             for key in ["phase", "linkId", "counterpartOrganizationId", "counterpartOrganizationName"] {
                 copy(key, Value::Null);
             }
@@ -360,7 +360,7 @@ fn status_keys(o: &Outcome, now: jiff::Timestamp) -> serde_json::Map<String, Val
             copy("members", json!([]));
             copy("providerStaff", json!([]));
         }
-        Kind::ProvisioningSync if o.provisioning.is_some() => {
+        Kind::ProvisioningSync if o.facts.sync().is_some() => {
             for key in ["syncStatus", "externalId", "userCount", "groupCount", "driftCorrections"] {
                 copy(key, Value::Null);
             }
@@ -370,10 +370,10 @@ fn status_keys(o: &Outcome, now: jiff::Timestamp) -> serde_json::Map<String, Val
     }
     // What no status field holds: a partner invitation's delivery (the status shows its expiry
     // and `InvitationDelivered`) and the orders a sync still waits to run (`OrdersExecuted`).
-    if let Some(l) = &o.tenant_link {
+    if let Some(l) = o.facts.tenant_link() {
         keys.insert("invitation".into(), json!(l.invitation.as_ref().map(|i| i.status())));
     }
-    if let Some(p) = &o.provisioning {
+    if let Some(p) = o.facts.sync() {
         keys.insert("ordersPending".into(), json!(p.orders_pending));
     }
     keys.insert("status".into(), status);
@@ -397,11 +397,7 @@ mod tests {
             reason: if action == Action::Waiting { "AccountNotReady" } else { "Available" },
             message: format!("message of {name}"),
             requeue_at: None,
-            membership: None,
-            tenant_link: None,
-            provisioning: None,
-            links: None,
-            staff: None,
+            facts: crate::core::facts::KindFacts::None,
         };
         Entry { kind, namespace: "default".into(), name: name.into(), pruned: false, status: Status::Done(outcome) }
     }

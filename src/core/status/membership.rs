@@ -16,7 +16,7 @@ impl KindStatus for MembershipStatus {
     condition_accessors!();
 
     fn absorb(&mut self, outcome: &Outcome, now: Timestamp) {
-        let Some(facts) = outcome.membership.as_deref() else { return };
+        let Some(facts) = outcome.facts.membership() else { return };
         facts.fill(self);
         if let Some(invitation) = &facts.invitation {
             let generation = self.observed_generation;

@@ -21,10 +21,10 @@ impl KindStatus for OrganizationStatus {
             self.member_count = count(children.count);
         }
         if outcome.is_ready() {
-            self.staff = outcome.staff.as_deref().map(|s| s.status()).unwrap_or_default();
+            self.staff = outcome.facts.staff().map(|s| s.status()).unwrap_or_default();
         }
         // Local mode looks the links up after its run; the operator does in `enrich`.
-        if let Some(links) = outcome.links.as_deref() {
+        if let Some(links) = outcome.facts.links() {
             self.links = (links.tenant_count > 0 || links.provider_count > 0).then(|| links.clone());
         }
     }

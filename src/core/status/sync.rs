@@ -41,7 +41,7 @@ impl KindStatus for ProvisioningSyncStatus {
     condition_accessors!();
 
     fn absorb(&mut self, outcome: &Outcome, now: Timestamp) {
-        let Some(facts) = outcome.provisioning.as_deref() else { return };
+        let Some(facts) = outcome.facts.sync() else { return };
         if !facts.deletion_finished && outcome.action != Action::DeletionBlocked {
             let orders = orders_condition(facts);
             put_condition(&mut self.conditions, ORDERS_EXECUTED, orders, self.observed_generation, now);

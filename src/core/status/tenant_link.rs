@@ -18,7 +18,7 @@ impl KindStatus for TenantLinkStatus {
     condition_accessors!();
 
     fn absorb(&mut self, outcome: &Outcome, now: Timestamp) {
-        let Some(facts) = outcome.tenant_link.as_deref() else { return };
+        let Some(facts) = outcome.facts.tenant_link() else { return };
         self.phase = Some(facts.phase);
         self.link_id.clone_from(&facts.link_id);
         self.counterpart_organization_id.clone_from(&facts.counterpart_organization_id);

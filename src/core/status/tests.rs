@@ -4,6 +4,7 @@
 use super::*;
 use crate::api::{AccountStatus, ConditionStatus, MembershipStatus, OrganizationStatus, TenantLinkStatus};
 use crate::core::conditions::{READY, RECONCILING, STALLED, SYNCED};
+use crate::core::facts::{KindFacts, OrganizationFacts};
 use crate::core::fixtures::{at, outcome};
 use crate::core::invitation::{Delivery, InvitationFacts};
 use crate::core::membership::MembershipFacts;
@@ -17,8 +18,11 @@ mod sync;
 const T0: &str = "2026-01-01T00:00:00Z";
 const T1: &str = "2026-01-02T00:00:00Z";
 
+/// `(type, status, reason)` of a condition.
+type Line<'a> = (&'a str, ConditionStatus, &'a str);
+
 /// `(type, status, reason)` of each condition, in order.
-fn summary(conditions: &[Condition]) -> Vec<(&str, ConditionStatus, &str)> {
+fn summary(conditions: &[Condition]) -> Vec<Line<'_>> {
     conditions.iter().map(|c| (c.type_.as_str(), c.status, c.reason.as_str())).collect()
 }
 
@@ -33,7 +37,7 @@ fn of(kind: Kind, action: Action, reason: &'static str) -> Outcome {
 #[test]
 fn every_action_gives_its_common_conditions() {
     use ConditionStatus::{False, True};
-    let table: [(Action, &str, Vec<(&str, ConditionStatus, &str)>); 9] = [
+    let table: [(Action, &str, Vec<Line>); 9] = [
         (Action::Created, "Available", vec![(READY, True, "Available"), (SYNCED, True, "ReconcileSuccess")]),
         (Action::Unchanged, "Available", vec![(READY, True, "Available"), (SYNCED, True, "ReconcileSuccess")]),
         (Action::Imported, "Available", vec![(READY, True, "Available"), (SYNCED, True, "ReconcileSuccess")]),
@@ -153,6 +157,10 @@ fn an_account_lists_its_id_and_at_most_fifty_organizations() {
     assert_eq!((kept.account_id, kept.organization_count), (status.account_id, Some(60)), "not seen: kept");
 }
 
+fn organization(staff: StaffFacts, links: crate::api::organization::LinkSummary) -> KindFacts {
+    KindFacts::Organization(OrganizationFacts { staff: Some(Box::new(staff)), links: Some(Box::new(links)) })
+}
+
 fn staff(reason: StaffReason) -> StaffFacts {
     let entry = StaffEntry {
         email: "ola@example.com".into(),
@@ -170,8 +178,7 @@ fn an_organization_reports_ids_members_staff_when_ready_and_links_when_looked_up
     let ran = Outcome {
         id: Some("org-1".into()),
         children: Some(Children { count: 3, ..Default::default() }),
-        staff: Some(Box::new(staff(StaffReason::Placed))),
-        links: Some(Box::new(links.clone())),
+        facts: organization(staff(StaffReason::Placed), links.clone()),
         ..of(Kind::Organization, Action::Created, "Available")
     };
     let status = OrganizationStatus::next(&OrganizationStatus::default(), &ran, Some(1), at(T0));
@@ -182,8 +189,7 @@ fn an_organization_reports_ids_members_staff_when_ready_and_links_when_looked_up
     assert_eq!((status.staff.len(), status.staff[0].placed), (1, true));
     assert_eq!(status.links, Some(links));
     let waiting = Outcome {
-        staff: Some(Box::new(staff(StaffReason::NoActiveLink))),
-        links: Some(Box::default()),
+        facts: organization(staff(StaffReason::NoActiveLink), Default::default()),
         ..of(Kind::Organization, Action::Waiting, "AccountNotReady")
     };
     let later = OrganizationStatus::next(&status, &waiting, Some(1), at(T1));
@@ -213,7 +219,7 @@ fn invited(delivery: Delivery) -> Outcome {
         invitation: Some(invitation(delivery)),
         milestone: None,
     };
-    Outcome { membership: Some(Box::new(facts)), ..of(Kind::Membership, Action::Created, "Available") }
+    Outcome { facts: KindFacts::Membership(Box::new(facts)), ..of(Kind::Membership, Action::Created, "Available") }
 }
 
 #[test]
@@ -234,7 +240,7 @@ fn a_membership_shows_its_phase_ids_invitation_and_delivery() {
         (c.status, c.last_transition_time.as_str(), c.observed_generation),
         (ConditionStatus::True, T1, Some(2))
     );
-    let contact = Outcome { membership: None, ..of(Kind::Membership, Action::Unchanged, "Available") };
+    let contact = Outcome { facts: KindFacts::None, ..of(Kind::Membership, Action::Unchanged, "Available") };
     assert_eq!(MembershipStatus::next(&sent, &contact, Some(2), at(T1)).phase, sent.phase, "no facts: fields kept");
 }
 
@@ -252,7 +258,7 @@ fn link(phase: crate::api::tenant_link::TenantLinkPhase, delivery: Option<Delive
     };
     let reason = if facts.is_active() { "Available" } else { "AwaitingAcceptance" };
     Outcome {
-        tenant_link: Some(Box::new(facts)),
+        facts: KindFacts::TenantLink(Box::new(facts)),
         message: "waiting for the partner".into(),
         ..of(Kind::TenantLink, Action::Created, reason)
     }

@@ -88,7 +88,7 @@ fn a_blocked_or_finished_deletion_leaves_orders_executed_as_it_was() {
     let now: Timestamp = "2026-11-22T12:00:00Z".parse().expect("timestamp");
     let with = |facts: SyncFacts, action| Outcome {
         kind: Kind::ProvisioningSync,
-        provisioning: Some(Box::new(facts)),
+        facts: crate::core::facts::KindFacts::Sync(Box::new(facts)),
         ..crate::core::fixtures::outcome(action, "Available")
     };
     let ran = ProvisioningSyncStatus::next(
