@@ -443,6 +443,17 @@ mod tests {
         let planned = json(&plan);
         assert_eq!(planned["objects"][3]["reconciling"], true, "waiting for the account: in flight");
         assert_eq!(planned["objects"][3]["stalled"], false);
+        // The status the operator would write for a new object, from the same function.
+        let status = &planned["objects"][3]["status"];
+        let types: Vec<&str> =
+            status["conditions"].as_array().into_iter().flatten().filter_map(|c| c["type"].as_str()).collect();
+        assert_eq!(types, ["Ready", "Synced", "Reconciling"], "{status:#}");
+        assert_eq!(
+            (&status["conditions"][0]["reason"], &status["organizationId"]),
+            (&json!("AccountNotReady"), &json!("id-d"))
+        );
+        assert!(status.get("observedGeneration").is_none(), "a manifest has no generation");
+        assert!(planned["objects"][4].get("status").is_none(), "an input has no status");
 
         let applied = Report { mode: Mode::Apply, ..plan };
         let text = apply_text(&applied);
