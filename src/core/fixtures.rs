@@ -35,11 +35,7 @@ pub fn outcome(action: Action, reason: &'static str) -> Outcome {
         reason,
         message: format!("{reason} message"),
         requeue_at: None,
-        membership: None,
-        tenant_link: None,
-        provisioning: None,
-        links: None,
-        staff: None,
+        facts: crate::core::facts::KindFacts::None,
     }
 }
 

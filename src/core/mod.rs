@@ -17,8 +17,8 @@
 //!                          write(tx, plan, now) ── in one transaction ────────► rows
 //!                                    │
 //!                                    ▼
-//!  status / Events / table ◄── Outcome{action, IDs, changes, reason, message}
-//!                              Outcome::conditions(previous, generation, now)
+//!  status / Events / table ◄── Outcome{action, IDs, changes, reason, message, KindFacts}
+//!                              status::KindStatus::next(previous, outcome, generation, now)
 //! ```
 //!
 //! The protocol is written once ([`engine`]) and each kind implements its part
@@ -43,6 +43,7 @@ pub mod conditions;
 pub(crate) mod db;
 pub mod engine;
 pub mod error;
+pub mod facts;
 pub mod flags;
 pub mod invitation;
 pub mod membership;
@@ -51,6 +52,7 @@ pub mod outcome;
 pub mod plan;
 pub mod progress;
 pub mod provider_code;
+pub mod status;
 pub mod storable;
 pub mod sync;
 pub mod tenant_link;
@@ -64,6 +66,7 @@ pub mod ownership_matrix;
 
 pub use conditions::{READY, RECONCILING, STALLED, SYNCED, error_conditions, paused_conditions, set_condition};
 pub use error::{CoreError, InvitationError};
+pub use facts::KindFacts;
 pub use flags::{
     ADOPT_ANNOTATION, EXTERNAL_ID_ANNOTATION, FORCE_ORPHAN_ANNOTATION, Flags, OBSERVE_ONLY_ANNOTATION,
     PAUSED_ANNOTATION,

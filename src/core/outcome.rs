@@ -4,8 +4,7 @@ use std::fmt;
 
 use jiff::Timestamp;
 
-use super::membership::MembershipFacts;
-use super::tenant_link::TenantLinkFacts;
+use super::facts::KindFacts;
 
 /// The kinds this engine reconciles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -193,26 +192,15 @@ pub struct Outcome {
     /// Reconcile again at this time at the latest, even if nothing changes (the expiry of an
     /// open invitation), so a deadline is noticed when it passes rather than at the next resync.
     pub requeue_at: Option<Timestamp>,
-    /// A Membership's phase, user, membership and current invitation, for its status.
-    pub membership: Option<Box<MembershipFacts>>,
-    /// A TenantLink's phase, link ID, counterpart and acceptance, for its status.
-    pub tenant_link: Option<Box<TenantLinkFacts>>,
-    /// A ProvisioningSync's sync status, external IDs, counts and assets, for its status.
-    pub provisioning: Option<Box<super::sync::SyncFacts>>,
-    /// An Organization's active links (counts, first IDs, staff placed), when a shell looked
-    /// them up after the run (local mode; the operator writes them into status itself).
-    pub links: Option<Box<crate::api::organization::LinkSummary>>,
-    /// A service provider Organization's `serviceProvider.staff` entries, placed or why not.
-    pub staff: Option<Box<super::organization::staff::StaffFacts>>,
+    /// What only this kind reports (a Membership's invitation, a sync's counts…).
+    pub facts: KindFacts,
 }
 
 impl Outcome {
     /// `Ready=True`: the row is there, owned by this object and current, and (a Membership)
     /// usable: not `Expired` or `Failed`.
     pub fn is_ready(&self) -> bool {
-        self.action.is_ready()
-            && self.membership.as_deref().is_none_or(MembershipFacts::is_usable)
-            && self.tenant_link.as_deref().is_none_or(TenantLinkFacts::is_active)
+        self.action.is_ready() && self.facts.usable()
     }
 
     /// The Event for this outcome, if it is worth one. `spec_changed` (the object's
@@ -223,10 +211,10 @@ impl Outcome {
         let fields = || self.changes.iter().map(|c| c.field.as_str()).collect::<Vec<_>>().join(", ");
         let normal = |reason, note| Some(Event { reason, note, warning: false });
         let warning = |reason, note| Some(Event { reason, note, warning: true });
-        if let Some(event) = self.membership.as_ref().and_then(|m| m.event(self)) {
+        if let Some(event) = self.facts.membership().and_then(|m| m.event(self)) {
             return Some(event);
         }
-        if let Some(event) = self.staff.as_ref().filter(|_| !spec_changed).and_then(|s| s.event(self.changes.len())) {
+        if let Some(event) = self.facts.staff().filter(|_| !spec_changed).and_then(|s| s.event(self.changes.len())) {
             return Some(event);
         }
         match self.action {

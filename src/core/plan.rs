@@ -350,11 +350,7 @@ impl<W> Plan<W> {
             reason,
             message,
             requeue_at: None,
-            membership: None,
-            tenant_link: None,
-            provisioning: None,
-            links: None,
-            staff: None,
+            facts: crate::core::facts::KindFacts::None,
         }
     }
 }

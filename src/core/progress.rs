@@ -69,15 +69,15 @@ impl Outcome {
             Action::Conflict | Action::AdoptionRequired | Action::NotFound | Action::DriftDetected => {
                 Progress::stalled(reason, message)
             }
-            Action::ExternalError => match self.provisioning.as_deref().map(|p| p.reason) {
+            Action::ExternalError => match self.facts.sync().map(|p| p.reason) {
                 Some(SyncReason::External { transient: true, .. }) => Progress::reconciling(reason, message),
                 _ => Progress::stalled(reason, message),
             },
             Action::Created | Action::Updated | Action::Unchanged | Action::Adopted | Action::Imported => {
-                if let Some(membership) = self.membership.as_deref() {
+                if let Some(membership) = self.facts.membership() {
                     return membership_progress(membership, reason, message);
                 }
-                if let Some(link) = self.tenant_link.as_deref() {
+                if let Some(link) = self.facts.tenant_link() {
                     return link_progress(link, reason, message);
                 }
                 Progress::Current

@@ -89,7 +89,11 @@ fn member(phase: MembershipPhase, delivery: Option<Delivery>) -> Outcome {
         delivery,
     });
     let facts = MembershipFacts { phase, user_id: None, membership_id: None, invitation, milestone: None };
-    Outcome { kind: Kind::Membership, membership: Some(Box::new(facts)), ..outcome(Action::Unchanged, "Available") }
+    Outcome {
+        kind: Kind::Membership,
+        facts: crate::core::facts::KindFacts::Membership(Box::new(facts)),
+        ..outcome(Action::Unchanged, "Available")
+    }
 }
 
 #[test]
@@ -128,7 +132,11 @@ fn an_invitation_is_in_flight_until_its_mail_is_delivered() {
 fn a_link_waits_for_its_partner_and_stalls_once_refused() {
     let link = |phase| {
         let facts = TenantLinkFacts { phase, ..TenantLinkFacts::pending() };
-        Outcome { kind: Kind::TenantLink, tenant_link: Some(Box::new(facts)), ..outcome(Action::Created, "R") }
+        Outcome {
+            kind: Kind::TenantLink,
+            facts: crate::core::facts::KindFacts::TenantLink(Box::new(facts)),
+            ..outcome(Action::Created, "R")
+        }
     };
     assert_eq!(link(TenantLinkPhase::Active).progress(), Progress::Current);
     assert_eq!(link(TenantLinkPhase::Pending).progress(), reconciling("R"));

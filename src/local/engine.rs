@@ -124,8 +124,8 @@ impl Entry {
     pub fn waiting(&self) -> bool {
         let Status::Done(o) = &self.status else { return false };
         let awaiting = o.action.is_ready()
-            && o.tenant_link.as_deref().is_some_and(|l| l.phase == crate::api::tenant_link::TenantLinkPhase::Pending);
-        let unanswered = o.provisioning.as_deref().is_some_and(sync::SyncFacts::waits_for_external_system);
+            && o.facts.tenant_link().is_some_and(|l| l.phase == crate::api::tenant_link::TenantLinkPhase::Pending);
+        let unanswered = o.facts.sync().is_some_and(sync::SyncFacts::waits_for_external_system);
         o.action == Action::Waiting || awaiting || unanswered
     }
 
@@ -151,6 +151,8 @@ pub struct Report {
     /// The providers (`namespace/name`) that issued a code for a link in this run (`plan`: would
     /// issue). The codes themselves are never kept, shown or written anywhere.
     pub provider_codes: Vec<String>,
+    /// When the run was: the time its objects' statuses are computed at (`-o json`).
+    pub now: Timestamp,
 }
 
 /// What the delivery after `apply` did.
@@ -288,7 +290,7 @@ pub async fn run(
             && let Some(id) = o.id.clone().filter(|_| o.is_ready())
         {
             match tenant_link::link_summary(&mut walker.tx, &id).await {
-                Ok(summary) => o.links = Some(Box::new(summary)),
+                Ok(summary) => o.facts.organization_mut().links = Some(Box::new(summary)),
                 Err(e) => entry.status = failed(&e),
             }
         }
@@ -324,7 +326,7 @@ pub async fn run(
         rollback.map_err(|source| StoreError::Query { what: "roll back the plan".to_owned(), source })?;
     }
     entries.extend(set.secrets.iter().map(|s| entry("Secret", s, Status::Input)));
-    Ok(Report { mode, entries, unpruned, mail: None, provider_codes })
+    Ok(Report { mode, entries, unpruned, mail: None, provider_codes, now })
 }
 
 /// `plan`: a row the rolled-back run created has no ID yet; where another row refers to one,
@@ -345,15 +347,15 @@ fn not_created_yet(outcome: &mut Outcome, created: &HashSet<String>) {
     );
     none(&mut outcome.id);
     shown(&mut outcome.account_id);
-    if let Some(m) = outcome.membership.as_deref_mut() {
+    if let Some(m) = outcome.facts.membership_mut() {
         shown(&mut m.user_id);
         none(&mut m.membership_id);
     }
-    if let Some(l) = outcome.tenant_link.as_deref_mut() {
+    if let Some(l) = outcome.facts.tenant_link_mut() {
         none(&mut l.link_id);
         shown(&mut l.counterpart_organization_id);
     }
-    if let Some(p) = outcome.provisioning.as_deref_mut() {
+    if let Some(p) = outcome.facts.sync_mut() {
         none(&mut p.sync_id);
         for asset in &mut p.assets {
             if created.contains(&asset.asset_id) {

@@ -9,6 +9,11 @@
 //! outside the run (see [`Entry::waiting`]). The Secrets of the set are listed as inputs (read,
 //! never written; never a value). A provider code issued in the run is announced by its
 //! provider's name only.
+//!
+//! In JSON each reconciled object carries `status`: the status the operator would write for
+//! it, computed by the same function ([`crate::core::status`]) with no previous status and
+//! no generation. The per-kind keys beside it (`phase`, `linkId`, `syncStatus`…) are read
+//! from that status, so scripts see one set of facts.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -17,7 +22,8 @@ use serde_json::{Value, json};
 
 use super::engine::{Entry, Mode, Report, Status};
 use crate::core::conditions::REASON_RECONCILE_PAUSED;
-use crate::core::{Action, Outcome, Progress};
+use crate::core::status::first_status_json;
+use crate::core::{Action, Kind, Outcome, Progress};
 
 /// `accountops plan`: one block per object, then the summary.
 pub fn plan_text(report: &Report) -> String {
@@ -300,50 +306,8 @@ pub fn json(report: &Report) -> Value {
             if let (Some(map), Value::Object(more)) = (object.as_object_mut(), detail) {
                 map.extend(more);
             }
-            if let (Some(map), Status::Done(o)) = (object.as_object_mut(), &entry.status)
-                && let Some(m) = &o.membership
-            {
-                // What a Membership's status would say: phase, user and invitation (never a token).
-                map.insert("phase".into(), json!(m.phase));
-                map.insert("userId".into(), json!(m.user_id));
-                map.insert("invitation".into(), json!(m.invitation.as_ref().map(|i| i.status())));
-            }
-            if let (Some(map), Status::Done(o)) = (object.as_object_mut(), &entry.status)
-                && let Some(l) = &o.tenant_link
-            {
-                // What a TenantLink's status would say (never a code or a token).
-                map.insert("phase".into(), json!(l.phase));
-                map.insert("linkId".into(), json!(l.link_id));
-                map.insert("counterpartOrganizationId".into(), json!(l.counterpart_organization_id));
-                map.insert("counterpartOrganizationName".into(), json!(l.counterpart_organization_name));
-                map.insert("members".into(), json!(l.members));
-                map.insert("providerStaff".into(), json!(l.provider_staff));
-                map.insert("invitationExpiresAt".into(), json!(l.invitation_expires_at_text()));
-                map.insert("invitation".into(), json!(l.invitation.as_ref().map(|i| i.status())));
-            }
-            if let (Some(map), Status::Done(o)) = (object.as_object_mut(), &entry.status)
-                && let Some(links) = o.links.as_deref().filter(|l| l.tenant_count > 0 || l.provider_count > 0)
-            {
-                // What an Organization's status.links would say.
-                map.insert("links".into(), json!(links));
-            }
-            if let (Some(map), Status::Done(o)) = (object.as_object_mut(), &entry.status)
-                && let Some(staff) = &o.staff
-            {
-                // What an Organization's status.staff would say.
-                map.insert("staff".into(), json!(staff.status()));
-            }
-            if let (Some(map), Status::Done(o)) = (object.as_object_mut(), &entry.status)
-                && let Some(p) = &o.provisioning
-            {
-                // What a ProvisioningSync's status would say (never a credential or a code).
-                map.insert("syncStatus".into(), json!(p.sync_status));
-                map.insert("externalId".into(), json!(p.external_id));
-                map.insert("userCount".into(), json!(p.user_count));
-                map.insert("groupCount".into(), json!(p.group_count));
-                map.insert("driftCorrections".into(), json!(p.drift_corrections));
-                map.insert("assets".into(), json!(p.assets));
-                map.insert("ordersPending".into(), json!(p.orders_pending));
+            if let (Some(map), Status::Done(o)) = (object.as_object_mut(), &entry.status) {
+                map.extend(status_keys(o, report.now));
             }
             object
         })
@@ -365,10 +329,62 @@ pub fn json(report: &Report) -> Value {
     })
 }
 
+/// `status` and the kind's keys read from it (never a token, code or credential: a status
+/// holds none). Lists the status leaves out when empty are shown as `[]`.
+fn status_keys(o: &Outcome, now: jiff::Timestamp) -> serde_json::Map<String, Value> {
+    let status = first_status_json(o, now);
+    let mut keys = serde_json::Map::new();
+    let mut copy = |key: &str, empty: Value| {
+        keys.insert(key.to_owned(), status.get(key).cloned().unwrap_or(empty));
+    };
+    match o.kind {
+        Kind::Account => {}
+        Kind::Organization => {
+            if status.get("links").is_some() {
+                copy("links", Value::Null);
+            }
+            if o.facts.staff().is_some() {
+                copy("staff", json!([]));
+            }
+        }
+        Kind::Membership if o.facts.membership().is_some() => {
+            for key in ["phase", "userId", "invitation"] {
+                copy(key, Value::Null);
+            }
+        }
+        Kind::TenantLink if o.facts.tenant_link().is_some() => {
+            for key in ["phase", "linkId", "counterpartOrganizationId", "counterpartOrganizationName"] {
+                copy(key, Value::Null);
+            }
+            copy("invitationExpiresAt", Value::Null);
+            copy("members", json!([]));
+            copy("providerStaff", json!([]));
+        }
+        Kind::ProvisioningSync if o.facts.sync().is_some() => {
+            for key in ["syncStatus", "externalId", "userCount", "groupCount", "driftCorrections"] {
+                copy(key, Value::Null);
+            }
+            copy("assets", json!([]));
+        }
+        Kind::Membership | Kind::TenantLink | Kind::ProvisioningSync => {}
+    }
+    // What no status field holds: a partner invitation's delivery (the status shows its expiry
+    // and `InvitationDelivered`) and the orders a sync still waits to run (`OrdersExecuted`).
+    if let Some(l) = o.facts.tenant_link() {
+        keys.insert("invitation".into(), json!(l.invitation.as_ref().map(|i| i.status())));
+    }
+    if let Some(p) = o.facts.sync() {
+        keys.insert("ordersPending".into(), json!(p.orders_pending));
+    }
+    keys.insert("status".into(), status);
+    keys
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::{Change, Kind};
+    use crate::core::Change;
+    use crate::core::fixtures::now;
 
     fn done(kind: &'static str, name: &str, action: Action, changes: Vec<Change>) -> Entry {
         let outcome = Outcome {
@@ -381,11 +397,7 @@ mod tests {
             reason: if action == Action::Waiting { "AccountNotReady" } else { "Available" },
             message: format!("message of {name}"),
             requeue_at: None,
-            membership: None,
-            tenant_link: None,
-            provisioning: None,
-            links: None,
-            staff: None,
+            facts: crate::core::facts::KindFacts::None,
         };
         Entry { kind, namespace: "default".into(), name: name.into(), pruned: false, status: Status::Done(outcome) }
     }
@@ -411,6 +423,7 @@ mod tests {
             unpruned: vec!["Account default/old".into()],
             mail: None,
             provider_codes: vec!["default/msp".into()],
+            now: now(),
         };
         let text = plan_text(&plan);
         assert!(text.contains("~ Account default/a (update) id-a\n    billingAddress.city: \"Kraków\" → \"Gdańsk\"\n"));
@@ -430,6 +443,17 @@ mod tests {
         let planned = json(&plan);
         assert_eq!(planned["objects"][3]["reconciling"], true, "waiting for the account: in flight");
         assert_eq!(planned["objects"][3]["stalled"], false);
+        // The status the operator would write for a new object, from the same function.
+        let status = &planned["objects"][3]["status"];
+        let types: Vec<&str> =
+            status["conditions"].as_array().into_iter().flatten().filter_map(|c| c["type"].as_str()).collect();
+        assert_eq!(types, ["Ready", "Synced", "Reconciling"], "{status:#}");
+        assert_eq!(
+            (&status["conditions"][0]["reason"], &status["organizationId"]),
+            (&json!("AccountNotReady"), &json!("id-d"))
+        );
+        assert!(status.get("observedGeneration").is_none(), "a manifest has no generation");
+        assert!(planned["objects"][4].get("status").is_none(), "an input has no status");
 
         let applied = Report { mode: Mode::Apply, ..plan };
         let text = apply_text(&applied);
@@ -457,8 +481,14 @@ mod tests {
                 stalled: false,
             },
         };
-        let broken =
-            Report { mode: Mode::Apply, entries: vec![failed], unpruned: vec![], mail: None, provider_codes: vec![] };
+        let broken = Report {
+            mode: Mode::Apply,
+            entries: vec![failed],
+            unpruned: vec![],
+            mail: None,
+            provider_codes: vec![],
+            now: now(),
+        };
         let text = apply_text(&broken);
         assert!(text.contains("Account   default/e        -    Error    False   DatabaseUnavailable\n"), "{text}");
         assert!(text.contains("\nx Account default/e: database: cannot connect\n"), "{text}");
@@ -476,6 +506,7 @@ mod tests {
             unpruned: vec![],
             mail: None,
             provider_codes: vec![],
+            now: now(),
         };
         assert_eq!(summary(&quiet), "No changes: 1 object unchanged.\n");
         let json = json(&quiet);

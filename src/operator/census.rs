@@ -14,6 +14,7 @@ use kube::runtime::reflector::Store;
 
 use super::kinds::{self, Managed};
 use crate::api::{Condition, ConditionStatus};
+use crate::core::status::KindStatus;
 use crate::core::{PAUSED_ANNOTATION, READY, SYNCED};
 
 /// A kind's objects by what the gauges tell apart; the counts overlap (a paused object is also
@@ -35,7 +36,7 @@ pub struct Census {
 impl Census {
     /// Counts one object.
     pub fn add<K: Managed>(&mut self, obj: &K) {
-        let conditions = obj.status().map(K::conditions).unwrap_or_default();
+        let conditions = obj.status().map(KindStatus::conditions).unwrap_or_default();
         self.objects += 1;
         self.pending += u64::from(kinds::pending(obj));
         self.not_ready += u64::from(!is_true(conditions, READY));

@@ -41,6 +41,7 @@ use super::informer::{Informer, hash_of, own_changes};
 use super::kinds::Managed;
 use super::{CHANGE_POLL, Config, Context, census, changes, reconcile, scope, wait_for_crds};
 use crate::api::{Account, Membership, Organization, ProvisioningSync, TenantLink};
+use crate::core::status::KindStatus;
 
 type SecretMeta = kube::core::PartialObjectMeta<k8s_openapi::api::core::v1::Secret>;
 
@@ -280,7 +281,7 @@ fn matching<K: Managed>(cache: &Store<K>, keep: impl Fn(&K) -> bool) -> Vec<Obje
 pub(super) fn reconciled<K: Managed>(obj: &K) -> Option<u64> {
     let meta = obj.meta();
     let deleting = meta.deletion_timestamp.is_some();
-    hash_of((&meta.uid, obj.status().and_then(K::observed_generation), deleting, deleting && finalizing(meta)))
+    hash_of((&meta.uid, obj.status().and_then(KindStatus::observed_generation), deleting, deleting && finalizing(meta)))
 }
 
 /// Our finalizer is on the object (it still holds the object's deletion).
@@ -296,7 +297,7 @@ fn counted<K: Managed>(obj: &K, id: Option<&str>) -> Option<u64> {
     let deleting = meta.deletion_timestamp.is_some();
     let finalizing = deleting && finalizing(meta);
     // Before the row exists an observed generation says only "waiting": not counted.
-    let observed = id.and(obj.status().and_then(K::observed_generation));
+    let observed = id.and(obj.status().and_then(KindStatus::observed_generation));
     hash_of((&meta.uid, id, observed, deleting, finalizing))
 }
 
@@ -312,7 +313,7 @@ fn counted_member(m: &Membership) -> Option<u64> {
 /// is Ready (status and reason), not its counts or a condition's time.
 pub(super) fn readiness_of<K: Managed>(obj: &K) -> Option<u64> {
     let ready = obj.status().and_then(|s| {
-        K::conditions(s).iter().find(|c| c.type_ == "Ready").map(|c| (format!("{:?}", c.status), c.reason.clone()))
+        s.conditions().iter().find(|c| c.type_ == "Ready").map(|c| (format!("{:?}", c.status), c.reason.clone()))
     });
     hash_of((reconciled(obj), obj.meta().generation, ready))
 }

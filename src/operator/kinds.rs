@@ -1,5 +1,6 @@
-//! What the operator shell needs to know per kind: how to hand an object to the core and how
-//! to turn the outcome back into that kind's status.
+//! What the operator shell needs to know per kind: how to hand an object to the core, and
+//! what needs Kubernetes after the run (`enrich`). The status itself is
+//! [`crate::core::status`]'s pure function of the outcome.
 
 use std::fmt::Debug;
 use std::future::Future;
@@ -12,22 +13,17 @@ use serde::de::DeserializeOwned;
 
 use super::context::Context;
 use crate::api::{
-    Account, AccountStatus, Condition, ConditionStatus, Conditions, DeletionPolicy, Membership, MembershipStatus,
-    Organization, OrganizationStatus, TenantLink, TenantLinkStatus,
+    Account, AccountStatus, DeletionPolicy, Membership, MembershipStatus, Organization, OrganizationStatus, TenantLink,
+    TenantLinkStatus,
 };
 use crate::core::account::DesiredAccount;
 use crate::core::membership::DesiredMembership;
 use crate::core::organization::DesiredOrganization;
+use crate::core::status::KindStatus;
 use crate::core::tenant_link::DesiredTenantLink;
-use crate::core::{CoreError, Flags, Kind, Outcome, account, membership, organization, set_condition};
+use crate::core::{CoreError, Flags, Kind, Outcome, account, membership, organization};
 use crate::core::{provider_code, tenant_link};
 use crate::store::Owner;
-
-/// The condition a Membership reports its invitation mail on.
-pub const INVITATION_DELIVERED: &str = "InvitationDelivered";
-
-/// At most this many platform IDs are listed in a status; counts carry the rest.
-const LISTED_IDS: usize = 50;
 
 /// What one reconcile of an object is about: the object, whether it is being deleted, its
 /// annotations' flags and the time.
@@ -49,17 +45,11 @@ pub trait Managed:
     + Sync
     + 'static
 {
-    type Status: Clone + Debug + Default + PartialEq + Serialize + Send + Sync;
+    type Status: KindStatus + Debug + Serialize + Send + Sync;
 
     const KIND: Kind;
-    /// Condition types this kind sets itself in `absorb` (after Ready and Synced), which
-    /// `set_conditions` keeps as they are.
-    const OWN_CONDITIONS: &'static [&'static str] = &[];
 
     fn status(&self) -> Option<&Self::Status>;
-    fn conditions(status: &Self::Status) -> &[Condition];
-    fn observed_generation(status: &Self::Status) -> Option<i64>;
-    fn set_conditions(status: &mut Self::Status, conditions: Vec<Condition>, generation: Option<i64>);
     fn deletion_policy(&self) -> DeletionPolicy;
 
     /// Observe, plan and apply through the core (reading what the kind needs from the cluster).
@@ -77,26 +67,13 @@ pub trait Managed:
     ) -> impl Future<Output = Result<(), CoreError>> + Send {
         async { Ok(()) }
     }
-
-    /// The kind-specific status fields an outcome reports (Ready and Synced are set separately).
-    fn absorb(status: &mut Self::Status, outcome: &Outcome, now: Timestamp);
 }
 
-/// The accessors every kind has the same way: its status, conditions and deletion policy.
+/// The accessors every kind has the same way: its status and deletion policy.
 macro_rules! status_accessors {
     ($status:ty) => {
         fn status(&self) -> Option<&$status> {
             self.status.as_ref()
-        }
-        fn observed_generation(status: &$status) -> Option<i64> {
-            status.observed_generation
-        }
-        fn conditions(status: &$status) -> &[Condition] {
-            &status.conditions.0
-        }
-        fn set_conditions(status: &mut $status, conditions: Vec<Condition>, generation: Option<i64>) {
-            status.conditions = merge_own(&status.conditions, conditions, Self::OWN_CONDITIONS);
-            status.observed_generation = generation;
         }
         fn deletion_policy(&self) -> DeletionPolicy {
             self.spec.deletion_policy
@@ -104,21 +81,6 @@ macro_rules! status_accessors {
     };
 }
 pub(super) use status_accessors;
-
-/// `next` (Ready, Synced and the rest), except the `own` types, which stay as `current` has them.
-pub(super) fn merge_own(current: &Conditions, next: Vec<Condition>, own: &[&str]) -> Conditions {
-    let mut all: Vec<Condition> = next.into_iter().filter(|c| !own.contains(&c.type_.as_str())).collect();
-    all.extend(current.0.iter().filter(|c| own.contains(&c.type_.as_str())).cloned());
-    Conditions(all)
-}
-
-fn listed(ids: &[String]) -> Vec<String> {
-    ids.iter().take(LISTED_IDS).cloned().collect()
-}
-
-fn count(n: u64) -> Option<i32> {
-    Some(i32::try_from(n).unwrap_or(i32::MAX))
-}
 
 impl Managed for Account {
     type Status = AccountStatus;
@@ -130,16 +92,6 @@ impl Managed for Account {
         let Request { owner, deleting, flags, now } = req;
         let desired = DesiredAccount::new(owner, self.spec.clone(), deleting, flags);
         account::reconcile(&ctx.store, &desired, now).await
-    }
-
-    fn absorb(status: &mut AccountStatus, outcome: &Outcome, _now: Timestamp) {
-        if outcome.id.is_some() {
-            status.account_id.clone_from(&outcome.id);
-        }
-        if let Some(children) = &outcome.children {
-            status.organization_count = count(children.count);
-            status.organizations = listed(&children.ids);
-        }
     }
 }
 
@@ -178,27 +130,11 @@ impl Managed for Organization {
         status.links = (summary.tenant_count > 0 || summary.provider_count > 0).then_some(summary);
         Ok(())
     }
-
-    fn absorb(status: &mut OrganizationStatus, outcome: &Outcome, _now: Timestamp) {
-        if outcome.id.is_some() {
-            status.organization_id.clone_from(&outcome.id);
-        }
-        if outcome.account_id.is_some() {
-            status.account_id.clone_from(&outcome.account_id);
-        }
-        if let Some(children) = &outcome.children {
-            status.member_count = count(children.count);
-        }
-        if outcome.is_ready() {
-            status.staff = outcome.staff.as_deref().map(|s| s.status()).unwrap_or_default();
-        }
-    }
 }
 
 impl Managed for Membership {
     type Status = MembershipStatus;
     const KIND: Kind = Kind::Membership;
-    const OWN_CONDITIONS: &'static [&'static str] = &[INVITATION_DELIVERED];
 
     status_accessors!(MembershipStatus);
 
@@ -208,46 +144,20 @@ impl Managed for Membership {
             .with_invitations_per_day(ctx.invitations_per_day);
         membership::reconcile(&ctx.store, &desired, now, &ctx.mail_settings).await
     }
-
-    fn absorb(status: &mut MembershipStatus, outcome: &Outcome, now: Timestamp) {
-        let Some(facts) = outcome.membership.as_deref() else { return };
-        facts.fill(status);
-        if let Some(invitation) = &facts.invitation {
-            let generation = status.observed_generation;
-            put_condition(&mut status.conditions.0, INVITATION_DELIVERED, invitation.delivered(), generation, now);
-        }
-    }
-}
-
-/// Set a kind's own condition `type_` to `(status, reason, message)`, keeping its transition
-/// time when the status did not change.
-pub(super) fn put_condition(
-    conditions: &mut Vec<Condition>,
-    type_: &str,
-    (status, reason, message): (ConditionStatus, &str, String),
-    generation: Option<i64>,
-    now: Timestamp,
-) {
-    let previous = conditions.clone();
-    set_condition(conditions, &previous, type_, status, reason, message, generation, now);
 }
 
 /// Whether the object's current generation still waits for a reconcile. A paused object
 /// does not: its generation stays unobserved on purpose until the pause is lifted.
 pub fn pending<K: Managed>(obj: &K) -> bool {
-    let observed = obj.status().and_then(K::observed_generation);
+    let observed = obj.status().and_then(KindStatus::observed_generation);
     let annotations = obj.meta().annotations.iter().flatten().map(|(k, v)| (k.as_str(), v.as_str()));
     let paused = Flags::from_annotations(annotations).is_ok_and(|f| f.paused);
     obj.meta().deletion_timestamp.is_none() && !paused && observed != obj.meta().generation
 }
 
-/// The condition a TenantLink reports acceptance on.
-pub const ACCEPTED: &str = "Accepted";
-
 impl Managed for TenantLink {
     type Status = TenantLinkStatus;
     const KIND: Kind = Kind::TenantLink;
-    const OWN_CONDITIONS: &'static [&'static str] = &[ACCEPTED, INVITATION_DELIVERED];
 
     status_accessors!(TenantLinkStatus);
 
@@ -268,28 +178,6 @@ impl Managed for TenantLink {
         let desired = DesiredTenantLink::new(owner, self.spec.clone(), deleting, flags, code.as_deref())
             .with_invitations_per_day(ctx.invitations_per_day);
         tenant_link::reconcile(&ctx.store, &desired, now, &ctx.mail_settings).await
-    }
-
-    fn absorb(status: &mut TenantLinkStatus, outcome: &Outcome, now: Timestamp) {
-        let Some(facts) = outcome.tenant_link.as_deref() else { return };
-        status.phase = Some(facts.phase);
-        status.link_id.clone_from(&facts.link_id);
-        status.counterpart_organization_id.clone_from(&facts.counterpart_organization_id);
-        status.counterpart_organization_name.clone_from(&facts.counterpart_organization_name);
-        status.accepted_at = facts.accepted_at_text();
-        status.invitation_expires_at = facts.invitation_expires_at_text();
-        status.members.clone_from(&facts.members);
-        status.provider_staff.clone_from(&facts.provider_staff);
-        let generation = status.observed_generation;
-        if let Some(invitation) = &facts.invitation {
-            put_condition(&mut status.conditions.0, INVITATION_DELIVERED, invitation.delivered(), generation, now);
-        }
-        let accepted = if facts.accepted() {
-            (ConditionStatus::True, "Accepted", "the link is active".to_owned())
-        } else {
-            (ConditionStatus::False, outcome.reason, outcome.message.clone())
-        };
-        put_condition(&mut status.conditions.0, ACCEPTED, accepted, generation, now);
     }
 }
 

@@ -22,7 +22,8 @@ use tracing::{info, warn};
 
 use super::context::{Context, FINALIZER, MANAGER};
 use super::kinds::{Managed, Request};
-use crate::core::{CoreError, Event, Flags, Outcome, error_conditions, paused_conditions};
+use crate::core::status::KindStatus;
+use crate::core::{CoreError, Event, Flags, Outcome};
 use crate::store::Owner;
 
 /// Why a reconcile could not finish; the error policy decides when to try again.
@@ -91,11 +92,8 @@ async fn reconcile_inner<K: Managed>(obj: &K, ctx: &Context) -> Result<Action, E
     if flags.paused {
         // Not reconciled: the generation observed stays the one the status had (kstatus then
         // shows an edit made while paused as in progress).
-        let mut status = obj.status().cloned().unwrap_or_default();
-        let observed = K::observed_generation(&status);
-        let conditions = paused_conditions(K::conditions(&status), observed, now);
-        K::set_conditions(&mut status, conditions, observed);
-        write_status(&api, obj, status).await?;
+        let previous = obj.status().cloned().unwrap_or_default();
+        write_status(&api, obj, K::Status::paused(&previous, now)).await?;
         return Ok(Action::await_change());
     }
     // Permanent, like a bad annotation: nothing is written until the object changes.
@@ -180,7 +178,7 @@ async fn patch_finalizers<K: Managed>(api: &Api<K>, obj: &K, finalizers: Vec<Str
     }
 }
 
-/// Status and Event for an outcome.
+/// Status (the core's, then what `enrich` adds) and Event for an outcome.
 async fn report<K: Managed>(
     api: &Api<K>,
     obj: &K,
@@ -191,16 +189,13 @@ async fn report<K: Managed>(
 ) -> Result<(), Error> {
     let generation = obj.meta().generation;
     let previous = obj.status().cloned().unwrap_or_default();
-    let mut status = previous.clone();
-    let conditions = outcome.conditions(K::conditions(&previous), generation, now);
-    K::set_conditions(&mut status, conditions, generation);
-    K::absorb(&mut status, outcome, now);
+    let mut status = K::Status::next(&previous, outcome, generation, now);
     if live && let Err(e) = obj.enrich(ctx, outcome, &mut status, now).await {
         report_error(api, obj, ctx, &e, now).await?;
         return Err(e.into());
     }
     let changed = status != previous;
-    let spec_changed = K::conditions(&previous).iter().all(|c| c.observed_generation != generation);
+    let spec_changed = previous.conditions().iter().all(|c| c.observed_generation != generation);
     if (changed || wrote(outcome))
         && let Some(event) = outcome.event(spec_changed)
     {
@@ -220,9 +215,7 @@ async fn report_error<K: Managed>(
 ) -> Result<(), Error> {
     let generation = obj.meta().generation;
     let previous = obj.status().cloned().unwrap_or_default();
-    let mut status = previous.clone();
-    let conditions = error_conditions(err, K::conditions(&previous), generation, now);
-    K::set_conditions(&mut status, conditions, generation);
+    let status = K::Status::failed(&previous, err, generation, now);
     warn!(error = %err.chain(), category = err.category(), "reconcile failed");
     if status != previous {
         publish(ctx, obj, &Event { reason: err.reason(), note: err.chain(), warning: true }).await;

@@ -184,7 +184,7 @@ pub(super) fn outcome(plan: &MembershipPlan, written: Option<Written>) -> Outcom
         outcome.message = message;
     }
     outcome.requeue_at = plan.requeue_at.filter(|_| facts.phase == ApiPhase::Invited);
-    outcome.membership = Some(Box::new(facts));
+    outcome.facts = crate::core::facts::KindFacts::Membership(Box::new(facts));
     outcome
 }
 

@@ -59,7 +59,7 @@ async fn accept(store: &Store, token: &str, at: jiff::Timestamp) -> Result<Answe
 }
 
 fn phase(outcome: &Outcome) -> ApiPhase {
-    outcome.membership.as_ref().expect("membership facts").phase
+    outcome.facts.membership().expect("membership facts").phase
 }
 
 #[tokio::test]
@@ -70,8 +70,7 @@ async fn an_invitation_is_one_transaction_with_exactly_one_mail_and_settles() {
     let created = run(&store, &d, now()).await;
     assert_eq!((created.action, created.reason, phase(&created)), (Action::Created, "Invited", ApiPhase::Invited));
     assert_eq!(created.requeue_at, Some(now() + SignedDuration::from_hours(7 * 24)));
-    let facts = created.membership.clone().expect("facts");
-    let facts = *facts;
+    let facts = created.facts.membership().cloned().expect("facts");
     let id = facts.membership_id.clone().expect("a membership ID");
     let inv_facts = facts.invitation.clone().expect("invitation facts");
     assert_eq!(inv_facts.delivery, Delivery::Queued);
@@ -227,7 +226,7 @@ async fn an_existing_login_gets_one_notice_and_a_contact_no_mail() {
     let mails = all_mail(&store).await;
     assert_eq!(mails.iter().map(|m| m.kind.as_str()).collect::<Vec<_>>(), ["existing_user_notice"]);
     let mut conn = store.acquire().await.expect("conn");
-    let id = linked.membership.and_then(|m| m.membership_id).expect("id");
+    let id = linked.facts.membership().and_then(|m| m.membership_id.clone()).expect("id");
     assert!(invitations::list_for(&mut conn, &Subject::Membership(id)).await.expect("list").is_empty());
     drop(conn);
 

@@ -291,7 +291,7 @@ fn with_staff(mut outcome: Outcome, staff: &staff::StaffPlan) -> Outcome {
     }
     if !staff.facts.entries.is_empty() || staff.writes() {
         let facts = staff::StaffFacts { written: staff.ops.len(), ..staff.facts.clone() };
-        outcome.staff = Some(Box::new(facts));
+        outcome.facts.organization_mut().staff = Some(Box::new(facts));
     }
     outcome
 }

@@ -426,5 +426,5 @@ fn the_ready_message_names_the_first_refused_staff_entries_only() {
         out.message
     );
     assert!(!out.message.contains("p5@"), "{}", out.message);
-    assert_eq!(out.staff.as_deref().map(|s| s.entries.len()), Some(8), "every entry in the facts");
+    assert_eq!(out.facts.staff().map(|s| s.entries.len()), Some(8), "every entry in the facts");
 }

@@ -108,11 +108,7 @@ pub fn refusal(
         reason: NOT_OPTED_IN,
         message,
         requeue_at: SignedDuration::try_from(resync).ok().and_then(|d| now.checked_add(d).ok()),
-        membership: None,
-        tenant_link: None,
-        provisioning: None,
-        links: None,
-        staff: None,
+        facts: crate::core::facts::KindFacts::None,
     })
 }
 
@@ -169,11 +165,7 @@ pub fn secret_missing(spec: &ProvisioningSyncSpec, namespace: &str, resync: Dura
         reason: "CredentialsSecretNotFound",
         message: format!("Secret {name} with the SCIM credentials does not exist in {namespace}"),
         requeue_at: SignedDuration::try_from(resync).ok().and_then(|d| now.checked_add(d).ok()),
-        membership: None,
-        tenant_link: None,
-        provisioning: None,
-        links: None,
-        staff: None,
+        facts: crate::core::facts::KindFacts::None,
     }
 }
 

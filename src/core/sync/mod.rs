@@ -296,11 +296,7 @@ impl SyncFacts {
             reason: if action.is_ready() { crate::core::conditions::REASON_AVAILABLE } else { self.reason.as_str() },
             message,
             requeue_at,
-            membership: None,
-            tenant_link: None,
-            provisioning: Some(Box::new(self)),
-            links: None,
-            staff: None,
+            facts: crate::core::facts::KindFacts::Sync(Box::new(self)),
         }
     }
 }

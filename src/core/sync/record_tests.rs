@@ -363,7 +363,7 @@ fn an_existing_sync_runs_only_new_orders_and_refuses_product_changes() {
         Written { row: Some(record_row()), orders_ran: true, assets: vec![asset("o1", "P")], ..Written::default() };
     let same = planned_facts(&desired(&[("o1", "P")]), &observed, steady.clone()).into_outcome(false, RESYNC, now());
     assert_eq!((same.action, same.id.as_deref()), (Action::Unchanged, Some("psync-1")));
-    assert_eq!(same.provisioning.as_deref().map(|f| f.assets.len()), Some(1), "the existing asset is listed");
+    assert_eq!(same.facts.sync().map(|f| f.assets.len()), Some(1), "the existing asset is listed");
 
     let more = desired(&[("o1", "P"), ("o2", "Q")]);
     let planned = plan(&more, &observed);
@@ -410,7 +410,7 @@ fn an_observe_only_plan_creates_nothing_and_runs_no_order() {
     assert_eq!(planned.record, Record::Observe { id: "psync-1".into() });
     let o = facts(&d, &planned, &with, None, None).into_outcome(false, RESYNC, now());
     assert_eq!((o.action, o.changes.len()), (Action::Unchanged, 0), "no order runs");
-    assert_eq!(o.provisioning.as_deref().map(|f| f.orders_pending.clone()), Some(vec!["o1".to_owned()]));
+    assert_eq!(o.facts.sync().map(|f| f.orders_pending.clone()), Some(vec!["o1".to_owned()]));
 }
 
 #[test]

@@ -238,6 +238,6 @@ pub(super) fn decorate(plan: &TenantLinkPlan, generic: Outcome, id: Option<Strin
     // Pending: at the invitation's expiry; held by the resend limit: when it lifts.
     let limited = matches!(plan.plan, Plan::Hold(crate::core::plan::Hold::ResendLimited { .. }));
     outcome.requeue_at = plan.requeue_at.filter(|_| facts.phase == ApiPhase::Pending || limited);
-    outcome.tenant_link = Some(Box::new(facts));
+    outcome.facts = crate::core::facts::KindFacts::TenantLink(Box::new(facts));
     outcome
 }

@@ -87,7 +87,7 @@ async fn accept(store: &Store, token: &str, at: Timestamp) -> Result<String, Cor
 }
 
 pub(crate) fn facts(o: &Outcome) -> &TenantLinkFacts {
-    o.tenant_link.as_deref().expect("link facts")
+    o.facts.tenant_link().expect("link facts")
 }
 
 pub(crate) async fn issue(store: &Store, org: &str) -> String {

@@ -257,7 +257,7 @@ impl World {
         let mut world = World { _dir: dir, store, account_id, orgs, users: BTreeMap::new() };
         for (name, _, email, _) in MEMBERS {
             let outcome = world.member(name, false).await;
-            let user = outcome.membership.and_then(|m| m.user_id).expect("a user");
+            let user = outcome.facts.membership().and_then(|m| m.user_id.clone()).expect("a user");
             world.users.insert(email, user);
         }
         world

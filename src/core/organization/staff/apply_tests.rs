@@ -32,7 +32,7 @@ async fn reconcile(store: &Store, d: &DesiredOrganization) -> Outcome {
 }
 
 fn reasons(o: &Outcome) -> Vec<(String, String, StaffReason)> {
-    let staff = o.staff.as_deref().expect("staff facts");
+    let staff = o.facts.staff().expect("staff facts");
     staff.entries.iter().map(|e| (e.email.clone(), e.tenant_organization_id.clone(), e.reason)).collect()
 }
 
