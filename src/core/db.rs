@@ -57,7 +57,7 @@ pub(crate) async fn lifecycle<W>(
     now: Timestamp,
 ) -> Result<(), StoreError> {
     let (id, state) = match plan {
-        Plan::Adopt { id, owner, reactivate, .. } | Plan::Import { id, owner, reactivate, .. } => {
+        Plan::TakeOver { id, owner, reactivate, .. } => {
             ownership::adopt(conn, table, id, owner, now).await?;
             (id, reactivate.then_some(LifecycleState::Active))
         }

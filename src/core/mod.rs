@@ -72,5 +72,5 @@ pub use flags::{
     PAUSED_ANNOTATION,
 };
 pub use outcome::{Action, Change, Children, Event, Kind, Outcome};
-pub use plan::{Hold, Plan, ScopeItem};
+pub use plan::{Hold, Plan, ScopeItem, TakeOver};
 pub use progress::Progress;

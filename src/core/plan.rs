@@ -37,17 +37,10 @@ pub enum Plan<W> {
     NoOp { id: String },
     /// Correct the row this object owns. `write` is `None` when only the state changes.
     Update { id: String, reactivate: bool, write: Option<W>, changes: Vec<Change> },
-    /// Take over a row an earlier object of the same namespace/name owned, then correct it.
-    Adopt {
-        id: String,
-        owner: Owner,
-        previous: Option<StoredOwner>,
-        reactivate: bool,
-        write: Option<W>,
-        changes: Vec<Change>,
-    },
-    /// Take over the row named by the external-id annotation, then correct it.
-    Import {
+    /// Take over a row that is not this object's yet (`how`: adopted or imported), then
+    /// correct it; `previous` is who held it.
+    TakeOver {
+        how: TakeOver,
         id: String,
         owner: Owner,
         previous: Option<StoredOwner>,
@@ -65,6 +58,15 @@ pub enum Plan<W> {
     Gone,
     /// Nothing is written; the reason is reported.
     Hold(Hold),
+}
+
+/// How an object comes to own a row it did not create.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TakeOver {
+    /// An earlier object of the same namespace/name owned it (re-created, or `adopt`).
+    Adopt,
+    /// The external-id annotation names it.
+    Import,
 }
 
 /// Why nothing is written.
@@ -265,8 +267,8 @@ impl<W> Plan<W> {
             Plan::Create { .. } => Action::Created,
             Plan::NoOp { .. } => Action::Unchanged,
             Plan::Update { .. } => Action::Updated,
-            Plan::Adopt { .. } => Action::Adopted,
-            Plan::Import { .. } => Action::Imported,
+            Plan::TakeOver { how: TakeOver::Adopt, .. } => Action::Adopted,
+            Plan::TakeOver { how: TakeOver::Import, .. } => Action::Imported,
             Plan::Archive { .. } => Action::Archived,
             Plan::Orphan { .. } | Plan::Release { .. } => Action::Orphaned,
             Plan::Gone => Action::Gone,
@@ -279,8 +281,7 @@ impl<W> Plan<W> {
         match self {
             Plan::NoOp { id }
             | Plan::Update { id, .. }
-            | Plan::Adopt { id, .. }
-            | Plan::Import { id, .. }
+            | Plan::TakeOver { id, .. }
             | Plan::Archive { id }
             | Plan::Orphan { id }
             | Plan::Release { id } => Some(id),
@@ -303,8 +304,7 @@ impl<W> Plan<W> {
         match self {
             Plan::Create { changes, .. }
             | Plan::Update { changes, .. }
-            | Plan::Adopt { changes, .. }
-            | Plan::Import { changes, .. }
+            | Plan::TakeOver { changes, .. }
             | Plan::Hold(Hold::Drift { changes, .. }) => changes,
             _ => &[],
         }
@@ -316,8 +316,7 @@ impl<W> Plan<W> {
             self,
             Plan::Create { .. }
                 | Plan::Update { .. }
-                | Plan::Adopt { .. }
-                | Plan::Import { .. }
+                | Plan::TakeOver { .. }
                 | Plan::Archive { .. }
                 | Plan::Orphan { .. }
                 | Plan::Release { .. }
@@ -575,8 +574,12 @@ pub(crate) fn sync<W>(
     match claim {
         Claim::Own if changes.is_empty() => Plan::NoOp { id },
         Claim::Own => Plan::Update { id, reactivate, write, changes },
-        Claim::Adopt { previous } => Plan::Adopt { id, owner, previous, reactivate, write, changes },
-        Claim::Import { previous } => Plan::Import { id, owner, previous, reactivate, write, changes },
+        Claim::Adopt { previous } => {
+            Plan::TakeOver { how: TakeOver::Adopt, id, owner, previous, reactivate, write, changes }
+        }
+        Claim::Import { previous } => {
+            Plan::TakeOver { how: TakeOver::Import, id, owner, previous, reactivate, write, changes }
+        }
     }
 }
 

@@ -24,9 +24,7 @@ pub(super) async fn write(conn: &mut Conn, plan: &AccountPlan, now: Timestamp) -
             let row = accounts::insert(conn, &new, now).await?;
             return Ok(Some(row.id));
         }
-        Plan::Update { id, write: Some(details), .. }
-        | Plan::Adopt { id, write: Some(details), .. }
-        | Plan::Import { id, write: Some(details), .. } => {
+        Plan::Update { id, write: Some(details), .. } | Plan::TakeOver { id, write: Some(details), .. } => {
             accounts::update(conn, id, details, now).await?;
         }
         _ => {}

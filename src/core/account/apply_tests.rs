@@ -253,7 +253,8 @@ async fn a_failed_write_rolls_back_the_whole_plan() {
     let existing = insert(&store, None).await;
     let mut bad = details(&account_spec(ACCOUNT_YAML));
     bad.billing_address.street.clear(); // the store refuses an address without a street line
-    let plan = AccountPlan::Import {
+    let plan = AccountPlan::TakeOver {
+        how: crate::core::TakeOver::Import,
         id: existing.id.clone(),
         owner: owner("acme", UID),
         previous: None,

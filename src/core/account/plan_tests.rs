@@ -4,7 +4,7 @@ use super::*;
 use crate::api::DeletionPolicy;
 use crate::core::fixtures::*;
 use crate::core::outcome::{Action, Change, Kind};
-use crate::core::plan::{Hold, Intent};
+use crate::core::plan::{Hold, Intent, TakeOver};
 use crate::store::StoredOwner;
 
 fn spec() -> AccountSpec {
@@ -270,7 +270,10 @@ fn an_active_row_of_a_recreated_object_is_taken_back_without_asking() {
     let mut row = account_row("acct-1", details(&spec()), Some(earlier.clone()), LifecycleState::Active);
     row.details.currency = "EUR".into();
     let plan = plan(&desired(), &with_row(row));
-    let AccountPlan::Adopt { id, owner: o, previous, reactivate, write, changes } = &plan else { panic!("{plan:?}") };
+    let AccountPlan::TakeOver { how: TakeOver::Adopt, id, owner: o, previous, reactivate, write, changes } = &plan
+    else {
+        panic!("{plan:?}")
+    };
     assert_eq!((id.as_str(), o, previous.as_ref()), ("acct-1", &owner("acme", UID), Some(&earlier)));
     assert!(!reactivate);
     assert!(write.is_some());
@@ -310,7 +313,8 @@ fn with_the_adopt_annotation_a_released_archived_row_is_adopted_and_reactivated(
     let plan = plan(&d, &with_row(row));
     assert_eq!(
         plan,
-        AccountPlan::Adopt {
+        AccountPlan::TakeOver {
+            how: TakeOver::Adopt,
             id: "acct-1".into(),
             owner: owner("acme", UID),
             previous: Some(earlier),
@@ -327,7 +331,10 @@ fn the_external_id_imports_an_offered_unowned_row_and_corrects_it() {
     row.details.legal_name = "ACME".into();
     let plan =
         plan(&importing("acct-9"), &ObservedAccount { external: Some(row), offered: true, ..Default::default() });
-    let AccountPlan::Import { id, owner: o, previous, reactivate, write, changes } = &plan else { panic!("{plan:?}") };
+    let AccountPlan::TakeOver { how: TakeOver::Import, id, owner: o, previous, reactivate, write, changes } = &plan
+    else {
+        panic!("{plan:?}")
+    };
     assert_eq!((id.as_str(), o, previous), ("acct-9", &owner("acme", UID), &None));
     assert!(!reactivate);
     assert_eq!(write.as_ref(), Some(&details(&spec())));
@@ -340,7 +347,7 @@ fn the_external_id_imports_a_row_another_object_of_this_namespace_let_go_of() {
     let released = stored(&owner("old-name", "uid-0"), false);
     let row = account_row("acct-9", details(&spec()), Some(released.clone()), LifecycleState::Orphaned);
     let plan = plan(&importing("acct-9"), &ObservedAccount { external: Some(row), ..Default::default() });
-    let AccountPlan::Import { previous, reactivate, .. } = &plan else { panic!("{plan:?}") };
+    let AccountPlan::TakeOver { how: TakeOver::Import, previous, reactivate, .. } = &plan else { panic!("{plan:?}") };
     assert_eq!(previous.as_ref(), Some(&released));
     assert!(reactivate);
 }

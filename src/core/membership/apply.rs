@@ -69,7 +69,7 @@ pub(super) async fn write(
         Plan::Update { id, reactivate, write, .. } => {
             correct(conn, id, *reactivate, write.as_ref(), now, settings).await
         }
-        Plan::Adopt { id, owner, reactivate, write, .. } | Plan::Import { id, owner, reactivate, write, .. } => {
+        Plan::TakeOver { id, owner, reactivate, write, .. } => {
             ownership::adopt(conn, table, id, owner, now).await?;
             correct(conn, id, *reactivate, write.as_ref(), now, settings).await
         }

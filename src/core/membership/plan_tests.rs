@@ -494,7 +494,7 @@ fn ownership_rules_apply_to_the_persons_membership() {
     assert_eq!(hold(&plan(&desired(), &released, now())).reason(Kind::Membership), "AdoptionRequired");
     let mut adopt = desired();
     adopt.flags.adopt = true;
-    assert!(matches!(plan(&adopt, &released, now()).plan, Plan::Adopt { .. }));
+    assert!(matches!(plan(&adopt, &released, now()).plan, Plan::TakeOver { how: crate::core::TakeOver::Adopt, .. }));
 
     let mut observe_only = desired();
     observe_only.flags.observe_only = true;

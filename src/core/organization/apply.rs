@@ -16,9 +16,7 @@ pub(super) fn outcome(plan: &OrganizationPlan, created: Option<String>) -> Outco
     let id = created.or_else(|| plan.id().map(str::to_owned));
     let account_id = match plan {
         Plan::Create { write, .. } => Some(write.account_id.clone()),
-        Plan::Update { write, .. } | Plan::Adopt { write, .. } | Plan::Import { write, .. } => {
-            write.as_ref().map(|w| w.account_id.clone())
-        }
+        Plan::Update { write, .. } | Plan::TakeOver { write, .. } => write.as_ref().map(|w| w.account_id.clone()),
         _ => None,
     };
     plan.outcome(Kind::Organization, id, account_id)
@@ -43,9 +41,9 @@ pub(super) async fn write(
             structure(conn, &row.id, write, now).await?;
             return Ok(Some(row.id));
         }
-        Plan::Update { id, write: Some(write), .. }
-        | Plan::Adopt { id, write: Some(write), .. }
-        | Plan::Import { id, write: Some(write), .. } => correct(conn, id, write, now).await?,
+        Plan::Update { id, write: Some(write), .. } | Plan::TakeOver { id, write: Some(write), .. } => {
+            correct(conn, id, write, now).await?
+        }
         // An archived provider's codes can no longer be redeemed.
         Plan::Archive { id } => {
             provider_codes::revoke_unused(conn, id, now).await?;

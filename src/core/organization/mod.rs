@@ -137,7 +137,7 @@ pub fn plan_staff(
     }
     match (plan, &observed.staff) {
         (Plan::Archive { .. }, Some(seen)) => staff::StaffPlan::revoke_all(seen),
-        (Plan::NoOp { .. } | Plan::Update { .. } | Plan::Adopt { .. } | Plan::Import { .. }, Some(seen)) => {
+        (Plan::NoOp { .. } | Plan::Update { .. } | Plan::TakeOver { .. }, Some(seen)) => {
             staff::plan(entries, enabled, seen)
         }
         // A new organization has no members yet: every entry waits, and says why.

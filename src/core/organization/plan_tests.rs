@@ -299,7 +299,17 @@ fn adoption_of_a_released_row_needs_the_annotation() {
     d.flags.adopt = true;
     observed.groups.clear();
     let plan = plan(&d, &observed);
-    let OrganizationPlan::Adopt { id, reactivate, write: Some(write), changes, .. } = &plan else { panic!("{plan:?}") };
+    let OrganizationPlan::TakeOver {
+        how: crate::core::TakeOver::Adopt,
+        id,
+        reactivate,
+        write: Some(write),
+        changes,
+        ..
+    } = &plan
+    else {
+        panic!("{plan:?}")
+    };
     assert_eq!((id.as_str(), *reactivate), ("org-1", true));
     assert_eq!(write.groups.len(), 2);
     assert_eq!(changes[0], Change::new("state", Some("archived".into()), Some("active".into())));
@@ -319,7 +329,10 @@ fn import_and_conflict_by_external_id() {
     );
     let observed = ObservedOrganization { offered: true, ..observed };
     let plan = plan(&d, &observed);
-    assert!(matches!(&plan, OrganizationPlan::Import { id, write: None, .. } if id == "org-9"), "{plan:?}");
+    assert!(
+        matches!(&plan, OrganizationPlan::TakeOver { how: crate::core::TakeOver::Import, id, write: None, .. } if id == "org-9"),
+        "{plan:?}"
+    );
 
     let theirs = organization_row("org-9", "acct-1", "Acme Engineering", Some(elsewhere()), LifecycleState::Active);
     let observed = ObservedOrganization { row: None, external: Some(theirs), ..in_sync() };

@@ -60,7 +60,7 @@ pub(super) async fn write(
             Ok(Some(Written { link_id: Some(link.id) }))
         }
         Plan::Update { id, write, .. } => correct(conn, id, write.as_ref(), now, settings).await,
-        Plan::Adopt { id, owner, write, .. } | Plan::Import { id, owner, write, .. } => {
+        Plan::TakeOver { id, owner, write, .. } => {
             ownership::adopt(conn, table, id, owner, now).await?;
             correct(conn, id, write.as_ref(), now, settings).await
         }
