@@ -85,7 +85,7 @@ async fn an_expiring_code_is_replaced_at_its_expiry_not_at_the_next_resync() {
     .await;
     let open = "SELECT count(*) FROM provider_codes WHERE used_at IS NULL AND revoked_at IS NULL \
                 AND expires_at > to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')";
-    // The Secret is written before the new code's row commits.
+    // The new code's row commits (and the old one is revoked) before the Secret changes.
     eventually("the expired code replaced by one open code", WAIT, || async {
         let n: i64 = sqlx::query_scalar(open).fetch_one(db.store().pool()).await.expect("count");
         (n == 1).then_some(())

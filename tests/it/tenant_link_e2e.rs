@@ -18,11 +18,15 @@ const RESYNC: Duration = Duration::from_secs(2);
 pub(crate) const WAIT: Duration = Duration::from_secs(90);
 
 async fn setup() -> Option<(TestEnv, PgDatabase, SmtpServer, Operator)> {
+    setup_with(RESYNC).await
+}
+
+async fn setup_with(resync: Duration) -> Option<(TestEnv, PgDatabase, SmtpServer, Operator)> {
     let env = harness::test_env().await?;
     let db = store_pg::fresh().await?;
     let smtp = SmtpServer::start(Security::Plain).await?;
     let smtp_url = format!("--smtp-url={}", smtp.url());
-    let operator = Operator::start_with(&env, &db.url, &format!("test-{}", env.ns), RESYNC, &[smtp_url.as_str()]);
+    let operator = Operator::start_with(&env, &db.url, &format!("test-{}", env.ns), resync, &[smtp_url.as_str()]);
     Some((env, db, smtp, operator))
 }
 
@@ -295,4 +299,28 @@ async fn a_new_resend_nonce_mails_a_second_partner_invitation_and_refuses_the_fi
     assert!(accepted.status.success(), "{accepted:?}");
     let active = wait_phase(&links, "invite-b", TenantLinkPhase::Active).await;
     assert_eq!(active.status.and_then(|s| s.invitation_expires_at), None, "an answered invitation has no expiry");
+}
+
+#[tokio::test]
+async fn an_unanswered_partner_invitation_expires_at_its_expiry_not_at_the_next_resync() {
+    // A resync far longer than the test: only the expiry can bring the link back.
+    let Some((env, db, smtp, _operator)) = setup_with(Duration::from_secs(600)).await else { return };
+    invite_partner(&env).await;
+    partner_tokens(&smtp, 1).await;
+    let links: Api<TenantLink> = env.api();
+    // The shortest lifetime a spec takes is 1h: make the invitation due in a few seconds (not
+    // touching updated_at, so the change poll does not report it), then let the operator look
+    // once (an annotation) so it learns the new expiry.
+    let soon = "UPDATE invitations SET expires_at = to_char((now() + interval '4 seconds') AT TIME ZONE 'UTC', \
+                'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') WHERE tenant_link_id IS NOT NULL AND accepted_at IS NULL";
+    use accountops::store::testkit::TestDatabase;
+    let due = sqlx::query(soon).execute(db.store().pool()).await.expect("update");
+    assert_eq!(due.rows_affected(), 1);
+    env.kubectl(["annotate", "tenantlink", "invite-b", "test/look=once", "--overwrite"]).await.ok();
+    let expired = eventually("invite-b Expired at its expiry", Duration::from_secs(60), || async {
+        let l = links.get("invite-b").await.ok()?;
+        (l.status.as_ref()?.phase? == TenantLinkPhase::Expired).then_some(l)
+    })
+    .await;
+    assert_eq!(reason(&expired).as_deref(), Some("InvitationExpired"), "{:?}", expired.status);
 }
