@@ -191,6 +191,23 @@ async fn a_sync_pushes_the_account_executes_its_order_once_and_follows_rotated_c
     assert_eq!((assets.len(), assets[0].asset_id.as_str()), (1, asset.asset_id.as_str()), "{assets:?}");
     assert_eq!(welcome(&smtp), 1, "{}", operator.log());
 
+    // An executed order's quantity is as immutable as its product: refused, nothing ordered
+    // again, and accepted once the edit is undone.
+    let objects = OBJECTS.replace("SCIM_URL", &scim.url());
+    env.apply(&objects.replace("quantity: 2", "quantity: 3")).await;
+    let refused = eventually("OrderImmutable for the edited quantity", WAIT, || async {
+        let s = api.get("acct-scim").await.ok()?;
+        let conditions = &s.status.as_ref()?.conditions.0;
+        conditions.iter().any(|c| c.type_ == "OrdersExecuted" && c.reason == "OrderImmutable").then_some(s)
+    })
+    .await;
+    let message = refused.status.as_ref().and_then(|s| s.conditions.0.iter().find(|c| c.reason == "OrderImmutable"));
+    assert!(message.is_some_and(|c| c.message.contains("starter")), "names the order: {:?}", refused.status);
+    env.apply(&objects).await;
+    let undone = wait_sync(&api, SyncStatus::Synchronized, "Available", Some(1)).await;
+    assert_eq!(undone.status.expect("status").assets.len(), 1, "still one asset");
+    assert_eq!(welcome(&smtp), 1, "no second welcome mail");
+
     // kubectl delete (deletionPolicy Delete): Anna is deactivated in the SCIM system before the
     // finalizer goes, the groups are deleted, the asset stays.
     let deleted = env.kubectl(["delete", "psync", "acct-scim", "--wait=true", "--timeout=60s"]).await;
