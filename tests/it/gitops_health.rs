@@ -1,5 +1,5 @@
 //! Health as GitOps tools read it, from statuses the real operator wrote: the examples plus a
-//! refused import, an Organization without its Account and a paused, edited Account, read
+//! refused import, a refused provider code, an Organization without its Account and a paused, edited Account, read
 //! back from the apiserver as JSON and judged by kstatus's rules, the chart's Argo CD health
 //! script (run by `lua5.4`) and the chart's Flux `healthCheckExprs` (evaluated as CEL).
 
@@ -84,9 +84,26 @@ const CASES: &[Case] = &[
     case("Organization", "orphan-team", ("Ready", "False", &["AccountNotReady"]), KStatus::InProgress, "Progressing"),
     // Names billing's row: refused, and only the user can resolve it.
     case("Account", "thief", ("Ready", "False", &["OwnedElsewhere"]), KStatus::Failed, "Degraded"),
+    // A code no provider issued: refused until someone puts a real one into the Secret.
+    case("TenantLink", "bogus-code-link", ("Ready", "False", &["CodeUnknown"]), KStatus::Failed, "Degraded"),
     // Paused, then edited: the edit is not observed until the pause is lifted.
     case("Account", "billing", ("Synced", "False", &["ReconcilePaused"]), KStatus::InProgress, "Suspended"),
 ];
+
+/// A TenantLink of an example organization redeeming a code that was never issued.
+const BOGUS_CODE_LINK: &str = r#"apiVersion: v1
+kind: Secret
+metadata: {name: bogus-code}
+stringData: {code: "never-issued-0123456789abcdefghijklmnopqrstu"}
+---
+apiVersion: accountops.dev/v1alpha1
+kind: TenantLink
+metadata: {name: bogus-code-link}
+spec:
+  organizationRef: {name: acme-engineering}
+  providerCode:
+    secretRef: {name: bogus-code, key: code}
+"#;
 
 /// billing before the pause and after it is lifted.
 const BILLING_READY: Case = case("Account", "billing", ("Ready", "True", &["Available"]), KStatus::Current, "Healthy");
@@ -152,6 +169,7 @@ async fn kstatus_argo_cd_and_flux_read_the_operators_status_as_intended() {
     let org = "apiVersion: accountops.dev/v1alpha1\nkind: Organization\nmetadata: {name: orphan-team}\nspec:\n  \
                accountRef: {name: no-such-account}\n  displayName: Orphans\n";
     env.apply(org).await;
+    env.apply(BOGUS_CODE_LINK).await;
     let billing = settled(&env, &BILLING_READY).await;
     let id = billing["status"]["accountId"].as_str().expect("billing's ID").to_owned();
     let thief =
