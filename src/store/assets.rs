@@ -220,11 +220,8 @@ mod tests {
     /// docs/database.md gives the portal this very statement (named parameters for `$n`).
     #[test]
     fn the_documented_activation_is_the_one_run() {
-        let docs = include_str!("../../docs/database.md");
-        let section = docs.split("## Activating an asset").nth(1).expect("the section");
-        let sql = section.split("```sql").nth(1).and_then(|s| s.split("```").next()).expect("its SQL");
-        let squash = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
-        let documented = squash(sql).replace(":hash", "$1").replace(":now", "$2");
-        assert_eq!(documented.trim_end_matches(';'), squash(redeem!()));
+        use crate::store::tests::{documented_sql, squashed};
+        let documented = documented_sql("## Activating an asset").replace(":hash", "$1").replace(":now", "$2");
+        assert_eq!(documented.trim_end_matches(';'), squashed(redeem!()));
     }
 }

@@ -102,10 +102,7 @@ mod tests {
     /// docs/database.md gives the web app this very statement.
     #[test]
     fn the_documented_query_is_the_one_run() {
-        let docs = include_str!("../../docs/database.md");
-        let section = docs.split("## A provider's tenants").nth(1).expect("the section");
-        let sql = section.split("```sql").nth(1).and_then(|s| s.split("```").next()).expect("its SQL");
-        let squash = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
-        assert_eq!(squash(sql), squash(super::TENANTS_SQL));
+        use crate::store::tests::{documented_sql, squashed};
+        assert_eq!(documented_sql("## A provider's tenants"), squashed(super::TENANTS_SQL));
     }
 }

@@ -102,3 +102,16 @@ async fn sqlite_directory_that_cannot_be_created_is_a_connect_error() {
     let err = Store::connect(&url).await.expect_err("not a directory");
     assert!(matches!(err, StoreError::Connect { .. }), "{err:?}");
 }
+
+/// The first SQL block of the docs/database.md section `heading`, whitespace squashed.
+pub(crate) fn documented_sql(heading: &str) -> String {
+    let docs = include_str!("../../docs/database.md");
+    let section = docs.split(heading).nth(1).unwrap_or_else(|| panic!("the section {heading}"));
+    let sql = section.split("```sql").nth(1).and_then(|s| s.split("```").next()).expect("its SQL");
+    squashed(sql)
+}
+
+/// `sql` with every run of whitespace one space.
+pub(crate) fn squashed(sql: &str) -> String {
+    sql.split_whitespace().collect::<Vec<_>>().join(" ")
+}
