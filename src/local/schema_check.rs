@@ -5,7 +5,8 @@
 //! same schema; this module covers the rest: types, required and unknown fields, enums, lengths,
 //! item counts, ranges and list uniqueness. Messages follow the apiserver's wording.
 
-use std::collections::HashSet;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
@@ -99,13 +100,27 @@ fn check_string(schema: &Value, s: &str, path: &str, out: &mut Vec<FieldError>) 
         });
     }
     if let Some(pattern) = schema.get("pattern").and_then(Value::as_str)
-        && regex::Regex::new(pattern).map(|re| !re.is_match(s)).unwrap_or(false)
+        && !matches_pattern(pattern, s)
     {
         out.push(FieldError {
             path: path.to_owned(),
             message: format!("Invalid value: {s:?}: should match '{pattern}'"),
         });
     }
+}
+
+/// Whether `s` matches `pattern`; a pattern that does not compile matches everything (the
+/// CRD is ours, so that is a bug the CRD tests catch, not the user's). Each pattern is compiled
+/// once per thread, not once per field checked.
+fn matches_pattern(pattern: &str, s: &str) -> bool {
+    thread_local! {
+        static COMPILED: RefCell<HashMap<String, Option<regex::Regex>>> = RefCell::new(HashMap::new());
+    }
+    COMPILED.with(|compiled| {
+        let mut compiled = compiled.borrow_mut();
+        let re = compiled.entry(pattern.to_owned()).or_insert_with(|| regex::Regex::new(pattern).ok());
+        re.as_ref().is_none_or(|re| re.is_match(s))
+    })
 }
 
 fn check_number(schema: &Value, value: &Value, path: &str, out: &mut Vec<FieldError>) {

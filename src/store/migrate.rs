@@ -83,6 +83,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("migrations/postgres/0011_released_owner_index.sql"),
         include_str!("migrations/sqlite/0011_released_owner_index.sql"),
     ),
+    (
+        12,
+        "invitation_subject_index",
+        include_str!("migrations/postgres/0012_invitation_subject_index.sql"),
+        include_str!("migrations/sqlite/0012_invitation_subject_index.sql"),
+    ),
 ];
 
 /// The versions of every embedded migration, in order.

@@ -119,10 +119,12 @@ pub type Tx = sqlx::Transaction<'static, Any>;
 /// How long an operation waits for a pooled connection (and a SQLite lock).
 // Short, so an unreachable database shows in conditions within seconds (reconciles retry).
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
-/// Per-connection SQLite settings (sqlx sets both by default; stated here as the contract).
-/// A writer waits up to 30 s for another's transaction (local mode and an operator may share
-/// one file) before giving up with "database is locked".
-const SQLITE_PRAGMAS: &str = "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 30000;";
+/// Per-connection SQLite settings (sqlx sets the first two by default; stated here as the
+/// contract). A writer waits up to 30 s for another's transaction (local mode and an operator
+/// may share one file) before giving up with "database is locked". Savepoint journals stay in
+/// memory: local mode runs thousands of savepoints in one transaction, and a journal file
+/// cost several writes per savepoint.
+const SQLITE_PRAGMAS: &str = "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 30000; PRAGMA temp_store = MEMORY;";
 
 /// How the connection pool is sized and bounded (`accountops run --database-*`).
 #[derive(Debug, Clone, PartialEq, Eq)]
