@@ -56,29 +56,22 @@ pub trait KindStatus: Clone + Default + PartialEq {
 
     /// The status after a successful reconcile.
     fn next(previous: &Self, outcome: &Outcome, generation: Option<i64>, now: Timestamp) -> Self {
-        let conditions = outcome.conditions(previous.conditions(), generation, now);
-        let mut status = previous.clone();
-        status.put_conditions(merge_own(previous.conditions(), conditions, Self::OWN_CONDITIONS), generation);
+        let mut status =
+            with_conditions(previous, outcome.conditions(previous.conditions(), generation, now), generation);
         status.absorb(outcome, now);
         status
     }
 
     /// The status after a failed reconcile: the kind's fields stay what they were.
     fn failed(previous: &Self, err: &CoreError, generation: Option<i64>, now: Timestamp) -> Self {
-        let conditions = error_conditions(err, previous.conditions(), generation, now);
-        let mut status = previous.clone();
-        status.put_conditions(merge_own(previous.conditions(), conditions, Self::OWN_CONDITIONS), generation);
-        status
+        with_conditions(previous, error_conditions(err, previous.conditions(), generation, now), generation)
     }
 
     /// The status of a paused object: not reconciled, so the generation observed stays the one
     /// the status had (kstatus then shows an edit made while paused as in progress).
     fn paused(previous: &Self, now: Timestamp) -> Self {
         let observed = previous.observed_generation();
-        let conditions = paused_conditions(previous.conditions(), observed, now);
-        let mut status = previous.clone();
-        status.put_conditions(merge_own(previous.conditions(), conditions, Self::OWN_CONDITIONS), observed);
-        status
+        with_conditions(previous, paused_conditions(previous.conditions(), observed, now), observed)
     }
 }
 
@@ -98,6 +91,13 @@ macro_rules! condition_accessors {
     };
 }
 use condition_accessors;
+
+/// `previous` with the common `conditions` and `generation`; the kind's own conditions stay.
+fn with_conditions<S: KindStatus>(previous: &S, conditions: Vec<Condition>, generation: Option<i64>) -> S {
+    let mut status = previous.clone();
+    status.put_conditions(merge_own(previous.conditions(), conditions, S::OWN_CONDITIONS), generation);
+    status
+}
 
 /// `next` (Ready, Synced and the rest), except the `own` types, which stay as `current` has them.
 fn merge_own(current: &[Condition], next: Vec<Condition>, own: &[&str]) -> Conditions {
