@@ -15,6 +15,7 @@ pub mod iso;
 pub mod membership;
 pub mod organization;
 pub mod provisioning_sync;
+pub mod reason;
 pub mod tenant_link;
 
 pub use account::{Account, AccountSpec, AccountStatus, BillingAddress};
@@ -23,6 +24,7 @@ pub use fields::{CountryCode, CurrencyCode, Email, Lifetime, ObjectName};
 pub use membership::{Membership, MembershipPhase, MembershipSpec, MembershipStatus, NotificationLevel};
 pub use organization::{Organization, OrganizationSpec, OrganizationStatus};
 pub use provisioning_sync::{ProvisioningSync, ProvisioningSyncSpec, ProvisioningSyncStatus, SyncStatus};
+pub use reason::Reason;
 pub use tenant_link::{TenantLink, TenantLinkPhase, TenantLinkSpec, TenantLinkStatus};
 
 /// The API group of every accountops kind.

@@ -22,11 +22,11 @@
 
 use jiff::Timestamp;
 
-use super::error::CoreError;
+use super::error::Failure;
 use super::flags::PAUSED_ANNOTATION;
 use super::outcome::Outcome;
 use super::progress::Progress;
-use crate::api::{Condition, ConditionStatus};
+use crate::api::{Condition, ConditionStatus, Reason};
 
 pub const READY: &str = "Ready";
 pub const SYNCED: &str = "Synced";
@@ -34,12 +34,6 @@ pub const SYNCED: &str = "Synced";
 pub const STALLED: &str = "Stalled";
 /// kstatus: the controller is working to reach the desired state.
 pub const RECONCILING: &str = "Reconciling";
-
-pub const REASON_AVAILABLE: &str = "Available";
-pub const REASON_DELETING: &str = "Deleting";
-pub const REASON_RECONCILE_SUCCESS: &str = "ReconcileSuccess";
-/// Crossplane's reason for a paused object (`Synced=False`); called `Paused` before issue 17.
-pub const REASON_RECONCILE_PAUSED: &str = "ReconcilePaused";
 
 /// The condition types this module computes, in the order a status lists them.
 const MANAGED: [&str; 4] = [READY, SYNCED, STALLED, RECONCILING];
@@ -49,7 +43,7 @@ const MANAGED: [&str; 4] = [READY, SYNCED, STALLED, RECONCILING];
 struct Next {
     type_: &'static str,
     status: ConditionStatus,
-    reason: &'static str,
+    reason: Reason,
     message: String,
 }
 
@@ -90,7 +84,7 @@ impl Outcome {
             Next {
                 type_: SYNCED,
                 status: ConditionStatus::True,
-                reason: REASON_RECONCILE_SUCCESS,
+                reason: Reason::ReconcileSuccess,
                 message: String::new(),
             }
         };
@@ -104,16 +98,16 @@ impl Outcome {
 /// left `True` while reconciles fail; `Reconciling` while it is retried, `Stalled` when only
 /// a change of the object helps.
 pub fn error_conditions(
-    err: &CoreError,
+    failure: &Failure,
     previous: &[Condition],
     generation: Option<i64>,
     now: Timestamp,
 ) -> Vec<Condition> {
-    let message = err.chain();
-    let ready_status = if err.is_transient() { ConditionStatus::Unknown } else { ConditionStatus::False };
-    let ready = Next { type_: READY, status: ready_status, reason: err.reason(), message: message.clone() };
-    let synced = Next { type_: SYNCED, status: ConditionStatus::False, reason: err.reason(), message };
-    let [stalled, reconciling] = progress_slots(Progress::of_error(err));
+    let (reason, message) = (failure.reason, failure.message.clone());
+    let ready_status = if failure.transient { ConditionStatus::Unknown } else { ConditionStatus::False };
+    let ready = Next { type_: READY, status: ready_status, reason, message: message.clone() };
+    let synced = Next { type_: SYNCED, status: ConditionStatus::False, reason, message };
+    let [stalled, reconciling] = progress_slots(Progress::of_failure(failure));
     merge(previous, [Slot::Set(ready), Slot::Set(synced), stalled, reconciling], generation, now)
 }
 
@@ -126,7 +120,7 @@ pub fn paused_conditions(previous: &[Condition], observed: Option<i64>, now: Tim
     let synced = Next {
         type_: SYNCED,
         status: ConditionStatus::False,
-        reason: REASON_RECONCILE_PAUSED,
+        reason: Reason::ReconcilePaused,
         message: format!("reconciliation is paused by the annotation {PAUSED_ANNOTATION}"),
     };
     let ready = match previous.iter().any(|c| c.type_ == READY) {
@@ -134,7 +128,7 @@ pub fn paused_conditions(previous: &[Condition], observed: Option<i64>, now: Tim
         false => Slot::Set(Next {
             type_: READY,
             status: ConditionStatus::Unknown,
-            reason: REASON_RECONCILE_PAUSED,
+            reason: Reason::ReconcilePaused,
             message: "not reconciled yet: paused".to_owned(),
         }),
     };
@@ -149,7 +143,7 @@ pub fn set_condition(
     previous: &[Condition],
     type_: &str,
     status: ConditionStatus,
-    reason: &str,
+    reason: Reason,
     message: String,
     generation: Option<i64>,
     now: Timestamp,
@@ -161,7 +155,7 @@ pub fn set_condition(
     let condition = Condition {
         type_: type_.to_owned(),
         status,
-        reason: reason.to_owned(),
+        reason: reason.into(),
         message,
         last_transition_time,
         observed_generation: generation,
@@ -192,7 +186,7 @@ fn merge(previous: &[Condition], slots: [Slot; 4], generation: Option<i64>, now:
                 out.push(Condition {
                     type_: n.type_.to_owned(),
                     status: n.status,
-                    reason: n.reason.to_owned(),
+                    reason: n.reason.into(),
                     message: n.message,
                     last_transition_time,
                     observed_generation: generation,
@@ -209,6 +203,7 @@ fn merge(previous: &[Condition], slots: [Slot; 4], generation: Option<i64>, now:
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::CoreError;
     use crate::core::fixtures::{at, outcome};
     use crate::core::outcome::Action;
     use crate::store::StoreError;
@@ -223,7 +218,7 @@ mod tests {
             &[],
             "InvitationDelivered",
             ConditionStatus::False,
-            "Pending",
+            Reason::Pending,
             "queued".into(),
             Some(1),
             t0,
@@ -234,7 +229,7 @@ mod tests {
             &first,
             "InvitationDelivered",
             ConditionStatus::False,
-            "Retrying",
+            Reason::Retrying,
             "again".into(),
             Some(1),
             t1,
@@ -248,7 +243,7 @@ mod tests {
             &second,
             "InvitationDelivered",
             ConditionStatus::True,
-            "Delivered",
+            Reason::Delivered,
             "ok".into(),
             Some(2),
             t1,
@@ -264,7 +259,7 @@ mod tests {
     #[test]
     fn ready_outcome_is_ready_and_synced() {
         let now = at("2025-03-01T09:30:00.123456Z");
-        let c = outcome(Action::Created, REASON_AVAILABLE).conditions(&[], Some(3), now);
+        let c = outcome(Action::Created, Reason::Available).conditions(&[], Some(3), now);
         assert_eq!(c.len(), 2);
         let ready = get(&c, READY);
         assert_eq!((ready.status, ready.reason.as_str()), (ConditionStatus::True, "Available"));
@@ -278,10 +273,10 @@ mod tests {
     fn transition_time_is_kept_while_status_holds_and_moves_when_it_flips() {
         let t0 = at("2025-03-01T09:30:00Z");
         let t1 = at("2025-03-01T10:00:00Z");
-        let first = outcome(Action::Created, REASON_AVAILABLE).conditions(&[], Some(1), t0);
-        let again = outcome(Action::Unchanged, REASON_AVAILABLE).conditions(&first, Some(1), t1);
+        let first = outcome(Action::Created, Reason::Available).conditions(&[], Some(1), t0);
+        let again = outcome(Action::Unchanged, Reason::Available).conditions(&first, Some(1), t1);
         assert_eq!(first, again, "steady state computes identical conditions");
-        let blocked = outcome(Action::DeletionBlocked, "HasOrganizations").conditions(&again, Some(2), t1);
+        let blocked = outcome(Action::DeletionBlocked, Reason::HasOrganizations).conditions(&again, Some(2), t1);
         let ready = get(&blocked, READY);
         assert_eq!((ready.status, ready.reason.as_str()), (ConditionStatus::False, "HasOrganizations"));
         assert_eq!(ready.last_transition_time, "2025-03-01T10:00:00Z");
@@ -293,7 +288,7 @@ mod tests {
 
     #[test]
     fn outcomes_only_the_user_can_resolve_are_not_synced() {
-        let c = outcome(Action::Conflict, "OwnedElsewhere").conditions(&[], None, at("2025-03-01T09:30:00Z"));
+        let c = outcome(Action::Conflict, Reason::OwnedElsewhere).conditions(&[], None, at("2025-03-01T09:30:00Z"));
         for type_ in [READY, SYNCED] {
             let cond = get(&c, type_);
             assert_eq!((cond.status, cond.reason.as_str()), (ConditionStatus::False, "OwnedElsewhere"));
@@ -304,10 +299,10 @@ mod tests {
     #[test]
     fn errors_never_leave_ready_true() {
         let t0 = at("2025-03-01T09:30:00Z");
-        let ok = outcome(Action::Unchanged, REASON_AVAILABLE).conditions(&[], Some(1), t0);
+        let ok = outcome(Action::Unchanged, Reason::Available).conditions(&[], Some(1), t0);
         let down =
             CoreError::from(StoreError::Connect { url: "postgres://db".to_owned(), source: sqlx::Error::PoolTimedOut });
-        let c = error_conditions(&down, &ok, Some(1), at("2025-03-01T09:31:00Z"));
+        let c = error_conditions(&down.failure(), &ok, Some(1), at("2025-03-01T09:31:00Z"));
         let ready = get(&c, READY);
         assert_eq!((ready.status, ready.reason.as_str()), (ConditionStatus::Unknown, "DatabaseUnavailable"));
         let synced = get(&c, SYNCED);
@@ -316,13 +311,13 @@ mod tests {
         assert_eq!(synced.last_transition_time, "2025-03-01T09:31:00Z");
 
         let bad = CoreError::InvalidAnnotation { name: "accountops.dev/adopt".to_owned(), reason: "no".to_owned() };
-        assert_eq!(get(&error_conditions(&bad, &ok, Some(1), t0), READY).status, ConditionStatus::False);
+        assert_eq!(get(&error_conditions(&bad.failure(), &ok, Some(1), t0), READY).status, ConditionStatus::False);
     }
 
     #[test]
     fn pause_keeps_ready_and_other_conditions() {
         let t0 = at("2025-03-01T09:30:00Z");
-        let mut before = outcome(Action::Unchanged, REASON_AVAILABLE).conditions(&[], Some(1), t0);
+        let mut before = outcome(Action::Unchanged, Reason::Available).conditions(&[], Some(1), t0);
         before.push(Condition {
             type_: "InvitationDelivered".to_owned(),
             status: ConditionStatus::True,
@@ -346,7 +341,7 @@ mod tests {
     #[test]
     fn a_pause_clears_stalled_and_reconciling_and_repeats_without_a_write() {
         let t0 = at("2025-03-01T09:30:00Z");
-        let stuck = outcome(Action::Conflict, "OwnedElsewhere").conditions(&[], Some(1), t0);
+        let stuck = outcome(Action::Conflict, Reason::OwnedElsewhere).conditions(&[], Some(1), t0);
         assert!(stuck.iter().any(|c| c.type_ == STALLED));
         let paused = paused_conditions(&stuck, Some(1), at("2025-03-01T10:00:00Z"));
         assert!(paused.iter().all(|c| c.type_ != STALLED && c.type_ != RECONCILING), "{paused:?}");
@@ -357,7 +352,7 @@ mod tests {
     #[test]
     fn stalled_is_set_only_while_the_user_must_act() {
         let t0 = at("2025-03-01T09:30:00Z");
-        let stuck = outcome(Action::Conflict, "OwnedElsewhere").conditions(&[], Some(1), t0);
+        let stuck = outcome(Action::Conflict, Reason::OwnedElsewhere).conditions(&[], Some(1), t0);
         let stalled = get(&stuck, STALLED);
         assert_eq!((stalled.status, stalled.reason.as_str()), (ConditionStatus::True, "OwnedElsewhere"));
         assert_eq!(
@@ -365,24 +360,26 @@ mod tests {
             (Some(1), "2025-03-01T09:30:00Z")
         );
         assert!(stuck.iter().all(|c| c.type_ != RECONCILING));
-        let still = outcome(Action::Conflict, "OwnedElsewhere").conditions(&stuck, Some(1), at("2025-03-01T10:00:00Z"));
+        let still =
+            outcome(Action::Conflict, Reason::OwnedElsewhere).conditions(&stuck, Some(1), at("2025-03-01T10:00:00Z"));
         assert_eq!(stuck, still, "steady state computes identical conditions");
-        let fixed = outcome(Action::Imported, REASON_AVAILABLE).conditions(&still, Some(2), at("2025-03-01T11:00:00Z"));
+        let fixed =
+            outcome(Action::Imported, Reason::Available).conditions(&still, Some(2), at("2025-03-01T11:00:00Z"));
         assert_eq!(fixed.iter().map(|c| c.type_.as_str()).collect::<Vec<_>>(), [READY, SYNCED]);
     }
 
     #[test]
     fn reconciling_is_set_while_waiting_and_removed_once_converged() {
         let t0 = at("2025-03-01T09:30:00Z");
-        let waiting = outcome(Action::Waiting, "AccountNotReady").conditions(&[], Some(1), t0);
+        let waiting = outcome(Action::Waiting, Reason::AccountNotReady).conditions(&[], Some(1), t0);
         let reconciling = get(&waiting, RECONCILING);
         assert_eq!((reconciling.status, reconciling.reason.as_str()), (ConditionStatus::True, "AccountNotReady"));
         assert!(waiting.iter().all(|c| c.type_ != STALLED));
         assert_eq!(get(&waiting, SYNCED).status, ConditionStatus::True, "waiting is a successful reconcile");
         let later =
-            outcome(Action::Waiting, "AccountNotReady").conditions(&waiting, Some(1), at("2025-03-01T10:00:00Z"));
+            outcome(Action::Waiting, Reason::AccountNotReady).conditions(&waiting, Some(1), at("2025-03-01T10:00:00Z"));
         assert_eq!(waiting, later, "steady state computes identical conditions");
-        let done = outcome(Action::Created, REASON_AVAILABLE).conditions(&later, Some(1), at("2025-03-01T10:01:00Z"));
+        let done = outcome(Action::Created, Reason::Available).conditions(&later, Some(1), at("2025-03-01T10:01:00Z"));
         assert!(done.iter().all(|c| c.type_ != RECONCILING), "{done:?}");
         assert_eq!(get(&done, READY).last_transition_time, "2025-03-01T10:01:00Z");
     }
@@ -392,11 +389,11 @@ mod tests {
         let t0 = at("2025-03-01T09:30:00Z");
         let down =
             CoreError::from(StoreError::Connect { url: "postgres://db".to_owned(), source: sqlx::Error::PoolTimedOut });
-        let retried = error_conditions(&down, &[], Some(1), t0);
+        let retried = error_conditions(&down.failure(), &[], Some(1), t0);
         assert_eq!(get(&retried, RECONCILING).reason, "DatabaseUnavailable");
         assert!(retried.iter().all(|c| c.type_ != STALLED));
         let bad = CoreError::Unstorable { field: "spec.legalName".to_owned() };
-        let permanent = error_conditions(&bad, &retried, Some(2), t0);
+        let permanent = error_conditions(&bad.failure(), &retried, Some(2), t0);
         let stalled = get(&permanent, STALLED);
         assert_eq!((stalled.status, stalled.reason.as_str()), (ConditionStatus::True, "UnstorableValue"));
         assert!(stalled.message.contains("spec.legalName"), "{}", stalled.message);

@@ -1,6 +1,7 @@
 //! Why a reconcile failed, and whether trying again later can help.
 
 pub use super::invitation::InvitationError;
+use crate::api::Reason;
 use crate::store::StoreError;
 
 /// Every way [`reconcile`](super::account::reconcile), [`apply`](super::membership::apply) and
@@ -51,6 +52,15 @@ pub enum ActivationError {
     Archived { asset: String, at: String },
 }
 
+/// What a status needs of a failed reconcile: the error's reason, its message with causes,
+/// and whether it passes without anyone acting. Local mode keeps only this of an error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub reason: Reason,
+    pub message: String,
+    pub transient: bool,
+}
+
 impl CoreError {
     /// A short, stable label for metrics and Events.
     pub fn category(&self) -> &'static str {
@@ -69,18 +79,20 @@ impl CoreError {
     }
 
     /// The CamelCase condition reason for this error.
-    pub fn reason(&self) -> &'static str {
+    pub fn reason(&self) -> Reason {
         match self {
-            CoreError::Store(e) if e.is_transient() => "DatabaseUnavailable",
-            CoreError::Store(StoreError::OwnedElsewhere { .. } | StoreError::UniqueViolation { .. }) => "Conflict",
-            CoreError::Store(StoreError::NotFound { .. }) => "NotFound",
-            CoreError::Store(_) => "DatabaseError",
-            CoreError::InvalidAnnotation { .. } => "InvalidAnnotation",
-            CoreError::Invitation(_) => "InvitationNotAccepted",
-            CoreError::Activation(_) => "ActivationRefused",
-            CoreError::Random(_) => "RandomUnavailable",
-            CoreError::Input { .. } => "InputUnavailable",
-            CoreError::Unstorable { .. } => "UnstorableValue",
+            CoreError::Store(e) if e.is_transient() => Reason::DatabaseUnavailable,
+            CoreError::Store(StoreError::OwnedElsewhere { .. } | StoreError::UniqueViolation { .. }) => {
+                Reason::Conflict
+            }
+            CoreError::Store(StoreError::NotFound { .. }) => Reason::NotFound,
+            CoreError::Store(_) => Reason::DatabaseError,
+            CoreError::InvalidAnnotation { .. } => Reason::InvalidAnnotation,
+            CoreError::Invitation(_) => Reason::InvitationNotAccepted,
+            CoreError::Activation(_) => Reason::ActivationRefused,
+            CoreError::Random(_) => Reason::RandomUnavailable,
+            CoreError::Input { .. } => Reason::InputUnavailable,
+            CoreError::Unstorable { .. } => Reason::UnstorableValue,
         }
     }
 
@@ -98,6 +110,11 @@ impl CoreError {
             | CoreError::Unstorable { .. } => false,
             CoreError::Random(_) | CoreError::Input { .. } => true,
         }
+    }
+
+    /// What a status shows of this error.
+    pub fn failure(&self) -> Failure {
+        Failure { reason: self.reason(), message: self.chain(), transient: self.is_transient() }
     }
 
     /// The message with its causes, `a: b: c`, for conditions and Events.
@@ -127,7 +144,7 @@ mod tests {
         let used = CoreError::from(InvitationError::AlreadyAccepted { at });
         assert_eq!(
             (used.category(), used.reason(), used.is_transient()),
-            ("invitation", "InvitationNotAccepted", false)
+            ("invitation", Reason::InvitationNotAccepted, false)
         );
         assert!(used.to_string().contains("already used (accepted at 2025-03-01T09:30:00Z)"), "{used}");
     }

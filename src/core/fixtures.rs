@@ -2,7 +2,7 @@
 
 use jiff::Timestamp;
 
-use crate::api::{AccountSpec, OrganizationSpec};
+use crate::api::{AccountSpec, OrganizationSpec, Reason};
 use crate::core::outcome::{Action, Kind, Outcome};
 use crate::store::accounts::{Account, AccountDetails, LifecycleState};
 use crate::store::groups::Group;
@@ -24,7 +24,7 @@ pub fn now() -> Timestamp {
 }
 
 /// An Account outcome (`acct-1`) of `action` for `reason`, with no changes and no kind facts.
-pub fn outcome(action: Action, reason: &'static str) -> Outcome {
+pub fn outcome(action: Action, reason: Reason) -> Outcome {
     Outcome {
         kind: Kind::Account,
         action,

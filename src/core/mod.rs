@@ -65,7 +65,7 @@ pub mod fixtures;
 pub mod ownership_matrix;
 
 pub use conditions::{READY, RECONCILING, STALLED, SYNCED, error_conditions, paused_conditions, set_condition};
-pub use error::{CoreError, InvitationError};
+pub use error::{CoreError, Failure, InvitationError};
 pub use facts::KindFacts;
 pub use flags::{
     ADOPT_ANNOTATION, EXTERNAL_ID_ANNOTATION, FORCE_ORPHAN_ANNOTATION, Flags, OBSERVE_ONLY_ANNOTATION,

@@ -5,6 +5,7 @@ use std::fmt;
 use jiff::Timestamp;
 
 use super::facts::KindFacts;
+use crate::api::Reason;
 
 /// The kinds this engine reconciles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -17,6 +18,14 @@ pub enum Kind {
 }
 
 impl Kind {
+    pub const ALL: [Kind; 5] =
+        [Kind::Account, Kind::Organization, Kind::Membership, Kind::TenantLink, Kind::ProvisioningSync];
+
+    /// The kind named `name` (`"Membership"`), if it is one of the five.
+    pub fn named(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Account => "Account",
@@ -185,8 +194,8 @@ pub struct Outcome {
     pub changes: Vec<Change>,
     /// Live children, when the row is known.
     pub children: Option<Children>,
-    /// CamelCase reason of the `Ready` condition.
-    pub reason: &'static str,
+    /// The reason of the `Ready` condition.
+    pub reason: Reason,
     /// Human-readable message of the `Ready` condition.
     pub message: String,
     /// Reconcile again at this time at the latest, even if nothing changes (the expiry of an
@@ -230,9 +239,9 @@ impl Outcome {
             Action::DeletionBlocked => warning("DeletionBlocked", self.message.clone()),
             Action::DriftDetected => warning("DriftDetected", self.message.clone()),
             Action::Conflict | Action::AdoptionRequired | Action::NotFound | Action::ExternalError => {
-                warning(self.reason, self.message.clone())
+                warning(self.reason.as_str(), self.message.clone())
             }
-            Action::Waiting => normal(self.reason, self.message.clone()),
+            Action::Waiting => normal(self.reason.as_str(), self.message.clone()),
             Action::Unchanged | Action::Gone => None,
         }
     }
@@ -257,7 +266,7 @@ mod tests {
     /// An Account outcome of `action` that changed `legalName`.
     fn outcome(action: Action) -> Outcome {
         let changes = vec![Change::new("legalName", Some("A".to_owned()), Some("B".to_owned()))];
-        Outcome { changes, ..crate::core::fixtures::outcome(action, "Available") }
+        Outcome { changes, ..crate::core::fixtures::outcome(action, Reason::Available) }
     }
 
     #[test]

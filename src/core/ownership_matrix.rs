@@ -27,7 +27,7 @@ use super::organization::DesiredOrganization;
 use super::outcome::Action;
 use super::tenant_link::DesiredTenantLink;
 use super::{CoreError, Flags, Outcome, account, engine, membership, organization, tenant_link};
-use crate::api::{DeletionPolicy, MembershipSpec, TenantLinkSpec};
+use crate::api::{DeletionPolicy, MembershipSpec, Reason, TenantLinkSpec};
 use crate::mail::MailSettings;
 use crate::store::{ManagedTable, Owner, Store, StoredOwner, offers, ownership};
 
@@ -280,7 +280,7 @@ pub async fn import_takes_an_offered_platform_row<D: Driver>(store: &Store) {
     disown::<D>(store, &id).await;
     let importer = Object::new("subject", UID).importing(&id);
     let refused = reconcile::<D>(store, &importer, now()).await;
-    assert_eq!((refused.action, refused.reason), (Action::Conflict, "NotOffered"), "{refused:?}");
+    assert_eq!((refused.action, refused.reason), (Action::Conflict, Reason::NotOffered), "{refused:?}");
     offer::<D>(store, &id, OTHER_NAMESPACE).await;
     assert_eq!(did::<D>(store, &importer).await.0, Action::Conflict, "offered to another namespace");
     assert_eq!(owner_of::<D>(store, &id).await, None, "nothing written");
@@ -305,7 +305,7 @@ pub async fn observe_only_writes_nothing<D: Driver>(store: &Store) {
     let watcher = Object::new("subject", UID).observing();
     let before = rows::<D>(store).await;
     let missing = reconcile::<D>(store, &watcher, now()).await;
-    assert_eq!((missing.action, missing.reason), (Action::NotFound, "NotFound"), "{missing:?}");
+    assert_eq!((missing.action, missing.reason), (Action::NotFound, Reason::NotFound), "{missing:?}");
     assert_eq!(rows::<D>(store).await, before, "nothing created");
     let id = created::<D>(store, &Object::new("subject", UID)).await;
     assert_eq!(did::<D>(store, &watcher).await, (Action::Unchanged, Some(id.clone())));

@@ -24,7 +24,7 @@
 
 use super::flags::Flags;
 use super::outcome::{Action, Change, Children, Kind, Outcome};
-use crate::api::DeletionPolicy;
+use crate::api::{DeletionPolicy, Reason};
 use crate::store::accounts::LifecycleState;
 use crate::store::{Owner, StoredOwner};
 
@@ -136,28 +136,28 @@ impl Hold {
     }
 
     /// The CamelCase condition reason.
-    pub fn reason(&self, kind: Kind) -> &'static str {
+    pub fn reason(&self, kind: Kind) -> Reason {
         match self {
             Hold::DeletionBlocked { children, .. } => match kind {
-                Kind::Account if children.memberships => "HasMemberships",
-                Kind::Account => "HasOrganizations",
-                Kind::Organization => "HasMemberships",
-                Kind::Membership | Kind::TenantLink | Kind::ProvisioningSync => "HasDependents",
+                Kind::Account if children.memberships => Reason::HasMemberships,
+                Kind::Account => Reason::HasOrganizations,
+                Kind::Organization => Reason::HasMemberships,
+                Kind::Membership | Kind::TenantLink | Kind::ProvisioningSync => Reason::HasDependents,
             },
-            Hold::OwnedElsewhere { .. } => "OwnedElsewhere",
-            Hold::NotOffered { .. } => "NotOffered",
-            Hold::AdoptionRequired { .. } => "AdoptionRequired",
-            Hold::ExternalNotFound { .. } => "ExternalNotFound",
-            Hold::ExternalIdMismatch { .. } => "ExternalIdMismatch",
-            Hold::AccountNotReady { .. } => "AccountNotReady",
-            Hold::AccountMismatch { .. } => "AccountMismatch",
-            Hold::Drift { .. } => "DriftDetected",
-            Hold::Missing => "NotFound",
-            Hold::OrganizationNotReady { .. } => "OrganizationNotReady",
-            Hold::NotInScope { what: ScopeItem::Role, .. } => "RoleNotFound",
-            Hold::NotInScope { what: ScopeItem::Group, .. } => "GroupNotFound",
-            Hold::Immutable { .. } => "FieldImmutable",
-            Hold::ResendLimited { .. } => "ResendLimited",
+            Hold::OwnedElsewhere { .. } => Reason::OwnedElsewhere,
+            Hold::NotOffered { .. } => Reason::NotOffered,
+            Hold::AdoptionRequired { .. } => Reason::AdoptionRequired,
+            Hold::ExternalNotFound { .. } => Reason::ExternalNotFound,
+            Hold::ExternalIdMismatch { .. } => Reason::ExternalIdMismatch,
+            Hold::AccountNotReady { .. } => Reason::AccountNotReady,
+            Hold::AccountMismatch { .. } => Reason::AccountMismatch,
+            Hold::Drift { .. } => Reason::DriftDetected,
+            Hold::Missing => Reason::NotFound,
+            Hold::OrganizationNotReady { .. } => Reason::OrganizationNotReady,
+            Hold::NotInScope { what: ScopeItem::Role, .. } => Reason::RoleNotFound,
+            Hold::NotInScope { what: ScopeItem::Group, .. } => Reason::GroupNotFound,
+            Hold::Immutable { .. } => Reason::FieldImmutable,
+            Hold::ResendLimited { .. } => Reason::ResendLimited,
             Hold::TenantLink(hold) => hold.reason(),
         }
     }
@@ -330,14 +330,12 @@ impl<W> Plan<W> {
         let noun = kind.noun();
         let (reason, message) = match self {
             Plan::Hold(hold) => (hold.reason(kind), hold.message(kind)),
-            _ if action.is_ready() => {
-                (super::conditions::REASON_AVAILABLE, format!("{noun} {shown} is active and matches the spec"))
-            }
-            Plan::Archive { .. } => (super::conditions::REASON_DELETING, format!("{noun} {shown} archived")),
+            _ if action.is_ready() => (Reason::Available, format!("{noun} {shown} is active and matches the spec")),
+            Plan::Archive { .. } => (Reason::Deleting, format!("{noun} {shown} archived")),
             Plan::Orphan { .. } | Plan::Release { .. } => {
-                (super::conditions::REASON_DELETING, format!("{noun} {shown} left in the platform, no longer managed"))
+                (Reason::Deleting, format!("{noun} {shown} left in the platform, no longer managed"))
             }
-            _ => (super::conditions::REASON_DELETING, format!("no {noun} to clean up")),
+            _ => (Reason::Deleting, format!("no {noun} to clean up")),
         };
         Outcome {
             kind,

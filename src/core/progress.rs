@@ -18,13 +18,13 @@
 //! Computed from an [`Outcome`] or a [`CoreError`] only, matched exhaustively, so a new action,
 //! phase or delivery state must be placed here before it compiles.
 
-use super::error::CoreError;
+use super::error::{CoreError, Failure};
 use super::membership::{Delivery, MembershipFacts};
 use super::outcome::{Action, Outcome};
 use super::sync::SyncReason;
 use super::tenant_link::TenantLinkFacts;
-use crate::api::TenantLinkPhase;
 use crate::api::membership::MembershipPhase;
+use crate::api::{Reason, TenantLinkPhase};
 
 /// An object's progress towards its desired state, as kstatus's `Reconciling` and `Stalled`
 /// conditions say it. The reason and message become the condition's.
@@ -33,28 +33,33 @@ pub enum Progress {
     /// Converged: neither condition is set.
     Current,
     /// `Reconciling=True`: work is in flight; it will move on by itself.
-    Reconciling { reason: &'static str, message: String },
+    Reconciling { reason: Reason, message: String },
     /// `Stalled=True`: only a change by the user moves it on.
-    Stalled { reason: &'static str, message: String },
+    Stalled { reason: Reason, message: String },
 }
 
 impl Progress {
-    fn reconciling(reason: &'static str, message: &str) -> Progress {
+    fn reconciling(reason: Reason, message: &str) -> Progress {
         Progress::Reconciling { reason, message: message.to_owned() }
     }
 
-    fn stalled(reason: &'static str, message: &str) -> Progress {
+    fn stalled(reason: Reason, message: &str) -> Progress {
         Progress::Stalled { reason, message: message.to_owned() }
     }
 
     /// After a failed reconcile: retried with backoff when transient, else stalled until the
     /// object changes (the operator waits for a change: `await_change`).
     pub fn of_error(err: &CoreError) -> Progress {
-        let message = err.chain();
-        if err.is_transient() {
-            Progress::Reconciling { reason: err.reason(), message }
+        Progress::of_failure(&err.failure())
+    }
+
+    /// [`Progress::of_error`] of what a status keeps of the error.
+    pub fn of_failure(failure: &Failure) -> Progress {
+        let (reason, message) = (failure.reason, failure.message.clone());
+        if failure.transient {
+            Progress::Reconciling { reason, message }
         } else {
-            Progress::Stalled { reason: err.reason(), message }
+            Progress::Stalled { reason, message }
         }
     }
 }
@@ -89,7 +94,7 @@ impl Outcome {
 /// A recorded Membership: stalled once its invitation expired or failed or its mail was given
 /// up, reconciling while the mail is on its way, current otherwise (active, or invited with
 /// the mail delivered: accepting is the invitee's business, not the operator's work).
-fn membership_progress(m: &MembershipFacts, reason: &'static str, message: &str) -> Progress {
+fn membership_progress(m: &MembershipFacts, reason: Reason, message: &str) -> Progress {
     match m.phase {
         MembershipPhase::Expired | MembershipPhase::Failed => return Progress::stalled(reason, message),
         MembershipPhase::Pending => return Progress::reconciling(reason, message),
@@ -108,7 +113,7 @@ fn membership_progress(m: &MembershipFacts, reason: &'static str, message: &str)
 
 /// A written TenantLink: reconciling while the partner has not answered, stalled once the
 /// link was rejected, expired or revoked, current while active.
-fn link_progress(link: &TenantLinkFacts, reason: &'static str, message: &str) -> Progress {
+fn link_progress(link: &TenantLinkFacts, reason: Reason, message: &str) -> Progress {
     match link.phase {
         TenantLinkPhase::Active => Progress::Current,
         TenantLinkPhase::Pending => Progress::reconciling(reason, message),

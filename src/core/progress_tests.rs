@@ -2,6 +2,7 @@
 //! reads it.
 
 use super::*;
+use crate::api::Reason;
 use crate::core::fixtures::{at, now, outcome};
 use crate::core::membership::InvitationFacts;
 use crate::core::outcome::Kind;
@@ -9,10 +10,12 @@ use crate::core::sync::SyncFacts;
 use crate::store::StoreError;
 
 fn reconciling(reason: &'static str) -> Progress {
+    let reason = Reason::parse(reason).expect("a reason");
     Progress::Reconciling { reason, message: format!("{reason} message") }
 }
 
 fn stalled(reason: &'static str) -> Progress {
+    let reason = Reason::parse(reason).expect("a reason");
     Progress::Stalled { reason, message: format!("{reason} message") }
 }
 
@@ -27,17 +30,17 @@ fn every_action_is_current_reconciling_or_stalled() {
         (Action::Archived, Progress::Current),
         (Action::Orphaned, Progress::Current),
         (Action::Gone, Progress::Current),
-        (Action::Waiting, reconciling("R")),
-        (Action::DeletionBlocked, reconciling("R")),
-        (Action::Conflict, stalled("R")),
-        (Action::AdoptionRequired, stalled("R")),
-        (Action::NotFound, stalled("R")),
-        (Action::DriftDetected, stalled("R")),
+        (Action::Waiting, reconciling("Conflict")),
+        (Action::DeletionBlocked, reconciling("Conflict")),
+        (Action::Conflict, stalled("Conflict")),
+        (Action::AdoptionRequired, stalled("Conflict")),
+        (Action::NotFound, stalled("Conflict")),
+        (Action::DriftDetected, stalled("Conflict")),
         // Without sync facts nothing says the failure passes by itself.
-        (Action::ExternalError, stalled("R")),
+        (Action::ExternalError, stalled("Conflict")),
     ];
     for (action, expected) in cases {
-        assert_eq!(outcome(action, "R").progress(), expected, "{action}");
+        assert_eq!(outcome(action, Reason::Conflict).progress(), expected, "{action}");
     }
 }
 
@@ -45,14 +48,14 @@ fn every_action_is_current_reconciling_or_stalled() {
 fn every_action_that_needs_the_user_stalls_unless_the_external_system_only_is_down() {
     for action in [Action::Conflict, Action::AdoptionRequired, Action::NotFound, Action::ExternalError] {
         assert!(action.needs_user());
-        assert!(matches!(outcome(action, "R").progress(), Progress::Stalled { .. }), "{action}");
+        assert!(matches!(outcome(action, Reason::Conflict).progress(), Progress::Stalled { .. }), "{action}");
     }
 }
 
 fn sync_failure(category: &'static str, transient: bool) -> Outcome {
     let facts = SyncFacts {
         sync_status: crate::api::SyncStatus::Error,
-        reason: SyncReason::External { category, transient },
+        reason: SyncReason::External { category: Reason::parse(category).expect("a SCIM reason"), transient },
         message: format!("{category} message"),
         ..SyncFacts::new(String::new())
     };
@@ -92,7 +95,7 @@ fn member(phase: MembershipPhase, delivery: Option<Delivery>) -> Outcome {
     Outcome {
         kind: Kind::Membership,
         facts: crate::core::facts::KindFacts::Membership(Box::new(facts)),
-        ..outcome(Action::Unchanged, "Available")
+        ..outcome(Action::Unchanged, Reason::Available)
     }
 }
 
@@ -100,8 +103,8 @@ fn member(phase: MembershipPhase, delivery: Option<Delivery>) -> Outcome {
 fn an_invitation_is_in_flight_until_its_mail_is_delivered() {
     let retrying = Delivery::Retrying { last_error: "421 busy".into(), next_attempt_at: at("2025-03-01T09:31:00Z") };
     let reason = |p: Progress| match p {
-        Progress::Reconciling { reason, .. } => ("Reconciling", reason),
-        Progress::Stalled { reason, .. } => ("Stalled", reason),
+        Progress::Reconciling { reason, .. } => ("Reconciling", reason.as_str()),
+        Progress::Stalled { reason, .. } => ("Stalled", reason.as_str()),
         Progress::Current => ("Current", ""),
     };
     let cases = [
@@ -135,26 +138,26 @@ fn a_link_waits_for_its_partner_and_stalls_once_refused() {
         Outcome {
             kind: Kind::TenantLink,
             facts: crate::core::facts::KindFacts::TenantLink(Box::new(facts)),
-            ..outcome(Action::Created, "R")
+            ..outcome(Action::Created, Reason::Conflict)
         }
     };
     assert_eq!(link(TenantLinkPhase::Active).progress(), Progress::Current);
-    assert_eq!(link(TenantLinkPhase::Pending).progress(), reconciling("R"));
+    assert_eq!(link(TenantLinkPhase::Pending).progress(), reconciling("Conflict"));
     for phase in [TenantLinkPhase::Rejected, TenantLinkPhase::Expired, TenantLinkPhase::Revoked] {
-        assert_eq!(link(phase).progress(), stalled("R"), "{phase:?}");
+        assert_eq!(link(phase).progress(), stalled("Conflict"), "{phase:?}");
     }
     // A refused code is a NotFound/Conflict outcome, whatever the facts say.
     let refused = Outcome { action: Action::NotFound, ..link(TenantLinkPhase::Pending) };
-    assert_eq!(refused.progress(), stalled("R"));
+    assert_eq!(refused.progress(), stalled("Conflict"));
 }
 
 #[test]
 fn transient_errors_are_retried_and_permanent_ones_stall() {
     let down =
         CoreError::from(StoreError::Connect { url: "postgres://db".to_owned(), source: sqlx::Error::PoolTimedOut });
-    assert!(matches!(Progress::of_error(&down), Progress::Reconciling { reason: "DatabaseUnavailable", .. }));
+    assert!(matches!(Progress::of_error(&down), Progress::Reconciling { reason: Reason::DatabaseUnavailable, .. }));
     let input = CoreError::Input { what: "Secret code".to_owned(), reason: "forbidden".to_owned() };
-    assert!(matches!(Progress::of_error(&input), Progress::Reconciling { reason: "InputUnavailable", .. }));
+    assert!(matches!(Progress::of_error(&input), Progress::Reconciling { reason: Reason::InputUnavailable, .. }));
     let bad = CoreError::InvalidAnnotation { name: "accountops.dev/adopt".to_owned(), reason: "not a bool".to_owned() };
     match Progress::of_error(&bad) {
         Progress::Stalled { reason, message } => {
@@ -164,5 +167,5 @@ fn transient_errors_are_retried_and_permanent_ones_stall() {
         other => panic!("a bad annotation stalls: {other:?}"),
     }
     let nul = CoreError::Unstorable { field: "spec.legalName".to_owned() };
-    assert!(matches!(Progress::of_error(&nul), Progress::Stalled { reason: "UnstorableValue", .. }));
+    assert!(matches!(Progress::of_error(&nul), Progress::Stalled { reason: Reason::UnstorableValue, .. }));
 }

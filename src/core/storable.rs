@@ -70,6 +70,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::api::Reason;
 
     #[test]
     fn names_the_first_field_holding_nul() {
@@ -115,7 +116,10 @@ mod tests {
         let org = crate::api::Organization::new("acme-engineering", spec);
         let err = check(&org).expect_err("refused");
         assert!(matches!(&err, CoreError::Unstorable { field } if field == "spec.displayName"), "{err:?}");
-        assert_eq!((err.category(), err.reason(), err.is_transient()), ("unstorable_value", "UnstorableValue", false));
+        assert_eq!(
+            (err.category(), err.reason(), err.is_transient()),
+            ("unstorable_value", Reason::UnstorableValue, false)
+        );
         assert_eq!(
             err.to_string(),
             "spec.displayName: contains U+0000 (NUL), which the platform database cannot store"

@@ -45,8 +45,8 @@ use super::codes::{self, CodeSource, Providers};
 use super::desired;
 use super::syncs;
 use super::validate::{Item, ManifestSet};
-use crate::api::DeletionPolicy;
 use crate::api::ProvisioningSync;
+use crate::api::{DeletionPolicy, Reason};
 use crate::core::account::{self, DesiredAccount};
 use crate::core::db;
 use crate::core::membership::{self, DesiredMembership};
@@ -86,7 +86,7 @@ pub enum Status {
     Done(Outcome),
     /// The core failed for this object (the database, usually); the others went on.
     /// `stalled`: the error is permanent (kstatus `Stalled`), not one a later run may pass.
-    Failed { reason: &'static str, message: String, stalled: bool },
+    Failed { reason: Reason, message: String, stalled: bool },
     /// `accountops.dev/paused: "true"`: not planned, not applied.
     Paused,
     /// A Secret: read by the objects that name it, never written.

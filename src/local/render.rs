@@ -21,9 +21,9 @@ use std::fmt::Write as _;
 use serde_json::{Value, json};
 
 use super::engine::{Entry, Mode, Report, Status};
-use crate::core::conditions::REASON_RECONCILE_PAUSED;
-use crate::core::status::first_status_json;
-use crate::core::{Action, Kind, Outcome, Progress};
+use crate::api::Reason;
+use crate::core::status::{Ran, first_status_json};
+use crate::core::{Action, Failure, Kind, Outcome, Progress};
 
 /// `accountops plan`: one block per object, then the summary.
 pub fn plan_text(report: &Report) -> String {
@@ -119,14 +119,14 @@ pub fn apply_text(report: &Report) -> String {
                     notes.push(format!("! {title}: {}", o.message));
                 }
                 let ready = if o.action.deletion_finished() { "-" } else { ready_text(o) };
-                let reason = if entry.pruned && o.action.deletion_finished() { "Pruned" } else { o.reason };
+                let reason = if entry.pruned && o.action.deletion_finished() { "Pruned" } else { o.reason.as_str() };
                 (o.id.clone().unwrap_or_else(|| "-".to_owned()), o.action.as_str(), ready, reason)
             }
             Status::Failed { reason, message, .. } => {
                 notes.push(format!("x {title}: {message}"));
-                ("-".to_owned(), "Error", "False", *reason)
+                ("-".to_owned(), "Error", "False", reason.as_str())
             }
-            Status::Paused => ("-".to_owned(), "Skipped", "-", REASON_RECONCILE_PAUSED),
+            Status::Paused => ("-".to_owned(), "Skipped", "-", Reason::ReconcilePaused.as_str()),
             Status::Input => ("-".to_owned(), "Read", "-", "Input"),
         };
         rows.push([entry.kind.to_owned(), object, id, action.to_owned(), ready.to_owned(), reason.to_owned()]);
@@ -184,7 +184,7 @@ pub fn summary(report: &Report) -> String {
             Status::Done(o) => {
                 *by_action.entry(o.action.as_str()).or_default() += 1;
                 if entry.waiting() {
-                    *waiting.entry(o.reason).or_default() += 1;
+                    *waiting.entry(o.reason.as_str()).or_default() += 1;
                 } else if !entry.settled() {
                     *not_ready.entry(o.action.as_str()).or_default() += 1;
                 }
@@ -296,11 +296,18 @@ pub fn json(report: &Report) -> Value {
                     "reconciling": matches!(o.progress(), Progress::Reconciling { .. }),
                     "changes": o.changes.iter().map(|c| json!({"field": c.field, "from": c.from, "to": c.to})).collect::<Vec<_>>(),
                 }),
-                Status::Failed { reason, message, stalled } => json!({
-                    "action": "Error", "ready": false, "reason": reason, "message": message,
-                    "stalled": stalled, "reconciling": !stalled,
+                Status::Failed { reason, message, stalled } => {
+                    let failure = Failure { reason: *reason, message: message.clone(), transient: !stalled };
+                    json!({
+                        "action": "Error", "ready": false, "reason": reason, "message": message,
+                        "stalled": stalled, "reconciling": !stalled,
+                        "status": Kind::named(entry.kind).map(|k| first_status_json(k, Ran::Failed(&failure), report.now)),
+                    })
+                }
+                Status::Paused => json!({
+                    "action": "Skipped", "ready": null, "reason": Reason::ReconcilePaused,
+                    "status": Kind::named(entry.kind).map(|k| first_status_json(k, Ran::Paused, report.now)),
                 }),
-                Status::Paused => json!({"action": "Skipped", "ready": null, "reason": REASON_RECONCILE_PAUSED}),
                 Status::Input => json!({"action": "Read", "ready": null, "reason": "Input"}),
             };
             if let (Some(map), Value::Object(more)) = (object.as_object_mut(), detail) {
@@ -332,7 +339,7 @@ pub fn json(report: &Report) -> Value {
 /// `status` and the kind's keys read from it (never a token, code or credential: a status
 /// holds none). Lists the status leaves out when empty are shown as `[]`.
 fn status_keys(o: &Outcome, now: jiff::Timestamp) -> serde_json::Map<String, Value> {
-    let status = first_status_json(o, now);
+    let status = first_status_json(o.kind, Ran::Done(o), now);
     let mut keys = serde_json::Map::new();
     let mut copy = |key: &str, empty: Value| {
         keys.insert(key.to_owned(), status.get(key).cloned().unwrap_or(empty));
@@ -394,7 +401,7 @@ mod tests {
             account_id: None,
             changes,
             children: None,
-            reason: if action == Action::Waiting { "AccountNotReady" } else { "Available" },
+            reason: if action == Action::Waiting { Reason::AccountNotReady } else { Reason::Available },
             message: format!("message of {name}"),
             requeue_at: None,
             facts: crate::core::facts::KindFacts::None,
@@ -476,7 +483,7 @@ mod tests {
             name: "e".into(),
             pruned: false,
             status: Status::Failed {
-                reason: "DatabaseUnavailable",
+                reason: Reason::DatabaseUnavailable,
                 message: "database: cannot connect".into(),
                 stalled: false,
             },

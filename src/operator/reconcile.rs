@@ -215,10 +215,10 @@ async fn report_error<K: Managed>(
 ) -> Result<(), Error> {
     let generation = obj.meta().generation;
     let previous = obj.status().cloned().unwrap_or_default();
-    let status = K::Status::failed(&previous, err, generation, now);
+    let status = K::Status::failed(&previous, &err.failure(), generation, now);
     warn!(error = %err.chain(), category = err.category(), "reconcile failed");
     if status != previous {
-        publish(ctx, obj, &Event { reason: err.reason(), note: err.chain(), warning: true }).await;
+        publish(ctx, obj, &Event { reason: err.reason().as_str(), note: err.chain(), warning: true }).await;
     }
     write_status(api, obj, status).await
 }

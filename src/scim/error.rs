@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::policy::Refusal;
+use crate::api::Reason;
 
 /// The RFC 7644 error message schema.
 pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
@@ -59,30 +60,30 @@ pub enum ScimError {
 
 impl ScimError {
     /// A short, stable category for condition reasons and metrics.
-    pub fn category(&self) -> &'static str {
+    pub fn category(&self) -> Reason {
         match self {
             ScimError::Status { status, .. } => match status {
-                300..=399 => "RedirectNotFollowed",
-                400 => "BadRequest",
-                401 => "Unauthorized",
-                403 => "Forbidden",
-                404 => "NotFound",
-                409 => "Conflict",
-                412 => "PreconditionFailed",
-                413 => "PayloadTooLarge",
-                429 => "RateLimited",
-                500..=599 => "ServerError",
-                _ => "RequestRejected",
+                300..=399 => Reason::RedirectNotFollowed,
+                400 => Reason::BadRequest,
+                401 => Reason::Unauthorized,
+                403 => Reason::Forbidden,
+                404 => Reason::NotFound,
+                409 => Reason::Conflict,
+                412 => Reason::PreconditionFailed,
+                413 => Reason::PayloadTooLarge,
+                429 => Reason::RateLimited,
+                500..=599 => Reason::ServerError,
+                _ => Reason::RequestRejected,
             },
-            ScimError::Transport { .. } => "Unreachable",
-            ScimError::Tls { .. } => "TlsError",
-            ScimError::CircuitOpen { .. } => "CircuitOpen",
-            ScimError::InvalidResponse { .. } => "InvalidResponse",
-            ScimError::Config(_) => "InvalidConfig",
-            ScimError::EndpointNotAllowed { .. } => "EndpointNotAllowed",
-            ScimError::ResponseTooLarge { .. } => "ResponseTooLarge",
-            ScimError::TooManyResources { .. } => "TooManyResources",
-            ScimError::Timeout { .. } => "Timeout",
+            ScimError::Transport { .. } => Reason::Unreachable,
+            ScimError::Tls { .. } => Reason::TlsError,
+            ScimError::CircuitOpen { .. } => Reason::CircuitOpen,
+            ScimError::InvalidResponse { .. } => Reason::InvalidResponse,
+            ScimError::Config(_) => Reason::InvalidConfig,
+            ScimError::EndpointNotAllowed { .. } => Reason::EndpointNotAllowed,
+            ScimError::ResponseTooLarge { .. } => Reason::ResponseTooLarge,
+            ScimError::TooManyResources { .. } => Reason::TooManyResources,
+            ScimError::Timeout { .. } => Reason::Timeout,
         }
     }
 

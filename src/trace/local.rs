@@ -108,7 +108,7 @@ fn health(entry: &Entry, row: &Value, now: Timestamp) -> Health {
         (None, Status::Failed { reason, message, .. }) => Health {
             ready: Some(ConditionStatus::False),
             synced: Some(ConditionStatus::False),
-            reason: Some((*reason).to_owned()),
+            reason: Some(reason.to_string()),
             message: Some(message.clone()),
             ..Health::default()
         },

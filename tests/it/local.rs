@@ -296,6 +296,18 @@ fn a_paused_object_is_neither_planned_nor_applied() {
     let (_, (ok, applied)) = ws.plan_then_apply(&[]);
     assert!(ok, "a paused object does not fail the run: {applied:#}");
     assert_eq!(action_of(&applied, "Organization", "ops"), "Skipped");
+    // `-o json` shows the status the operator would write for it: Synced=False, ReconcilePaused.
+    let objects = applied["objects"].as_array().expect("objects");
+    let ops = objects.iter().find(|o| o["kind"] == "Organization" && o["name"] == "ops").expect("ops");
+    let conditions: Vec<(&str, &str, &str)> = ops["status"]["conditions"]
+        .as_array()
+        .unwrap_or_else(|| panic!("a paused entry carries its status: {ops:#}"))
+        .iter()
+        .map(|c| {
+            (c["type"].as_str().unwrap_or(""), c["status"].as_str().unwrap_or(""), c["reason"].as_str().unwrap_or(""))
+        })
+        .collect();
+    assert_eq!(conditions, [("Ready", "Unknown", "ReconcilePaused"), ("Synced", "False", "ReconcilePaused")]);
     let (_, orgs) = rows(&ws.url());
     assert_eq!(orgs.len(), 1, "only lab has a row");
     assert_eq!(orgs[0].owner.as_ref().map(|o| o.name.as_str()), Some("lab"));

@@ -54,7 +54,11 @@ async fn psync_pushes_the_directory_deactivates_ended_members_and_corrects_drift
     let (world, guards, scim) = (World::new().await, guards(), client(&server));
     let desired = world.sync(&server.url(), &server.token, json!({}));
     let facts = sync(&world, &guards, &desired).await;
-    assert_eq!((facts.sync_status, facts.reason.as_str()), (SyncStatus::Synchronized, "Synchronized"), "{facts:?}");
+    assert_eq!(
+        (facts.sync_status, facts.reason.reason().as_str()),
+        (SyncStatus::Synchronized, "Synchronized"),
+        "{facts:?}"
+    );
     assert_eq!((facts.user_count, facts.group_count, facts.drift_corrections), (Some(3), Some(3), 0));
     assert!(facts.last_sync_time.is_some() && facts.sync_id.is_some());
 
@@ -115,7 +119,7 @@ async fn psync_outages_are_errors_and_deletion_deactivates_the_users_before_arch
     server.stop();
     let down = sync(&world, &guards, &desired).await;
     assert_eq!(down.sync_status, SyncStatus::Error, "{down:?}");
-    assert!(matches!(down.reason.as_str(), "Unreachable" | "CircuitOpen"), "{down:?}");
+    assert!(matches!(down.reason.reason().as_str(), "Unreachable" | "CircuitOpen"), "{down:?}");
     assert!(down.message.contains("cannot reach the SCIM endpoint"), "{}", down.message);
     assert_eq!((&down.external_id, down.last_sync_time), (&first.external_id, first.last_sync_time), "kept");
     // Deleting while the system is down: nothing archived, the finalizer stays.
@@ -131,13 +135,13 @@ async fn psync_outages_are_errors_and_deletion_deactivates_the_users_before_arch
     desired.deleting = false;
     let back = sync(&world, &guards, &desired).await;
     assert_eq!(
-        (back.sync_status, back.reason.as_str(), back.user_count),
+        (back.sync_status, back.reason.reason().as_str(), back.user_count),
         (SyncStatus::Synchronized, "Synchronized", Some(3))
     );
 
     desired.deleting = true;
     let deleted = sync(&world, &guards, &desired).await;
-    assert_eq!((deleted.reason.as_str(), deleted.deletion_finished), ("Archived", true), "{deleted:?}");
+    assert_eq!((deleted.reason.reason().as_str(), deleted.deletion_finished), ("Archived", true), "{deleted:?}");
     assert!(deleted.message.contains("3 synced users deactivated"), "{}", deleted.message);
     let users = scim_users(&scim).await;
     assert_eq!(users.len(), 3);
@@ -148,7 +152,7 @@ async fn psync_outages_are_errors_and_deletion_deactivates_the_users_before_arch
     server.stop();
     let started = Instant::now();
     let again = sync(&world, &guards, &desired).await;
-    assert_eq!((again.reason.as_str(), again.deletion_finished), ("Archived", true), "{again:?}");
+    assert_eq!((again.reason.reason().as_str(), again.deletion_finished), ("Archived", true), "{again:?}");
     assert!(started.elapsed() < Duration::from_millis(500), "{:?}", started.elapsed());
 }
 
@@ -167,7 +171,7 @@ async fn psync_with_deprovision_delete_deletes_ended_and_finally_all_users() {
 
     desired.deleting = true;
     let deleted = sync(&world, &guards, &desired).await;
-    assert_eq!((deleted.reason.as_str(), deleted.deletion_finished), ("Archived", true), "{deleted:?}");
+    assert_eq!((deleted.reason.reason().as_str(), deleted.deletion_finished), ("Archived", true), "{deleted:?}");
     assert!(deleted.message.contains("2 synced users deleted"), "{}", deleted.message);
     assert!(scim_users(&scim).await.is_empty());
 }
@@ -182,7 +186,11 @@ async fn psync_wrong_credentials_are_an_auth_error_without_a_retry_storm() {
     let started = Instant::now();
     for _ in 0..2 {
         let facts = sync(&world, &guards, &desired).await;
-        assert_eq!((facts.sync_status, facts.reason.as_str()), (SyncStatus::Error, "Unauthorized"), "{facts:?}");
+        assert_eq!(
+            (facts.sync_status, facts.reason.reason().as_str()),
+            (SyncStatus::Error, "Unauthorized"),
+            "{facts:?}"
+        );
         assert!(facts.message.contains("401"), "{}", facts.message);
         assert!(!format!("{facts:?} {desired:?}").contains("wrong-token"), "the token never shows");
         assert!(facts.external_id.is_none() && facts.assets.is_empty() && facts.executed.is_empty(), "{facts:?}");
@@ -316,7 +324,7 @@ async fn psync_leaves_a_user_another_account_still_syncs() {
     // ACME's sync is deleted: its own users are deactivated, Bob is not.
     acme.deleting = true;
     let deleted = sync(&world, &guards, &acme).await;
-    assert_eq!((deleted.reason.as_str(), deleted.deletion_finished), ("Archived", true), "{deleted:?}");
+    assert_eq!((deleted.reason.reason().as_str(), deleted.deletion_finished), ("Archived", true), "{deleted:?}");
     assert!(deleted.message.contains("2 synced users deactivated"), "{}", deleted.message);
     let users = scim_users(&scim).await;
     assert_eq!(users[&world.users["anna@acme.example"]].active, Some(false));
@@ -368,7 +376,7 @@ async fn psync_a_recreated_sync_keeps_its_record_when_restored_or_asked_and_star
     desired.spec.deletion_policy = accountops::api::DeletionPolicy::Orphan;
     desired.deleting = true;
     let orphaned = sync(&world, &guards, &desired).await;
-    assert_eq!((orphaned.reason.as_str(), orphaned.deletion_finished), ("Orphaned", true));
+    assert_eq!((orphaned.reason.reason().as_str(), orphaned.deletion_finished), ("Orphaned", true));
     desired.deleting = false;
     desired.owner.uid = "uid-acme-scim-5".into();
     let after_orphan = sync(&world, &guards, &desired).await;
@@ -383,7 +391,7 @@ async fn psync_observe_only_lists_what_differs_and_writes_nothing() {
     let mut desired = world.sync(&server.url(), &server.token, json!({}));
     desired.flags.observe_only = true;
     let nothing = sync(&world, &guards, &desired).await;
-    assert_eq!((nothing.reason.as_str(), nothing.sync_id.as_deref()), ("NotFound", None), "{nothing:?}");
+    assert_eq!((nothing.reason.reason().as_str(), nothing.sync_id.as_deref()), ("NotFound", None), "{nothing:?}");
     assert!(scim_users(&scim).await.is_empty(), "nothing pushed");
 
     desired.flags.observe_only = false;
@@ -419,7 +427,7 @@ async fn psync_observe_only_lists_what_differs_and_writes_nothing() {
         "{differences:?}"
     );
     assert!(differences.iter().any(|(what, _)| what == "groups[Acme Operations]"), "{differences:?}");
-    assert_eq!(observed.reason.as_str(), "DriftDetected");
+    assert_eq!(observed.reason.reason().as_str(), "DriftDetected");
     assert!(observed.executed.is_empty() && observed.orders_pending == ["o"], "no order runs: {observed:?}");
     // Nothing written: anna still gone, carol still active, the record as it was.
     let users = scim_users(&scim).await;
@@ -430,7 +438,7 @@ async fn psync_observe_only_lists_what_differs_and_writes_nothing() {
     // Deleting under observe-only leaves the external system as it is.
     desired.deleting = true;
     let deleted = sync(&world, &guards, &desired).await;
-    assert_eq!((deleted.reason.as_str(), deleted.deletion_finished), ("Orphaned", true), "{deleted:?}");
+    assert_eq!((deleted.reason.reason().as_str(), deleted.deletion_finished), ("Orphaned", true), "{deleted:?}");
     assert_eq!(scim_users(&scim).await[&world.users["bob@acme.example"]].active, Some(true));
 }
 
@@ -448,7 +456,7 @@ async fn psync_external_id_imports_a_record_and_never_takes_a_live_one() {
     other.owner.uid = "uid-acme-scim-v2".into();
     other.flags.external_id = Some(record.clone());
     let refused = sync(&world, &guards, &other).await;
-    assert_eq!((refused.reason.as_str(), refused.sync_id.as_deref()), ("OwnedElsewhere", None), "{refused:?}");
+    assert_eq!((refused.reason.reason().as_str(), refused.sync_id.as_deref()), ("OwnedElsewhere", None), "{refused:?}");
     let outcome = refused.into_outcome(false, std::time::Duration::from_secs(60), Timestamp::now());
     assert_eq!(outcome.action, accountops::core::Action::Conflict);
 
@@ -466,6 +474,6 @@ async fn psync_external_id_imports_a_record_and_never_takes_a_live_one() {
     missing.owner.uid = "uid-acme-scim-v3".into();
     missing.flags.external_id = Some("psync-00000000-0000-4000-8000-000000000000".into());
     let facts = sync(&world, &guards, &missing).await;
-    assert_eq!((facts.reason.as_str(), facts.sync_id.as_deref()), ("NotFound", None), "{facts:?}");
+    assert_eq!((facts.reason.reason().as_str(), facts.sync_id.as_deref()), ("NotFound", None), "{facts:?}");
     assert!(facts.message.contains("no sync record psync-00000000"), "{}", facts.message);
 }

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::api::DeletionPolicy;
+use crate::api::Reason;
 use crate::core::fixtures::*;
 use crate::core::outcome::{Action, Change};
 use crate::core::plan::Intent;
@@ -133,7 +134,7 @@ async fn deletion_waits_for_account_level_memberships() {
     assert!(membership::reconcile(&store, &member, now(), &mail).await.expect("member").is_ready());
     let d = deleting(&d, DeletionPolicy::Delete);
     let outcome = reconcile(&store, &d, now()).await.expect("reconciles");
-    assert_eq!((outcome.action, outcome.reason), (Action::DeletionBlocked, "HasMemberships"));
+    assert_eq!((outcome.action, outcome.reason), (Action::DeletionBlocked, Reason::HasMemberships));
     assert!(outcome.message.contains("account-level memberships"), "{}", outcome.message);
     assert_eq!(row(&store, &id).await.state, LifecycleState::Active, "no archived account with an active member");
     let gone = DesiredMembership { intent: Intent::Deleting(DeletionPolicy::Delete), ..member };
@@ -153,7 +154,7 @@ async fn deletion_waits_for_organizations() {
     };
     let d = deleting(&d, DeletionPolicy::Delete);
     let outcome = reconcile(&store, &d, now()).await.expect("reconciles");
-    assert_eq!((outcome.action, outcome.reason), (Action::DeletionBlocked, "HasOrganizations"));
+    assert_eq!((outcome.action, outcome.reason), (Action::DeletionBlocked, Reason::HasOrganizations));
     assert_eq!(outcome.children.map(|c| c.ids), Some(vec![org.id.clone()]));
     assert_eq!(row(&store, &id).await.state, LifecycleState::Active);
     {
@@ -183,7 +184,7 @@ async fn import_adopts_an_unowned_row_once_offered() {
     let mut d = desired(UID);
     d.flags.external_id = Some(existing.id.clone());
     let refused = reconcile(&store, &d, now()).await.expect("reconciles");
-    assert_eq!((refused.action, refused.reason), (Action::Conflict, "NotOffered"));
+    assert_eq!((refused.action, refused.reason), (Action::Conflict, Reason::NotOffered));
     assert_eq!(row(&store, &existing.id).await, existing, "nothing written without an offer");
     let mut conn = store.acquire().await.expect("conn");
     let (cluster, namespace) = (d.owner.cluster.clone(), d.owner.namespace.clone());
@@ -218,7 +219,7 @@ async fn a_conflict_writes_nothing() {
     d.flags.external_id = Some(theirs.id.clone());
     d.flags.adopt = true;
     let outcome = reconcile(&store, &d, now()).await.expect("reconciles");
-    assert_eq!((outcome.action, outcome.reason), (Action::Conflict, "OwnedElsewhere"));
+    assert_eq!((outcome.action, outcome.reason), (Action::Conflict, Reason::OwnedElsewhere));
     assert!(outcome.message.contains("sales/globex"), "{}", outcome.message);
     assert_eq!(row(&store, &theirs.id).await, theirs, "not a column changed");
     assert_eq!(accounts::list(&mut store.acquire().await.expect("conn")).await.expect("list").len(), 1);

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::api::DeletionPolicy;
+use crate::api::Reason;
 use crate::core::fixtures::*;
 use crate::core::outcome::{Action, Change, Kind};
 use crate::core::plan::{Hold, Intent, TakeOver};
@@ -372,7 +373,7 @@ fn an_import_of_what_another_tenant_let_go_of_or_a_platform_row_needs_an_offer()
                     namespace: namespace.clone(),
                 };
                 assert_eq!(plan, AccountPlan::Hold(want.clone()), "{previous:?} {state:?} observe-only {observe_only}");
-                assert_eq!((plan.action(), want.reason(Kind::Account)), (Action::Conflict, "NotOffered"));
+                assert_eq!((plan.action(), want.reason(Kind::Account)), (Action::Conflict, Reason::NotOffered));
                 assert!(want.message(Kind::Account).contains("import_offers"), "{}", want.message(Kind::Account));
                 assert!(!plan.writes());
             }

@@ -3,8 +3,8 @@
 
 use jiff::Timestamp;
 
-use crate::api::ConditionStatus;
 use crate::api::membership::InvitationStatus;
+use crate::api::{ConditionStatus, Reason};
 use crate::store::invitations::Invitation;
 use crate::store::outbox::{Mail, MailState};
 use crate::store::time::shown;
@@ -86,16 +86,16 @@ impl InvitationFacts {
     }
 
     /// The `InvitationDelivered` condition's status, reason and message.
-    pub fn delivered(&self) -> (ConditionStatus, &'static str, String) {
+    pub fn delivered(&self) -> (ConditionStatus, Reason, String) {
         match &self.delivery {
             Delivery::Sent => {
                 let at = self.sent_at.map(shown).unwrap_or_default();
-                (ConditionStatus::True, "Delivered", format!("the invitation mail was delivered at {at}"))
+                (ConditionStatus::True, Reason::Delivered, format!("the invitation mail was delivered at {at}"))
             }
-            Delivery::Queued => (ConditionStatus::False, "Pending", "the invitation mail is queued".to_owned()),
+            Delivery::Queued => (ConditionStatus::False, Reason::Pending, "the invitation mail is queued".to_owned()),
             Delivery::Retrying { last_error, next_attempt_at } => (
                 ConditionStatus::False,
-                "Retrying",
+                Reason::Retrying,
                 format!(
                     "delivery attempt {} failed ({last_error}); next attempt at {}",
                     self.attempts,
@@ -104,11 +104,11 @@ impl InvitationFacts {
             ),
             Delivery::Dead { last_error } => (
                 ConditionStatus::False,
-                "DeliveryFailed",
+                Reason::DeliveryFailed,
                 format!("gave up after {} delivery attempts: {last_error}", self.attempts),
             ),
             Delivery::Unknown => {
-                (ConditionStatus::Unknown, "NoMail", "no mail is recorded for the invitation".to_owned())
+                (ConditionStatus::Unknown, Reason::NoMail, "no mail is recorded for the invitation".to_owned())
             }
         }
     }

@@ -6,8 +6,8 @@ use jiff::Timestamp;
 
 use super::facts::{InvitationFacts, MembershipFacts};
 use super::{Delivery, MembershipPlan, MembershipWrite, NOTICE_RELATED_TABLE, UserWrite};
+use crate::api::Reason;
 use crate::api::membership::MembershipPhase as ApiPhase;
-use crate::core::conditions::REASON_AVAILABLE;
 use crate::core::db;
 use crate::core::error::CoreError;
 use crate::core::invitation::{self, Issue};
@@ -189,12 +189,12 @@ pub(super) fn outcome(plan: &MembershipPlan, written: Option<Written>) -> Outcom
 }
 
 /// The `Ready` reason and message of a membership whose row is in place: its phase.
-pub(crate) fn describe(plan: &MembershipPlan, facts: &MembershipFacts) -> (&'static str, String) {
+pub(crate) fn describe(plan: &MembershipPlan, facts: &MembershipFacts) -> (Reason, String) {
     let (email, scope) = (&plan.email, &plan.scope_name);
     let invitation = facts.invitation.as_ref();
     let expires = invitation.map(|i| shown(i.expires_at)).unwrap_or_default();
     match facts.phase {
-        ApiPhase::Active => ("Active", format!("{email} is an active member of {scope}")),
+        ApiPhase::Active => (Reason::Active, format!("{email} is an active member of {scope}")),
         ApiPhase::Invited => {
             let mail = match invitation.map(|i| &i.delivery) {
                 Some(Delivery::Sent) => "delivered",
@@ -202,10 +202,13 @@ pub(crate) fn describe(plan: &MembershipPlan, facts: &MembershipFacts) -> (&'sta
                 Some(Delivery::Dead { .. }) => "undeliverable",
                 _ => "queued",
             };
-            ("Invited", format!("{email} is invited to {scope} (mail {mail}); the invitation expires at {expires}"))
+            (
+                Reason::Invited,
+                format!("{email} is invited to {scope} (mail {mail}); the invitation expires at {expires}"),
+            )
         }
         ApiPhase::Expired => (
-            "InvitationExpired",
+            Reason::InvitationExpired,
             format!(
                 "the invitation of {email} to {scope} expired at {expires} unaccepted; change \
                  spec.invitation.resendNonce to send a new one"
@@ -217,13 +220,13 @@ pub(crate) fn describe(plan: &MembershipPlan, facts: &MembershipFacts) -> (&'sta
                 _ => "delivery gave up",
             };
             (
-                "InvitationFailed",
+                Reason::InvitationFailed,
                 format!(
                     "the invitation mail to {email} could not be delivered ({error}); change \
                      spec.invitation.resendNonce to send a new one"
                 ),
             )
         }
-        ApiPhase::Pending | ApiPhase::Revoked => (REASON_AVAILABLE, format!("membership of {email} in {scope}")),
+        ApiPhase::Pending | ApiPhase::Revoked => (Reason::Available, format!("membership of {email} in {scope}")),
     }
 }

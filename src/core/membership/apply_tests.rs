@@ -1,5 +1,6 @@
 //! Membership plans carried out on an in-memory SQLite database: rows, tokens and mails.
 
+use crate::api::Reason;
 use jiff::SignedDuration;
 
 use super::plan_tests::MEMBERSHIP_YAML;
@@ -68,7 +69,10 @@ async fn an_invitation_is_one_transaction_with_exactly_one_mail_and_settles() {
     organization_ready(&store).await;
     let d = desired_from(MEMBERSHIP_YAML);
     let created = run(&store, &d, now()).await;
-    assert_eq!((created.action, created.reason, phase(&created)), (Action::Created, "Invited", ApiPhase::Invited));
+    assert_eq!(
+        (created.action, created.reason, phase(&created)),
+        (Action::Created, Reason::Invited, ApiPhase::Invited)
+    );
     assert_eq!(created.requeue_at, Some(now() + SignedDuration::from_hours(7 * 24)));
     let facts = created.facts.membership().cloned().expect("facts");
     let id = facts.membership_id.clone().expect("a membership ID");
@@ -141,7 +145,10 @@ async fn a_token_is_accepted_once_and_the_membership_becomes_active() {
     assert!(users::get(&mut conn, &user_id).await.expect("user").has_login);
     drop(conn);
     let outcome = run(&store, &d, later).await;
-    assert_eq!((outcome.action, outcome.reason, phase(&outcome)), (Action::Unchanged, "Active", ApiPhase::Active));
+    assert_eq!(
+        (outcome.action, outcome.reason, phase(&outcome)),
+        (Action::Unchanged, Reason::Active, ApiPhase::Active)
+    );
     assert_eq!(outcome.requeue_at, None);
 }
 
@@ -186,13 +193,16 @@ async fn expiry_then_a_resend_with_a_fresh_token() {
     let expiry = now() + SignedDuration::from_hours(7 * 24);
 
     let expired = run(&store, &d, expiry).await;
-    assert_eq!((expired.action, expired.reason, expired.is_ready()), (Action::Updated, "InvitationExpired", false));
+    assert_eq!(
+        (expired.action, expired.reason, expired.is_ready()),
+        (Action::Updated, Reason::InvitationExpired, false)
+    );
     let err = accept(&store, &old, expiry).await.expect_err("expired");
     assert!(matches!(err, CoreError::Invitation(InvitationError::Expired { .. })), "{err}");
 
     let resend = desired_from(&MEMBERSHIP_YAML.replace("lifetime: 7d", "lifetime: 1d, resendNonce: \"2\""));
     let resent = run(&store, &resend, expiry).await;
-    assert_eq!((resent.action, resent.reason, phase(&resent)), (Action::Updated, "Invited", ApiPhase::Invited));
+    assert_eq!((resent.action, resent.reason, phase(&resent)), (Action::Updated, Reason::Invited, ApiPhase::Invited));
     assert_eq!(resent.requeue_at, Some(expiry + SignedDuration::from_hours(24)));
     let mails = all_mail(&store).await;
     assert_eq!(mails.len(), 2, "one more mail");
@@ -233,7 +243,7 @@ async fn an_existing_login_gets_one_notice_and_a_contact_no_mail() {
     let mut contact = desired_from("organizationRef: {name: eng}\nemail: ewa@acme.example\nlogin: false\n");
     contact.owner = owner("ewa", "uid-ewa");
     let recorded = run(&store, &contact, now()).await;
-    assert_eq!((recorded.action, recorded.reason), (Action::Created, "Active"));
+    assert_eq!((recorded.action, recorded.reason), (Action::Created, Reason::Active));
     assert_eq!(all_mail(&store).await.len(), 1, "a contact gets no mail");
 }
 
@@ -268,7 +278,7 @@ async fn a_missing_role_writes_nothing() {
     organization_ready(&store).await;
     let d = desired_from(&MEMBERSHIP_YAML.replace("[Engineer]", "[Ghost]"));
     let held = run(&store, &d, now()).await;
-    assert_eq!((held.action, held.reason), (Action::NotFound, "RoleNotFound"));
+    assert_eq!((held.action, held.reason), (Action::NotFound, Reason::RoleNotFound));
     assert!(all_mail(&store).await.is_empty());
     let mut conn = store.acquire().await.expect("conn");
     assert_eq!(users::find_by_email(&mut conn, "anna.nowak@acme.example").await.expect("read"), None);

@@ -1,5 +1,6 @@
 //! Every Membership plan, from a YAML spec and rows built in code. No database.
 
+use crate::api::Reason;
 use jiff::{SignedDuration, Timestamp};
 
 use super::*;
@@ -172,7 +173,7 @@ fn a_contact_is_active_at_once_without_invitation_or_mail() {
     assert_eq!((planned.facts.phase, planned.facts.invitation.as_ref()), (ApiPhase::Active, None));
     assert_eq!(planned.requeue_at, None);
     let outcome = apply::outcome(&planned, None);
-    assert_eq!((outcome.reason, outcome.is_ready()), ("Active", true));
+    assert_eq!((outcome.reason, outcome.is_ready()), (Reason::Active, true));
 }
 
 #[test]
@@ -277,7 +278,10 @@ fn an_open_invitation_is_steady_and_requeued_at_its_expiry() {
     assert_eq!((inv.delivery.clone(), inv.attempts), (Delivery::Sent, 1));
     assert_eq!(inv.message_id.as_deref(), Some("<membership_invitation.inv-1@example.com>"));
     let outcome = apply::outcome(&planned, None);
-    assert_eq!((outcome.action, outcome.reason, outcome.requeue_at), (Action::Unchanged, "Invited", Some(week())));
+    assert_eq!(
+        (outcome.action, outcome.reason, outcome.requeue_at),
+        (Action::Unchanged, Reason::Invited, Some(week()))
+    );
 }
 
 #[test]
@@ -289,7 +293,7 @@ fn an_invitation_past_its_expiry_expires_the_membership() {
     assert_eq!(write.phase, Some(MembershipPhase::Expired));
     assert!(write.invite.is_none());
     let outcome = apply::outcome(&planned, None);
-    assert_eq!((outcome.reason, outcome.is_ready(), outcome.requeue_at), ("InvitationExpired", false, None));
+    assert_eq!((outcome.reason, outcome.is_ready(), outcome.requeue_at), (Reason::InvitationExpired, false, None));
     assert!(outcome.message.contains("resendNonce"), "{}", outcome.message);
     let event = outcome.event(false).expect("an event");
     assert_eq!((event.reason, event.warning), ("InvitationExpired", true));
@@ -395,10 +399,10 @@ fn a_dead_invitation_mail_fails_the_membership_until_re_sent() {
     let (write, _) = update(&planned);
     assert_eq!(write.phase, Some(MembershipPhase::Failed));
     let outcome = apply::outcome(&planned, None);
-    assert_eq!((outcome.reason, outcome.is_ready()), ("InvitationFailed", false));
+    assert_eq!((outcome.reason, outcome.is_ready()), (Reason::InvitationFailed, false));
     assert!(outcome.message.contains("550 no such user"), "{}", outcome.message);
     let (status, reason, _) = planned.facts.invitation.as_ref().expect("invitation").delivered();
-    assert_eq!((status, reason), (crate::api::ConditionStatus::False, "DeliveryFailed"));
+    assert_eq!((status, reason), (crate::api::ConditionStatus::False, Reason::DeliveryFailed));
 }
 
 #[test]

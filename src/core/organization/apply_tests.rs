@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::api::DeletionPolicy;
+use crate::api::Reason;
 use crate::core::account::{self, DesiredAccount};
 use crate::core::fixtures::*;
 use crate::core::outcome::Action;
@@ -34,7 +35,7 @@ async fn waits_for_the_account_then_creates_and_settles() {
     let store = memory_store().await;
     let d = desired();
     let waiting = reconcile(&store, &d, now()).await.expect("reconciles");
-    assert_eq!((waiting.action, waiting.reason), (Action::Waiting, "AccountNotReady"));
+    assert_eq!((waiting.action, waiting.reason), (Action::Waiting, Reason::AccountNotReady));
 
     let account_id = account_ready(&store).await;
     let created = reconcile(&store, &d, now()).await.expect("reconciles");
@@ -119,7 +120,7 @@ async fn deletion_waits_for_memberships_then_archives() {
 
     let d = deleting(&d, DeletionPolicy::Delete);
     let blocked = reconcile(&store, &d, now()).await.expect("reconciles");
-    assert_eq!((blocked.action, blocked.reason), (Action::DeletionBlocked, "HasMemberships"));
+    assert_eq!((blocked.action, blocked.reason), (Action::DeletionBlocked, Reason::HasMemberships));
     assert_eq!(blocked.children.map(|c| c.count), Some(1));
     {
         let mut conn = store.acquire().await.expect("a connection");

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::api::DeletionPolicy;
+use crate::api::Reason;
 use crate::core::fixtures::*;
 use crate::core::outcome::{Action, Change, Kind};
 use crate::core::plan::{Hold, Intent};
@@ -432,7 +433,7 @@ fn the_ready_message_names_the_first_refused_staff_entries_only() {
         message: String::new(),
     };
     let staff = StaffPlan { ops: Vec::new(), facts: StaffFacts { entries: (0..8).map(entry).collect(), written: 0 } };
-    let out = super::with_staff(crate::core::fixtures::outcome(Action::Unchanged, "Available"), &staff);
+    let out = super::with_staff(crate::core::fixtures::outcome(Action::Unchanged, Reason::Available), &staff);
     assert!(
         out.message.contains("p4@msp.example@org-t (NoActiveLink) and 3 more (see status.staff)"),
         "{}",

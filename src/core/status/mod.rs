@@ -6,7 +6,7 @@
 //!  generation, now ─┘     │                              local:    `-o json` ("status")
 //!                         ├─ Ready, Synced, Stalled, Reconciling (conditions.rs)
 //!                         └─ the kind's own fields and conditions (absorb, one file per kind)
-//!  previous + CoreError ──► KindStatus::failed   (Synced=False, Ready Unknown/False)
+//!  previous + Failure ────► KindStatus::failed   (Synced=False, Ready Unknown/False)
 //!  previous ──────────────► KindStatus::paused   (Synced=False/ReconcilePaused, generation kept)
 //! ```
 //!
@@ -30,11 +30,11 @@ pub use sync::ORDERS_EXECUTED;
 pub use tenant_link::ACCEPTED;
 
 use super::conditions::{error_conditions, paused_conditions, set_condition};
-use super::error::CoreError;
+use super::error::Failure;
 use super::outcome::{Kind, Outcome};
 use crate::api::{
     AccountStatus, Condition, ConditionStatus, Conditions, MembershipStatus, OrganizationStatus,
-    ProvisioningSyncStatus, TenantLinkStatus,
+    ProvisioningSyncStatus, Reason, TenantLinkStatus,
 };
 
 /// At most this many platform IDs are listed in a status; counts carry the rest.
@@ -63,8 +63,8 @@ pub trait KindStatus: Clone + Default + PartialEq {
     }
 
     /// The status after a failed reconcile: the kind's fields stay what they were.
-    fn failed(previous: &Self, err: &CoreError, generation: Option<i64>, now: Timestamp) -> Self {
-        with_conditions(previous, error_conditions(err, previous.conditions(), generation, now), generation)
+    fn failed(previous: &Self, failure: &Failure, generation: Option<i64>, now: Timestamp) -> Self {
+        with_conditions(previous, error_conditions(failure, previous.conditions(), generation, now), generation)
     }
 
     /// The status of a paused object: not reconciled, so the generation observed stays the one
@@ -111,7 +111,7 @@ fn merge_own(current: &[Condition], next: Vec<Condition>, own: &[&str]) -> Condi
 fn put_condition(
     conditions: &mut Conditions,
     type_: &str,
-    (status, reason, message): (ConditionStatus, &str, String),
+    (status, reason, message): (ConditionStatus, Reason, String),
     generation: Option<i64>,
     now: Timestamp,
 ) {
@@ -127,17 +127,31 @@ fn count(n: u64) -> Option<i32> {
     Some(i32::try_from(n).unwrap_or(i32::MAX))
 }
 
-/// The status an outcome gives an object that had none, as JSON (local mode's `-o json`):
-/// the same function the operator applies, with no previous status and no generation.
-pub fn first_status_json(outcome: &Outcome, now: Timestamp) -> serde_json::Value {
-    fn of<S: KindStatus + serde::Serialize>(outcome: &Outcome, now: Timestamp) -> serde_json::Value {
-        serde_json::to_value(S::next(&S::default(), outcome, None, now)).unwrap_or_default()
+/// What became of an object in a local run, for the status it shows.
+#[derive(Debug, Clone, Copy)]
+pub enum Ran<'a> {
+    Done(&'a Outcome),
+    Failed(&'a Failure),
+    Paused,
+}
+
+/// The status a run gives an object that had none, as JSON (local mode's `-o json`): the very
+/// functions the operator applies, with no previous status and no generation.
+pub fn first_status_json(kind: Kind, ran: Ran<'_>, now: Timestamp) -> serde_json::Value {
+    fn of<S: KindStatus + serde::Serialize>(ran: Ran<'_>, now: Timestamp) -> serde_json::Value {
+        let none = S::default();
+        let status = match ran {
+            Ran::Done(outcome) => S::next(&none, outcome, None, now),
+            Ran::Failed(failure) => S::failed(&none, failure, None, now),
+            Ran::Paused => S::paused(&none, now),
+        };
+        serde_json::to_value(status).unwrap_or_default()
     }
-    match outcome.kind {
-        Kind::Account => of::<AccountStatus>(outcome, now),
-        Kind::Organization => of::<OrganizationStatus>(outcome, now),
-        Kind::Membership => of::<MembershipStatus>(outcome, now),
-        Kind::TenantLink => of::<TenantLinkStatus>(outcome, now),
-        Kind::ProvisioningSync => of::<ProvisioningSyncStatus>(outcome, now),
+    match kind {
+        Kind::Account => of::<AccountStatus>(ran, now),
+        Kind::Organization => of::<OrganizationStatus>(ran, now),
+        Kind::Membership => of::<MembershipStatus>(ran, now),
+        Kind::TenantLink => of::<TenantLinkStatus>(ran, now),
+        Kind::ProvisioningSync => of::<ProvisioningSyncStatus>(ran, now),
     }
 }

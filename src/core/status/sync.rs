@@ -5,24 +5,18 @@
 use jiff::Timestamp;
 
 use super::{KindStatus, condition_accessors, put_condition};
-use crate::api::{ConditionStatus, ProvisioningSyncStatus};
+use crate::api::{ConditionStatus, ProvisioningSyncStatus, Reason};
 use crate::core::sync::SyncFacts;
 use crate::core::{Action, Outcome};
 
 /// The condition a ProvisioningSync reports its orders on.
 pub const ORDERS_EXECUTED: &str = "OrdersExecuted";
-/// `OrdersExecuted=False`: an executed order was edited.
-const REASON_ORDER_IMMUTABLE: &str = "OrderImmutable";
-/// `OrdersExecuted=False`: orders wait for the first successful sync.
-const REASON_ORDERS_PENDING: &str = "OrdersPending";
-/// `OrdersExecuted=True`: every order ran.
-const REASON_ORDERS_EXECUTED: &str = "OrdersExecuted";
 
 /// `OrdersExecuted`: False while an executed order is edited (`OrderImmutable`) or
 /// orders wait for the first successful sync (`OrdersPending`), True once every order ran.
-fn orders_condition(facts: &SyncFacts) -> (ConditionStatus, &'static str, String) {
+fn orders_condition(facts: &SyncFacts) -> (ConditionStatus, Reason, String) {
     if let Some(hold) = &facts.order_hold {
-        return (ConditionStatus::False, REASON_ORDER_IMMUTABLE, hold.clone());
+        return (ConditionStatus::False, Reason::OrderImmutable, hold.clone());
     }
     if !facts.orders_pending.is_empty() {
         let message = format!(
@@ -30,9 +24,9 @@ fn orders_condition(facts: &SyncFacts) -> (ConditionStatus, &'static str, String
             facts.orders_pending.len(),
             facts.orders_pending.join(", ")
         );
-        return (ConditionStatus::False, REASON_ORDERS_PENDING, message);
+        return (ConditionStatus::False, Reason::OrdersPending, message);
     }
-    (ConditionStatus::True, REASON_ORDERS_EXECUTED, format!("{} assets created by orders", facts.assets.len()))
+    (ConditionStatus::True, Reason::OrdersExecuted, format!("{} assets created by orders", facts.assets.len()))
 }
 
 impl KindStatus for ProvisioningSyncStatus {

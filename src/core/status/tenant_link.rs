@@ -4,13 +4,11 @@
 use jiff::Timestamp;
 
 use super::{INVITATION_DELIVERED, KindStatus, condition_accessors, put_condition};
-use crate::api::{ConditionStatus, TenantLinkStatus};
+use crate::api::{ConditionStatus, Reason, TenantLinkStatus};
 use crate::core::Outcome;
 
 /// The condition a TenantLink reports acceptance on.
 pub const ACCEPTED: &str = "Accepted";
-/// `Accepted=True`'s reason; `False` carries the outcome's reason.
-const REASON_ACCEPTED: &str = "Accepted";
 
 impl KindStatus for TenantLinkStatus {
     const OWN_CONDITIONS: &'static [&'static str] = &[ACCEPTED, INVITATION_DELIVERED];
@@ -32,7 +30,7 @@ impl KindStatus for TenantLinkStatus {
             put_condition(&mut self.conditions, INVITATION_DELIVERED, invitation.delivered(), generation, now);
         }
         let accepted = if facts.accepted() {
-            (ConditionStatus::True, REASON_ACCEPTED, "the link is active".to_owned())
+            (ConditionStatus::True, Reason::Accepted, "the link is active".to_owned())
         } else {
             (ConditionStatus::False, outcome.reason, outcome.message.clone())
         };

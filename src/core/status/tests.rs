@@ -2,7 +2,9 @@
 //! gives, transition times kept while a status holds, and generation handling.
 
 use super::*;
+use crate::api::Reason;
 use crate::api::{AccountStatus, ConditionStatus, MembershipStatus, OrganizationStatus, TenantLinkStatus};
+use crate::core::CoreError;
 use crate::core::conditions::{READY, RECONCILING, STALLED, SYNCED};
 use crate::core::facts::{KindFacts, OrganizationFacts};
 use crate::core::fixtures::{at, outcome};
@@ -31,7 +33,7 @@ fn get<'a>(conditions: &'a [Condition], type_: &str) -> &'a Condition {
 }
 
 fn of(kind: Kind, action: Action, reason: &'static str) -> Outcome {
-    Outcome { kind, ..outcome(action, reason) }
+    Outcome { kind, ..outcome(action, Reason::parse(reason).expect("a reason")) }
 }
 
 #[test]
@@ -89,7 +91,12 @@ fn every_action_gives_its_common_conditions() {
         ),
     ];
     for (action, reason, expected) in table {
-        let status = AccountStatus::next(&AccountStatus::default(), &outcome(action, reason), Some(4), at(T0));
+        let status = AccountStatus::next(
+            &AccountStatus::default(),
+            &outcome(action, Reason::parse(reason).expect("a reason")),
+            Some(4),
+            at(T0),
+        );
         assert_eq!(summary(&status.conditions.0), expected, "{action}");
         assert_eq!(status.observed_generation, Some(4), "{action}");
         assert!(status.conditions.0.iter().all(|c| c.observed_generation == Some(4)), "{action}");
@@ -98,17 +105,20 @@ fn every_action_gives_its_common_conditions() {
 
 #[test]
 fn a_steady_state_computes_the_same_status_and_a_flip_moves_only_its_condition() {
-    let first = AccountStatus::next(&AccountStatus::default(), &outcome(Action::Created, "Available"), Some(1), at(T0));
-    let again = AccountStatus::next(&first, &outcome(Action::Unchanged, "Available"), Some(1), at(T1));
+    let first =
+        AccountStatus::next(&AccountStatus::default(), &outcome(Action::Created, Reason::Available), Some(1), at(T0));
+    let again = AccountStatus::next(&first, &outcome(Action::Unchanged, Reason::Available), Some(1), at(T1));
     assert_eq!(first, again, "nothing to write in a steady state");
-    let blocked = AccountStatus::next(&again, &outcome(Action::DeletionBlocked, "HasOrganizations"), Some(1), at(T1));
+    let blocked =
+        AccountStatus::next(&again, &outcome(Action::DeletionBlocked, Reason::HasOrganizations), Some(1), at(T1));
     assert_eq!(get(&blocked.conditions.0, READY).last_transition_time, T1);
     assert_eq!(get(&blocked.conditions.0, SYNCED).last_transition_time, T0, "Synced stayed True");
 }
 
 #[test]
 fn the_generation_is_the_objects_after_a_run_and_the_old_one_while_paused() {
-    let ran = AccountStatus::next(&AccountStatus::default(), &outcome(Action::Created, "Available"), Some(2), at(T0));
+    let ran =
+        AccountStatus::next(&AccountStatus::default(), &outcome(Action::Created, Reason::Available), Some(2), at(T0));
     let paused = AccountStatus::paused(&ran, at(T1));
     assert_eq!(paused.observed_generation, Some(2), "a paused edit is not observed");
     assert_eq!(get(&paused.conditions.0, READY), get(&ran.conditions.0, READY), "Ready was not looked at");
@@ -117,7 +127,7 @@ fn the_generation_is_the_objects_after_a_run_and_the_old_one_while_paused() {
     assert_eq!(AccountStatus::paused(&paused, at(T1)), paused, "a pause repeats without a write");
     let fresh = AccountStatus::paused(&AccountStatus::default(), at(T0));
     assert_eq!((fresh.observed_generation, get(&fresh.conditions.0, READY).status), (None, ConditionStatus::Unknown));
-    let resumed = AccountStatus::next(&paused, &outcome(Action::Updated, "Available"), Some(3), at(T1));
+    let resumed = AccountStatus::next(&paused, &outcome(Action::Updated, Reason::Available), Some(3), at(T1));
     assert_eq!(resumed.observed_generation, Some(3));
     assert_eq!(get(&resumed.conditions.0, SYNCED).observed_generation, Some(3));
 }
@@ -127,7 +137,7 @@ fn an_error_sets_synced_false_and_keeps_the_fields_and_the_kinds_own_conditions(
     let ran = MembershipStatus::next(&MembershipStatus::default(), &invited(Delivery::Sent), Some(1), at(T0));
     let down =
         CoreError::from(StoreError::Connect { url: "postgres://db".to_owned(), source: sqlx::Error::PoolTimedOut });
-    let failed = MembershipStatus::failed(&ran, &down, Some(2), at(T1));
+    let failed = MembershipStatus::failed(&ran, &down.failure(), Some(2), at(T1));
     assert_eq!(
         summary(&failed.conditions.0),
         [
@@ -146,13 +156,13 @@ fn an_error_sets_synced_false_and_keeps_the_fields_and_the_kinds_own_conditions(
 fn an_account_lists_its_id_and_at_most_fifty_organizations() {
     let ids: Vec<String> = (0..60).map(|i| format!("org-{i}")).collect();
     let children = Children { count: 60, ids, memberships: false };
-    let ran = Outcome { children: Some(children), ..outcome(Action::Unchanged, "Available") };
+    let ran = Outcome { children: Some(children), ..outcome(Action::Unchanged, Reason::Available) };
     let status = AccountStatus::next(&AccountStatus::default(), &ran, Some(1), at(T0));
     assert_eq!(
         (status.account_id.as_deref(), status.organization_count, status.organizations.len()),
         (Some("acct-1"), Some(60), 50)
     );
-    let unknown = Outcome { id: None, ..outcome(Action::Waiting, "AccountNotReady") };
+    let unknown = Outcome { id: None, ..outcome(Action::Waiting, Reason::AccountNotReady) };
     let kept = AccountStatus::next(&status, &unknown, Some(1), at(T1));
     assert_eq!((kept.account_id, kept.organization_count), (status.account_id, Some(60)), "not seen: kept");
 }
@@ -293,11 +303,41 @@ fn a_tenant_link_is_accepted_once_active_and_reports_its_invitation() {
 
 #[test]
 fn local_mode_shows_the_status_a_first_reconcile_writes() {
-    let shown = first_status_json(&invited(Delivery::Queued), at(T0));
+    let shown = first_status_json(Kind::Membership, Ran::Done(&invited(Delivery::Queued)), at(T0));
     let expected = MembershipStatus::next(&MembershipStatus::default(), &invited(Delivery::Queued), None, at(T0));
     assert_eq!(shown, serde_json::to_value(&expected).expect("JSON"));
     assert_eq!(shown["phase"], "Invited");
     assert!(shown.get("observedGeneration").is_none(), "local objects have no generation");
-    let account = first_status_json(&outcome(Action::Created, "Available"), at(T0));
+    let account = first_status_json(Kind::Account, Ran::Done(&outcome(Action::Created, Reason::Available)), at(T0));
     assert_eq!(account["accountId"], "acct-1");
+}
+
+#[test]
+fn local_mode_shows_the_status_of_a_failed_and_a_paused_object() {
+    let down =
+        CoreError::from(StoreError::Connect { url: "postgres://db".to_owned(), source: sqlx::Error::PoolTimedOut });
+    let failed = first_status_json(Kind::TenantLink, Ran::Failed(&down.failure()), at(T0));
+    let expected = TenantLinkStatus::failed(&TenantLinkStatus::default(), &down.failure(), None, at(T0));
+    assert_eq!(failed, serde_json::to_value(&expected).expect("JSON"));
+    let reasons: Vec<(&str, &str, &str)> = failed["conditions"]
+        .as_array()
+        .expect("conditions")
+        .iter()
+        .map(|c| {
+            (c["type"].as_str().unwrap_or(""), c["status"].as_str().unwrap_or(""), c["reason"].as_str().unwrap_or(""))
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            ("Ready", "Unknown", "DatabaseUnavailable"),
+            ("Synced", "False", "DatabaseUnavailable"),
+            ("Reconciling", "True", "DatabaseUnavailable")
+        ]
+    );
+    let paused = first_status_json(Kind::ProvisioningSync, Ran::Paused, at(T0));
+    assert_eq!(paused["conditions"][0]["type"], "Ready");
+    assert_eq!(paused["conditions"][0]["status"], "Unknown");
+    assert_eq!(paused["conditions"][1]["reason"], "ReconcilePaused");
+    assert!(paused.get("observedGeneration").is_none(), "nothing observed while paused");
 }

@@ -27,6 +27,7 @@ use hmac::{Hmac, Mac};
 use jiff::{SignedDuration, Timestamp};
 use sha2::Sha256;
 
+use crate::api::Reason;
 use crate::api::provisioning_sync::{ProvisioningSyncSpec, ScimAuth};
 use crate::core::error::CoreError;
 use crate::core::outcome::{Action, Kind, Outcome};
@@ -41,9 +42,6 @@ pub type SecretData = BTreeMap<String, Vec<u8>>;
 pub const CREDENTIALS_SECRET_TYPE: &str = "accountops.dev/scim-credentials";
 
 const SERVICE_ACCOUNT_TOKEN: &str = "kubernetes.io/service-account-token";
-
-/// The reason of a sync whose credentials Secret did not opt in.
-pub const NOT_OPTED_IN: &str = "CredentialsNotOptedIn";
 
 /// A credentials Secret as a shell found it: its type (`Opaque` when not given) and data.
 #[derive(Clone, PartialEq, Eq)]
@@ -105,7 +103,7 @@ pub fn refusal(
         account_id: None,
         changes: Vec::new(),
         children: None,
-        reason: NOT_OPTED_IN,
+        reason: Reason::CredentialsNotOptedIn,
         message,
         requeue_at: SignedDuration::try_from(resync).ok().and_then(|d| now.checked_add(d).ok()),
         facts: crate::core::facts::KindFacts::None,
@@ -162,7 +160,7 @@ pub fn secret_missing(spec: &ProvisioningSyncSpec, namespace: &str, resync: Dura
         account_id: None,
         changes: Vec::new(),
         children: None,
-        reason: "CredentialsSecretNotFound",
+        reason: Reason::CredentialsSecretNotFound,
         message: format!("Secret {name} with the SCIM credentials does not exist in {namespace}"),
         requeue_at: SignedDuration::try_from(resync).ok().and_then(|d| now.checked_add(d).ok()),
         facts: crate::core::facts::KindFacts::None,
@@ -227,7 +225,7 @@ mod tests {
         assert_eq!(refusal(&spec("Bearer"), "team-a", &opted(&[("token", "t")]), resync, now), None);
         let opaque = CredentialsSecret { secret_type: None, data: data(&[("token", "t")]) };
         let o = refusal(&spec("Bearer"), "team-a", &opaque, resync, now).expect("refused");
-        assert_eq!((o.action, o.reason), (Action::Conflict, NOT_OPTED_IN));
+        assert_eq!((o.action, o.reason), (Action::Conflict, Reason::CredentialsNotOptedIn));
         assert_eq!(
             o.message,
             "spec.endpoint.credentialsSecretRef: Secret creds in team-a has type Opaque; only a Secret of type \
@@ -272,7 +270,7 @@ mod tests {
     fn a_missing_secret_waits_until_the_next_resync() {
         let now = Timestamp::UNIX_EPOCH;
         let o = secret_missing(&spec("Bearer"), "team-a", Duration::from_secs(60), now);
-        assert_eq!((o.action, o.reason), (Action::Waiting, "CredentialsSecretNotFound"));
+        assert_eq!((o.action, o.reason), (Action::Waiting, Reason::CredentialsSecretNotFound));
         assert_eq!(o.message, "Secret creds with the SCIM credentials does not exist in team-a");
         assert_eq!(o.requeue_at, now.checked_add(SignedDuration::from_secs(60)).ok());
     }

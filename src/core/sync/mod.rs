@@ -50,6 +50,7 @@ use self::external::Answer;
 use self::observe::ObservedSync;
 use self::plan::SyncPlan;
 use self::write::Written;
+use crate::api::Reason;
 use crate::api::provisioning_sync::{AssetRef, ProvisioningSyncSpec, SyncStatus};
 use crate::core::engine::{self, ReconcileExternal};
 use crate::core::error::CoreError;
@@ -293,7 +294,7 @@ impl SyncFacts {
             account_id: None,
             changes,
             children: None,
-            reason: if action.is_ready() { crate::core::conditions::REASON_AVAILABLE } else { self.reason.as_str() },
+            reason: if action.is_ready() { Reason::Available } else { self.reason.reason() },
             message,
             requeue_at,
             facts: crate::core::facts::KindFacts::Sync(Box::new(self)),

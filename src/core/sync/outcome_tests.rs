@@ -1,5 +1,6 @@
 //! What a shell reports for the facts of a sync.
 
+use crate::api::Reason;
 use std::time::Duration;
 
 use jiff::Timestamp;
@@ -82,7 +83,7 @@ fn a_synchronized_sync_is_ready_and_updated_only_when_it_wrote() {
 #[test]
 fn errors_holds_and_waits_are_not_ready_and_say_why() {
     let waiting = facts(SyncStatus::UnSynchronized, "AccountNotReady").into_outcome(false, RESYNC, now());
-    assert_eq!((waiting.action, waiting.reason), (Action::Waiting, "AccountNotReady"));
+    assert_eq!((waiting.action, waiting.reason), (Action::Waiting, Reason::AccountNotReady));
     let created = SyncFacts { created: true, ..facts(SyncStatus::Synchronized, "Synchronized") };
     assert_eq!(created.into_outcome(false, RESYNC, now()).action, Action::Created, "a new record");
     let unauthorized = facts(SyncStatus::Error, "Unauthorized");
@@ -96,9 +97,9 @@ fn errors_holds_and_waits_are_not_ready_and_say_why() {
     let gone = SyncFacts { reason: SyncReason::external(&scim_error("NotFound")), ..gone };
     assert!(!gone.waits_for_external_system());
     let o = gone.into_outcome(false, RESYNC, now());
-    assert_eq!((o.action, o.reason), (Action::ExternalError, "NotFound"));
+    assert_eq!((o.action, o.reason), (Action::ExternalError, Reason::NotFound));
     let failed = unauthorized.into_outcome(false, RESYNC, now());
-    assert_eq!((failed.action, failed.reason), (Action::ExternalError, "Unauthorized"));
+    assert_eq!((failed.action, failed.reason), (Action::ExternalError, Reason::Unauthorized));
     let conditions = failed.conditions(&[], Some(1), now());
     let status = |t: &str| conditions.iter().find(|c| c.type_ == t).map(|c| c.status);
     assert_eq!(status("Ready"), Some(crate::api::ConditionStatus::False), "{conditions:?}");
@@ -109,7 +110,7 @@ fn errors_holds_and_waits_are_not_ready_and_say_why() {
     let mut held = facts(SyncStatus::Synchronized, "OrderImmutable");
     held.order_hold = Some("order starter already executed".to_owned());
     let held = held.into_outcome(false, RESYNC, now());
-    assert_eq!((held.action, held.reason), (Action::Conflict, "OrderImmutable"));
+    assert_eq!((held.action, held.reason), (Action::Conflict, Reason::OrderImmutable));
     assert_eq!(held.message, "order starter already executed");
 }
 
@@ -130,7 +131,7 @@ fn observe_only_reports_differences_or_a_missing_record_and_corrects_nothing() {
     let mut differs = facts(SyncStatus::UnSynchronized, "DriftDetected");
     differs.observed_only = Some(vec![("users[ann@example.com]".to_owned(), "displayName".to_owned())]);
     let o = differs.into_outcome(false, RESYNC, now());
-    assert_eq!((o.action, o.reason), (Action::DriftDetected, "DriftDetected"));
+    assert_eq!((o.action, o.reason), (Action::DriftDetected, Reason::DriftDetected));
     assert!(!o.is_ready());
     assert_eq!(o.changes[0].field, "externalSystem.users[ann@example.com]");
     let mut same = facts(SyncStatus::Synchronized, "Synchronized");

@@ -1,6 +1,7 @@
 //! Why a sync's `Ready` condition says what it says: one enum, matched exhaustively, from
 //! which the outcome's action and the condition's reason both follow.
 
+use crate::api::Reason;
 use crate::scim::ScimError;
 
 /// The reason of a sync's facts.
@@ -17,11 +18,11 @@ pub enum SyncReason {
     NotFound,
     /// `external-id` names a record this object may not import (`OwnedElsewhere`,
     /// `NotOffered`, `AccountMismatch`).
-    ImportRefused(&'static str),
+    ImportRefused(Reason),
     /// The external system failed or refused; `transient` when it passes without anyone
     /// acting (no answer, 5xx, 429, an open circuit).
     External {
-        category: &'static str,
+        category: Reason,
         transient: bool,
     },
     /// Deletion finished, the external system left as it is.
@@ -36,17 +37,17 @@ impl SyncReason {
         SyncReason::External { category: e.category(), transient: e.is_transient() }
     }
 
-    /// The CamelCase condition reason.
-    pub fn as_str(self) -> &'static str {
+    /// The condition reason.
+    pub fn reason(self) -> Reason {
         match self {
-            SyncReason::AccountNotReady => "AccountNotReady",
-            SyncReason::Synchronized => "Synchronized",
-            SyncReason::DriftDetected => "DriftDetected",
-            SyncReason::OrderImmutable => "OrderImmutable",
-            SyncReason::NotFound => "NotFound",
+            SyncReason::AccountNotReady => Reason::AccountNotReady,
+            SyncReason::Synchronized => Reason::Synchronized,
+            SyncReason::DriftDetected => Reason::DriftDetected,
+            SyncReason::OrderImmutable => Reason::OrderImmutable,
+            SyncReason::NotFound => Reason::NotFound,
             SyncReason::ImportRefused(reason) | SyncReason::External { category: reason, .. } => reason,
-            SyncReason::Orphaned => "Orphaned",
-            SyncReason::Archived => "Archived",
+            SyncReason::Orphaned => Reason::Orphaned,
+            SyncReason::Archived => Reason::Archived,
         }
     }
 }
@@ -63,13 +64,13 @@ mod tests {
             (SyncReason::DriftDetected, "DriftDetected"),
             (SyncReason::OrderImmutable, "OrderImmutable"),
             (SyncReason::NotFound, "NotFound"),
-            (SyncReason::ImportRefused("NotOffered"), "NotOffered"),
-            (SyncReason::External { category: "Unauthorized", transient: false }, "Unauthorized"),
+            (SyncReason::ImportRefused(Reason::NotOffered), "NotOffered"),
+            (SyncReason::External { category: Reason::Unauthorized, transient: false }, "Unauthorized"),
             (SyncReason::Orphaned, "Orphaned"),
             (SyncReason::Archived, "Archived"),
         ];
         for (reason, text) in all {
-            assert_eq!(reason.as_str(), text);
+            assert_eq!(reason.reason(), text);
         }
     }
 }

@@ -18,7 +18,7 @@
 
 use super::DesiredSync;
 use super::observe::ObservedSync;
-use crate::api::DeletionPolicy;
+use crate::api::{DeletionPolicy, Reason};
 use crate::core::flags::EXTERNAL_ID_ANNOTATION;
 use crate::core::outcome::Kind;
 use crate::core::plan::{self, Claim, Hold, Intent, Route, RowRef, Subject, Target, Work};
@@ -74,18 +74,18 @@ pub enum ImportRefusal {
     /// This object already continues record `own`.
     OtherRecord { own: String },
     /// Any other hold of the ownership routing, as it words it.
-    Routing { reason: &'static str, message: String },
+    Routing { reason: Reason, message: String },
 }
 
 impl ImportRefusal {
     /// The condition reason.
-    pub fn reason(&self) -> &'static str {
+    pub fn reason(&self) -> Reason {
         match self {
-            ImportRefusal::OwnedElsewhere { .. } => "OwnedElsewhere",
-            ImportRefusal::NotOffered { .. } => "NotOffered",
-            ImportRefusal::OtherAccount { .. } => "AccountMismatch",
-            ImportRefusal::OtherRecord { .. } => "ExternalIdMismatch",
-            ImportRefusal::Routing { reason, .. } => reason,
+            ImportRefusal::OwnedElsewhere { .. } => Reason::OwnedElsewhere,
+            ImportRefusal::NotOffered { .. } => Reason::NotOffered,
+            ImportRefusal::OtherAccount { .. } => Reason::AccountMismatch,
+            ImportRefusal::OtherRecord { .. } => Reason::ExternalIdMismatch,
+            ImportRefusal::Routing { reason, .. } => *reason,
         }
     }
 

@@ -2,6 +2,7 @@
 //! what it asks of the external system, which orders run; and the facts `plan` reports
 //! without contacting the system. No server.
 
+use crate::api::Reason;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -163,7 +164,7 @@ fn a_sync_waits_for_its_account_to_be_active() {
             SyncPlan { record: Record::Hold(SyncHold::AccountNotReady), push: Push::None, orders: vec![] }
         );
         let o = facts(&desired(&[]), &planned, &observed, None, None).into_outcome(false, RESYNC, now());
-        assert_eq!((o.action, o.reason), (Action::Waiting, "AccountNotReady"));
+        assert_eq!((o.action, o.reason), (Action::Waiting, Reason::AccountNotReady));
         assert_eq!(o.message, "Account acme is not ready");
         assert!(o.changes.is_empty(), "no order runs before the account is synced");
     }
@@ -221,7 +222,7 @@ fn an_import_of_another_account_a_missing_record_or_beside_an_own_record_is_refu
     let missing = record(&d, &found(None));
     assert_eq!(missing, Record::Hold(SyncHold::ImportMissing { id: "psync-2".into() }));
     let o = facts(&d, &plan(&d, &found(None)), &found(None), None, None).into_outcome(false, RESYNC, now());
-    assert_eq!((o.action, o.reason), (Action::NotFound, "NotFound"));
+    assert_eq!((o.action, o.reason), (Action::NotFound, Reason::NotFound));
     assert_eq!(o.message, "no sync record psync-2 to import (accountops.dev/external-id)");
     // The object already continues psync-1: the annotation may not name another.
     let why = ImportRefusal::OtherRecord { own: "psync-1".into() };
@@ -229,7 +230,7 @@ fn an_import_of_another_account_a_missing_record_or_beside_an_own_record_is_refu
     assert_eq!(beside, Record::Hold(SyncHold::Refused { id: "psync-2".into(), why: why.clone() }));
     let planned = plan(&d, &found(Some(record_row())));
     let o = facts(&d, &planned, &found(None), None, None).into_outcome(false, RESYNC, now());
-    assert_eq!((o.action, o.reason), (Action::Conflict, "ExternalIdMismatch"));
+    assert_eq!((o.action, o.reason), (Action::Conflict, Reason::ExternalIdMismatch));
     assert!(o.message.contains("already manages sync record psync-1"), "{}", o.message);
 }
 
@@ -372,7 +373,7 @@ fn an_existing_sync_runs_only_new_orders_and_refuses_product_changes() {
 
     let changed = desired(&[("o1", "Other")]);
     let o = planned_facts(&changed, &observed, steady).into_outcome(false, RESYNC, now());
-    assert_eq!((o.action, o.reason), (Action::Conflict, "OrderImmutable"));
+    assert_eq!((o.action, o.reason), (Action::Conflict, Reason::OrderImmutable));
     assert!(
         o.message.contains("order o1 was executed: spec.orders[o1] product \"P\" cannot become \"Other\""),
         "{}",
@@ -392,7 +393,7 @@ fn a_failed_push_is_an_external_error_and_orders_wait_for_the_first_sync() {
     assert!(f.waits_for_external_system(), "{f:?}");
     assert_eq!(f.orders_pending, ["o1"]);
     let o = f.into_outcome(false, RESYNC, now());
-    assert_eq!((o.action, o.reason), (Action::ExternalError, "Timeout"));
+    assert_eq!((o.action, o.reason), (Action::ExternalError, Reason::Timeout));
 }
 
 #[test]
@@ -402,7 +403,7 @@ fn an_observe_only_plan_creates_nothing_and_runs_no_order() {
     let none = plan(&d, &found(None));
     assert_eq!((none.record, none.push), (Record::Hold(SyncHold::NothingToObserve), Push::None));
     let o = facts(&d, &plan(&d, &found(None)), &found(None), None, None).into_outcome(false, RESYNC, now());
-    assert_eq!((o.action, o.reason), (Action::NotFound, "NotFound"));
+    assert_eq!((o.action, o.reason), (Action::NotFound, Reason::NotFound));
     assert!(o.message.contains("remove accountops.dev/observe-only to create one"), "{}", o.message);
     let with = found(Some(record_row()));
     let planned = plan(&d, &with);

@@ -83,13 +83,13 @@ pub async fn write(
             if let Some(Answer::Deprovisioned(Err(e))) = answer {
                 let (category, error) = (e.category(), e.to_string());
                 if *synchronized {
-                    tracing::warn!(sync = %id, category, %error, "deprovisioning failed");
+                    tracing::warn!(sync = %id, %category, %error, "deprovisioning failed");
                     let recorded = syncs::record_sync(conn, id, &SyncResult::Failed { error }, now).await?;
                     written.row = Some(recorded);
                     return Ok(written);
                 }
                 // Never synchronized: whatever a failed first run pushed is not worth blocking on.
-                tracing::warn!(sync = %id, category, %error, "deprovisioning skipped");
+                tracing::warn!(sync = %id, %category, %error, "deprovisioning skipped");
             }
             if let Some(Answer::Deprovisioned(Ok(users))) = answer {
                 tracing::info!(sync = %id, users, "synced users deprovisioned before archiving the sync");
@@ -110,7 +110,7 @@ pub async fn write(
             let result = match result {
                 Ok(p) => SyncResult::Synchronized { external_id: p.external_id.clone() },
                 Err(e) => {
-                    tracing::warn!(sync = %row.id, category = e.category(), error = %e, "SCIM sync failed");
+                    tracing::warn!(sync = %row.id, category = %e.category(), error = %e, "SCIM sync failed");
                     SyncResult::Failed { error: e.to_string() }
                 }
             };

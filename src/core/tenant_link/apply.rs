@@ -4,6 +4,7 @@
 use jiff::Timestamp;
 
 use super::{LinkWrite, MemberOp, TenantLinkPlan};
+use crate::api::Reason;
 use crate::api::tenant_link::TenantLinkPhase as ApiPhase;
 use crate::core::error::CoreError;
 use crate::core::invitation::{self, Issue};
@@ -212,19 +213,19 @@ pub(super) fn decorate(plan: &TenantLinkPlan, generic: Outcome, id: Option<Strin
                 if !facts.members.is_empty() {
                     m.push_str(&format!("; provider staff in the tenant: {}", facts.members.join(", ")));
                 }
-                ("Active", m)
+                (Reason::Active, m)
             }
             ApiPhase::Pending => {
-                ("AwaitingAcceptance", format!("the invitation to {other} waits for its administrator"))
+                (Reason::AwaitingAcceptance, format!("the invitation to {other} waits for its administrator"))
             }
-            ApiPhase::Rejected => ("Rejected", format!("{other} rejected the invitation")),
+            ApiPhase::Rejected => (Reason::Rejected, format!("{other} rejected the invitation")),
             ApiPhase::Expired => (
-                "InvitationExpired",
+                Reason::InvitationExpired,
                 format!(
                     "the invitation to {other} expired unaccepted; change spec.partnerInvitation.resendNonce to invite again"
                 ),
             ),
-            ApiPhase::Revoked => ("Revoked", "the link was revoked in the platform".to_owned()),
+            ApiPhase::Revoked => (Reason::Revoked, "the link was revoked in the platform".to_owned()),
         };
         outcome.reason = reason;
         outcome.message = message;

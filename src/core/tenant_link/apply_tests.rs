@@ -1,5 +1,6 @@
 //! TenantLink plans carried out on an in-memory SQLite database.
 
+use crate::api::Reason;
 use jiff::SignedDuration;
 
 use super::*;
@@ -142,7 +143,7 @@ async fn unknown_expired_and_missing_codes_hold() {
     let store = memory_store().await;
     let (_, prov, _) = orgs(&store).await;
     let unknown = run(&store, &code_link("eng", "a", Some("nope"), ""), now()).await;
-    assert_eq!((unknown.reason, unknown.action), ("CodeUnknown", Action::NotFound));
+    assert_eq!((unknown.reason, unknown.action), (Reason::CodeUnknown, Action::NotFound));
     let missing = run(&store, &code_link("eng", "a", None, ""), now()).await;
     assert_eq!(missing.reason, "CodeSecretNotFound");
     let code = issue(&store, &prov).await;
@@ -193,7 +194,7 @@ async fn partner_invitation_mail_acceptance_and_staff() {
     let store = memory_store().await;
     let (_, prov, _) = orgs(&store).await;
     let unknown = run(&store, &partner_link("org-nope", ""), now()).await;
-    assert_eq!((unknown.reason, unknown.action), ("PartnerNotFound", Action::Waiting));
+    assert_eq!((unknown.reason, unknown.action), (Reason::PartnerNotFound, Action::Waiting));
     member(&store, "prov", "admin@prov.example", "Admin").await;
     let d = partner_link(&prov, STAFF);
     let pending = run(&store, &d, now()).await;
@@ -224,7 +225,7 @@ async fn partner_invitations_expire_or_are_rejected() {
     run(&store, &d, now()).await;
     let late = now() + SignedDuration::from_hours(24 * 8);
     let expired = run(&store, &d, late).await;
-    assert_eq!((facts(&expired).phase, expired.reason), (ApiPhase::Expired, "InvitationExpired"));
+    assert_eq!((facts(&expired).phase, expired.reason), (ApiPhase::Expired, Reason::InvitationExpired));
     // Another link, rejected by the partner.
     let yaml = format!(
         "organizationRef: {{name: ops}}\npartnerInvitation: {{organizationId: {prov}, organizationRole: Customer, \
@@ -264,7 +265,11 @@ async fn a_partner_invitation_goes_only_to_an_administrator_of_the_partner() {
             let spec: TenantLinkSpec = serde_yaml::from_str(&yaml).expect("spec");
             let d = DesiredTenantLink::new(owner("hijack", "uid-hijack"), spec, false, Flags::default(), None);
             let refused = run(&store, &d, now()).await;
-            assert_eq!((refused.reason, refused.action), ("AdminNotInPartner", Action::Conflict), "{email} {role}");
+            assert_eq!(
+                (refused.reason, refused.action),
+                (Reason::AdminNotInPartner, Action::Conflict),
+                "{email} {role}"
+            );
             assert!(refused.message.contains(email) && refused.message.contains(&prov), "{}", refused.message);
             assert_eq!(refused.id, None, "no link written");
         }
@@ -352,7 +357,7 @@ async fn an_expired_partner_invitation_is_re_sent_within_the_daily_limit() {
     let late = now() + SignedDuration::from_hours(24 * 8);
     assert_eq!(facts(&run(&store, &d, late).await).phase, ApiPhase::Expired);
     let renewed = run(&store, &resent(&d, "2"), late).await;
-    assert_eq!((facts(&renewed).phase, renewed.reason), (ApiPhase::Pending, "AwaitingAcceptance"), "{renewed:?}");
+    assert_eq!((facts(&renewed).phase, renewed.reason), (ApiPhase::Pending, Reason::AwaitingAcceptance), "{renewed:?}");
     let second = run(&store, &resent(&d, "3"), late).await;
     assert_eq!(second.action, Action::Updated);
     // Two invitations in the last 24 hours: the third waits until the older one leaves it.

@@ -1,5 +1,6 @@
 //! Why a TenantLink writes nothing: the reasons only links have.
 
+use crate::api::Reason;
 use crate::core::outcome::Action;
 
 /// A TenantLink-specific [`Hold`](crate::core::Hold). Each waits for a change of the spec, the
@@ -41,17 +42,17 @@ impl LinkHold {
         }
     }
 
-    pub fn reason(&self) -> &'static str {
+    pub fn reason(&self) -> Reason {
         match self {
-            LinkHold::CodeSecretNotFound { .. } => "CodeSecretNotFound",
-            LinkHold::CodeUnknown => "CodeUnknown",
-            LinkHold::CodeAlreadyUsed => "CodeAlreadyUsed",
-            LinkHold::CodeExpired => "CodeExpired",
-            LinkHold::CodeRevoked => "CodeRevoked",
-            LinkHold::ProviderDisabled { .. } => "ProviderDisabled",
-            LinkHold::PartnerNotFound { .. } => "PartnerNotFound",
-            LinkHold::SelfLink { .. } => "SelfLink",
-            LinkHold::AdminNotInPartner { .. } => "AdminNotInPartner",
+            LinkHold::CodeSecretNotFound { .. } => Reason::CodeSecretNotFound,
+            LinkHold::CodeUnknown => Reason::CodeUnknown,
+            LinkHold::CodeAlreadyUsed => Reason::CodeAlreadyUsed,
+            LinkHold::CodeExpired => Reason::CodeExpired,
+            LinkHold::CodeRevoked => Reason::CodeRevoked,
+            LinkHold::ProviderDisabled { .. } => Reason::ProviderDisabled,
+            LinkHold::PartnerNotFound { .. } => Reason::PartnerNotFound,
+            LinkHold::SelfLink { .. } => Reason::SelfLink,
+            LinkHold::AdminNotInPartner { .. } => Reason::AdminNotInPartner,
         }
     }
 

@@ -1,6 +1,7 @@
 //! The pure TenantLink plan: every hold and transition on hand-built rows.
 
 use super::*;
+use crate::api::Reason;
 use crate::core::fixtures::*;
 use crate::core::outcome::Action;
 use crate::store::accounts::LifecycleState;
@@ -39,7 +40,7 @@ fn observed(code: Option<ProviderCode>) -> ObservedTenantLink {
     }
 }
 
-fn reason(p: &TenantLinkPlan) -> &'static str {
+fn reason(p: &TenantLinkPlan) -> Reason {
     match &p.plan {
         Plan::Hold(h) => h.reason(crate::core::Kind::TenantLink),
         other => panic!("not a hold: {other:?}"),

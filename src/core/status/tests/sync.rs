@@ -1,6 +1,7 @@
 //! ProvisioningSync's status: counts, drift added up, what a failed run did not see kept,
 //! and `OrdersExecuted`.
 
+use crate::api::Reason;
 use jiff::Timestamp;
 
 use super::super::{KindStatus, ORDERS_EXECUTED};
@@ -71,7 +72,7 @@ fn a_sync_status_adds_up_drift_and_keeps_what_a_failed_run_did_not_see() {
         group_count: None,
         drift_corrections: 0,
         assets: Vec::new(),
-        reason: crate::core::sync::SyncReason::External { category: "Unauthorized", transient: false },
+        reason: crate::core::sync::SyncReason::External { category: Reason::Unauthorized, transient: false },
         ..facts
     }
     .into_outcome(false, std::time::Duration::from_secs(60), now);
@@ -89,7 +90,7 @@ fn a_blocked_or_finished_deletion_leaves_orders_executed_as_it_was() {
     let with = |facts: SyncFacts, action| Outcome {
         kind: Kind::ProvisioningSync,
         facts: crate::core::facts::KindFacts::Sync(Box::new(facts)),
-        ..crate::core::fixtures::outcome(action, "Available")
+        ..crate::core::fixtures::outcome(action, Reason::Available)
     };
     let ran = ProvisioningSyncStatus::next(
         &Default::default(),
