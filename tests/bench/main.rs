@@ -98,6 +98,15 @@ fn cluster_section(f: &cluster::Figures) -> Section {
         Some(t) => {
             s.row(format!("operator: all {} Memberships Ready at their generation", f.n), report::secs(t));
             s.row("operator rate / raw rate", report::percent(f.ceiling.as_secs_f64(), t.as_secs_f64()));
+            // The ceiling writes once per Membership, the operator several times (finalizer,
+            // status, Event): how much of the apiserver's write rate it reaches says whether
+            // the rest is the number of writes or the time between them.
+            let ours = report::writes(&f.during, None) / t.as_secs_f64();
+            let raw = n / f.ceiling.as_secs_f64().max(1e-9);
+            s.row(
+                "apiserver writes/s: operator, raw ceiling",
+                format!("{ours:.0}, {raw:.0} ({})", report::percent(ours, raw)),
+            );
         }
         None => s.row("operator: Memberships Ready (not converged)", format!("{} / {}", f.ready, f.n)),
     }
