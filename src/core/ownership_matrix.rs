@@ -5,13 +5,16 @@
 //!
 //! ```text
 //! case (create, re-adopt, orphan, re-create, import, observe-only, other namespaces)
-//!   └─► Driver::reconcile(object) ─► engine::reconcile ─► Outcome ─► asserted with the row's owner
+//!   └─► Driver::reconcile(object) ─► engine::reconcile ─► Outcome
+//!         ─► asserted with the row's owner and the kind's Expect
 //! ```
 //!
 //! A case knows objects only by namespace, name, UID, annotations and deletion; each driver
 //! turns that into its kind's desired state with one fixed spec, so every kind answers the
-//! same questions. The parents every kind may reference (Account `acme`, Organization `eng`
-//! in `billing` and in `sales`, a partner organization with an administrator) exist first.
+//! same questions. Where a kind answers differently on purpose its [`Expect`] says so, and the
+//! case asserts that instead. The parents every kind may reference (Account `acme` and
+//! Organization `eng` in `billing` and in `sales`, a partner organization with an
+//! administrator) exist first.
 //!
 //! Public only so the integration-test crate can reach it; not part of the API.
 
@@ -74,9 +77,45 @@ impl Object {
     }
 }
 
-/// One kind: its table and how an [`Object`] becomes its desired state.
+/// What a kind reports where kinds differ on purpose; the database-only kinds all report
+/// [`Expect::DATABASE`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expect {
+    /// The action of an object that takes over a row of its name (a lost status, or a
+    /// re-created object with `accountops.dev/adopt`).
+    pub adopted: Action,
+    /// The action of an object that imports a row (`accountops.dev/external-id`).
+    pub imported: Action,
+    /// What a re-created object without `accountops.dev/adopt` does while its predecessor's
+    /// released row is there.
+    pub recreated: Recreated,
+    /// The action of deleting an object that owns no row (any more).
+    pub deleted_again: Action,
+}
+
+impl Expect {
+    /// What the database-only kinds report: `core::plan`'s actions as they are.
+    pub const DATABASE: Expect = Expect {
+        adopted: Action::Adopted,
+        imported: Action::Imported,
+        recreated: Recreated::AdoptionRequired,
+        deleted_again: Action::Gone,
+    };
+}
+
+/// What a re-created object without the adopt annotation does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recreated {
+    /// Holds with `AdoptionRequired`, naming the row, and writes nothing.
+    AdoptionRequired,
+    /// Leaves the released row as it is and creates a new one.
+    StartsAfresh,
+}
+
+/// One kind: its table, how an [`Object`] becomes its desired state, and where it differs.
 pub trait Driver {
     const TABLE: ManagedTable;
+    const EXPECT: Expect = Expect::DATABASE;
 
     /// Reconcile `object` through the engine.
     fn try_reconcile(
@@ -244,7 +283,7 @@ pub async fn a_lost_status_adopts_the_live_row<D: Driver>(store: &Store) {
     let id = created::<D>(store, &Object::new("subject", UID)).await;
     let before = rows::<D>(store).await;
     let restored = Object::new("subject", "uid-restored");
-    assert_eq!(did::<D>(store, &restored).await, (Action::Adopted, Some(id.clone())));
+    assert_eq!(did::<D>(store, &restored).await, (D::EXPECT.adopted, Some(id.clone())));
     assert_eq!(owner_of::<D>(store, &id).await, Some(stored(&restored.owner, true)));
     assert_eq!(rows::<D>(store).await, before, "no second row");
 }
@@ -256,21 +295,41 @@ pub async fn orphan_on_delete_keeps_the_row<D: Driver>(store: &Store) {
     let orphan = subject.deleting(DeletionPolicy::Orphan);
     assert_eq!(did::<D>(store, &orphan).await, (Action::Orphaned, Some(id.clone())));
     assert_eq!(owner_of::<D>(store, &id).await, Some(stored(&subject.owner, false)), "the names kept as a record");
-    assert_eq!(did::<D>(store, &orphan).await.0, Action::Gone);
+    assert_eq!(did::<D>(store, &orphan).await, (D::EXPECT.deleted_again, None));
+    assert_eq!(owner_of::<D>(store, &id).await, Some(stored(&subject.owner, false)), "untouched");
 }
 
 /// An object re-created with a new UID takes over the row its predecessor let go of only
-/// with the adopt annotation; without it nothing is written.
+/// with the adopt annotation; without it the row stays released, and the kind either writes
+/// nothing (`AdoptionRequired`) or starts a new row ([`Expect::recreated`]).
 pub async fn a_recreated_object_adopts_only_when_asked<D: Driver>(store: &Store) {
     let first = Object::new("subject", UID);
     let id = created::<D>(store, &first).await;
     assert_eq!(did::<D>(store, &first.deleting(DeletionPolicy::Orphan)).await.0, Action::Orphaned);
-    let second = Object::new("subject", "uid-second");
-    assert_eq!(did::<D>(store, &second).await, (Action::AdoptionRequired, Some(id.clone())));
-    assert_eq!(owner_of::<D>(store, &id).await, Some(stored(&first.owner, false)), "nothing written");
-    let second = second.adopting();
-    assert_eq!(did::<D>(store, &second).await, (Action::Adopted, Some(id.clone())));
+    let second = Object::new("subject", "uid-second").adopting();
+    assert_eq!(did::<D>(store, &second).await, (D::EXPECT.adopted, Some(id.clone())));
     assert_eq!(owner_of::<D>(store, &id).await, Some(stored(&second.owner, true)));
+    assert_eq!(did::<D>(store, &second.deleting(DeletionPolicy::Orphan)).await.0, Action::Orphaned);
+    let third = Object::new("subject", "uid-third");
+    let before = rows::<D>(store).await;
+    let (action, found) = did::<D>(store, &third).await;
+    assert_eq!(owner_of::<D>(store, &id).await, Some(stored(&second.owner, false)), "still released");
+    match D::EXPECT.recreated {
+        Recreated::AdoptionRequired => {
+            assert_eq!((action, found), (Action::AdoptionRequired, Some(id.clone())));
+            assert_eq!(rows::<D>(store).await, before, "nothing written");
+            let third = third.adopting();
+            assert_eq!(did::<D>(store, &third).await, (D::EXPECT.adopted, Some(id.clone())));
+            assert_eq!(owner_of::<D>(store, &id).await, Some(stored(&third.owner, true)));
+        }
+        Recreated::StartsAfresh => {
+            assert_eq!(action, Action::Created);
+            let fresh = found.expect("the new row's ID");
+            assert_ne!(fresh, id, "a new row, not the released one");
+            assert_eq!(owner_of::<D>(store, &fresh).await, Some(stored(&third.owner, true)));
+            assert_eq!(rows::<D>(store).await, before + 1);
+        }
+    }
 }
 
 /// The external-id annotation imports a platform row only once the platform offered it to
@@ -285,7 +344,7 @@ pub async fn import_takes_an_offered_platform_row<D: Driver>(store: &Store) {
     assert_eq!(did::<D>(store, &importer).await.0, Action::Conflict, "offered to another namespace");
     assert_eq!(owner_of::<D>(store, &id).await, None, "nothing written");
     offer::<D>(store, &id, NAMESPACE).await;
-    assert_eq!(did::<D>(store, &importer).await, (Action::Imported, Some(id.clone())));
+    assert_eq!(did::<D>(store, &importer).await, (D::EXPECT.imported, Some(id.clone())));
     assert_eq!(owner_of::<D>(store, &id).await, Some(stored(&importer.owner, true)));
     assert_eq!(did::<D>(store, &importer).await, (Action::Unchanged, Some(id)));
 }
@@ -296,7 +355,7 @@ pub async fn import_takes_a_row_this_namespace_released<D: Driver>(store: &Store
     let id = created::<D>(store, &seed).await;
     assert_eq!(did::<D>(store, &seed.deleting(DeletionPolicy::Orphan)).await.0, Action::Orphaned);
     let importer = Object::new("subject", UID).importing(&id);
-    assert_eq!(did::<D>(store, &importer).await, (Action::Imported, Some(id.clone())));
+    assert_eq!(did::<D>(store, &importer).await, (D::EXPECT.imported, Some(id.clone())));
     assert_eq!(owner_of::<D>(store, &id).await, Some(stored(&importer.owner, true)));
 }
 
@@ -314,23 +373,26 @@ pub async fn observe_only_writes_nothing<D: Driver>(store: &Store) {
 }
 
 /// A row an object of another namespace owns is never taken, not even with the adopt and
-/// external-id annotations together.
+/// external-id annotations together. The reason is asserted: a sync would also be refused
+/// for the other namespace's Account (`AccountMismatch`), which must not be what stops it.
 pub async fn another_namespace_never_takes_an_owned_row<D: Driver>(store: &Store) {
     let theirs = Object::new("subject", UID);
     let id = created::<D>(store, &theirs).await;
     let raider = Object::new("subject", "uid-raider").across().adopting().importing(&id);
-    assert_eq!(did::<D>(store, &raider).await.0, Action::Conflict);
+    let refused = reconcile::<D>(store, &raider, now()).await;
+    assert_eq!((refused.action, refused.reason), (Action::Conflict, "OwnedElsewhere"), "{refused:?}");
     assert_eq!(owner_of::<D>(store, &id).await, Some(stored(&theirs.owner, true)), "still theirs");
 }
 
 /// A row another namespace let go of is not imported: only one this namespace released, or
-/// one the platform offered to it.
+/// one the platform offered to it (the reason asserted, as above).
 pub async fn another_namespace_never_imports_a_released_row<D: Driver>(store: &Store) {
     let theirs = Object::new("subject", UID);
     let id = created::<D>(store, &theirs).await;
     assert_eq!(did::<D>(store, &theirs.deleting(DeletionPolicy::Orphan)).await.0, Action::Orphaned);
     let raider = Object::new("subject", "uid-raider").across().importing(&id);
-    assert_eq!(did::<D>(store, &raider).await.0, Action::Conflict);
+    let refused = reconcile::<D>(store, &raider, now()).await;
+    assert_eq!((refused.action, refused.reason), (Action::Conflict, "NotOffered"), "{refused:?}");
     assert_eq!(owner_of::<D>(store, &id).await, Some(stored(&theirs.owner, false)), "still released");
 }
 
