@@ -1,20 +1,19 @@
-//! The ownership matrix, run against every kind that writes only the database: one list of
-//! cases, one driver per kind, each case through the core engine on SQLite (a file and
-//! `sqlite::memory:`, below) and PostgreSQL (`tests/it/store_pg.rs`), the way
-//! `store::testkit` runs one list of checks on every backend.
+//! The ownership matrix, run against every kind: one list of cases, one driver per kind, each
+//! case through the core engine on SQLite (a file and `sqlite::memory:`, below) and PostgreSQL
+//! (`tests/it/store_pg.rs`), the way `store::testkit` runs one list of checks on every backend.
 //!
 //! ```text
 //! case (create, re-adopt, orphan, re-create, import, observe-only, other namespaces)
-//!   └─► Driver::reconcile(object) ─► engine::reconcile ─► Outcome
-//!         ─► asserted with the row's owner and the kind's Expect
+//!   └─► Driver::reconcile(object) ─► engine (a sync: its SCIM call skipped, the writes committed)
+//!         ─► Outcome ─► asserted with the row's owner and the kind's Expect
 //! ```
 //!
 //! A case knows objects only by namespace, name, UID, annotations and deletion; each driver
 //! turns that into its kind's desired state with one fixed spec, so every kind answers the
-//! same questions. Where a kind answers differently on purpose its [`Expect`] says so, and the
-//! case asserts that instead. The parents every kind may reference (Account `acme` and
-//! Organization `eng` in `billing` and in `sales`, a partner organization with an
-//! administrator) exist first.
+//! same questions. Where a kind answers differently on purpose (ProvisioningSync: see
+//! [`SyncKind`]) its [`Expect`] says so, and the case asserts that instead. The parents every
+//! kind may reference (Account `acme` and Organization `eng` in `billing` and in `sales`, a
+//! partner organization with an administrator) exist first.
 //!
 //! Public only so the integration-test crate can reach it; not part of the API.
 
@@ -28,10 +27,13 @@ use super::fixtures::*;
 use super::membership::DesiredMembership;
 use super::organization::DesiredOrganization;
 use super::outcome::Action;
+use super::sync::{self, DesiredSync};
 use super::tenant_link::DesiredTenantLink;
-use super::{CoreError, Flags, Outcome, account, engine, membership, organization, tenant_link};
+use super::{CoreError, Flags, Outcome, account, db, engine, membership, organization, tenant_link};
+use crate::api::provisioning_sync::ProvisioningSyncSpec;
 use crate::api::{DeletionPolicy, MembershipSpec, TenantLinkSpec};
 use crate::mail::MailSettings;
+use crate::scim::{Credentials, Guards};
 use crate::store::{ManagedTable, Owner, Store, StoredOwner, offers, ownership};
 
 /// The namespace across the tenant boundary.
@@ -195,6 +197,51 @@ impl Driver for TenantLinkKind {
         spec.deletion_policy = object.deleting.unwrap_or(spec.deletion_policy);
         let desired = DesiredTenantLink::new(owner, spec, deleting, flags, None);
         tenant_link::reconcile(store, &desired, now, &MailSettings::default()).await
+    }
+}
+
+/// ProvisioningSync, reconciled through the engine's skip-external path
+/// ([`sync::reconcile_in_skipping_external`], local mode's `plan`) on a transaction that is
+/// committed: the matrix covers the database ownership routing, which runs the same with or
+/// without the SCIM call; the push itself is covered against real SCIM servers by
+/// `tests/it/scim*.rs`. Skipped, the facts assume the push succeeded, so a new record reports
+/// `Created` as a pushed one does.
+///
+/// Its [`Expect`] differs from the database-only kinds' on purpose (the table at the top of
+/// `core/sync/record.rs`, and [`SyncFacts::into_outcome`](super::sync::SyncFacts::into_outcome)):
+/// - a sync's outcome has no Adopted or Imported action: a record taken over reports what its
+///   push and orders did, `Unchanged` here (the spec has no orders);
+/// - a re-created sync without `accountops.dev/adopt` starts a new record (whose orders run
+///   again, README "ProvisioningSync") and leaves the old one released, where the other kinds
+///   hold with `AdoptionRequired`;
+/// - a deletion that finds no record reports how deletion finished (`Orphaned` here), never
+///   `Gone`.
+pub struct SyncKind;
+
+impl Driver for SyncKind {
+    const TABLE: ManagedTable = ManagedTable::ProvisioningSyncs;
+    const EXPECT: Expect = Expect {
+        adopted: Action::Unchanged,
+        imported: Action::Unchanged,
+        recreated: Recreated::StartsAfresh,
+        deleted_again: Action::Orphaned,
+    };
+
+    async fn try_reconcile(store: &Store, object: &Object, now: Timestamp) -> Result<Outcome, CoreError> {
+        let (owner, deleting, flags) = parts(object);
+        let yaml = "accountRef: {name: acme}\nendpoint: {url: 'https://scim.example/v2', auth: Bearer, \
+                    credentialsSecretRef: {name: creds}}\nportalUrl: https://portal.example\n";
+        let mut spec: ProvisioningSyncSpec = serde_yaml::from_str(yaml).expect("a ProvisioningSync spec");
+        spec.deletion_policy = object.deleting.unwrap_or(spec.deletion_policy);
+        let credentials = Credentials::Bearer("token".into());
+        let desired =
+            DesiredSync { owner, spec, deleting, flags, credentials, credentials_hash: "hash".into(), ca_pem: None };
+        let mut tx = store.begin().await?;
+        let facts =
+            sync::reconcile_in_skipping_external(&mut tx, &Guards::default(), &desired, &MailSettings::default(), now)
+                .await?;
+        db::commit(store, tx).await?;
+        Ok(facts.into_outcome(deleting, sync::resync_interval(&desired.spec), now))
     }
 }
 
@@ -407,6 +454,7 @@ macro_rules! ownership_matrix_tests {
             organization: OrganizationKind,
             membership: MembershipKind,
             tenant_link: TenantLinkKind,
+            provisioning_sync: SyncKind,
         );
     };
     (@kinds $open:path; $($kind:ident: $driver:ident),+ $(,)?) => {
