@@ -1,17 +1,19 @@
-//! The ownership matrix, run against every kind that writes only the database: one list of
-//! cases, one driver per kind, each case through the core engine on SQLite (a file and
-//! `sqlite::memory:`, below) and PostgreSQL (`tests/it/store_pg.rs`), the way
-//! `store::testkit` runs one list of checks on every backend.
+//! The ownership matrix, run against every kind: one list of cases, one driver per kind, each
+//! case through the core engine on SQLite (a file and `sqlite::memory:`, below) and PostgreSQL
+//! (`tests/it/store_pg.rs`), the way `store::testkit` runs one list of checks on every backend.
 //!
 //! ```text
 //! case (create, re-adopt, orphan, re-create, import, observe-only, other namespaces)
-//!   └─► Driver::reconcile(object) ─► engine::reconcile ─► Outcome ─► asserted with the row's owner
+//!   └─► Driver::reconcile(object) ─► engine (a sync: its SCIM call skipped, the writes committed)
+//!         ─► Outcome ─► asserted with the row's owner and the kind's Expect
 //! ```
 //!
 //! A case knows objects only by namespace, name, UID, annotations and deletion; each driver
 //! turns that into its kind's desired state with one fixed spec, so every kind answers the
-//! same questions. The parents every kind may reference (Account `acme`, Organization `eng`
-//! in `billing` and in `sales`, a partner organization with an administrator) exist first.
+//! same questions. Where a kind answers differently on purpose (ProvisioningSync: see
+//! [`SyncKind`]) its [`Expect`] says so, and the case asserts that instead. The parents every
+//! kind may reference (Account `acme` and Organization `eng` in `billing` and in `sales`, a
+//! partner organization with an administrator) exist first.
 //!
 //! Public only so the integration-test crate can reach it; not part of the API.
 
@@ -25,10 +27,13 @@ use super::fixtures::*;
 use super::membership::DesiredMembership;
 use super::organization::DesiredOrganization;
 use super::outcome::Action;
+use super::sync::{self, DesiredSync};
 use super::tenant_link::DesiredTenantLink;
-use super::{CoreError, Flags, Outcome, account, engine, membership, organization, tenant_link};
+use super::{CoreError, Flags, Outcome, account, db, engine, membership, organization, tenant_link};
+use crate::api::provisioning_sync::ProvisioningSyncSpec;
 use crate::api::{DeletionPolicy, MembershipSpec, Reason, TenantLinkSpec};
 use crate::mail::MailSettings;
+use crate::scim::{Credentials, Guards};
 use crate::store::{ManagedTable, Owner, Store, StoredOwner, offers, ownership};
 
 /// The namespace across the tenant boundary.
@@ -74,9 +79,45 @@ impl Object {
     }
 }
 
-/// One kind: its table and how an [`Object`] becomes its desired state.
+/// What a kind reports where kinds differ on purpose; the database-only kinds all report
+/// [`Expect::DATABASE`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expect {
+    /// The action of an object that takes over a row of its name (a lost status, or a
+    /// re-created object with `accountops.dev/adopt`).
+    pub adopted: Action,
+    /// The action of an object that imports a row (`accountops.dev/external-id`).
+    pub imported: Action,
+    /// What a re-created object without `accountops.dev/adopt` does while its predecessor's
+    /// released row is there.
+    pub recreated: Recreated,
+    /// The action of deleting an object that owns no row (any more).
+    pub deleted_again: Action,
+}
+
+impl Expect {
+    /// What the database-only kinds report: `core::plan`'s actions as they are.
+    pub const DATABASE: Expect = Expect {
+        adopted: Action::Adopted,
+        imported: Action::Imported,
+        recreated: Recreated::AdoptionRequired,
+        deleted_again: Action::Gone,
+    };
+}
+
+/// What a re-created object without the adopt annotation does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recreated {
+    /// Holds with `AdoptionRequired`, naming the row, and writes nothing.
+    AdoptionRequired,
+    /// Leaves the released row as it is and creates a new one.
+    StartsAfresh,
+}
+
+/// One kind: its table, how an [`Object`] becomes its desired state, and where it differs.
 pub trait Driver {
     const TABLE: ManagedTable;
+    const EXPECT: Expect = Expect::DATABASE;
 
     /// Reconcile `object` through the engine.
     fn try_reconcile(
@@ -156,6 +197,51 @@ impl Driver for TenantLinkKind {
         spec.deletion_policy = object.deleting.unwrap_or(spec.deletion_policy);
         let desired = DesiredTenantLink::new(owner, spec, deleting, flags, None);
         tenant_link::reconcile(store, &desired, now, &MailSettings::default()).await
+    }
+}
+
+/// ProvisioningSync, reconciled through the engine's skip-external path
+/// ([`sync::reconcile_in_skipping_external`], local mode's `plan`) on a transaction that is
+/// committed: the matrix covers the database ownership routing, which runs the same with or
+/// without the SCIM call; the push itself is covered against real SCIM servers by
+/// `tests/it/scim*.rs`. Skipped, the facts assume the push succeeded, so a new record reports
+/// `Created` as a pushed one does.
+///
+/// Its [`Expect`] differs from the database-only kinds' on purpose (the table at the top of
+/// `core/sync/record.rs`, and [`SyncFacts::into_outcome`](super::sync::SyncFacts::into_outcome)):
+/// - a sync's outcome has no Adopted or Imported action: a record taken over reports what its
+///   push and orders did, `Unchanged` here (the spec has no orders);
+/// - a re-created sync without `accountops.dev/adopt` starts a new record (whose orders run
+///   again, README "ProvisioningSync") and leaves the old one released, where the other kinds
+///   hold with `AdoptionRequired`;
+/// - a deletion that finds no record reports how deletion finished (`Orphaned` here), never
+///   `Gone`.
+pub struct SyncKind;
+
+impl Driver for SyncKind {
+    const TABLE: ManagedTable = ManagedTable::ProvisioningSyncs;
+    const EXPECT: Expect = Expect {
+        adopted: Action::Unchanged,
+        imported: Action::Unchanged,
+        recreated: Recreated::StartsAfresh,
+        deleted_again: Action::Orphaned,
+    };
+
+    async fn try_reconcile(store: &Store, object: &Object, now: Timestamp) -> Result<Outcome, CoreError> {
+        let (owner, deleting, flags) = parts(object);
+        let yaml = "accountRef: {name: acme}\nendpoint: {url: 'https://scim.example/v2', auth: Bearer, \
+                    credentialsSecretRef: {name: creds}}\nportalUrl: https://portal.example\n";
+        let mut spec: ProvisioningSyncSpec = serde_yaml::from_str(yaml).expect("a ProvisioningSync spec");
+        spec.deletion_policy = object.deleting.unwrap_or(spec.deletion_policy);
+        let credentials = Credentials::Bearer("token".into());
+        let desired =
+            DesiredSync { owner, spec, deleting, flags, credentials, credentials_hash: "hash".into(), ca_pem: None };
+        let mut tx = store.begin().await?;
+        let facts =
+            sync::reconcile_in_skipping_external(&mut tx, &Guards::default(), &desired, &MailSettings::default(), now)
+                .await?;
+        db::commit(store, tx).await?;
+        Ok(facts.into_outcome(deleting, sync::resync_interval(&desired.spec), now))
     }
 }
 
@@ -244,7 +330,7 @@ pub async fn a_lost_status_adopts_the_live_row<D: Driver>(store: &Store) {
     let id = created::<D>(store, &Object::new("subject", UID)).await;
     let before = rows::<D>(store).await;
     let restored = Object::new("subject", "uid-restored");
-    assert_eq!(did::<D>(store, &restored).await, (Action::Adopted, Some(id.clone())));
+    assert_eq!(did::<D>(store, &restored).await, (D::EXPECT.adopted, Some(id.clone())));
     assert_eq!(owner_of::<D>(store, &id).await, Some(stored(&restored.owner, true)));
     assert_eq!(rows::<D>(store).await, before, "no second row");
 }
@@ -256,21 +342,41 @@ pub async fn orphan_on_delete_keeps_the_row<D: Driver>(store: &Store) {
     let orphan = subject.deleting(DeletionPolicy::Orphan);
     assert_eq!(did::<D>(store, &orphan).await, (Action::Orphaned, Some(id.clone())));
     assert_eq!(owner_of::<D>(store, &id).await, Some(stored(&subject.owner, false)), "the names kept as a record");
-    assert_eq!(did::<D>(store, &orphan).await.0, Action::Gone);
+    assert_eq!(did::<D>(store, &orphan).await, (D::EXPECT.deleted_again, None));
+    assert_eq!(owner_of::<D>(store, &id).await, Some(stored(&subject.owner, false)), "untouched");
 }
 
 /// An object re-created with a new UID takes over the row its predecessor let go of only
-/// with the adopt annotation; without it nothing is written.
+/// with the adopt annotation; without it the row stays released, and the kind either writes
+/// nothing (`AdoptionRequired`) or starts a new row ([`Expect::recreated`]).
 pub async fn a_recreated_object_adopts_only_when_asked<D: Driver>(store: &Store) {
     let first = Object::new("subject", UID);
     let id = created::<D>(store, &first).await;
     assert_eq!(did::<D>(store, &first.deleting(DeletionPolicy::Orphan)).await.0, Action::Orphaned);
-    let second = Object::new("subject", "uid-second");
-    assert_eq!(did::<D>(store, &second).await, (Action::AdoptionRequired, Some(id.clone())));
-    assert_eq!(owner_of::<D>(store, &id).await, Some(stored(&first.owner, false)), "nothing written");
-    let second = second.adopting();
-    assert_eq!(did::<D>(store, &second).await, (Action::Adopted, Some(id.clone())));
+    let second = Object::new("subject", "uid-second").adopting();
+    assert_eq!(did::<D>(store, &second).await, (D::EXPECT.adopted, Some(id.clone())));
     assert_eq!(owner_of::<D>(store, &id).await, Some(stored(&second.owner, true)));
+    assert_eq!(did::<D>(store, &second.deleting(DeletionPolicy::Orphan)).await.0, Action::Orphaned);
+    let third = Object::new("subject", "uid-third");
+    let before = rows::<D>(store).await;
+    let (action, found) = did::<D>(store, &third).await;
+    assert_eq!(owner_of::<D>(store, &id).await, Some(stored(&second.owner, false)), "still released");
+    match D::EXPECT.recreated {
+        Recreated::AdoptionRequired => {
+            assert_eq!((action, found), (Action::AdoptionRequired, Some(id.clone())));
+            assert_eq!(rows::<D>(store).await, before, "nothing written");
+            let third = third.adopting();
+            assert_eq!(did::<D>(store, &third).await, (D::EXPECT.adopted, Some(id.clone())));
+            assert_eq!(owner_of::<D>(store, &id).await, Some(stored(&third.owner, true)));
+        }
+        Recreated::StartsAfresh => {
+            assert_eq!(action, Action::Created);
+            let fresh = found.expect("the new row's ID");
+            assert_ne!(fresh, id, "a new row, not the released one");
+            assert_eq!(owner_of::<D>(store, &fresh).await, Some(stored(&third.owner, true)));
+            assert_eq!(rows::<D>(store).await, before + 1);
+        }
+    }
 }
 
 /// The external-id annotation imports a platform row only once the platform offered it to
@@ -285,7 +391,7 @@ pub async fn import_takes_an_offered_platform_row<D: Driver>(store: &Store) {
     assert_eq!(did::<D>(store, &importer).await.0, Action::Conflict, "offered to another namespace");
     assert_eq!(owner_of::<D>(store, &id).await, None, "nothing written");
     offer::<D>(store, &id, NAMESPACE).await;
-    assert_eq!(did::<D>(store, &importer).await, (Action::Imported, Some(id.clone())));
+    assert_eq!(did::<D>(store, &importer).await, (D::EXPECT.imported, Some(id.clone())));
     assert_eq!(owner_of::<D>(store, &id).await, Some(stored(&importer.owner, true)));
     assert_eq!(did::<D>(store, &importer).await, (Action::Unchanged, Some(id)));
 }
@@ -296,7 +402,7 @@ pub async fn import_takes_a_row_this_namespace_released<D: Driver>(store: &Store
     let id = created::<D>(store, &seed).await;
     assert_eq!(did::<D>(store, &seed.deleting(DeletionPolicy::Orphan)).await.0, Action::Orphaned);
     let importer = Object::new("subject", UID).importing(&id);
-    assert_eq!(did::<D>(store, &importer).await, (Action::Imported, Some(id.clone())));
+    assert_eq!(did::<D>(store, &importer).await, (D::EXPECT.imported, Some(id.clone())));
     assert_eq!(owner_of::<D>(store, &id).await, Some(stored(&importer.owner, true)));
 }
 
@@ -314,23 +420,26 @@ pub async fn observe_only_writes_nothing<D: Driver>(store: &Store) {
 }
 
 /// A row an object of another namespace owns is never taken, not even with the adopt and
-/// external-id annotations together.
+/// external-id annotations together. The reason is asserted: a sync would also be refused
+/// for the other namespace's Account (`AccountMismatch`), which must not be what stops it.
 pub async fn another_namespace_never_takes_an_owned_row<D: Driver>(store: &Store) {
     let theirs = Object::new("subject", UID);
     let id = created::<D>(store, &theirs).await;
     let raider = Object::new("subject", "uid-raider").across().adopting().importing(&id);
-    assert_eq!(did::<D>(store, &raider).await.0, Action::Conflict);
+    let refused = reconcile::<D>(store, &raider, now()).await;
+    assert_eq!((refused.action, refused.reason), (Action::Conflict, Reason::OwnedElsewhere), "{refused:?}");
     assert_eq!(owner_of::<D>(store, &id).await, Some(stored(&theirs.owner, true)), "still theirs");
 }
 
 /// A row another namespace let go of is not imported: only one this namespace released, or
-/// one the platform offered to it.
+/// one the platform offered to it (the reason asserted, as above).
 pub async fn another_namespace_never_imports_a_released_row<D: Driver>(store: &Store) {
     let theirs = Object::new("subject", UID);
     let id = created::<D>(store, &theirs).await;
     assert_eq!(did::<D>(store, &theirs.deleting(DeletionPolicy::Orphan)).await.0, Action::Orphaned);
     let raider = Object::new("subject", "uid-raider").across().importing(&id);
-    assert_eq!(did::<D>(store, &raider).await.0, Action::Conflict);
+    let refused = reconcile::<D>(store, &raider, now()).await;
+    assert_eq!((refused.action, refused.reason), (Action::Conflict, Reason::NotOffered), "{refused:?}");
     assert_eq!(owner_of::<D>(store, &id).await, Some(stored(&theirs.owner, false)), "still released");
 }
 
@@ -345,6 +454,7 @@ macro_rules! ownership_matrix_tests {
             organization: OrganizationKind,
             membership: MembershipKind,
             tenant_link: TenantLinkKind,
+            provisioning_sync: SyncKind,
         );
     };
     (@kinds $open:path; $($kind:ident: $driver:ident),+ $(,)?) => {
