@@ -46,6 +46,60 @@ pub struct Figures {
     pub steady: Duration,
     pub peak_rss_kib: Option<u64>,
     pub apiserver_version: String,
+    /// The database's own counters from operator start to the end of the steady interval.
+    pub database: Option<Database>,
+}
+
+/// What PostgreSQL counted for the benchmark's database (`pg_stat_database`,
+/// `pg_stat_user_tables`): there is no per-statement count without an extension, so
+/// transactions (an autocommit statement is one) and rows of the platform's tables stand in.
+#[derive(Debug, Clone, Default)]
+pub struct Database {
+    pub commits: i64,
+    pub rollbacks: i64,
+    /// Rows inserted, updated or deleted.
+    pub rows_written: i64,
+    /// Rows read by sequential scans and fetched by index scans.
+    pub rows_read: i64,
+    /// Rows read per table, most first.
+    pub read_by_table: Vec<(String, i64)>,
+}
+
+impl Database {
+    fn since(&self, before: &Database) -> Database {
+        let earlier = |table: &str| before.read_by_table.iter().find(|(t, _)| t == table).map_or(0, |(_, n)| *n);
+        let mut read_by_table: Vec<(String, i64)> =
+            self.read_by_table.iter().map(|(t, n)| (t.clone(), n - earlier(t))).collect();
+        read_by_table.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+        Database {
+            commits: self.commits - before.commits,
+            rollbacks: self.rollbacks - before.rollbacks,
+            rows_written: self.rows_written - before.rows_written,
+            rows_read: self.rows_read - before.rows_read,
+            read_by_table,
+        }
+    }
+}
+
+/// The counters of the database at `url` now. A backend reports its counts when it goes
+/// idle (at most 10 s late on PostgreSQL 15), so read them after the steady interval.
+async fn database_counters(url: &str) -> anyhow::Result<Database> {
+    let store = accountops::store::Store::connect(url).await?;
+    let totals = "SELECT xact_commit, xact_rollback FROM pg_stat_database WHERE datname = current_database()";
+    let (commits, rollbacks): (i64, i64) =
+        sqlx::query_as(totals).fetch_one(store.pool()).await.context("reading pg_stat_database")?;
+    let tables = "SELECT relname::text, (n_tup_ins + n_tup_upd + n_tup_del)::bigint, \
+                  (coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0))::bigint FROM pg_stat_user_tables";
+    let rows: Vec<(String, i64, i64)> =
+        sqlx::query_as(tables).fetch_all(store.pool()).await.context("reading pg_stat_user_tables")?;
+    store.close().await;
+    Ok(Database {
+        commits,
+        rollbacks,
+        rows_written: rows.iter().map(|r| r.1).sum(),
+        rows_read: rows.iter().map(|r| r.2).sum(),
+        read_by_table: rows.into_iter().map(|(table, _, read)| (table, read)).collect(),
+    })
 }
 
 pub async fn run(options: &Options) -> anyhow::Result<Figures> {
@@ -95,6 +149,7 @@ pub async fn run(options: &Options) -> anyhow::Result<Figures> {
     members.wait_until_ready().await?;
 
     let before = requests(&client).await?;
+    let database_before = database_counters(&database).await;
     eprintln!("bench: starting the operator ({})", log.display());
     let binary = Path::new(env!("CARGO_BIN_EXE_accountops"));
     let mut operator = Supervised::spawn("accountops", binary, &args, &log)?;
@@ -132,6 +187,7 @@ pub async fn run(options: &Options) -> anyhow::Result<Figures> {
     tokio::time::sleep(options.steady).await;
     let after = requests(&client).await?;
     let rss = peak_rss_kib(&operator);
+    let database_after = database_counters(&database).await;
     drop(operator);
     watch.abort();
     Ok(Figures {
@@ -144,6 +200,13 @@ pub async fn run(options: &Options) -> anyhow::Result<Figures> {
         steady: options.steady,
         peak_rss_kib: rss,
         apiserver_version,
+        database: match (database_before, database_after) {
+            (Ok(before), Ok(after)) => Some(after.since(&before)),
+            (Err(e), _) | (_, Err(e)) => {
+                eprintln!("bench: no database counters: {e:#}");
+                None
+            }
+        },
     })
 }
 

@@ -128,6 +128,19 @@ fn cluster_section(f: &cluster::Figures) -> Section {
     for (key, count) in f.after.iter().filter(|(k, _)| k.is_write()) {
         s.row(format!("  {} after convergence", key.label()), format!("{count}"));
     }
+    if let Some(d) = &f.database {
+        s.row(
+            "database transactions per Membership (commits, rollbacks; to the end of the steady interval)",
+            format!("{:.2}, {:.2}", d.commits as f64 / n, d.rollbacks as f64 / n),
+        );
+        s.row(
+            "database rows per Membership, platform tables (written; read)",
+            format!("{:.1}; {:.1}", d.rows_written as f64 / n, d.rows_read as f64 / n),
+        );
+        for (table, read) in d.read_by_table.iter().take(3) {
+            s.row(format!("  rows of {table} read per Membership"), format!("{:.1}", *read as f64 / n));
+        }
+    }
     s.row(
         "operator peak RSS (VmHWM)",
         f.peak_rss_kib.map(|k| format!("{:.1} MiB", k as f64 / 1024.0)).unwrap_or_else(|| "-".into()),
