@@ -244,10 +244,12 @@ async fn answer_invitation(
 async fn deliver(store: &Store, settings: &MailSettings, mailbox: &Path) -> anyhow::Result<MailDelivery> {
     let transport = Transport::new(Endpoint::File { dir: mailbox.to_path_buf() }).context("opening the mailbox")?;
     // A directory is no relay: no rate budget. Writing a file takes milliseconds, so a run
-    // that dies mid-delivery holds its claims only briefly.
+    // that dies mid-delivery holds its claims only briefly; a claim's sends are recorded in one
+    // commit, not one per mail (thousands of mails on a first run).
     let config = DispatcherConfig {
         rate_per_minute: 0,
         claim_lease: std::time::Duration::from_secs(30),
+        mark_together: true,
         ..DispatcherConfig::default()
     };
     let dispatcher = Dispatcher::new(store.clone(), transport, settings, config).context("mail settings")?;

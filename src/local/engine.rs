@@ -27,6 +27,10 @@
 //! writes, is recorded in its entry, and the walk goes on; a later object sees what an earlier
 //! one wrote (an Organization its new Account, a partner invitation the administrator a
 //! Membership of the run made).
+//! The Memberships, thousands in a large set, share a `core::membership::Walk`: on SQLite each
+//! scope is observed once, and an unchanged Membership reads its rows from a snapshot taken
+//! when the walk reaches them, until the first Membership writes (see there why that reads
+//! exactly what the queries would).
 //! - [`Mode::Apply`] commits the transaction (one commit, one fsync, for the whole set), then
 //!   runs the ProvisioningSyncs, each pushing to its external system and writing in a
 //!   transaction of its own.
@@ -187,7 +191,7 @@ pub async fn run(
     let stray_members = strays(&mut tx, ManagedTable::Memberships, cluster, &set.memberships).await?;
     let stray_orgs = strays(&mut tx, ManagedTable::Organizations, cluster, &set.organizations).await?;
     let stray_accounts = strays(&mut tx, ManagedTable::Accounts, cluster, &set.accounts).await?;
-    let mut walker = Walker { tx, mail: &options.mail };
+    let mut walker = Walker { tx, mail: &options.mail, memberships: Box::default() };
 
     let mut entries = Vec::new();
     let mut providers = Providers::new();
@@ -221,6 +225,7 @@ pub async fn run(
         }
         entries.push(entry("Organization", item, status));
     }
+    walker.memberships = Box::new(membership::Walk::new(&mut walker.tx, store.backend(), cluster).await?);
     for item in &set.memberships {
         let status = match desired::flags(item) {
             Err(e) => failed(&e),
@@ -233,6 +238,8 @@ pub async fn run(
         };
         entries.push(entry("Membership", item, status));
     }
+    // TenantLinks and --prune write memberships too: what the walk read is theirs to read anew.
+    walker.memberships = Box::default();
     let mut provider_codes = Vec::new();
     for item in &set.tenant_links {
         let status = match desired::flags(item) {
@@ -383,6 +390,9 @@ fn not_created_yet(outcome: &mut Outcome, created: &HashSet<String>) {
 struct Walker<'a> {
     tx: Tx,
     mail: &'a MailSettings,
+    /// What the Memberships read, read once for the walk (`core::membership::Walk`); made
+    /// once every Account and Organization of the set is done.
+    memberships: Box<membership::Walk>,
 }
 
 /// A savepoint of `tx` for one object.
@@ -427,7 +437,13 @@ impl Walker<'_> {
 
     async fn membership(&mut self, wanted: &DesiredMembership, now: Timestamp) -> Status {
         let mail = self.mail;
-        self.step(async |conn| membership::reconcile_in(conn, wanted, now, mail).await).await
+        // `step`, with the walk borrowed beside the transaction.
+        let mut sp = match savepoint(&mut self.tx).await {
+            Ok(sp) => sp,
+            Err(e) => return failed(&e),
+        };
+        let result = membership::reconcile_in_walk(&mut sp, wanted, now, mail, &self.memberships).await;
+        settle(sp, result).await
     }
 
     /// A TenantLink, with its code from `source`; also returns the provider that issued a code

@@ -3,6 +3,7 @@
 //! `validate` checks manifests; `plan` and `apply` ([`command`]) run the core over them
 //! against a database ([`engine`]: one transaction, rolled back by `plan`) and print the result ([`render`]).
 
+pub mod cel_formats;
 pub mod codes;
 pub mod command;
 pub mod database;

@@ -21,6 +21,7 @@ use kube::core::crd::CustomResourceExt;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::cel_formats::{self, Formats};
 use super::manifest::{Document, field_line};
 use super::metadata_check;
 use super::schema_check::{self, FieldError};
@@ -102,8 +103,15 @@ pub fn validate(docs: &[Document]) -> (ManifestSet, Vec<Problem>) {
         .collect();
     // CEL rules compiled once per kind, not once per object: parsing them was most of the
     // time `validate`, `plan` and `apply` spent on a large set.
-    let compiled: HashMap<&str, kube_cel::CompiledSchema> =
-        schemas.iter().map(|(kind, schema)| (kind.as_str(), kube_cel::compile_schema(schema))).collect();
+    // The pure format rules go to Rust, each regex compiled once ([`cel_formats`]).
+    let compiled: HashMap<&str, (kube_cel::CompiledSchema, Formats)> = schemas
+        .iter()
+        .map(|(kind, schema)| {
+            let mut rules = kube_cel::compile_schema(schema);
+            let formats = cel_formats::take(schema, &mut rules);
+            (kind.as_str(), (rules, formats))
+        })
+        .collect();
     let cel = kube_cel::Validator::new();
     let mut set = ManifestSet::default();
     let mut problems = Vec::new();
@@ -167,7 +175,7 @@ pub fn validate(docs: &[Document]) -> (ManifestSet, Vec<Problem>) {
             ));
             continue;
         }
-        let (Some(schema), Some(rules)) = (schemas.get(kind), compiled.get(kind)) else {
+        let (Some(schema), Some((rules, formats))) = (schemas.get(kind), compiled.get(kind)) else {
             problems.push(at(field_line(doc, "kind"), obj, Some("kind".into()), format!("unknown kind {kind:?}: expected one of Account, Organization, Membership, TenantLink, ProvisioningSync")));
             continue;
         };
@@ -188,17 +196,24 @@ pub fn validate(docs: &[Document]) -> (ManifestSet, Vec<Problem>) {
         schema_check::check(schema, &body, "", &mut field_errors);
         // CEL runs even when the structure is wrong, as in the apiserver, but a rule over a field
         // that already failed its structural check would only repeat that failure.
-        if let Err(errs) = cel.validate_compiled(rules, &checked, None) {
+        // A node's lifted rules head its list: their failures go first (the sort is stable).
+        let mut failed = Vec::new();
+        formats.check(&checked, "", &mut failed);
+        let mut errs: Vec<FieldError> =
+            failed.into_iter().map(|f| FieldError { path: f.path, message: f.message }).collect();
+        if let Err(more) = cel.validate_compiled(rules, &checked, None) {
+            errs.extend(more.into_iter().map(|e| FieldError { path: e.field_path, message: e.message }));
+        }
+        if !errs.is_empty() {
             let broken: Vec<String> = field_errors.iter().map(|e| e.path.clone()).collect();
             // The compiled tree walks properties in no fixed order: report by field path.
-            let mut errs = errs.into_vec();
-            errs.sort_by(|a, b| a.field_path.cmp(&b.field_path));
-            for e in &errs {
-                let repeats = broken.iter().any(|b| {
-                    e.field_path.starts_with(b.as_str()) || b.starts_with(&e.field_path) && !e.field_path.is_empty()
-                });
+            errs.sort_by(|a, b| a.path.cmp(&b.path));
+            for e in errs {
+                let repeats = broken
+                    .iter()
+                    .any(|b| e.path.starts_with(b.as_str()) || b.starts_with(&e.path) && !e.path.is_empty());
                 if !repeats {
-                    field_errors.push(FieldError { path: e.field_path.clone(), message: e.message.clone() });
+                    field_errors.push(e);
                 }
             }
         }

@@ -12,6 +12,7 @@
 //!   │            ok  ──► [failpoint after-send-before-mark]
 //!   │                    tx { outbox::mark_sent; invitations::mark_sent(message_id) },
 //!   │                    tried again while the database is down, as long as the claim lasts
+//!   │                    (`mark_together`: one tx for the claim's sends, after it; record.rs)
 //!   │            5xx ──► refusals < max_attempts ? mark_failed(now + backoff) : mark_dead(refused)
 //!   │            else ──► (connection, timeout, TLS, 4xx) mark_failed(now + backoff), or
 //!   │                     mark_dead(expired) once older than max_age
@@ -52,7 +53,9 @@ use super::compose::MailSettings;
 use super::rate::{TokenBucket, backoff};
 use super::transport::{SendFailure, Sender, Transport, build_message};
 use crate::store::outbox::{self, Attempt, Claimant, DeadReason, Mail};
-use crate::store::{Store, StoreError, invitations};
+use crate::store::{Store, StoreError};
+
+mod record;
 
 /// How long a stopping dispatcher may take to finish the mail it is sending.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -78,6 +81,11 @@ pub struct DispatcherConfig {
     pub idle: Duration,
     /// How long a claim holds a mail for this sender: after a crash, its mails wait this long.
     pub claim_lease: Duration,
+    /// Record a claim's sends in one transaction after the claim instead of one per mail:
+    /// one commit (one fsync) per claim. For a transport that takes thousands of mails in a
+    /// second (local mode's mailbox directory); a crash before that commit sends the claim's
+    /// mails again, with the same Message-IDs.
+    pub mark_together: bool,
 }
 
 impl Default for DispatcherConfig {
@@ -91,6 +99,7 @@ impl Default for DispatcherConfig {
             batch: 100,
             idle: Duration::from_secs(1),
             claim_lease: Duration::from_secs(120),
+            mark_together: false,
         }
     }
 }
@@ -305,6 +314,8 @@ impl Dispatcher {
             return Ok((0, DeliveryReport::default()));
         }
         let mut report = DeliveryReport::default();
+        // With `mark_together`: the mails sent so far, recorded once the claim is done.
+        let mut sent = self.config.mark_together.then(Vec::new);
         for (n, mail) in claimed.iter().enumerate() {
             let go = n == 0 || self.wait_for_budget(stopping).await;
             let window = lease_left(until, self.config.lease_margin());
@@ -312,19 +323,32 @@ impl Dispatcher {
                 self.release(&claimed[n..]).await;
                 break;
             }
-            match self.deliver(mail, window).await {
-                Ok(done) => report.add(done),
+            let failed = match self.deliver(mail, window, sent.as_mut()).await {
+                Ok(done) => {
+                    report.add(done);
+                    continue;
+                }
                 // Fenced before this mail went out (the fence is checked before each send): hand
                 // it and the rest back, so the next leader need not wait for their lease.
                 Err(e @ MailError::Store(StoreError::Fenced(_))) => {
                     self.release(&claimed[n..]).await;
-                    return Err(e);
+                    e
                 }
                 Err(e) => {
                     self.release(&claimed[n + 1..]).await;
-                    return Err(e);
+                    e
                 }
+            };
+            // What went out before the failure is still recorded.
+            if let Some(sent) = &sent
+                && let Err(e) = self.record_together_within(sent, until).await
+            {
+                tracing::warn!(error = %e, "sent mails not recorded: they may go out again");
             }
+            return Err(failed);
+        }
+        if let Some(sent) = &sent {
+            self.record_together_within(sent, until).await?;
         }
         Ok((claimed.len(), report))
     }
@@ -364,8 +388,14 @@ impl Dispatcher {
         }
     }
 
-    /// Deliver one claimed mail; the send may take at most `window`.
-    async fn deliver(&self, mail: &Mail, window: Duration) -> Result<DeliveryReport, MailError> {
+    /// Deliver one claimed mail; the send may take at most `window`. A sent mail is recorded
+    /// at once, or pushed onto `together` to be recorded with the rest of its claim.
+    async fn deliver<'m>(
+        &self,
+        mail: &'m Mail,
+        window: Duration,
+        together: Option<&mut Vec<&'m Mail>>,
+    ) -> Result<DeliveryReport, MailError> {
         if let Some(age) = self.too_old(mail, Timestamp::now()) {
             let last = mail.last_error.as_deref().map(|e| format!("; last error: {e}")).unwrap_or_default();
             let error =
@@ -389,7 +419,9 @@ impl Dispatcher {
         match sent {
             Ok(()) => {
                 failpoint("after-send-before-mark");
-                if self.record_sent_within(mail, claim_ends).await? {
+                if let Some(together) = together {
+                    together.push(mail);
+                } else if self.record_sent_within(mail, claim_ends).await? {
                     self.stats.sent.fetch_add(1, Ordering::Relaxed);
                     tracing::info!(message_id = %mail.message_id, kind = %mail.kind, "mail sent");
                 }
@@ -451,43 +483,6 @@ impl Dispatcher {
         let age = now.duration_since(mail.created_at);
         let max = jiff::SignedDuration::try_from(self.config.max_age).unwrap_or(jiff::SignedDuration::MAX);
         (age >= max).then(|| human(age.unsigned_abs()))
-    }
-
-    /// [`Dispatcher::record_sent`], tried again while the database is unreachable for as long as
-    /// the claim lasts: the relay has the mail, so giving up here would have the next sender
-    /// send it again once the claim runs out (a database restart used to duplicate mails).
-    async fn record_sent_within(&self, mail: &Mail, claim_ends: Instant) -> Result<bool, MailError> {
-        let mut delay = Duration::from_millis(100);
-        loop {
-            match self.record_sent(mail).await {
-                Err(MailError::Store(e)) if e.is_transient() && Instant::now() + delay < claim_ends => {
-                    tracing::warn!(message_id = %mail.message_id, error = %e, retry_in = ?delay, "sent, but not yet recorded");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(2));
-                }
-                result => return result,
-            }
-        }
-    }
-
-    /// The mail is sent: mark it, and record its Message-ID on the invitation it carries.
-    /// `false` when the claim was lost meanwhile (another sender may send it again).
-    async fn record_sent(&self, mail: &Mail) -> Result<bool, MailError> {
-        let now = Timestamp::now();
-        let mut tx = self.store.begin().await?;
-        if outbox::mark_sent(&mut tx, &mail.id, &self.claimant.sender, now).await?.is_none() {
-            tracing::warn!(message_id = %mail.message_id, "sent, but the claim ran out first: it may go out again");
-            return Ok(false);
-        }
-        if let Some(related) = mail.related.as_ref().filter(|r| r.table == invitations::TABLE) {
-            if invitations::find(&mut tx, &related.id).await?.is_some() {
-                invitations::mark_sent(&mut tx, &related.id, &mail.message_id, now).await?;
-            } else {
-                tracing::warn!(message_id = %mail.message_id, invitation = %related.id, "sent mail's invitation is gone");
-            }
-        }
-        tx.commit().await.map_err(|source| StoreError::Query { what: "commit a sent mail".to_owned(), source })?;
-        Ok(true)
     }
 }
 

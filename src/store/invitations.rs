@@ -243,6 +243,23 @@ pub async fn list_for(conn: &mut Conn, subject: &Subject) -> Result<Vec<Invitati
     rows.iter().map(decode).collect()
 }
 
+/// The invitations of the memberships live-owned by objects of `cluster`, oldest first (see
+/// [`super::memberships::list_owned`]).
+pub async fn of_owned_memberships(conn: &mut Conn, cluster: &str) -> Result<Vec<Invitation>, StoreError> {
+    let sql = concat!(
+        "SELECT ",
+        columns!(),
+        " FROM invitations WHERE membership_id IN \
+         (SELECT id FROM memberships WHERE owner_cluster = $1 AND owner_uid IS NOT NULL) ORDER BY created_at, id"
+    );
+    let rows = sqlx::query(sql)
+        .bind(cluster)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(|e| Op::new(TABLE, cluster).error("list of owned memberships", e))?;
+    rows.iter().map(decode).collect()
+}
+
 /// The subject's invitation that is neither accepted nor revoked (it may have expired).
 pub async fn find_open(conn: &mut Conn, subject: &Subject) -> Result<Option<Invitation>, StoreError> {
     Ok(list_for(conn, subject).await?.into_iter().find(|i| i.accepted_at.is_none() && i.revoked_at.is_none()))

@@ -164,6 +164,19 @@ pub async fn insert(conn: &mut Conn, new: &NewMembership, now: Timestamp) -> Res
 
 by_id!("memberships", Membership, "membership");
 
+/// Every membership live-owned by objects of `cluster`: with [`super::users::of_owned_memberships`],
+/// [`super::invitations::of_owned_memberships`] and [`super::outbox::of_owned_memberships`], what
+/// local mode's Memberships read, one query per table.
+pub async fn list_owned(conn: &mut Conn, cluster: &str) -> Result<Vec<Membership>, StoreError> {
+    let query = sqlx::query(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM memberships WHERE owner_cluster = $1 AND owner_uid IS NOT NULL"
+    ))
+    .bind(cluster);
+    fetch::all(conn, query, &Op::new(TABLE, cluster), "list owned", decode).await
+}
+
 /// The live (not revoked) membership of a user in an organization or account, if any.
 pub async fn find_live(conn: &mut Conn, user_id: &str, scope: &Scope) -> Result<Option<Membership>, StoreError> {
     let sql = match scope {

@@ -404,6 +404,22 @@ pub async fn list_for_related(conn: &mut Conn, table: &str, id: &str) -> Result<
     fetch::all(conn, query, &Op::new(TABLE, id), "list related", decode).await
 }
 
+/// The mails related to the memberships live-owned by objects of `cluster` or to their
+/// invitations, oldest first (see [`super::memberships::list_owned`]).
+pub async fn of_owned_memberships(conn: &mut Conn, cluster: &str) -> Result<Vec<Mail>, StoreError> {
+    let query = sqlx::query(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM mail_outbox WHERE (related_table = 'memberships' AND related_id IN \
+         (SELECT id FROM memberships WHERE owner_cluster = $1 AND owner_uid IS NOT NULL)) \
+         OR (related_table = 'invitations' AND related_id IN (SELECT i.id FROM invitations i \
+         JOIN memberships m ON m.id = i.membership_id WHERE m.owner_cluster = $1 AND m.owner_uid IS NOT NULL)) \
+         ORDER BY created_at, id"
+    ))
+    .bind(cluster);
+    fetch::all(conn, query, &Op::new(TABLE, cluster), "list of owned memberships", decode).await
+}
+
 /// How many mails wait for delivery (the outbox depth metric).
 pub async fn pending_count(conn: &mut Conn) -> Result<i64, StoreError> {
     let row = sqlx::query("SELECT COUNT(*) AS n FROM mail_outbox WHERE state = 'pending'")

@@ -101,6 +101,18 @@ pub async fn insert(conn: &mut Conn, new: &NewUser, now: Timestamp) -> Result<Us
 
 by_id!("users", User, "user");
 
+/// The users of the memberships live-owned by objects of `cluster` (see
+/// [`super::memberships::list_owned`]).
+pub async fn of_owned_memberships(conn: &mut Conn, cluster: &str) -> Result<Vec<User>, StoreError> {
+    let query = sqlx::query(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM users WHERE id IN (SELECT user_id FROM memberships WHERE owner_cluster = $1 AND owner_uid IS NOT NULL)"
+    ))
+    .bind(cluster);
+    fetch::all(conn, query, &Op::new(TABLE, cluster), "list of owned memberships", decode).await
+}
+
 /// The user with this e-mail address in any letter case, if any.
 pub async fn find_by_email(conn: &mut Conn, email: &str) -> Result<Option<User>, StoreError> {
     let normalized = normalize_email(email);

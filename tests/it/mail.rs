@@ -113,6 +113,7 @@ pub(crate) fn fast() -> DispatcherConfig {
         batch: 100,
         idle: Duration::from_millis(100),
         claim_lease: Duration::from_secs(60),
+        mark_together: false,
     }
 }
 

@@ -158,6 +158,34 @@ async fn one_namespace_queuing_many_mails_does_not_starve_another() {
     assert_eq!(mail(&db.store, &foreign.message_id).await.state, MailState::Pending);
 }
 
+/// Local mode's delivery: a claim's sends recorded in one transaction after it. Every mail is
+/// marked sent and its invitation carries its Message-ID, as when each is recorded alone, and
+/// nothing goes out twice.
+#[tokio::test]
+async fn a_claim_marked_together_records_every_send_and_its_invitation() {
+    let Some(server) = SmtpServer::start(Security::Plain).await else { return };
+    let db = db().await;
+    let mut queued = Vec::new();
+    for n in 0..7 {
+        queued.push(invite(&db, n, Locale::En).await);
+    }
+    let d = dispatcher(&db, &server.url(), DispatcherConfig { batch: 3, mark_together: true, ..fast() });
+    let report = d.deliver_due_once().await.expect("pass");
+    assert_eq!((report.sent, report.retrying, report.dead), (7, 0, 0), "three claims: 3, 3 and 1");
+    assert_eq!(d.stats().sent.load(std::sync::atomic::Ordering::Relaxed), 7);
+    let mut c = db.store.acquire().await.expect("conn");
+    for (invitation, queued) in &queued {
+        let row = outbox::find_by_message_id(&mut c, &queued.message_id).await.expect("read").expect("mail");
+        assert_eq!((row.state, row.claim.is_none()), (MailState::Sent, true), "{row:?}");
+        let invitation = accountops::store::invitations::get(&mut c, invitation).await.expect("invitation");
+        assert_eq!(invitation.message_id.as_deref(), Some(queued.message_id.as_str()));
+        assert!(invitation.sent_at.is_some(), "{invitation:?}");
+    }
+    drop(c);
+    assert_eq!(d.deliver_due_once().await.expect("again").sent, 0, "nothing is sent twice");
+    assert_eq!(ids(&server).len(), 7);
+}
+
 #[tokio::test]
 async fn a_fenced_dispatcher_claims_and_sends_nothing_until_the_lease_is_held() {
     let Some(server) = SmtpServer::start(Security::Plain).await else { return };

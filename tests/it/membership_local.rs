@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 use accountops::store::Store;
 use accountops::store::memberships::MembershipPhase;
 
-use crate::local::workspace::{Workspace, action_of, table_row, text};
+use crate::local::workspace::{Workspace, account, action_of, org, table_row, text};
 
 fn mailbox(ws: &Workspace) -> PathBuf {
     ws.db().parent().expect("workspace dir").join("mailbox")
@@ -185,6 +185,40 @@ fn plan_matches_apply_for_role_changes_and_a_resend_replaces_the_token() {
     assert!(text(&stale.stderr).contains("revoked"), "{}", text(&stale.stderr));
     let fresh = accept(&ws, &new);
     assert!(fresh.status.success(), "{}", text(&fresh.stderr));
+}
+
+/// One person (one user row) in two organizations: renaming her in both manifests is one
+/// correction of the user, made by the first Membership; the second reads the user as the run
+/// left it (not as it was when the run began) and has nothing to change.
+#[test]
+fn a_later_membership_sees_the_user_an_earlier_one_of_the_run_corrected() {
+    let ws = Workspace::new();
+    let member = |name: &str, organization: &str, shown: &str| {
+        format!(
+            "apiVersion: accountops.dev/v1alpha1\nkind: Membership\nmetadata:\n  name: {name}\nspec:\n  \
+             organizationRef:\n    name: {organization}\n  email: ann@example.com\n  displayName: {shown}\n  \
+             roles: [Admin]\n---\n"
+        )
+    };
+    let set = |shown: &str| {
+        [account("acme", ""), org("north", "acme", ""), org("south", "acme", ""), member("ann-north", "north", shown)]
+            .concat()
+            + &member("ann-south", "south", shown)
+    };
+    ws.write("set.yaml", &set("Ann"));
+    assert!(ws.run("apply", &[]).status.success());
+    let (_, (ok, again)) = ws.plan_then_apply(&[]);
+    assert!(ok, "{again:#}");
+    assert_eq!(action_of(&again, "Membership", "ann-south"), "Unchanged", "{again:#}");
+
+    ws.write("set.yaml", &set("Ann Nowak"));
+    let (plan, (ok, applied)) = ws.plan_then_apply(&[]);
+    assert!(ok, "{applied:#}");
+    assert_eq!(action_of(&plan, "Membership", "ann-north"), "Updated", "{plan:#}");
+    assert_eq!(action_of(&plan, "Membership", "ann-south"), "Unchanged", "{plan:#}");
+    let (_, (ok, after)) = ws.plan_then_apply(&[]);
+    assert!(ok, "{after:#}");
+    assert_eq!(action_of(&after, "Membership", "ann-north"), "Unchanged", "{after:#}");
 }
 
 #[test]

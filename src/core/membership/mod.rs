@@ -32,6 +32,7 @@ mod apply;
 mod facts;
 mod plan;
 mod settings;
+mod walk;
 
 #[cfg(test)]
 mod apply_tests;
@@ -60,6 +61,7 @@ use crate::store::{Conn, ManagedTable, Owner, Store, ownership};
 pub use apply::apply;
 pub use facts::{Delivery, InvitationFacts, MembershipFacts, Milestone};
 pub use plan::plan;
+pub use walk::Walk;
 
 /// The outbox `related_table` of the existing-user notice (the invitation mail's is
 /// `invitations`).
@@ -299,22 +301,28 @@ pub async fn observe_in(
     desired: &DesiredMembership,
     scope: Option<ScopeRow>,
 ) -> Result<ObservedMembership, CoreError> {
+    observe_with(conn, desired, scope, None).await
+}
+
+/// [`observe_in`], taking from `walk` what it holds (see [`Walk`]).
+async fn observe_with(
+    conn: &mut Conn,
+    desired: &DesiredMembership,
+    scope: Option<ScopeRow>,
+    walk: Option<&Walk>,
+) -> Result<ObservedMembership, CoreError> {
     let me = &desired.owner;
     let deleting = desired.intent.is_deleting();
     let user = match desired.intent.spec() {
-        Some(spec) => users::find_by_email(conn, spec.email.as_str()).await?,
+        Some(spec) => match walk.and_then(|w| w.user_by_email(spec.email.as_str())) {
+            Some(user) => Some(user),
+            None => users::find_by_email(conn, spec.email.as_str()).await?,
+        },
         None => None,
     };
-    let owned = match ownership::find_by_uid(conn, ManagedTable::Memberships, &me.uid).await? {
-        Some(found) => Some(found),
-        None => ownership::find_by_owner(conn, ManagedTable::Memberships, &me.cluster, &me.namespace, &me.name).await?,
-    };
-    let row = match (owned, &user, &scope) {
-        (Some(found), _, _) => memberships::find(conn, &found.id).await?,
-        (None, _, _) if deleting => None,
-        // One live membership per person and scope: that is the row to create, adopt or refuse.
-        (None, Some(user), Some(scope)) => memberships::find_live(conn, &user.id, &scope.scope()).await?,
-        (None, _, _) => None,
+    let row = match walk.and_then(|w| w.owned_by_uid(&me.uid)) {
+        Some(row) => Some(row),
+        None => find_row(conn, desired, user.as_ref(), scope.as_ref()).await?,
     };
     let external = match desired.flags.external_id.as_deref() {
         None => None,
@@ -328,19 +336,54 @@ pub async fn observe_in(
     let focus = db::focus(deleting, importing, observed.row.as_ref(), observed.external.as_ref()).cloned();
     if let Some(focus) = focus {
         if observed.user.as_ref().is_none_or(|u| u.id != focus.user_id) && !deleting {
-            observed.row_user = users::find(conn, &focus.user_id).await?;
+            observed.row_user = match walk.and_then(|w| w.user(&focus.user_id)) {
+                Some(user) => Some(user),
+                None => users::find(conn, &focus.user_id).await?,
+            };
         }
-        observed.invitations = invitations::list_for(conn, &Subject::Membership(focus.id.clone())).await?;
+        observed.invitations = match walk.and_then(|w| w.invitations(&focus.id)) {
+            Some(list) => list,
+            None => invitations::list_for(conn, &Subject::Membership(focus.id.clone())).await?,
+        };
         if let Some(latest) = observed.invitations.last() {
-            observed.invitation_mail =
-                outbox::list_for_related(conn, invitations::TABLE, &latest.id).await?.into_iter().next_back();
+            observed.invitation_mail = mails(conn, walk, invitations::TABLE, &latest.id).await?.into_iter().next_back();
         }
-        observed.notice_queued = outbox::list_for_related(conn, NOTICE_RELATED_TABLE, &focus.id)
+        observed.notice_queued = mails(conn, walk, NOTICE_RELATED_TABLE, &focus.id)
             .await?
             .iter()
             .any(|m| m.kind == crate::mail::Template::ExistingUserNotice.kind());
     }
     Ok(observed)
+}
+
+/// The row owned by this object's UID, else by its namespace/name, else the person's live
+/// membership in the scope.
+async fn find_row(
+    conn: &mut Conn,
+    desired: &DesiredMembership,
+    user: Option<&User>,
+    scope: Option<&ScopeRow>,
+) -> Result<Option<Membership>, CoreError> {
+    let me = &desired.owner;
+    let owned = match ownership::find_by_uid(conn, ManagedTable::Memberships, &me.uid).await? {
+        Some(found) => Some(found),
+        None => ownership::find_by_owner(conn, ManagedTable::Memberships, &me.cluster, &me.namespace, &me.name).await?,
+    };
+    Ok(match (owned, user, scope) {
+        (Some(found), _, _) => memberships::find(conn, &found.id).await?,
+        (None, _, _) if desired.intent.is_deleting() => None,
+        // One live membership per person and scope: that is the row to create, adopt or refuse.
+        (None, Some(user), Some(scope)) => memberships::find_live(conn, &user.id, &scope.scope()).await?,
+        (None, _, _) => None,
+    })
+}
+
+/// `outbox::list_for_related`, from `walk` when it holds the answer.
+async fn mails(conn: &mut Conn, walk: Option<&Walk>, table: &str, id: &str) -> Result<Vec<Mail>, CoreError> {
+    Ok(match walk.and_then(|w| w.mails(table, id)) {
+        Some(list) => list,
+        None => outbox::list_for_related(conn, table, id).await?,
+    })
 }
 
 /// Observe, plan and apply one Membership object; the writes and the mail they need happen in
@@ -351,7 +394,7 @@ pub async fn reconcile(
     now: Timestamp,
     mail: &MailSettings,
 ) -> Result<Outcome, CoreError> {
-    let run = Run { desired, mail: mail.for_namespace(&desired.owner.namespace) };
+    let run = Run { desired, mail: mail.for_namespace(&desired.owner.namespace), walk: None };
     super::engine::reconcile(store, &run, now).await
 }
 
@@ -362,7 +405,20 @@ pub async fn reconcile_in(
     now: Timestamp,
     mail: &MailSettings,
 ) -> Result<Outcome, CoreError> {
-    let run = Run { desired, mail: mail.for_namespace(&desired.owner.namespace) };
+    let run = Run { desired, mail: mail.for_namespace(&desired.owner.namespace), walk: None };
+    super::engine::reconcile_in(conn, &run, now).await
+}
+
+/// [`reconcile_in`] for one Membership of a [`Walk`] (local mode), reading what the walk
+/// read already from memory.
+pub async fn reconcile_in_walk(
+    conn: &mut Conn,
+    desired: &DesiredMembership,
+    now: Timestamp,
+    mail: &MailSettings,
+    walk: &Walk,
+) -> Result<Outcome, CoreError> {
+    let run = Run { desired, mail: mail.for_namespace(&desired.owner.namespace), walk: Some(walk) };
     super::engine::reconcile_in(conn, &run, now).await
 }
 
@@ -370,6 +426,8 @@ pub async fn reconcile_in(
 struct Run<'a> {
     desired: &'a DesiredMembership,
     mail: MailSettings,
+    /// The walk this Membership is part of, if any.
+    walk: Option<&'a Walk>,
 }
 
 impl super::engine::Reconcile for Run<'_> {
@@ -378,7 +436,13 @@ impl super::engine::Reconcile for Run<'_> {
     type Written = Option<apply::Written>;
 
     async fn observe(&self, conn: &mut Conn) -> Result<ObservedMembership, CoreError> {
-        observe(conn, self.desired).await
+        match self.walk {
+            Some(walk) => {
+                let scope = walk.scope(conn, self.desired).await?;
+                observe_with(conn, self.desired, scope, Some(walk)).await
+            }
+            None => observe(conn, self.desired).await,
+        }
     }
 
     fn plan(&self, observed: &ObservedMembership, now: Timestamp) -> MembershipPlan {
@@ -395,6 +459,9 @@ impl super::engine::Reconcile for Run<'_> {
         planned: &MembershipPlan,
         now: Timestamp,
     ) -> Result<Option<apply::Written>, CoreError> {
+        if let Some(walk) = self.walk {
+            walk.wrote();
+        }
         apply::write(conn, planned, now, &self.mail).await
     }
 

@@ -54,6 +54,7 @@ macro_rules! store_conformance_tests {
             users_unique_email_ignoring_case,
             memberships_crud,
             memberships_unique_per_user_and_scope,
+            memberships_owned_by_a_cluster_with_their_rows,
             invitations_lifecycle,
             invitations_constraints,
             tenant_links_crud,

@@ -210,3 +210,70 @@ pub async fn invitations_constraints(store: &Store) {
     let err = fails(invitations::insert(&mut c, &invitation(&other, "not-a-sha256", 100), at(11)).await);
     assert_check(&err, "invitations", "invitations_token_hash_sha256");
 }
+
+/// What local mode's Memberships read, one query per table: the memberships live-owned by a
+/// cluster's objects, their users, their invitations (oldest first) and the mails related to
+/// either; nothing of another cluster's, an unowned or a released membership.
+pub async fn memberships_owned_by_a_cluster_with_their_rows(store: &Store) {
+    use crate::store::outbox::{self, Enqueued, Origin, Related};
+    use crate::store::{ManagedTable, Owner, ownership};
+    let mut c = conn(store).await;
+    let acct = account(&mut c, None).await;
+    let org = organization(&mut c, &acct.id, "Engineering").await;
+    let member = async |c: &mut Conn, email: &str, owner: Option<Owner>| {
+        let u = user(c, email).await;
+        let new = NewMembership {
+            user_id: u.id.clone(),
+            scope: Scope::Organization(org.id.clone()),
+            settings: settings(&["Engineer"]),
+            phase: MembershipPhase::Pending,
+            owner,
+        };
+        (u, memberships::insert(c, &new, at(3)).await.expect("insert"))
+    };
+    let elsewhere = Owner { cluster: "other-cluster".into(), ..owner("cleo", "uid-cleo") };
+    let (ann, ann_m) = member(&mut c, "ann@example.com", Some(owner("ann", "uid-ann"))).await;
+    let (bob, bob_m) = member(&mut c, "bob@example.com", Some(owner("bob", "uid-bob"))).await;
+    let (_, _) = member(&mut c, "cleo@example.com", Some(elsewhere)).await;
+    let (_, _) = member(&mut c, "dan@example.com", None).await;
+    let (_, eve_m) = member(&mut c, "eve@example.com", Some(owner("eve", "uid-eve"))).await;
+    ownership::release(&mut c, ManagedTable::Memberships, &eve_m.id, at(4)).await.expect("release");
+
+    let subject = Subject::Membership(ann_m.id.clone());
+    let first = invitations::insert(&mut c, &invitation(&subject, &hash(), 100), at(10)).await.expect("first");
+    invitations::revoke(&mut c, &first.id, at(11)).await.expect("revoke");
+    let second = invitations::insert(&mut c, &invitation(&subject, &hash(), 100), at(12)).await.expect("second");
+    let origin = Origin::Local("test-cluster".into());
+    let mut mails = Vec::new();
+    for (key, table, id) in [
+        ("inv", "invitations", &second.id),
+        ("notice", "memberships", &bob_m.id),
+        ("stray", "memberships", &"mbr-x".to_owned()),
+    ] {
+        let mut new = super::mail::new_mail(key, &origin, Some("team-a"));
+        new.related = Some(Related { table: table.into(), id: id.clone() });
+        match outbox::enqueue(&mut c, &new, at(13)).await.expect("enqueue") {
+            Enqueued::New(m) => mails.push(m),
+            Enqueued::Existing(m) => panic!("queued already: {m:?}"),
+        }
+    }
+
+    let mut owned = memberships::list_owned(&mut c, "test-cluster").await.expect("owned");
+    owned.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut expected = vec![ann_m, bob_m];
+    expected.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(owned, expected, "live-owned by this cluster's objects only");
+    let mut people = users::of_owned_memberships(&mut c, "test-cluster").await.expect("users");
+    people.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut expected = vec![ann, bob];
+    expected.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(people, expected);
+    let revoked = invitations::get(&mut c, &first.id).await.expect("revoked");
+    let listed = invitations::of_owned_memberships(&mut c, "test-cluster").await.expect("invitations");
+    assert_eq!(listed, vec![revoked, second], "oldest first");
+    let related = outbox::of_owned_memberships(&mut c, "test-cluster").await.expect("mails");
+    let mut expected = mails[..2].to_vec();
+    expected.sort_by(|a, b| a.id.cmp(&b.id));
+    assert_eq!(related, expected, "the invitation's mail and the notice (queued at once: by ID), not a stranger's");
+    assert!(memberships::list_owned(&mut c, "nobody").await.expect("none").is_empty());
+}
