@@ -15,6 +15,11 @@ pub(crate) async fn commit(store: &Store, tx: Tx) -> Result<(), StoreError> {
     tx.commit().await.map_err(|source| StoreError::Query { what: "commit transaction".to_owned(), source })
 }
 
+/// Roll back a transaction that wrote nothing.
+pub(crate) async fn roll_back(tx: Tx) -> Result<(), StoreError> {
+    tx.rollback().await.map_err(|source| StoreError::Query { what: "roll back transaction".to_owned(), source })
+}
+
 /// The focus of an observation: the row deletion touches (found through the UID), or the row
 /// a sync works on (the external one when the annotation is set).
 pub(crate) fn focus<'a, R>(

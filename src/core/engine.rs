@@ -1,15 +1,21 @@
 //! The reconcile protocol, written once for every kind and for both shells.
 //!
 //! ```text
-//! reconcile(store):    observe(conn) ─► plan ─► external ─► nothing to write? ─► outcome
+//! reconcile_external:  observe(conn) ─► plan ─► external ─► nothing to write? ─► outcome
 //!                                                              │ writes
 //!                      begin ─► write_in(tx, answer) ─► commit (fence checked) ─► outcome
+//! reconcile, SQLite:   reconcile_external with no external step
+//! reconcile, Postgres: begin ─► write_in(tx) ─► wrote? commit (fence checked) : roll back ─► outcome
 //! write_in(conn):      observe(conn) ─► plan ─► write(conn, answer) ─► outcome
 //! ```
 //!
-//! `reconcile` reads first outside a transaction so a steady object costs no write
-//! transaction, then observes and plans again inside one, so the writes act on the rows the
-//! transaction sees. `reconcile_in` runs in the caller's transaction: local mode runs a whole
+//! On SQLite, and around an external call, `reconcile` reads first outside a transaction: a
+//! SQLite transaction takes the database's one write lock (`BEGIN IMMEDIATE`), which a steady
+//! object must not hold, and no transaction may stay open across a call to another system.
+//! It then observes and plans again inside one, so the writes act on the rows the transaction
+//! sees. On PostgreSQL a database-only kind observes inside its transaction from the start
+//! (READ COMMITTED sees what a plain connection sees): a reconcile that writes reads once,
+//! not twice, and one that writes nothing rolls back. `reconcile_in` runs in the caller's transaction: local mode runs a whole
 //! manifest set in one transaction with a savepoint per object, and `plan` is that very run
 //! rolled back, so a plan cannot differ from the apply that follows it.
 //!
@@ -27,7 +33,7 @@ use jiff::Timestamp;
 use super::db;
 use super::error::CoreError;
 use super::outcome::Outcome;
-use crate::store::{Conn, Store};
+use crate::store::{Backend, Conn, Store};
 
 /// One kind's part of the protocol: what it reads, decides and writes. `observe` and `write`
 /// do I/O on the connection they are given; `plan` and `outcome` are pure.
@@ -128,7 +134,7 @@ pub async fn reconcile_external<K: ReconcileExternal>(
     }
     let mut tx = store.begin().await?;
     // Plan again on what the transaction sees, so the writes act on current rows.
-    let report = write_in(&mut tx, kind, Some(&answer), now).await?;
+    let (report, _) = write_in(&mut tx, kind, Some(&answer), now).await?;
     db::commit(store, tx).await?;
     Ok(report)
 }
@@ -140,20 +146,22 @@ pub async fn reconcile_in_skipping_external<K: ReconcileExternal>(
     kind: &K,
     now: Timestamp,
 ) -> Result<K::Report, CoreError> {
-    write_in(conn, kind, None, now).await
+    Ok(write_in(conn, kind, None, now).await?.0)
 }
 
-/// Observe, plan and write with `answer` on `conn`, the caller's transaction.
+/// Observe, plan and write with `answer` on `conn`, the caller's transaction; whether the
+/// plan wrote.
 async fn write_in<K: ReconcileExternal>(
     conn: &mut Conn,
     kind: &K,
     answer: Option<&K::Answer>,
     now: Timestamp,
-) -> Result<K::Report, CoreError> {
+) -> Result<(K::Report, bool), CoreError> {
     let observed = kind.observe(conn).await?;
     let planned = kind.plan(&observed, now);
     let written = if K::writes(&planned) { Some(kind.write(conn, &planned, answer, now).await?) } else { None };
-    Ok(kind.outcome(&planned, &observed, answer, written))
+    let wrote = written.is_some();
+    Ok((kind.outcome(&planned, &observed, answer, written), wrote))
 }
 
 /// A [`Reconcile`] kind as a [`ReconcileExternal`] one whose external step does nothing, so
@@ -204,13 +212,27 @@ impl<K: Reconcile> ReconcileExternal for DatabaseOnly<'_, K> {
     }
 }
 
-/// Observe, plan and, when the plan writes, apply it in one transaction of its own.
+/// Observe, plan and, when the plan writes, apply it in one transaction of its own (see the
+/// module documentation for why the backends differ).
 pub async fn reconcile<K: Reconcile>(store: &Store, kind: &K, now: Timestamp) -> Result<Outcome, CoreError> {
-    reconcile_external(store, &DatabaseOnly(kind), now).await
+    match store.backend() {
+        Backend::Sqlite => reconcile_external(store, &DatabaseOnly(kind), now).await,
+        Backend::Postgres => {
+            let mut tx = store.begin().await?;
+            let (outcome, wrote) = write_in(&mut tx, &DatabaseOnly(kind), Some(&()), now).await?;
+            if wrote {
+                db::commit(store, tx).await?;
+            } else {
+                // Nothing written: as a read outside a transaction, no fence to check.
+                db::roll_back(tx).await?;
+            }
+            Ok(outcome)
+        }
+    }
 }
 
 /// Observe, plan and apply on `conn`, inside the caller's transaction (which it commits or
 /// rolls back).
 pub async fn reconcile_in<K: Reconcile>(conn: &mut Conn, kind: &K, now: Timestamp) -> Result<Outcome, CoreError> {
-    write_in(conn, &DatabaseOnly(kind), Some(&()), now).await
+    Ok(write_in(conn, &DatabaseOnly(kind), Some(&()), now).await?.0)
 }
