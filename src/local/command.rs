@@ -152,7 +152,7 @@ pub async fn run(args: LocalArgs, mode: Mode) -> anyhow::Result<ExitCode> {
     };
     emit(&shown)?;
     let ok = match mode {
-        Mode::Plan => report.entries.iter().all(|e| !matches!(e.status, engine::Status::Failed { .. })),
+        Mode::Plan => report.entries.iter().all(|e| !matches!(e.status, engine::Status::Failed(_))),
         Mode::Apply => !report.entries.iter().any(engine::Entry::fails),
     };
     Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })

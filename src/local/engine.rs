@@ -49,8 +49,9 @@ use super::codes::{self, CodeSource, Providers};
 use super::desired;
 use super::syncs;
 use super::validate::{Item, ManifestSet};
+use crate::api::DeletionPolicy;
 use crate::api::ProvisioningSync;
-use crate::api::{DeletionPolicy, Reason};
+use crate::core::Failure;
 use crate::core::account::{self, DesiredAccount};
 use crate::core::db;
 use crate::core::membership::{self, DesiredMembership};
@@ -88,9 +89,9 @@ pub struct Options {
 pub enum Status {
     /// Planned or applied by the core.
     Done(Outcome),
-    /// The core failed for this object (the database, usually); the others went on.
-    /// `stalled`: the error is permanent (kstatus `Stalled`), not one a later run may pass.
-    Failed { reason: Reason, message: String, stalled: bool },
+    /// The core failed for this object (the database, usually); the others went on. Not
+    /// `transient`: the error is permanent (kstatus `Stalled`), not one a later run may pass.
+    Failed(Failure),
     /// `accountops.dev/paused: "true"`: not planned, not applied.
     Paused,
     /// A Secret: read by the objects that name it, never written.
@@ -114,7 +115,7 @@ impl Entry {
     pub fn settled(&self) -> bool {
         match &self.status {
             Status::Done(o) => o.is_ready() || o.action.deletion_finished(),
-            Status::Failed { .. } => false,
+            Status::Failed(_) => false,
             Status::Paused | Status::Input => true,
         }
     }
@@ -563,7 +564,7 @@ async fn issue_if_needed(
 }
 
 fn failed(e: &CoreError) -> Status {
-    Status::Failed { reason: e.reason(), message: e.chain(), stalled: !e.is_transient() }
+    Status::Failed(e.failure())
 }
 
 fn entry<K>(kind: &'static str, item: &Item<K>, status: Status) -> Entry {

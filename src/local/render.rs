@@ -75,7 +75,7 @@ fn plan_block(entry: &Entry) -> (String, Vec<String>) {
             }
             (header, body)
         }
-        Status::Failed { reason, message, .. } => (format!("x {object} (error: {reason})"), vec![message.clone()]),
+        Status::Failed(f) => (format!("x {object} (error: {})", f.reason), vec![f.message.clone()]),
         Status::Paused => (format!("= {object} (paused: not planned)"), Vec::new()),
         Status::Input => (format!("= {object} (input: read, never written)"), Vec::new()),
     }
@@ -122,7 +122,7 @@ pub fn apply_text(report: &Report) -> String {
                 let reason = if entry.pruned && o.action.deletion_finished() { "Pruned" } else { o.reason.as_str() };
                 (o.id.clone().unwrap_or_else(|| "-".to_owned()), o.action.as_str(), ready, reason)
             }
-            Status::Failed { reason, message, .. } => {
+            Status::Failed(Failure { reason, message, .. }) => {
                 notes.push(format!("x {title}: {message}"));
                 ("-".to_owned(), "Error", "False", reason.as_str())
             }
@@ -189,7 +189,7 @@ pub fn summary(report: &Report) -> String {
                     *not_ready.entry(o.action.as_str()).or_default() += 1;
                 }
             }
-            Status::Failed { .. } => failed += 1,
+            Status::Failed(_) => failed += 1,
             Status::Paused => paused += 1,
             Status::Input => inputs += 1,
         }
@@ -296,14 +296,11 @@ pub fn json(report: &Report) -> Value {
                     "reconciling": matches!(o.progress(), Progress::Reconciling { .. }),
                     "changes": o.changes.iter().map(|c| json!({"field": c.field, "from": c.from, "to": c.to})).collect::<Vec<_>>(),
                 }),
-                Status::Failed { reason, message, stalled } => {
-                    let failure = Failure { reason: *reason, message: message.clone(), transient: !stalled };
-                    json!({
-                        "action": "Error", "ready": false, "reason": reason, "message": message,
-                        "stalled": stalled, "reconciling": !stalled,
-                        "status": Kind::named(entry.kind).map(|k| first_status_json(k, Ran::Failed(&failure), report.now)),
-                    })
-                }
+                Status::Failed(failure) => json!({
+                    "action": "Error", "ready": false, "reason": failure.reason, "message": failure.message,
+                    "stalled": !failure.transient, "reconciling": failure.transient,
+                    "status": Kind::named(entry.kind).map(|k| first_status_json(k, Ran::Failed(failure), report.now)),
+                }),
                 Status::Paused => json!({
                     "action": "Skipped", "ready": null, "reason": Reason::ReconcilePaused,
                     "status": Kind::named(entry.kind).map(|k| first_status_json(k, Ran::Paused, report.now)),
@@ -482,11 +479,11 @@ mod tests {
             namespace: "default".into(),
             name: "e".into(),
             pruned: false,
-            status: Status::Failed {
+            status: Status::Failed(Failure {
                 reason: Reason::DatabaseUnavailable,
                 message: "database: cannot connect".into(),
-                stalled: false,
-            },
+                transient: true,
+            }),
         };
         let broken = Report {
             mode: Mode::Apply,

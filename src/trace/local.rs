@@ -105,7 +105,7 @@ fn health(entry: &Entry, row: &Value, now: Timestamp) -> Health {
         (Some(conditions), _) => Health::from_conditions(&conditions),
         (None, Status::Done(outcome)) => Health::from_conditions(&outcome.conditions(&[], None, now)),
         (None, Status::Paused) => Health::from_conditions(&paused_conditions(&[], None, now)),
-        (None, Status::Failed { reason, message, .. }) => Health {
+        (None, Status::Failed(crate::core::Failure { reason, message, .. })) => Health {
             ready: Some(ConditionStatus::False),
             synced: Some(ConditionStatus::False),
             reason: Some(reason.to_string()),

@@ -208,8 +208,8 @@ async fn a_spec_past_validate_and_the_crd_is_refused_by_the_core_on_postgres_wri
         let set = ManifestSet { accounts: vec![nul_account("ACME\u{0} Polska")], ..Default::default() };
         let report = engine::run(db.store(), &set, &options, mode, jiff::Timestamp::now()).await.expect("runs");
         match &report.entries[0].status {
-            Status::Failed { reason, message, stalled } => {
-                assert!(*stalled, "{mode:?}: a NUL waits for the manifest to change");
+            Status::Failed(accountops::core::Failure { reason, message, transient }) => {
+                assert!(!*transient, "{mode:?}: a NUL waits for the manifest to change");
                 assert_eq!(*reason, "UnstorableValue", "{mode:?}: {message}");
                 assert_eq!(
                     message, "spec.legalName: contains U+0000 (NUL), which the platform database cannot store",

@@ -301,7 +301,7 @@ pub async fn observe_in(
     desired: &DesiredMembership,
     scope: Option<ScopeRow>,
 ) -> Result<ObservedMembership, CoreError> {
-    observe_with(conn, desired, scope, None).await
+    observe_with(conn, desired, scope, Walk::none()).await
 }
 
 /// [`observe_in`], taking from `walk` what it holds (see [`Walk`]).
@@ -309,18 +309,18 @@ async fn observe_with(
     conn: &mut Conn,
     desired: &DesiredMembership,
     scope: Option<ScopeRow>,
-    walk: Option<&Walk>,
+    walk: &Walk,
 ) -> Result<ObservedMembership, CoreError> {
     let me = &desired.owner;
     let deleting = desired.intent.is_deleting();
     let user = match desired.intent.spec() {
-        Some(spec) => match walk.and_then(|w| w.user_by_email(spec.email.as_str())) {
+        Some(spec) => match walk.user_by_email(spec.email.as_str()) {
             Some(user) => Some(user),
             None => users::find_by_email(conn, spec.email.as_str()).await?,
         },
         None => None,
     };
-    let row = match walk.and_then(|w| w.owned_by_uid(&me.uid)) {
+    let row = match walk.owned_by_uid(&me.uid) {
         Some(row) => Some(row),
         None => find_row(conn, desired, user.as_ref(), scope.as_ref()).await?,
     };
@@ -336,12 +336,12 @@ async fn observe_with(
     let focus = db::focus(deleting, importing, observed.row.as_ref(), observed.external.as_ref()).cloned();
     if let Some(focus) = focus {
         if observed.user.as_ref().is_none_or(|u| u.id != focus.user_id) && !deleting {
-            observed.row_user = match walk.and_then(|w| w.user(&focus.user_id)) {
+            observed.row_user = match walk.user(&focus.user_id) {
                 Some(user) => Some(user),
                 None => users::find(conn, &focus.user_id).await?,
             };
         }
-        observed.invitations = match walk.and_then(|w| w.invitations(&focus.id)) {
+        observed.invitations = match walk.invitations(&focus.id) {
             Some(list) => list,
             None => invitations::list_for(conn, &Subject::Membership(focus.id.clone())).await?,
         };
@@ -379,8 +379,8 @@ async fn find_row(
 }
 
 /// `outbox::list_for_related`, from `walk` when it holds the answer.
-async fn mails(conn: &mut Conn, walk: Option<&Walk>, table: &str, id: &str) -> Result<Vec<Mail>, CoreError> {
-    Ok(match walk.and_then(|w| w.mails(table, id)) {
+async fn mails(conn: &mut Conn, walk: &Walk, table: &str, id: &str) -> Result<Vec<Mail>, CoreError> {
+    Ok(match walk.mails(table, id) {
         Some(list) => list,
         None => outbox::list_for_related(conn, table, id).await?,
     })
@@ -394,7 +394,7 @@ pub async fn reconcile(
     now: Timestamp,
     mail: &MailSettings,
 ) -> Result<Outcome, CoreError> {
-    let run = Run { desired, mail: mail.for_namespace(&desired.owner.namespace), walk: None };
+    let run = Run { desired, mail: mail.for_namespace(&desired.owner.namespace), walk: Walk::none() };
     super::engine::reconcile(store, &run, now).await
 }
 
@@ -405,8 +405,7 @@ pub async fn reconcile_in(
     now: Timestamp,
     mail: &MailSettings,
 ) -> Result<Outcome, CoreError> {
-    let run = Run { desired, mail: mail.for_namespace(&desired.owner.namespace), walk: None };
-    super::engine::reconcile_in(conn, &run, now).await
+    reconcile_in_walk(conn, desired, now, mail, Walk::none()).await
 }
 
 /// [`reconcile_in`] for one Membership of a [`Walk`] (local mode), reading what the walk
@@ -418,7 +417,7 @@ pub async fn reconcile_in_walk(
     mail: &MailSettings,
     walk: &Walk,
 ) -> Result<Outcome, CoreError> {
-    let run = Run { desired, mail: mail.for_namespace(&desired.owner.namespace), walk: Some(walk) };
+    let run = Run { desired, mail: mail.for_namespace(&desired.owner.namespace), walk };
     super::engine::reconcile_in(conn, &run, now).await
 }
 
@@ -426,8 +425,8 @@ pub async fn reconcile_in_walk(
 struct Run<'a> {
     desired: &'a DesiredMembership,
     mail: MailSettings,
-    /// The walk this Membership is part of, if any.
-    walk: Option<&'a Walk>,
+    /// The walk this Membership is part of ([`Walk::none`] when it is alone).
+    walk: &'a Walk,
 }
 
 impl super::engine::Reconcile for Run<'_> {
@@ -436,13 +435,8 @@ impl super::engine::Reconcile for Run<'_> {
     type Written = Option<apply::Written>;
 
     async fn observe(&self, conn: &mut Conn) -> Result<ObservedMembership, CoreError> {
-        match self.walk {
-            Some(walk) => {
-                let scope = walk.scope(conn, self.desired).await?;
-                observe_with(conn, self.desired, scope, Some(walk)).await
-            }
-            None => observe(conn, self.desired).await,
-        }
+        let scope = self.walk.scope(conn, self.desired).await?;
+        observe_with(conn, self.desired, scope, self.walk).await
     }
 
     fn plan(&self, observed: &ObservedMembership, now: Timestamp) -> MembershipPlan {
@@ -459,9 +453,7 @@ impl super::engine::Reconcile for Run<'_> {
         planned: &MembershipPlan,
         now: Timestamp,
     ) -> Result<Option<apply::Written>, CoreError> {
-        if let Some(walk) = self.walk {
-            walk.wrote();
-        }
+        self.walk.wrote();
         apply::write(conn, planned, now, &self.mail).await
     }
 

@@ -69,7 +69,15 @@ struct Snapshot {
     mails: HashMap<(String, String), Vec<Mail>>,
 }
 
+/// A walk that shares nothing: every read is a query.
+static NONE: Walk = Walk { scopes: None, snapshot: None, stale: AtomicBool::new(false) };
+
 impl Walk {
+    /// No walk: a Membership reconciled on its own (the operator, PostgreSQL).
+    pub fn none() -> &'static Walk {
+        &NONE
+    }
+
     /// A walk of `cluster`'s Memberships on `conn`, the run's transaction on `backend`.
     pub async fn new(conn: &mut Conn, backend: Backend, cluster: &str) -> Result<Walk, CoreError> {
         Ok(match backend {
