@@ -7,6 +7,9 @@
 //!                 at their generation (time, apiserver requests per Membership, peak RSS)
 //!                 ── --steady S seconds ──► writes after convergence
 //! ```
+//!
+//! CPU time by program (cpu.rs) is sampled around the ceiling and from operator start to
+//! convergence.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -21,6 +24,7 @@ use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::{WatchStreamExt, reflector, watcher};
 use serde_json::json;
 
+use crate::cpu;
 use crate::harness::{self, Supervised};
 use crate::objects;
 use crate::report::{self, Requests};
@@ -48,6 +52,9 @@ pub struct Figures {
     pub apiserver_version: String,
     /// The database's own counters from operator start to the end of the steady interval.
     pub database: Option<Database>,
+    /// Cores used by program while the ceiling ran, and from operator start to convergence.
+    pub ceiling_cpu: Vec<(&'static str, f64)>,
+    pub cpu: Vec<(&'static str, f64)>,
 }
 
 /// What PostgreSQL counted for the benchmark's database (`pg_stat_database`,
@@ -115,7 +122,9 @@ pub async fn run(options: &Options) -> anyhow::Result<Figures> {
 
     eprintln!("bench: creating {} Memberships for the raw ceiling", options.n);
     create(&client, &raw_ns, (0..options.n).map(objects::membership).collect()).await?;
+    let cpu_before = cpu::sample();
     let ceiling = raw_ceiling(&client, &raw_ns, options.n).await?;
+    let ceiling_cpu = cpu::usage(&cpu_before, &cpu::sample());
     eprintln!("bench: raw ceiling {}", report::secs(ceiling));
 
     eprintln!("bench: creating 1 Account, {} Organizations, {} Memberships", objects::ORGANIZATIONS, options.n);
@@ -154,6 +163,7 @@ pub async fn run(options: &Options) -> anyhow::Result<Figures> {
     let binary = Path::new(env!("CARGO_BIN_EXE_accountops"));
     let mut operator = Supervised::spawn("accountops", binary, &args, &log)?;
     let started = Instant::now();
+    let cpu_at_start = cpu::sample();
     let timeout = Duration::from_secs(600).max(Duration::from_millis(200) * options.n as u32);
     let mut ready = 0;
     let mut converged = None;
@@ -173,6 +183,7 @@ pub async fn run(options: &Options) -> anyhow::Result<Figures> {
             last_report = Instant::now();
         }
     }
+    let cpu_used = cpu::usage(&cpu_at_start, &cpu::sample());
     let at_convergence = requests(&client).await?;
     let peak_rss_kib = |operator: &Supervised| {
         let pid = operator.program_pid()?;
@@ -200,6 +211,8 @@ pub async fn run(options: &Options) -> anyhow::Result<Figures> {
         steady: options.steady,
         peak_rss_kib: rss,
         apiserver_version,
+        ceiling_cpu,
+        cpu: cpu_used,
         database: match (database_before, database_after) {
             (Ok(before), Ok(after)) => Some(after.since(&before)),
             (Err(e), _) | (_, Err(e)) => {

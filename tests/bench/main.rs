@@ -18,6 +18,9 @@ mod harness;
 mod smtp;
 
 mod cluster;
+// Its tests run in tests/it (bench_cpu); here they compile away and leave their imports.
+#[cfg_attr(test, allow(unused_imports))]
+mod cpu;
 mod local;
 mod objects;
 #[cfg_attr(test, allow(dead_code))]
@@ -140,6 +143,26 @@ fn cluster_section(f: &cluster::Figures) -> Section {
         for (table, read) in d.read_by_table.iter().take(3) {
             s.row(format!("  rows of {table} read per Membership"), format!("{:.1}", *read as f64 / n));
         }
+    }
+    // Who had the cores: on a small machine the apiserver, etcd, PostgreSQL and the operator
+    // share them, and the apiserver's CPU per Membership against its CPU per ceiling write
+    // bounds the rate whatever the operator does.
+    let cores =
+        |usage: &[(&str, f64)]| usage.iter().map(|(name, c)| format!("{name} {c:.2}")).collect::<Vec<_>>().join(", ");
+    s.row("CPU during the raw ceiling (cores)", cores(&f.ceiling_cpu));
+    s.row("CPU from operator start to convergence (cores)", cores(&f.cpu));
+    if let Some(t) = f.converged {
+        let per_write = cpu::of(&f.ceiling_cpu, "kube-apiserver") * f.ceiling.as_secs_f64() / n;
+        let per_member = cpu::of(&f.cpu, "kube-apiserver") * t.as_secs_f64() / n;
+        s.row(
+            "kube-apiserver CPU per Membership / per ceiling write",
+            format!(
+                "{:.1} ms / {:.1} ms ({:.2}×)",
+                per_member * 1e3,
+                per_write * 1e3,
+                per_member / per_write.max(1e-9)
+            ),
+        );
     }
     s.row(
         "operator peak RSS (VmHWM)",

@@ -2,6 +2,10 @@
 
 mod apiserver;
 mod asset_activation;
+/// The scale benchmark's CPU accounting (`/proc` parsing), unit-tested here.
+#[allow(dead_code)]
+#[path = "../bench/cpu.rs"]
+mod bench_cpu;
 /// The scale benchmark's pure parts (metrics parsing, the table), unit-tested here.
 #[allow(dead_code)]
 #[path = "../bench/report.rs"]
